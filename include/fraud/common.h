@@ -1,0 +1,359 @@
+/*
+ * fraud/common.h - the pieces every other module leans on: error codes and the
+ * caller-provided error record, JSON-lines logging, locale-independent number
+ * parsing and printing, event-time parsing, keyed hashing and checksums, a small
+ * YAML document tree with line numbers, and file helpers.
+ *
+ * Conventions (see shared/DESIGN.md): functions return 0 on success or a negative
+ * FR_E* code, and fill an optional fr_error with a message that names the file,
+ * line, column or field at fault.  Nothing here aborts on bad input.
+ */
+#ifndef FRAUD_COMMON_H
+#define FRAUD_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define FR_EXPORT __attribute__((visibility("default")))
+#define FR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define FR_EXPORT
+#define FR_PRINTF(a, b)
+#endif
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
+/* One table drives the codes, their names and fr_strerror() (libuv's
+ * UV_ERRNO_MAP shape).  Codes are negative; 0 is success. */
+#define FR_ERRNO_MAP(X)                                              \
+  X(EINVAL, -1, "invalid argument")                                  \
+  X(ENOMEM, -2, "out of memory")                                     \
+  X(EIO, -3, "input/output error")                                   \
+  X(EPARSE, -4, "parse error")                                       \
+  X(ESCHEMA, -5, "schema or specification error")                    \
+  X(ENOTFOUND, -6, "not found")                                      \
+  X(EFORMAT, -7, "unsupported or corrupt format")                    \
+  X(ERANGE, -8, "value out of range")                                \
+  X(EUNAVAIL, -9, "unavailable")                                     \
+  X(ESTATE, -10, "invalid state")                                    \
+  X(EEXIST, -11, "already exists")                                   \
+  X(EDEP, -12, "missing run-time dependency")                        \
+  X(ETIMEDOUT, -13, "timed out")                                     \
+  X(ELIMIT, -14, "limit exceeded")                                   \
+  X(EDATA, -15, "data quality check failed")                         \
+  X(ECHECKSUM, -16, "checksum mismatch")
+
+enum {
+  FR_OK = 0,
+#define FR__ERRNO_ENUM(name, val, msg) FR_##name = (val),
+  FR_ERRNO_MAP(FR__ERRNO_ENUM)
+#undef FR__ERRNO_ENUM
+};
+
+/* Details of the last failure of a call, owned by the caller (usually on the
+ * stack).  `code` repeats the returned code; `msg` is a human sentence naming
+ * what and where, e.g. "data.csv:12:3: column 'amt': cannot parse 'abc' as a
+ * number".  Pass NULL where the details are not wanted. */
+typedef struct fr_error {
+  int code;
+  char msg[1024];
+} fr_error;
+
+/* Static description of an FR_E* code ("invalid argument"); "unknown error"
+ * for codes outside the table.  Never NULL. */
+FR_EXPORT const char *fr_strerror(int code);
+
+/* Symbolic name of an FR_E* code ("EINVAL"), "OK" for 0. */
+FR_EXPORT const char *fr_errname(int code);
+
+/* Fills `err` (when not NULL) with `code` and the printf-formatted message and
+ * returns `code`, so that `return fr_error_set(err, FR_EINVAL, "...")` reads
+ * naturally.  The message is truncated to fit. */
+FR_EXPORT int fr_error_set(fr_error *err, int code, const char *fmt, ...)
+    FR_PRINTF(3, 4);
+
+/* Prepends "prefix: " to an already-filled message (for adding the file name
+ * or request id at an outer layer).  Returns err->code, or `FR_EINVAL` when err
+ * is NULL. */
+FR_EXPORT int fr_error_prefix(fr_error *err, const char *fmt, ...)
+    FR_PRINTF(2, 3);
+
+/* Clears an error record to {0, ""}. NULL-safe. */
+FR_EXPORT void fr_error_clear(fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Logging: one JSON object per line on stderr.
+ * ------------------------------------------------------------------------ */
+
+typedef enum fr_log_level {
+  FR_LOG_DEBUG = 0,
+  FR_LOG_INFO = 1,
+  FR_LOG_WARN = 2,
+  FR_LOG_ERROR = 3,
+  FR_LOG_OFF = 4
+} fr_log_level;
+
+/* Sets the minimum level written (default FR_LOG_INFO; the environment
+ * variable FRAUD_LOG_LEVEL=debug|info|warn|error|off is read at the first log
+ * call).  Thread-safe. */
+FR_EXPORT void fr_log_set_level(fr_log_level level);
+FR_EXPORT fr_log_level fr_log_get_level(void);
+
+/* Parses "debug", "info", "warn", "error", "off". Returns 0 or FR_EINVAL. */
+FR_EXPORT int fr_log_level_parse(const char *s, fr_log_level *out);
+
+/* Redirects log lines to `f` (default stderr).  Not thread-safe against
+ * concurrent fr_log calls: set it at start-up. */
+FR_EXPORT void fr_log_set_stream(FILE *f);
+
+/* Writes {"ts":"2026-11-29T15:44:28.123Z","level":"info","event":EVENT,
+ * "msg":MSG, ...fields} followed by a newline, as one write(2) so lines from
+ * threads never interleave.  `fields` is either NULL or a string of extra JSON
+ * members already encoded, without braces ("\"request_id\":\"r1\",\"status\":400").
+ * The message is JSON-escaped.  Callers must never pass a full card number:
+ * log entity keys through fr_hash_hex(). */
+FR_EXPORT void fr_log(fr_log_level level, const char *event, const char *fields,
+                      const char *fmt, ...) FR_PRINTF(4, 5);
+
+/* Appends `s` (length n) JSON-escaped (RFC 8259 section 7) to buf, which has
+ * cap bytes, and NUL-terminates.  Returns the length the full escaped text
+ * would need (excluding NUL), like snprintf. */
+FR_EXPORT size_t fr_json_escape(char *buf, size_t cap, const char *s, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Numbers, independent of the process locale (CONVENTIONS.md rule 11).
+ * ------------------------------------------------------------------------ */
+
+/* Parses the whole of s[0..len) as a decimal or scientific-notation number
+ * ("149.62", "-1e1", "1E+05", "6.000000e-03", "inf", "nan" accepted
+ * case-insensitively, surrounding blanks allowed) always with '.' as the
+ * decimal separator, whatever LC_NUMERIC says (strtod_l with the C locale).
+ * Returns 0, or FR_EPARSE when the text is empty or has anything else. */
+FR_EXPORT int fr_parse_double(const char *s, size_t len, double *out);
+
+/* Parses a base-10 signed 64-bit integer (whole text, blanks allowed).
+ * Returns 0, FR_EPARSE, or FR_ERANGE on overflow. */
+FR_EXPORT int fr_parse_int64(const char *s, size_t len, int64_t *out);
+
+/* Prints v with the shortest "%.17g"-style text that reads back to the same
+ * double, '.' as decimal separator regardless of locale; NaN prints as "nan",
+ * infinities as "inf"/"-inf".  Returns the length written (excl. NUL), like
+ * snprintf (buffer of 32 bytes always suffices). */
+FR_EXPORT int fr_fmt_double(char *buf, size_t cap, double v);
+
+/* As fr_fmt_double for a float32: shortest text that reads back to the same
+ * float ("%.9g" at most). */
+FR_EXPORT int fr_fmt_float(char *buf, size_t cap, float v);
+
+/* snprintf that always runs in the C locale (for building JSON / Prometheus
+ * text with %f/%g conversions).  Same return convention as snprintf. */
+FR_EXPORT int fr_snprintf_c(char *buf, size_t cap, const char *fmt, ...)
+    FR_PRINTF(3, 4);
+FR_EXPORT int fr_vsnprintf_c(char *buf, size_t cap, const char *fmt, va_list ap);
+
+/* ------------------------------------------------------------------------
+ * Time.  Event times are seconds since the Unix epoch, UTC, as double (exact
+ * to the microsecond for any date of interest).
+ * ------------------------------------------------------------------------ */
+
+/* How the event-time column is written, from the schema's event_time block. */
+typedef enum fr_time_kind {
+  FR_TIME_EPOCH_SECONDS = 0, /* "1325376018" or "1325376018.25" */
+  FR_TIME_EPOCH_MILLIS,      /* "1325376018250" */
+  FR_TIME_OFFSET_SECONDS,    /* seconds since `origin` (ULB's Time column) */
+  FR_TIME_OFFSET_HOURS,      /* hours since `origin` (PaySim's step) */
+  FR_TIME_STRFTIME           /* text in a strftime-style `format` */
+} fr_time_kind;
+
+/* A compiled event-time format.  For FR_TIME_STRFTIME, `format` supports
+ * %Y %m %d %H %M %S (seconds may carry a fraction), %z (+hh:mm / +hhmm / Z), %T
+ * (= %H:%M:%S), %F (= %Y-%m-%d) and literal characters; the text is local time
+ * at a fixed UTC offset of `utc_offset_seconds` unless %z is present.
+ * `origin` (epoch seconds) is added to OFFSET kinds. */
+typedef struct fr_time_format {
+  fr_time_kind kind;
+  double origin;
+  int32_t utc_offset_seconds;
+  char format[64];
+  char timezone[64]; /* IANA name or "UTC"; informational unless resolved */
+} fr_time_format;
+
+/* Parses one event-time cell. Returns 0 or FR_EPARSE (empty text, trailing
+ * characters, a field out of range such as month 13 or 25:00). */
+FR_EXPORT int fr_time_parse(const fr_time_format *fmt, const char *s,
+                            size_t len, double *epoch_seconds);
+
+/* Days since 1970-01-01 of a proleptic-Gregorian civil date (H. Hinnant's
+ * days_from_civil algorithm, public domain, chrono-Compatible Low-Level Date
+ * Algorithms).  Valid for any year in int32 range. */
+FR_EXPORT int64_t fr_days_from_civil(int64_t y, unsigned m, unsigned d);
+
+/* Formats epoch seconds as ISO 8601 UTC "2026-11-29T15:44:28Z" (fraction
+ * omitted when zero, else milliseconds).  Returns length like snprintf. */
+FR_EXPORT int fr_fmt_iso8601(char *buf, size_t cap, double epoch_seconds);
+
+/* Parses a duration such as "90s", "10m", "1h", "24h", "7d", "500ms", "1.5h"
+ * into seconds.  Units: ms, s, m, h, d, w.  Returns 0, or FR_EPARSE naming
+ * nothing (caller adds context) for "5 parsecs", negative or missing units. */
+FR_EXPORT int fr_parse_duration(const char *s, double *seconds);
+
+/* Wall-clock (CLOCK_REALTIME) and monotonic (CLOCK_MONOTONIC) time in seconds
+ * and nanoseconds. */
+FR_EXPORT double fr_now(void);
+FR_EXPORT uint64_t fr_monotonic_ns(void);
+
+/* ------------------------------------------------------------------------
+ * Hashing and checksums (libsodium).
+ * ------------------------------------------------------------------------ */
+
+/* Length of the keyed-hash key (libsodium crypto_shorthash_siphashx24: 16
+ * bytes). */
+#define FR_HASH_KEY_BYTES 16
+
+/* Keyed 128-bit SipHash-2-4 (Aumasson & Bernstein, "SipHash: a fast
+ * short-input PRF", 2012) of data[0..len), folded to 64 bits by XOR of its
+ * halves.  With a secret key an attacker can neither reverse it to a card
+ * number nor predict collisions.  Thread-safe. */
+FR_EXPORT uint64_t fr_hash_keyed(const uint8_t key[FR_HASH_KEY_BYTES],
+                                 const void *data, size_t len);
+
+/* Fast unkeyed 64-bit hash for in-memory tables of non-sensitive strings
+ * (FNV-1a 64, http://www.isthe.com/chongo/tech/comp/fnv/). */
+FR_EXPORT uint64_t fr_hash_fnv1a(const void *data, size_t len);
+
+/* Writes a 64-bit hash as 16 lowercase hex digits plus NUL into out[17]:
+ * the only form in which an entity key may appear in a log or a metric. */
+FR_EXPORT void fr_hash_hex(uint64_t h, char out[17]);
+
+/* Derives a hash key from a secret string (SHA-256 of it, first 16 bytes).
+ * An empty or NULL secret yields the fixed development key and a warning is
+ * logged once. */
+FR_EXPORT void fr_hash_key_from_secret(const char *secret,
+                                       uint8_t key[FR_HASH_KEY_BYTES]);
+
+/* SHA-256 (FIPS 180-4) of a whole file as 64 lowercase hex digits + NUL into
+ * hex[65].  Returns 0, or FR_EIO naming the file. */
+FR_EXPORT int fr_sha256_file(const char *path, char hex[65], fr_error *err);
+
+/* SHA-256 of a memory buffer, hex as above. */
+FR_EXPORT void fr_sha256_hex(const void *data, size_t len, char hex[65]);
+
+/* ------------------------------------------------------------------------
+ * YAML documents (parsed with libyaml into a tree that keeps line numbers, so
+ * schema and spec errors can name "schema.yaml:14:5").
+ * ------------------------------------------------------------------------ */
+
+typedef enum fr_yaml_type {
+  FR_YAML_SCALAR = 1,
+  FR_YAML_SEQ = 2,
+  FR_YAML_MAP = 3
+} fr_yaml_type;
+
+typedef struct fr_yaml_node fr_yaml_node;
+
+/* A node of the tree.  Maps keep their keys in document order; duplicate keys
+ * are a parse error.  Scalars keep their text verbatim (no type resolution:
+ * ask with fr_yaml_as_*). `line`/`col` are 1-based. */
+struct fr_yaml_node {
+  fr_yaml_type type;
+  int line, col;
+  char *scalar;          /* FR_YAML_SCALAR: text; NULL otherwise */
+  int quoted;            /* scalar was quoted (never null/bool) */
+  size_t n;              /* SEQ/MAP: number of items */
+  char **keys;           /* MAP: n keys */
+  int *key_lines;        /* MAP: line of each key */
+  fr_yaml_node **items;  /* SEQ/MAP: n children */
+};
+
+/* A parsed document; `root` may be NULL for an empty file.  `path` is the
+ * file name used in messages. */
+typedef struct fr_yaml_doc {
+  fr_yaml_node *root;
+  char *path;
+} fr_yaml_doc;
+
+/* Parses a YAML file (first document only; anchors/aliases resolved by copy
+ * are not supported and are a parse error).  Returns a new document, or NULL
+ * with err naming "path:line:col: reason".  Free with fr_yaml_free. */
+FR_EXPORT fr_yaml_doc *fr_yaml_load_file(const char *path, fr_error *err);
+
+/* As fr_yaml_load_file from memory; `name` is used in messages. */
+FR_EXPORT fr_yaml_doc *fr_yaml_load_string(const char *text, size_t len,
+                                           const char *name, fr_error *err);
+FR_EXPORT void fr_yaml_free(fr_yaml_doc *doc);
+
+/* Child of a map by key, or NULL (also when `map` is NULL or not a map). */
+FR_EXPORT const fr_yaml_node *fr_yaml_get(const fr_yaml_node *map,
+                                          const char *key);
+
+/* Scalar accessors.  Each returns 0, or FR_ESCHEMA with err naming
+ * "path:line:col: field 'what': expected ..." when the node is not a scalar of
+ * that type.  `what` names the field for the message. */
+FR_EXPORT int fr_yaml_as_string(const fr_yaml_doc *doc, const fr_yaml_node *n,
+                                const char *what, const char **out,
+                                fr_error *err);
+FR_EXPORT int fr_yaml_as_double(const fr_yaml_doc *doc, const fr_yaml_node *n,
+                                const char *what, double *out, fr_error *err);
+FR_EXPORT int fr_yaml_as_int(const fr_yaml_doc *doc, const fr_yaml_node *n,
+                             const char *what, int64_t *out, fr_error *err);
+FR_EXPORT int fr_yaml_as_bool(const fr_yaml_doc *doc, const fr_yaml_node *n,
+                              const char *what, int *out, fr_error *err);
+
+/* Checks that every key of `map` is one of the NULL-terminated `allowed`
+ * names; otherwise FR_ESCHEMA "path:line: unknown key 'x' in <what> (expected
+ * one of: a, b, c)". */
+FR_EXPORT int fr_yaml_check_keys(const fr_yaml_doc *doc,
+                                 const fr_yaml_node *map, const char *what,
+                                 const char *const *allowed, fr_error *err);
+
+/* Fills err with "path:line:col: " + message for node n. Returns code. */
+FR_EXPORT int fr_yaml_error(const fr_yaml_doc *doc, const fr_yaml_node *n,
+                            fr_error *err, int code, const char *fmt, ...)
+    FR_PRINTF(5, 6);
+
+/* ------------------------------------------------------------------------
+ * Files
+ * ------------------------------------------------------------------------ */
+
+/* Reads a whole file into a new NUL-terminated buffer (caller frees).
+ * Returns NULL and err naming the path on failure. */
+FR_EXPORT char *fr_file_read_all(const char *path, size_t *len, fr_error *err);
+
+/* Writes data to `path` atomically: a temporary file in the same directory,
+ * fsync, rename(2).  A crash leaves either the old file or the new one. */
+FR_EXPORT int fr_file_write_atomic(const char *path, const void *data,
+                                   size_t len, fr_error *err);
+
+/* mkdir -p. Returns 0 or FR_EIO naming the path. */
+FR_EXPORT int fr_mkdir_p(const char *path, fr_error *err);
+
+/* Removes a directory tree (like rm -rf; no symlink following).  0 or FR_EIO. */
+FR_EXPORT int fr_rm_rf(const char *path, fr_error *err);
+
+/* 1 when path exists and is a directory / regular file, else 0. */
+FR_EXPORT int fr_is_dir(const char *path);
+FR_EXPORT int fr_is_file(const char *path);
+
+/* Joins a and b with one '/' into a new string (caller frees). */
+FR_EXPORT char *fr_path_join(const char *a, const char *b);
+
+/* Directory of the running executable ("/usr/local/bin"), used to locate
+ * shipped schemas; a new string the caller frees, or NULL. */
+FR_EXPORT char *fr_exe_dir(void);
+
+/* Version string of this build ("0.1.0"). */
+FR_EXPORT const char *fr_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRAUD_COMMON_H */

@@ -1,0 +1,248 @@
+/*
+ * fraud/data.h - raw transactions in: schemas, the CSV reader (plain or gzip),
+ * the columnar raw data set, single-transaction views, and the feature table
+ * that the pipeline hands to the trainer.
+ *
+ * Shapes and units: event times are seconds since the Unix epoch, UTC
+ * (double); money is in the currency's major unit; feature matrices are
+ * row-major float32 with NaN for a missing value.
+ */
+#ifndef FRAUD_DATA_H
+#define FRAUD_DATA_H
+
+#include "fraud/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------
+ * Schema: raw columns and their roles (docs/schema.md has the YAML format).
+ * ------------------------------------------------------------------------ */
+
+/* Role of a raw column.  Exactly one column may have each of ID, EVENT_TIME,
+ * AMOUNT and LABEL; any number may be ENTITY, NUMERIC, CATEGORICAL, LATITUDE,
+ * LONGITUDE (lat/lon columns are paired by their `point` name) or IGNORE. */
+typedef enum fr_role {
+  FR_ROLE_IGNORE = 0,
+  FR_ROLE_ID,
+  FR_ROLE_EVENT_TIME,
+  FR_ROLE_ENTITY,
+  FR_ROLE_AMOUNT,
+  FR_ROLE_NUMERIC,
+  FR_ROLE_CATEGORICAL,
+  FR_ROLE_LATITUDE,
+  FR_ROLE_LONGITUDE,
+  FR_ROLE_LABEL
+} fr_role;
+
+/* How a cell is stored: NUMBER cells are parsed with fr_parse_double (empty =
+ * missing = NaN, never 0); STRING cells keep their text (empty = missing). */
+typedef enum fr_coltype { FR_COL_NUMBER = 0, FR_COL_STRING = 1 } fr_coltype;
+
+/* Optional per-column data-quality checks (fraud validate). NaN = unset. */
+typedef struct fr_column_checks {
+  double min, max;        /* allowed numeric range (inclusive) */
+  double max_null_rate;   /* 0..1 */
+  int unique;             /* values must be unique (transaction ids) */
+  char **allowed;         /* NULL-terminated list of allowed strings, or NULL */
+} fr_column_checks;
+
+/* One raw column as the schema declares it.  Strings are owned by the schema
+ * and valid until fr_schema_free. */
+typedef struct fr_column_info {
+  const char *name;       /* header name in the CSV */
+  fr_role role;
+  fr_coltype type;
+  const char *entity;     /* ENTITY: entity name ("card", "merchant") */
+  const char *point;      /* LATITUDE/LONGITUDE: geo point name */
+  const char *description;
+  int required;           /* 1 (default): missing header is an error */
+  fr_column_checks checks;
+} fr_column_info;
+
+typedef struct fr_schema fr_schema;
+
+/* Loads a schema by shipped name ("ulb", "paysim", "sparkov", "synthetic") or
+ * by path to a YAML file.  Shipped names are looked up in $FRAUD_SCHEMA_DIR,
+ * then <exe dir>/../share/fraud/schemas, then the source tree's schemas/.
+ * Errors: FR_ENOTFOUND (unknown name, listing the shipped ones), FR_EPARSE /
+ * FR_ESCHEMA naming "file:line: ..." (unknown role, duplicate column, two
+ * event-time columns, bad time format...).  Free with fr_schema_free. */
+FR_EXPORT fr_schema *fr_schema_load(const char *name_or_path, fr_error *err);
+
+/* As fr_schema_load from YAML text; `origin` names it in messages. */
+FR_EXPORT fr_schema *fr_schema_load_string(const char *yaml, size_t len,
+                                           const char *origin, fr_error *err);
+FR_EXPORT void fr_schema_free(fr_schema *s);
+
+FR_EXPORT const char *fr_schema_name(const fr_schema *s);
+/* The YAML text the schema was loaded from (copied into model bundles). */
+FR_EXPORT const char *fr_schema_source(const fr_schema *s, size_t *len);
+/* Path of the default feature spec declared by the schema (`features:` key,
+ * resolved relative to the schema file), or NULL. */
+FR_EXPORT const char *fr_schema_default_spec(const fr_schema *s);
+
+FR_EXPORT size_t fr_schema_ncols(const fr_schema *s);
+FR_EXPORT const fr_column_info *fr_schema_column(const fr_schema *s, size_t i);
+/* Index of the column named `name`, or -1. */
+FR_EXPORT int fr_schema_find(const fr_schema *s, const char *name);
+/* Index of the (single) column with role ID, EVENT_TIME, AMOUNT or LABEL, or
+ * -1 when the schema has none. */
+FR_EXPORT int fr_schema_role_column(const fr_schema *s, fr_role role);
+FR_EXPORT const fr_time_format *fr_schema_time_format(const fr_schema *s);
+
+/* Entities: named keys made of one or more columns.  Every ENTITY column
+ * defines a single-column entity named by its `entity:` field; the schema's
+ * `composite_entities:` block adds composite ones (card_merchant: [cc_num,
+ * merchant]). */
+FR_EXPORT size_t fr_schema_nentities(const fr_schema *s);
+FR_EXPORT const char *fr_schema_entity_name(const fr_schema *s, size_t i);
+/* Column indexes of entity i; *n receives their count. */
+FR_EXPORT const int *fr_schema_entity_columns(const fr_schema *s, size_t i,
+                                              size_t *n);
+/* Index of the entity named `name`, or -1. */
+FR_EXPORT int fr_schema_find_entity(const fr_schema *s, const char *name);
+
+/* Parses one cell's text for column `col` into `out` exactly as the CSV
+ * reader does (so a CSV row sent to the server as JSON strings scores exactly
+ * as in the file).  Empty text = missing.  Errors: FR_EPARSE with err naming
+ * the column and the text (the caller prefixes file:line or request). */
+typedef struct fr_field {
+  const char *str;  /* STRING columns: text, not owned; NULL for NUMBER */
+  uint32_t len;
+  uint8_t present;  /* 0 = missing */
+  double num;       /* NUMBER columns: value, NaN when missing */
+} fr_field;
+FR_EXPORT int fr_schema_parse_cell(const fr_schema *s, size_t col,
+                                   const char *text, size_t len, fr_field *out,
+                                   fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * One transaction, as the featurizer sees it both offline and online.
+ * ------------------------------------------------------------------------ */
+
+/* A view of one raw transaction: `fields[i]` is schema column i.  Nothing is
+ * owned; the strings point into the data set or the request body. */
+typedef struct fr_txn {
+  double event_time;      /* epoch seconds (NaN if the schema has none) */
+  const fr_field *fields; /* fr_schema_ncols(schema) entries */
+  size_t nfields;
+  size_t line;            /* source line (offline) or 0 */
+} fr_txn;
+
+/* ------------------------------------------------------------------------
+ * CSV reading.
+ * ------------------------------------------------------------------------ */
+
+typedef enum fr_bad_row { FR_BAD_ROW_FAIL = 0, FR_BAD_ROW_SKIP = 1 } fr_bad_row;
+
+typedef struct fr_read_options {
+  fr_bad_row on_bad_row; /* FAIL (default): first bad row is an error */
+  size_t max_rows;       /* 0 = no limit */
+  int allow_extra_columns; /* 1: header columns not in the schema are ignored */
+} fr_read_options;
+
+/* A streaming CSV reader (RFC 4180 as real exports write it; libcsv): quoted
+ * fields and headers, "" escapes, embedded newlines, CRLF or LF endings, a
+ * last line without newline, UTF-8 BOM.  Reads .csv or .csv.gz (by content,
+ * zlib).  Line numbers are 1-based physical lines (a record's first line). */
+typedef struct fr_csv fr_csv;
+
+FR_EXPORT fr_csv *fr_csv_open(const char *path, fr_error *err);
+FR_EXPORT void fr_csv_close(fr_csv *c);
+/* Reads the next record.  On success returns 1 and sets *fields to an array
+ * of *n pointers to NUL-terminated cells (with *lens their lengths), valid
+ * until the next call; returns 0 at end of file; negative FR_E* on a
+ * malformed file (unterminated quote...) with err naming path:line. */
+FR_EXPORT int fr_csv_next(fr_csv *c, char ***fields, size_t **lens, size_t *n,
+                          fr_error *err);
+/* Line on which the last returned record started. */
+FR_EXPORT size_t fr_csv_line(const fr_csv *c);
+FR_EXPORT const char *fr_csv_path(const fr_csv *c);
+
+/* ------------------------------------------------------------------------
+ * Raw data set: every column of a CSV file parsed per the schema, columnar.
+ * ------------------------------------------------------------------------ */
+
+typedef struct fr_dataset fr_dataset;
+
+/* Reads a whole CSV/CSV.gz file.  The header must name every required schema
+ * column (in any order); a header column the schema does not know is an
+ * error unless allow_extra_columns.  Each cell is parsed with
+ * fr_schema_parse_cell; the event time with the schema's time format (a
+ * missing or unparseable event time is a bad row).  A bad row is an error
+ * "path:line:column: column 'amt': cannot parse 'abc' as a number" (column is
+ * the 1-based field number), or is skipped and counted with
+ * FR_BAD_ROW_SKIP.  Errors: FR_EIO, FR_EPARSE, FR_ESCHEMA.  Free with
+ * fr_dataset_free. */
+FR_EXPORT fr_dataset *fr_dataset_read_csv(const fr_schema *s, const char *path,
+                                          const fr_read_options *opt,
+                                          fr_error *err);
+FR_EXPORT void fr_dataset_free(fr_dataset *d);
+
+FR_EXPORT const fr_schema *fr_dataset_schema(const fr_dataset *d);
+FR_EXPORT size_t fr_dataset_rows(const fr_dataset *d);
+/* Rows skipped as bad under FR_BAD_ROW_SKIP. */
+FR_EXPORT size_t fr_dataset_skipped(const fr_dataset *d);
+FR_EXPORT const char *fr_dataset_path(const fr_dataset *d);
+
+/* Cell accessors, row in file order (0-based). */
+FR_EXPORT double fr_dataset_number(const fr_dataset *d, size_t col, size_t row);
+/* Text of a STRING cell, NULL when missing or when the column is a NUMBER
+ * column (numbers are stored parsed only). */
+FR_EXPORT const char *fr_dataset_string(const fr_dataset *d, size_t col,
+                                        size_t row, size_t *len);
+FR_EXPORT double fr_dataset_event_time(const fr_dataset *d, size_t row);
+/* Label of a row: 1, 0, or -1 when the schema has no label or it is missing. */
+FR_EXPORT int fr_dataset_label(const fr_dataset *d, size_t row);
+/* Source line of a row (1-based physical line of the CSV). */
+FR_EXPORT size_t fr_dataset_line(const fr_dataset *d, size_t row);
+
+/* Row indexes sorted by (event time, file order): a stable sort, computed
+ * once and cached.  Array of fr_dataset_rows(d) entries owned by d. */
+FR_EXPORT const size_t *fr_dataset_time_order(const fr_dataset *d);
+
+/* Fills a view of row `row`.  `fields` must hold fr_schema_ncols entries;
+ * they point into d and stay valid until fr_dataset_free. */
+FR_EXPORT void fr_dataset_txn(const fr_dataset *d, size_t row, fr_field *fields,
+                              fr_txn *out);
+
+/* ------------------------------------------------------------------------
+ * Feature table: the hand-off between the featurizer and the trainer.
+ * ------------------------------------------------------------------------ */
+
+/* A feature matrix with its labels and provenance.  Rows are in the order
+ * they were featurized (event-time order offline); `source_row[i]` is the
+ * data-set row (file order) of table row i. */
+typedef struct fr_table {
+  size_t rows, cols;
+  float *x;           /* rows x cols, row-major; NaN = missing */
+  float *y;           /* rows labels 0/1, NaN when unknown */
+  double *event_time; /* rows, epoch seconds */
+  size_t *source_row; /* rows */
+  char **names;       /* cols feature names */
+} fr_table;
+
+/* Allocates a table with zeroed storage and NULL names.  NULL on ENOMEM. */
+FR_EXPORT fr_table *fr_table_new(size_t rows, size_t cols);
+FR_EXPORT void fr_table_free(fr_table *t);
+/* Sets column name i (copied). */
+FR_EXPORT int fr_table_set_name(fr_table *t, size_t i, const char *name);
+
+/* Writes the matrix as CSV: header of feature names, one line per row, floats
+ * printed shortest-round-trip (fr_fmt_float), missing as empty cell.  When
+ * `id_column` is not NULL a first column with that header holds ids[i].
+ * Atomic (temporary file + rename).  Errors: FR_EIO. */
+FR_EXPORT int fr_table_write_csv(const fr_table *t, const char *path,
+                                 const char *id_column, const char *const *ids,
+                                 fr_error *err);
+
+/* Reads a feature matrix CSV (header of names, empty = NaN; a column named
+ * `label` is taken as y).  Errors name path:line:column. */
+FR_EXPORT fr_table *fr_table_read_csv(const char *path, fr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FRAUD_DATA_H */

@@ -1,0 +1,37 @@
+/*
+ * cli.h - what the subcommands share: the command table entry, exit codes and
+ * small helpers for option parsing and error reporting.  Each subcommand
+ * lives in cmd_<name>.c and is thin over libfraud.
+ */
+#ifndef FRAUD_CLI_H
+#define FRAUD_CLI_H
+
+#include "fraud/common.h"
+
+/* Process exit codes (DESIGN.md): 0 ok, 1 runtime failure, 2 usage error. */
+enum { FR_EXIT_OK = 0, FR_EXIT_FAIL = 1, FR_EXIT_USAGE = 2 };
+
+typedef struct fr_cli_command {
+  const char *name;
+  int (*run)(int argc, char **argv); /* argv[0] is the command name */
+  const char *summary;
+} fr_cli_command;
+
+/* X-macro list of subcommands, in help order: X(name, summary). */
+#include "commands.def"
+
+#define FR__CLI_DECL(name, summary) int fr_cmd_##name(int argc, char **argv);
+FR_CLI_COMMANDS(FR__CLI_DECL)
+#undef FR__CLI_DECL
+
+/* Prints "fraud <cmd>: message" to stderr and returns FR_EXIT_USAGE. */
+int fr_cli_usage_error(const char *cmd, const char *fmt, ...) FR_PRINTF(2, 3);
+
+/* Prints "fraud <cmd>: <err->msg>" (or the code's description) to stderr and
+ * returns FR_EXIT_FAIL. */
+int fr_cli_fail(const char *cmd, const fr_error *err);
+
+/* 1 when argv contains -h or --help before a "--". */
+int fr_cli_wants_help(int argc, char **argv);
+
+#endif

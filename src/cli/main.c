@@ -1,0 +1,88 @@
+/*
+ * main.c - `fraud <command> [options]`: dispatch through the command table in
+ * commands.def, which also drives `fraud --help`.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define FR__CLI_ENTRY(name, summary) {#name, fr_cmd_##name, summary},
+static const fr_cli_command commands[] = {FR_CLI_COMMANDS(FR__CLI_ENTRY)};
+#undef FR__CLI_ENTRY
+static const size_t ncommands = sizeof commands / sizeof commands[0];
+
+int fr_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "fraud %s: ", cmd);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n(see 'fraud %s --help')\n", cmd);
+  va_end(ap);
+  return FR_EXIT_USAGE;
+}
+
+int fr_cli_fail(const char *cmd, const fr_error *err) {
+  const char *msg = err && err->msg[0] ? err->msg : fr_strerror(err ? err->code : FR_EINVAL);
+  fprintf(stderr, "fraud %s: %s\n", cmd, msg);
+  return FR_EXIT_FAIL;
+}
+
+int fr_cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0)
+      return 0;
+    if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+      return 1;
+  }
+  return 0;
+}
+
+static void print_help(FILE *f) {
+  fprintf(f,
+          "usage: fraud <command> [options]\n\n"
+          "Real-time fraud transaction classification: train a gradient-boosted\n"
+          "model on transaction history and score live transactions.\n\n"
+          "commands:\n");
+  for (size_t i = 0; i < ncommands; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\nRun 'fraud <command> --help' for the options of one command.\n");
+}
+
+int fr_cmd_version(int argc, char **argv) {
+  if (fr_cli_wants_help(argc, argv)) {
+    printf("usage: fraud version\n\nPrints the version of fraud.\n");
+    return FR_EXIT_OK;
+  }
+  if (argc > 1)
+    return fr_cli_usage_error("version", "unexpected argument '%s'", argv[1]);
+  printf("fraud %s\n", fr_version());
+  return FR_EXIT_OK;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    print_help(stderr);
+    return FR_EXIT_USAGE;
+  }
+  const char *name = argv[1];
+  if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0 ||
+      strcmp(name, "help") == 0) {
+    if (argc > 2 && strcmp(name, "help") == 0) {
+      char *sub[] = {argv[2], "--help", NULL};
+      for (size_t i = 0; i < ncommands; i++)
+        if (strcmp(commands[i].name, argv[2]) == 0)
+          return commands[i].run(2, sub);
+    }
+    print_help(stdout);
+    return FR_EXIT_OK;
+  }
+  if (strcmp(name, "--version") == 0)
+    return fr_cmd_version(1, argv + 1);
+  for (size_t i = 0; i < ncommands; i++)
+    if (strcmp(commands[i].name, name) == 0)
+      return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "fraud: unknown command '%s'\n\n", name);
+  print_help(stderr);
+  return FR_EXIT_USAGE;
+}

@@ -1,0 +1,81 @@
+/* Tests src/common/time.c: event-time parsing, durations, civil dates. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "fraud/common.h"
+
+static double parse_fmt(fr_time_kind kind, const char *fmt, int32_t off,
+                        const char *s) {
+  fr_time_format tf = {.kind = kind, .utc_offset_seconds = off};
+  snprintf(tf.format, sizeof tf.format, "%s", fmt ? fmt : "");
+  double t = NAN;
+  cr_assert_eq(fr_time_parse(&tf, s, strlen(s), &t), 0, "cannot parse '%s'", s);
+  return t;
+}
+
+Test(time, civil_dates) {
+  /* `date -u -d 2012-01-01 +%s` = 1325376000 */
+  cr_assert_eq(fr_days_from_civil(1970, 1, 1), 0);
+  cr_assert_eq(fr_days_from_civil(2012, 1, 1) * 86400, 1325376000);
+  cr_assert_eq(fr_days_from_civil(2000, 3, 1), 11017);
+}
+
+Test(time, strftime_formats) {
+  /* Sparkov: trans_date_trans_time "2019-01-01 00:00:18" (UTC). */
+  cr_assert_eq(parse_fmt(FR_TIME_STRFTIME, "%Y-%m-%d %H:%M:%S", 0,
+                         "2019-01-01 00:00:18"),
+               1546300818.0);
+  cr_assert_eq(parse_fmt(FR_TIME_STRFTIME, "%FT%T%z", 0, "2019-01-01T01:00:18+01:00"),
+               1546300818.0);
+  cr_assert_eq(parse_fmt(FR_TIME_STRFTIME, "%FT%T%z", 0, "2019-01-01T00:00:18Z"),
+               1546300818.0);
+  /* A fixed offset of -5 h: 2019-01-01 00:00:00 local = 05:00 UTC. */
+  cr_assert_eq(parse_fmt(FR_TIME_STRFTIME, "%F %T", -5 * 3600, "2019-01-01 00:00:00"),
+               1546318800.0);
+  cr_assert_float_eq(parse_fmt(FR_TIME_STRFTIME, "%F %T", 0, "1970-01-01 00:00:01.25"),
+                     1.25, 1e-9);
+}
+
+Test(time, numeric_kinds) {
+  fr_time_format tf = {.kind = FR_TIME_OFFSET_HOURS, .origin = 1000.0};
+  double t;
+  cr_assert_eq(fr_time_parse(&tf, "3", 1, &t), 0);
+  cr_assert_eq(t, 1000.0 + 3 * 3600);
+  tf.kind = FR_TIME_EPOCH_MILLIS;
+  cr_assert_eq(fr_time_parse(&tf, "1500", 4, &t), 0);
+  cr_assert_eq(t, 1.5);
+}
+
+Test(time, rejects_bad_times) {
+  fr_time_format tf = {.kind = FR_TIME_STRFTIME};
+  snprintf(tf.format, sizeof tf.format, "%%F %%T");
+  const char *bad[] = {"", "2019-13-01 00:00:00", "2019-02-30 00:00:00",
+                       "2019-01-01 25:00:00", "2019-01-01", "2019-01-01 00:00:00x"};
+  double t;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    cr_assert_eq(fr_time_parse(&tf, bad[i], strlen(bad[i]), &t), FR_EPARSE,
+                 "'%s' should be rejected", bad[i]);
+}
+
+Test(time, durations) {
+  double s;
+  cr_assert_eq(fr_parse_duration("1h", &s), 0);
+  cr_assert_eq(s, 3600);
+  cr_assert_eq(fr_parse_duration("24h", &s), 0);
+  cr_assert_eq(s, 86400);
+  cr_assert_eq(fr_parse_duration("7d", &s), 0);
+  cr_assert_eq(s, 604800);
+  cr_assert_eq(fr_parse_duration("500ms", &s), 0);
+  cr_assert_eq(s, 0.5);
+  cr_assert_eq(fr_parse_duration("5 parsecs", &s), FR_EPARSE);
+  cr_assert_eq(fr_parse_duration("10", &s), FR_EPARSE);
+  cr_assert_eq(fr_parse_duration("-1h", &s), FR_EPARSE);
+}
+
+Test(time, iso8601) {
+  char buf[40];
+  fr_fmt_iso8601(buf, sizeof buf, 1546300818.0);
+  cr_assert_str_eq(buf, "2019-01-01T00:00:18Z");
+  fr_fmt_iso8601(buf, sizeof buf, 1.5);
+  cr_assert_str_eq(buf, "1970-01-01T00:00:01.500Z");
+}
