@@ -530,3 +530,36 @@ fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
   fr_state_free(st);
   return t;
 }
+
+int fr_state_warm(fr_state *st, const fr_featurizer *f, const fr_dataset *d,
+                  double until, size_t *replayed, fr_error *err) {
+  if (!st || !f || !d)
+    return fr_error_set(err, FR_EINVAL, "fr_state_warm: NULL argument");
+  size_t rows = fr_dataset_rows(d), ncols = fr_schema_ncols(f->schema), n = 0;
+  fr_field *fields = calloc(ncols ? ncols : 1, sizeof *fields);
+  float *row = calloc(f->nfeatures ? f->nfeatures : 1, sizeof *row);
+  int rc = 0;
+  if (!fields || !row) {
+    rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+    goto done;
+  }
+  const size_t *order = fr_dataset_time_order(d);
+  for (size_t i = 0; i < rows; i++) {
+    size_t r = order[i];
+    if (!isnan(until) && !(fr_dataset_event_time(d, r) < until))
+      break; /* time order: everything after is later */
+    fr_txn txn;
+    fr_dataset_txn(d, r, fields, &txn);
+    if ((rc = fr__featurize_one(f, &txn, st, row, 1, err))) {
+      fr_error_prefix(err, "%s:%zu", fr_dataset_path(d), fr_dataset_line(d, r));
+      goto done;
+    }
+    n++;
+  }
+done:
+  if (replayed)
+    *replayed = n;
+  free(fields);
+  free(row);
+  return rc;
+}
