@@ -245,6 +245,8 @@ typedef struct fr_score_job {
   fr_read_options read;
   int test_slice;            /* 1: only rows at or after the bundle's recorded
                                 test-slice start time (manifest split) */
+  int with_event_time;       /* fr_predict_run: add an event_time column
+                                (epoch seconds) */
 } fr_score_job;
 
 /* Scores every row of job->data (featurized in event-time order from an
@@ -255,8 +257,8 @@ FR_EXPORT int fr_evaluate_run(const fr_score_job *job, fr_metrics *m,
                               fr_error *err);
 
 /* Scores every row and writes `out_csv` with the header
- * transaction_id,probability,decision, one line per input row in input
- * order.  transaction_id is the schema's id column, or the 1-based data row
+ * transaction_id,probability,decision (plus event_time when
+ * job->with_event_time), one line per input row in input order.  transaction_id is the schema's id column, or the 1-based data row
  * number when the schema has none.  Probabilities are float32 printed
  * shortest-round-trip.  Atomic write.  Errors: as fr_evaluate_run, FR_EIO. */
 FR_EXPORT int fr_predict_run(const fr_score_job *job, const char *out_csv,

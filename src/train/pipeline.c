@@ -327,7 +327,8 @@ int fr_predict_run(const fr_score_job *job, const char *out_csv, size_t *rows,
     rc = fr_error_set(err, FR_ENOMEM, "out of memory");
     goto done;
   }
-  len = (size_t)snprintf(buf, cap, "transaction_id,probability,decision\n");
+  len = (size_t)snprintf(buf, cap, "transaction_id,probability,decision%s\n",
+                         job->with_event_time ? ",event_time" : "");
   for (size_t r = 0; r < n; r++) {
     size_t idlen = 0;
     const char *id = idcol >= 0 ? fr_dataset_string(s.d, (size_t)idcol, r, &idlen) : NULL;
@@ -365,8 +366,14 @@ int fr_predict_run(const fr_score_job *job, const char *out_csv, size_t *rows,
     }
     char num[40];
     fr_fmt_float(num, sizeof num, by_row[r]);
-    len += (size_t)snprintf(buf + len, cap - len, ",%s,%s\n", num,
+    len += (size_t)snprintf(buf + len, cap - len, ",%s,%s", num,
                             fr_decision_name(fr_thresholds_decide(&th, by_row[r])));
+    if (job->with_event_time) {
+      char et[40];
+      fr_fmt_double(et, sizeof et, fr_dataset_event_time(s.d, r));
+      len += (size_t)snprintf(buf + len, cap - len, ",%s", et);
+    }
+    buf[len++] = '\n';
   }
   rc = fr_file_write_atomic(out_csv, buf, len, err);
   if (!rc && rows)
