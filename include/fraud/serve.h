@@ -127,11 +127,19 @@ typedef struct fr_server_config {
   char *redis_url;              /* state.redis.url */
   char *redis_prefix;           /* state.redis.prefix */
   double redis_timeout;         /* state.redis.timeout, seconds */
+  char *warm_data;              /* state.warm_start.data: history CSV replayed
+                                   into each new state store, "" = none */
+  char *warm_until;             /* state.warm_start.until: epoch seconds;
+                                   only rows before it ("" = every row) */
+  double warm_until_value;      /* parsed warm_until (NaN = every row); set
+                                   by fr_server_config_validate */
   /* logging */
   char *log_level;              /* "" = FRAUD_LOG_LEVEL or info */
   int access_log;               /* one JSON line per request, 0 */
-  /* Not a key: the file this config was loaded from (for SIGHUP), or NULL. */
+  /* Not keys: the file this config was loaded from, and the command line's
+   * --set overrides as "key=value" lines, both re-applied by a reload. */
   char *config_path;
+  char *overrides;
 } fr_server_config;
 
 /* Fills c with the defaults above.  Call fr_server_config_close when done. */
@@ -165,10 +173,9 @@ FR_EXPORT int fr_server_config_load(fr_server_config *c, const char *path,
  * names no key is an error. */
 FR_EXPORT int fr_server_config_apply_env(fr_server_config *c, fr_error *err);
 
-/* Checks cross-key constraints (batch sizes, TLS pairs, ...).  Errors:
- * FR_ESCHEMA naming the key. */
-FR_EXPORT int fr_server_config_validate(const fr_server_config *c,
-                                        fr_error *err);
+/* Checks cross-key constraints (batch sizes, TLS pairs, ...) and sets the
+ * derived fields (warm_until_value).  Errors: FR_ESCHEMA naming the key. */
+FR_EXPORT int fr_server_config_validate(fr_server_config *c, fr_error *err);
 
 /* Writes the configuration as YAML that fr_server_config_load reads back
  * (secrets shown as "<redacted>").  Returns a new string (caller frees) or
@@ -207,8 +214,9 @@ FR_EXPORT int fr_server_ready(const fr_server *s);
 FR_EXPORT int fr_server_wait_ready(fr_server *s, double timeout);
 
 /* Re-reads the configuration file the server was started with (SIGHUP),
- * applies environment overrides and `overrides` (the command line's --set
- * pairs, NULL-terminated "key=value" strings, may be NULL), and applies what
+ * applies environment overrides and `overrides` (NULL-terminated "key=value"
+ * strings; NULL = the config's `overrides` lines, i.e. the command line's
+ * --set pairs the server was started with), and applies what
  * can change live: logging, access log, batching, version policies, poll
  * interval, default model, reasons, admin token, timeouts and limits.  Keys
  * that need a restart (listen addresses, ports, threads, TLS, state backend)
@@ -234,9 +242,10 @@ FR_EXPORT void fr_server_stop(fr_server *s);
  * DIR/<name>/stages.json holding the release state, written atomically:
  *   {"production": "3", "staging": "4", "canary": {"version": "4",
  *    "weight": 0.1}, "shadow": "5", "history": ["1", "2"]}
- * Names match [A-Za-z0-9_.-]+ (no leading dot); versions are the directory
- * names, ordered numerically ("10" after "9"; non-numeric ones after all
- * numeric ones, by text).
+ * Model names match [A-Za-z0-9_.-]+ (no leading dot); versions are
+ * directories named by a number (as in Triton), ordered numerically ("10"
+ * after "9").  Other entries (such as the "3.tmp-..." directory of a bundle
+ * being written) are ignored, so a version appears only once complete.
  * ------------------------------------------------------------------------ */
 
 /* Release state of one model (stages.json).  Empty strings mean unset. */

@@ -86,6 +86,8 @@ static const key server_keys[] = {
     {"state.redis.url", K_STR, OFF(redis_url), "redis backend: server URL", 0, 0, NULL, 0, 1},
     {"state.redis.prefix", K_STR, OFF(redis_prefix), "redis backend: key prefix", 0, 0, NULL, 0, 1},
     {"state.redis.timeout", K_DURATION, OFF(redis_timeout), "redis backend: command timeout", 0, 0, NULL, 0, 1},
+    {"state.warm_start.data", K_STR, OFF(warm_data), "history CSV replayed into each new state store (empty = none)", 0, 0, NULL, 0, 0},
+    {"state.warm_start.until", K_STR, OFF(warm_until), "replay only rows before this event time, epoch seconds (empty = all)", 0, 0, NULL, 0, 0},
     {"logging.level", K_STR, OFF(log_level), "debug | info | warn | error | off (empty = FRAUD_LOG_LEVEL or info)", 0, 0, NULL, 0, 0},
     {"logging.access_log", K_BOOL, OFF(access_log), "one JSON line per request", 0, 0, NULL, 0, 0},
 };
@@ -156,6 +158,9 @@ void fr_server_config_default(fr_server_config *c) {
   set_str(&c->redis_url, "redis://127.0.0.1:6379");
   set_str(&c->redis_prefix, "fraud:");
   c->redis_timeout = 0.05;
+  set_str(&c->warm_data, "");
+  set_str(&c->warm_until, "");
+  c->warm_until_value = NAN;
   set_str(&c->log_level, "");
   c->access_log = 0;
 }
@@ -172,6 +177,8 @@ void fr_server_config_close(fr_server_config *c) {
   }
   free(c->config_path);
   c->config_path = NULL;
+  free(c->overrides);
+  c->overrides = NULL;
   free(c->models);
   c->models = NULL;
   c->nmodels = 0;
@@ -192,6 +199,10 @@ int fr_server_config_copy(fr_server_config *dst, const fr_server_config *src) {
   if (src->config_path) {
     dst->config_path = strdup(src->config_path);
     ok &= dst->config_path != NULL;
+  }
+  if (src->overrides) {
+    dst->overrides = strdup(src->overrides);
+    ok &= dst->overrides != NULL;
   }
   if (src->nmodels) {
     dst->models = malloc(src->nmodels * sizeof *dst->models);
@@ -856,7 +867,13 @@ static int validate_model(const fr_model_config *m, const char *prefix, fr_error
   return 0;
 }
 
-int fr_server_config_validate(const fr_server_config *c, fr_error *err) {
+int fr_server_config_validate(fr_server_config *c, fr_error *err) {
+  c->warm_until_value = NAN;
+  if (c->warm_until && c->warm_until[0] &&
+      (fr_parse_double(c->warm_until, strlen(c->warm_until), &c->warm_until_value) ||
+       !isfinite(c->warm_until_value)))
+    return fr_error_set(err, FR_ESCHEMA,
+                        "state.warm_start.until: expected epoch seconds, got '%s'", c->warm_until);
   if (!c->model_repository || !c->model_repository[0])
     return fr_error_set(err, FR_ESCHEMA, "repository.path: a model repository is required");
   if ((c->tls_cert[0] != 0) != (c->tls_key[0] != 0))
@@ -1022,14 +1039,35 @@ char *fr_server_config_dump(const fr_server_config *c) {
   return fr__buf_take(&b, NULL);
 }
 
-/* Exposed for the server's SIGHUP handling: 1 when key i of the table needs a
- * restart, with its path. */
-int fr__config_restart_key(size_t i, const char **path, size_t *off, int *is_str);
-int fr__config_restart_key(size_t i, const char **path, size_t *off, int *is_str) {
+/* For the server's SIGHUP handling: key i of the table, its offset and
+ * width (or is_str), and whether changing it needs a restart.  Returns -1
+ * past the end of the table. */
+int fr__config_restart_key(size_t i, const char **path, size_t *off, size_t *width,
+                           int *is_str);
+int fr__config_restart_key(size_t i, const char **path, size_t *off, size_t *width,
+                           int *is_str) {
   if (i >= NSERVER_KEYS)
     return -1;
-  *path = server_keys[i].path;
-  *off = server_keys[i].off;
-  *is_str = server_keys[i].type == K_STR || server_keys[i].type == K_STRLIST;
-  return server_keys[i].restart;
+  const key *k = &server_keys[i];
+  *path = k->path;
+  *off = k->off;
+  *is_str = k->type == K_STR || k->type == K_STRLIST;
+  switch (k->type) {
+  case K_SIZE:
+    *width = sizeof(size_t);
+    break;
+  case K_DURATION:
+  case K_DOUBLE:
+    *width = sizeof(double);
+    break;
+  case K_INT64:
+    *width = sizeof(int64_t);
+    break;
+  case K_UINT:
+    *width = sizeof(unsigned);
+    break;
+  default:
+    *width = sizeof(int);
+  }
+  return k->restart;
 }

@@ -209,6 +209,7 @@ static void begin(fr__http *h, fr__req *r, struct MHD_Connection *c, const char 
   r->phase = PH_BODY;
   r->body_error = 0;
   r->suspended = 0;
+  r->finish = NULL;
   r->http = h;
   r->app = h->cfg.app;
   r->conn = c;
@@ -308,8 +309,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     fr__buf_append(&r->body, upload, n);
     return MHD_YES;
   }
-  if (r->phase == PH_RESUMED)
+  if (r->phase == PH_RESUMED) {
+    void (*finish)(fr__req *) = r->finish;
+    r->finish = NULL;
+    if (finish)
+      finish(r);
     return send_response(h, r);
+  }
   if (r->phase == PH_SUSPENDED)
     return MHD_YES; /* spurious call while suspended */
   /* Complete request. */

@@ -46,6 +46,8 @@ struct fr__req {
   const char *reason;             /* error reason label, NULL when ok */
   char model[128], version[64];   /* metric labels ("" when n/a) */
   void *scratch;                  /* per-connection handler scratch */
+  void (*finish)(fr__req *r);     /* run on the HTTP thread after resume,
+                                     before the response is sent */
   /* Internal. */
   int phase;
   int body_error;
@@ -101,8 +103,10 @@ const char *fr__req_query(fr__req *r, const char *name);
 void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, ...)
     FR_PRINTF(4, 5);
 
-/* Asynchronous completion: the handler calls fr__req_suspend and returns;
- * later any thread fills status/out and calls fr__req_resume. */
+/* Asynchronous completion: the handler calls fr__req_suspend (before
+ * handing the request to another thread) and returns; later any thread
+ * either fills status/out, or sets r->finish to build them back on the HTTP
+ * thread, and calls fr__req_resume. */
 void fr__req_suspend(fr__req *r);
 void fr__req_resume(fr__req *r);
 

@@ -67,9 +67,10 @@ static int cmp_version(const void *a, const void *b) {
   return fr_version_cmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sub-directories of dir with valid names, sorted by cmp. */
+/* Sub-directories of dir with valid names (version directories: digits
+ * only), sorted by cmp. */
 static char **list_dirs(const char *dir, int (*cmp)(const void *, const void *),
-                        fr_error *err) {
+                        int versions, fr_error *err) {
   DIR *d = opendir(dir);
   if (!d) {
     fr_error_set(err, fr_is_dir(dir) ? FR_EIO : FR_ENOTFOUND, "%s: cannot open directory",
@@ -80,7 +81,7 @@ static char **list_dirs(const char *dir, int (*cmp)(const void *, const void *),
   char **v = calloc(cap + 1, sizeof *v);
   struct dirent *e;
   while (v && (e = readdir(d))) {
-    if (!fr_repository_name_ok(e->d_name))
+    if (!fr_repository_name_ok(e->d_name) || (versions && !all_digits(e->d_name)))
       continue;
     char *full = fr_path_join(dir, e->d_name);
     int isdir = full && fr_is_dir(full);
@@ -115,7 +116,7 @@ static char **list_dirs(const char *dir, int (*cmp)(const void *, const void *),
 }
 
 char **fr_repository_models(const char *repo, fr_error *err) {
-  return list_dirs(repo, cmp_name, err);
+  return list_dirs(repo, cmp_name, 0, err);
 }
 
 char **fr_repository_versions(const char *repo, const char *name, fr_error *err) {
@@ -133,7 +134,7 @@ char **fr_repository_versions(const char *repo, const char *name, fr_error *err)
     free(dir);
     return NULL;
   }
-  char **v = list_dirs(dir, cmp_version, err);
+  char **v = list_dirs(dir, cmp_version, 1, err);
   free(dir);
   return v;
 }

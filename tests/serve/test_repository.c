@@ -19,7 +19,9 @@ static const char *make_repo(void) {
     snprintf(p, sizeof p, "%s/fraud/%s", dir, vs[i]);
     fr_mkdir_p(p, NULL);
   }
-  snprintf(p, sizeof p, "%s/fraud/.tmp-11", dir); /* an unfinished write */
+  snprintf(p, sizeof p, "%s/fraud/11.tmp-42-1", dir); /* a bundle being written */
+  fr_mkdir_p(p, NULL);
+  snprintf(p, sizeof p, "%s/fraud/.hidden", dir);
   fr_mkdir_p(p, NULL);
   snprintf(p, sizeof p, "%s/other/1", dir);
   fr_mkdir_p(p, NULL);
