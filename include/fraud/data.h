@@ -209,6 +209,62 @@ FR_EXPORT void fr_dataset_txn(const fr_dataset *d, size_t row, fr_field *fields,
                               fr_txn *out);
 
 /* ------------------------------------------------------------------------
+ * Validation: the schema's data-quality checks run over a file (validate.c).
+ * ------------------------------------------------------------------------ */
+
+#define FR_CHECK_EXAMPLES 5
+
+/* Outcome of one check.  Data-set checks ("rows", "label_rate", "parse")
+ * have column == NULL; column checks are "min", "max", "allowed",
+ * "null_rate", "unique" and "time_range" (event times inside the column's
+ * min/max, or 1970-01-01..2100-01-01 when none is declared). */
+typedef struct fr_check {
+  const char *name;       /* check name, static */
+  const char *column;     /* column name (owned by the schema) or NULL */
+  int passed;             /* 1 = pass */
+  size_t violations;      /* offending rows (bad rows for "parse") */
+  double value;           /* measured value (rate, count, extreme), or NaN */
+  double limit;           /* the bound it was compared with, or NaN */
+  char detail[256];       /* one human sentence */
+  size_t example_lines[FR_CHECK_EXAMPLES]; /* source lines of offenders */
+  size_t nexamples;
+} fr_check;
+
+typedef struct fr_validation fr_validation;
+
+/* Reads `path` with schema `s` (bad rows are always skipped and counted, so
+ * the report covers the whole file) and runs every check the schema
+ * declares.  With on_bad_row FAIL any bad row fails the "parse" check; with
+ * SKIP bad rows are reported but the check passes.  Returns NULL only when
+ * the file cannot be read at all (FR_EIO, a header that does not match the
+ * schema: FR_ESCHEMA, empty file: FR_EPARSE), with err set.  Free with
+ * fr_validation_free. */
+FR_EXPORT fr_validation *fr_validate_csv(const fr_schema *s, const char *path,
+                                         fr_bad_row on_bad_row, fr_error *err);
+/* Runs the column and data-set checks over an already read data set (its
+ * skipped rows count as bad rows under `on_bad_row`).  `d` must outlive the
+ * result. */
+FR_EXPORT fr_validation *fr_validate_dataset(const fr_dataset *d,
+                                             fr_bad_row on_bad_row,
+                                             fr_error *err);
+FR_EXPORT void fr_validation_free(fr_validation *v);
+/* 1 when every check passed. */
+FR_EXPORT int fr_validation_passed(const fr_validation *v);
+FR_EXPORT size_t fr_validation_count(const fr_validation *v);
+FR_EXPORT const fr_check *fr_validation_check(const fr_validation *v,
+                                              size_t i);
+/* Rows read (good) and bad rows seen. */
+FR_EXPORT size_t fr_validation_rows(const fr_validation *v);
+FR_EXPORT size_t fr_validation_bad_rows(const fr_validation *v);
+/* Writes the report, human-readable (one line per check, with example
+ * lines and the first bad-row messages) or as one JSON object (jansson):
+ * {"path","schema","rows","bad_rows","passed","checks":[{"check","column",
+ * "passed","violations","value","limit","detail","example_lines"}],
+ * "bad_row_examples":[{"line","message"}]}.  Returns 0 or FR_EIO. */
+FR_EXPORT int fr_validation_write_text(const fr_validation *v, FILE *f);
+FR_EXPORT int fr_validation_write_json(const fr_validation *v, FILE *f);
+
+/* ------------------------------------------------------------------------
  * Feature table: the hand-off between the featurizer and the trainer.
  * ------------------------------------------------------------------------ */
 
@@ -230,16 +286,21 @@ FR_EXPORT void fr_table_free(fr_table *t);
 /* Sets column name i (copied). */
 FR_EXPORT int fr_table_set_name(fr_table *t, size_t i, const char *name);
 
-/* Writes the matrix as CSV: header of feature names, one line per row, floats
- * printed shortest-round-trip (fr_fmt_float), missing as empty cell.  When
- * `id_column` is not NULL a first column with that header holds ids[i].
+/* Writes the matrix as CSV: header of feature names then `label`, one line
+ * per row, floats printed shortest-round-trip (fr_fmt_float), missing (and an
+ * unknown label) as an empty cell.  A feature without a name is written as
+ * "f<index>".  When `id_column` is not NULL a first column with that header
+ * holds ids[i] (quoted when needed); such a file reads back with
+ * fr_table_read_csv only if the ids are numbers (they become a feature).
  * Atomic (temporary file + rename).  Errors: FR_EIO. */
 FR_EXPORT int fr_table_write_csv(const fr_table *t, const char *path,
                                  const char *id_column, const char *const *ids,
                                  fr_error *err);
 
 /* Reads a feature matrix CSV (header of names, empty = NaN; a column named
- * `label` is taken as y).  Errors name path:line:column. */
+ * `label` is taken as y, all others are features in file order).  event_time
+ * is NaN and source_row[i] = i.  Errors (FR_EIO, FR_EPARSE) name
+ * path:line:column.  Free with fr_table_free. */
 FR_EXPORT fr_table *fr_table_read_csv(const char *path, fr_error *err);
 
 #ifdef __cplusplus
