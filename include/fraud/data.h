@@ -265,6 +265,68 @@ FR_EXPORT int fr_validation_write_text(const fr_validation *v, FILE *f);
 FR_EXPORT int fr_validation_write_json(const fr_validation *v, FILE *f);
 
 /* ------------------------------------------------------------------------
+ * Synthetic transactions (generate.c): `fraud generate`, in the format of
+ * schemas/synthetic.yaml.  docs/data.md describes the world and the fraud
+ * scenarios.
+ * ------------------------------------------------------------------------ */
+
+/* Fraud scenarios, in the order of fr_gen_config.scenario_weight. */
+typedef enum fr_gen_scenario {
+  FR_GEN_CARD_TESTING = 0,      /* bursts of tiny e-commerce amounts, new merchants */
+  FR_GEN_STOLEN_CARD,           /* far from home, high-value categories, impossible travel */
+  FR_GEN_ACCOUNT_TAKEOVER,      /* spending spike from a new device */
+  FR_GEN_MERCHANT_COMPROMISE,   /* cards seen at one merchant, fraud on them days later */
+  FR_GEN_NSCENARIOS
+} fr_gen_scenario;
+
+/* Name of a scenario as written in the fraud_scenario column. */
+FR_EXPORT const char *fr_gen_scenario_name(fr_gen_scenario s);
+
+typedef struct fr_gen_config {
+  uint64_t rows;          /* transactions to write (exactly) */
+  uint32_t cards;         /* cardholders' cards */
+  uint32_t merchants;     /* merchants */
+  uint32_t days;          /* span the legitimate traffic is calibrated to */
+  double fraud_rate;      /* target share of rows made by fraud scenarios */
+  uint64_t seed;          /* PRNG seed: same config and seed = same bytes */
+  double start_time;      /* epoch seconds of the first day (00:00 UTC) */
+  double noise_fraud_as_legit; /* share of fraud rows labelled 0 */
+  double noise_legit_as_fraud; /* share of legitimate rows labelled 1 */
+  double scenario_weight[FR_GEN_NSCENARIOS]; /* relative share of fraud rows */
+} fr_gen_config;
+
+/* Fills the defaults: 100,000 rows, 5,000 cards, 1,000 merchants, 30 days,
+ * fraud rate 0.01, seed 1, start 2024-01-01T00:00:00Z, label noise 0.02 /
+ * 0.0002, scenario weights 0.25 / 0.30 / 0.25 / 0.20. */
+FR_EXPORT void fr_gen_config_default(fr_gen_config *c);
+
+/* A streaming generator: memory is O(cards + merchants), independent of
+ * rows; rows come out in event-time order. */
+typedef struct fr_gen fr_gen;
+
+/* Validates the configuration (FR_EINVAL naming the field: rows >= 1,
+ * cards >= 10, merchants >= 20, days >= 1, 0 <= fraud_rate <= 0.5, noise
+ * rates in [0, 0.5], weights >= 0 with a positive sum when fraud_rate > 0;
+ * cards <= 9,999,999, merchants <= 999,999 as ids have 7 and 6 digits)
+ * and builds the world (cards, merchants).  Free with fr_gen_free. */
+FR_EXPORT fr_gen *fr_gen_new(const fr_gen_config *c, fr_error *err);
+FR_EXPORT void fr_gen_free(fr_gen *g);
+
+/* Writes the next row as one CSV line (with '\n') into buf of cap bytes
+ * (512 always suffices).  Returns the line length, 0 when all rows have been
+ * written, or FR_ELIMIT when cap is too small. */
+FR_EXPORT int fr_gen_next_line(fr_gen *g, char *buf, size_t cap);
+/* The CSV header line of schemas/synthetic.yaml's columns, with '\n'. */
+FR_EXPORT const char *fr_gen_header(void);
+
+/* Writes a whole file: header and c->rows rows to `path` (gzip-compressed
+ * when the name ends in ".gz"), or to stdout when path is NULL or "-".
+ * The file is written in place (not atomically).  Errors: FR_EINVAL,
+ * FR_EIO naming the path. */
+FR_EXPORT int fr_generate_csv(const fr_gen_config *c, const char *path,
+                              fr_error *err);
+
+/* ------------------------------------------------------------------------
  * Feature table: the hand-off between the featurizer and the trainer.
  * ------------------------------------------------------------------------ */
 

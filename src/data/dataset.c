@@ -94,7 +94,7 @@ struct fr_dataset {
   size_t skipped;
   column *cols;
   size_t ncols;
-  double *event_time; /* aliases the event-time column's numbers, or NULL */
+  double *event_time; /* rows, or NULL when the schema has no event time */
   int8_t *label;
   size_t *line;
   fr__arena text;
@@ -118,6 +118,7 @@ void fr_dataset_free(fr_dataset *d) {
   }
   free(d->cols);
   free(d->label);
+  free(d->event_time);
   free(d->line);
   free(d->path);
   free(d->order);
@@ -154,6 +155,12 @@ static int reserve_rows(fr_dataset *d, size_t need) {
         return FR_ENOMEM;
       c->ids = p;
     }
+  }
+  if (fr_schema_role_column(d->schema, FR_ROLE_EVENT_TIME) >= 0) {
+    double *t = realloc(d->event_time, cap * sizeof *t);
+    if (!t)
+      return FR_ENOMEM;
+    d->event_time = t;
   }
   int8_t *l = realloc(d->label, cap * sizeof *l);
   if (!l)
@@ -400,12 +407,12 @@ fr_dataset *fr_dataset_read_csv(const fr_schema *s, const char *path,
     d->label[r] = label_col >= 0 && cells[label_col].present
                       ? (int8_t)(cells[label_col].num != 0.0)
                       : (int8_t)-1;
+    if (et_col >= 0)
+      d->event_time[r] = cells[et_col].num;
     d->line[r] = line;
     d->rows++;
   }
   rc = 0;
-  if (et_col >= 0 && d->cols[et_col].stored)
-    d->event_time = d->cols[et_col].num;
 done:
   fr_csv_close(csv);
   free(cells);

@@ -40,4 +40,21 @@ contains "empty file" "empty file message"
 check 1 "validate header only" "$B" validate --schema "$F/mini.yaml" "$F/header_only.csv"
 contains "FAIL  rows" "header-only fails the rows check"
 check 0 "validate ulb slice" "$B" validate --schema ulb "$FRAUD_FIXTURES/data/ulb_slice.csv"
+
+T=$(mktemp -d)
+check 0 "generate --help" "$B" generate --help
+contains "usage: fraud generate" "generate help"
+check 2 "generate bad rate" "$B" generate --fraud-rate 2 -o "$T/x.csv"
+check 2 "generate bad rows" "$B" generate --rows abc -o "$T/x.csv"
+check 2 "generate unknown option" "$B" generate --colour red
+check 0 "generate to file" "$B" generate --rows 3000 --cards 200 --merchants 100 --seed 7 -o "$T/g.csv"
+check 0 "generate to stdout" sh -c "'$B' generate --rows 3000 --cards 200 --merchants 100 --seed 7 > '$T/s.csv'"
+cmp -s "$T/g.csv" "$T/s.csv" || { echo "FAIL: stdout and -o differ"; fail=1; }
+[ "$(wc -l < "$T/g.csv")" -eq 3001 ] || { echo "FAIL: generate row count"; fail=1; }
+check 0 "generate gz" "$B" generate --rows 3000 --cards 200 --merchants 100 --seed 7 -o "$T/g.csv.gz"
+gzip -dc "$T/g.csv.gz" | cmp -s - "$T/g.csv" || { echo "FAIL: gz differs from plain"; fail=1; }
+check 0 "validate generated" "$B" validate --schema synthetic "$T/g.csv.gz"
+check 1 "generate unwritable" "$B" generate --rows 10 -o /nonexistent/dir/x.csv
+contains "cannot create" "unwritable message"
+rm -rf "$T"
 exit $fail
