@@ -327,6 +327,60 @@ FR_EXPORT int fr_generate_csv(const fr_gen_config *c, const char *path,
                               fr_error *err);
 
 /* ------------------------------------------------------------------------
+ * Drift: population stability index per column between a reference and a
+ * current data set (drift.c).
+ * ------------------------------------------------------------------------ */
+
+/* Share used in place of an empty bin so the logarithm stays finite (the
+ * usual practice; shares are not renormalised). */
+#define FR_PSI_EPSILON 1e-4
+/* Conventional reading of the PSI (N. Siddiqi, "Credit Risk Scorecards",
+ * Wiley 2006): < 0.1 stable, 0.1-0.25 moderate shift, >= 0.25 significant. */
+#define FR_PSI_MODERATE 0.1
+#define FR_PSI_SIGNIFICANT 0.25
+
+/* Population stability index of two distributions over the same n bins:
+ * sum over bins of (cur_i - ref_i) * ln(cur_i / ref_i), shares of 0 replaced
+ * by FR_PSI_EPSILON (Siddiqi 2006; B. Yurdakul, "Statistical properties of
+ * population stability index", Western Michigan University, 2018).  Shares
+ * are fractions of each set's rows (each array sums to 1). */
+FR_EXPORT double fr_psi(const double *ref_share, const double *cur_share,
+                        size_t n);
+
+typedef struct fr_drift_column {
+  const char *column;   /* owned by the schema */
+  int categorical;      /* 1: bins are categories; 0: reference deciles */
+  size_t bins;          /* bins compared (a "missing" bin included) */
+  double psi;
+  const char *level;    /* "stable", "moderate" or "significant" */
+} fr_drift_column;
+
+typedef struct fr_drift {
+  size_t ref_rows, cur_rows;
+  double ref_label_rate, cur_label_rate; /* NaN when there is no label */
+  size_t ncols;
+  fr_drift_column *cols;
+  int significant;      /* some column has psi >= FR_PSI_SIGNIFICANT */
+} fr_drift;
+
+/* Compares every amount, numeric, latitude, longitude and categorical
+ * column of two data sets read with the same schema.  Numbers are binned on
+ * the reference's deciles (edges at the reference's values of rank
+ * floor(k*n/10), k = 1..9, duplicates merged; a value equal to an edge goes
+ * to the upper bin); categories are the union of both sets' values; missing
+ * cells form their own bin.  Errors: FR_EINVAL (different schemas), FR_EDATA
+ * (a set without rows).  Free with fr_drift_free. */
+FR_EXPORT fr_drift *fr_drift_compute(const fr_dataset *ref,
+                                     const fr_dataset *cur, fr_error *err);
+FR_EXPORT void fr_drift_free(fr_drift *d);
+/* Report forms: one line per column (human), or one JSON object
+ * {"ref_rows","cur_rows","ref_label_rate","cur_label_rate",
+ * "label_rate_shift","significant","columns":[{"column","kind","bins",
+ * "psi","level"}]}.  Returns 0 or FR_EIO. */
+FR_EXPORT int fr_drift_write_text(const fr_drift *d, FILE *f);
+FR_EXPORT int fr_drift_write_json(const fr_drift *d, FILE *f);
+
+/* ------------------------------------------------------------------------
  * Feature table: the hand-off between the featurizer and the trainer.
  * ------------------------------------------------------------------------ */
 

@@ -56,5 +56,18 @@ gzip -dc "$T/g.csv.gz" | cmp -s - "$T/g.csv" || { echo "FAIL: gz differs from pl
 check 0 "validate generated" "$B" validate --schema synthetic "$T/g.csv.gz"
 check 1 "generate unwritable" "$B" generate --rows 10 -o /nonexistent/dir/x.csv
 contains "cannot create" "unwritable message"
+check 0 "drift --help" "$B" drift --help
+check 2 "drift one file" "$B" drift --schema synthetic "$T/g.csv"
+check 2 "drift no schema" "$B" drift "$T/g.csv" "$T/g.csv"
+check 0 "drift same file" "$B" drift --schema synthetic "$T/g.csv" "$T/g.csv.gz"
+contains "no significant drift" "drift verdict"
+check 0 "drift json" "$B" drift --schema synthetic --json "$T/g.csv" "$T/g.csv"
+contains '"label_rate_shift"' "drift json"
+check 1 "drift significant" "$B" drift --schema ulb "$F/../ulb_slice.csv" "$FRAUD_FIXTURES/../../data/samples/ulb/creditcard.csv.gz"
+contains "significant" "significant drift"
+check 1 "drift empty" "$B" drift --schema "$F/mini.yaml" "$F/plain.csv" "$F/empty.csv"
+contains "empty file" "empty message"
+check 1 "drift header only" "$B" drift --schema "$F/mini.yaml" "$F/plain.csv" "$F/header_only.csv"
+contains "no data rows" "header-only message"
 rm -rf "$T"
 exit $fail
