@@ -106,8 +106,12 @@ FR_EXPORT int fr_schema_find_entity(const fr_schema *s, const char *name);
 
 /* Parses one cell's text for column `col` into `out` exactly as the CSV
  * reader does (so a CSV row sent to the server as JSON strings scores exactly
- * as in the file).  Empty text = missing.  Errors: FR_EPARSE with err naming
- * the column and the text (the caller prefixes file:line or request). */
+ * as in the file).  Empty text = missing; for NUMBER columns blank text and
+ * "NaN" are missing too, "inf" is an error.  LABEL cells must be 0 or 1.  For
+ * the EVENT_TIME column `num` is the parsed event time in epoch seconds
+ * (whatever the format) and `str` the text when the column is a STRING.
+ * Errors: FR_EPARSE with err naming the column and the text (the caller
+ * prefixes file:line or request). */
 typedef struct fr_field {
   const char *str;  /* STRING columns: text, not owned; NULL for NUMBER */
   uint32_t len;
@@ -187,7 +191,8 @@ FR_EXPORT size_t fr_dataset_rows(const fr_dataset *d);
 FR_EXPORT size_t fr_dataset_skipped(const fr_dataset *d);
 FR_EXPORT const char *fr_dataset_path(const fr_dataset *d);
 
-/* Cell accessors, row in file order (0-based). */
+/* Cell accessors, row in file order (0-based).  IGNORE columns are not
+ * stored (NaN / NULL); the event-time column's number is epoch seconds. */
 FR_EXPORT double fr_dataset_number(const fr_dataset *d, size_t col, size_t row);
 /* Text of a STRING cell, NULL when missing or when the column is a NUMBER
  * column (numbers are stored parsed only). */
