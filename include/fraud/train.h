@@ -8,6 +8,7 @@
 
 #include "fraud/common.h"
 #include "fraud/data.h"
+#include "fraud/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -193,6 +194,120 @@ FR_EXPORT int fr_xgboost_predict(const char *model_json, size_t model_len,
 /* Version of the loaded libxgboost as "1.7.4" into buf (32 bytes suffice).
  * Errors: FR_EDEP. */
 FR_EXPORT int fr_xgboost_version(char *buf, size_t cap, fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Curves (for reports; docs/metrics-formulas.md)
+ * ------------------------------------------------------------------------ */
+
+/* One point per distinct score s_k (decreasing), after all rows with
+ * p >= s_k are flagged: the ROC curve and the precision-recall curve are
+ * both read from these counts. */
+typedef struct fr_curve_point {
+  double threshold;  /* s_k */
+  double tp, fp;     /* rows with p >= s_k, by class */
+} fr_curve_point;
+
+/* The K distinct-score points of (y, p) in decreasing score order, with the
+ * class totals: ROC point k is (fp/N, tp/P) (sklearn roc_curve with
+ * drop_intermediate=False, without its leading (0,0)); precision-recall
+ * point k is (tp/(tp+fp), tp/P) (sklearn precision_recall_curve before its
+ * reversal and truncation at full recall).  *points is a new array of *k
+ * entries the caller frees.  Errors: FR_EINVAL (as fr_metrics_compute),
+ * FR_ENOMEM. */
+FR_EXPORT int fr_curve_points(const float *y, const float *p, size_t n,
+                              fr_curve_point **points, size_t *k, double *P,
+                              double *N, fr_error *err);
+
+/* Share of fraud money caught at `threshold`: sum of amount over frauds with
+ * p >= threshold, divided by the sum of amount over all frauds (sklearn
+ * recall_score with sample_weight = amount).  amount: n values in the
+ * currency's major unit, finite and >= 0.  NaN when there is no fraud money.
+ * Errors: FR_EINVAL (as fr_metrics_compute; bad amount, naming the row). */
+FR_EXPORT int fr_amount_recall(const float *y, const float *p,
+                               const double *amount, size_t n,
+                               double threshold, double *out, fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Cost-based thresholds
+ * ------------------------------------------------------------------------ */
+
+/* What each decision costs, in the currency's major unit.  A fraud that is
+ * approved costs its amount; a reviewed transaction costs `review_cost`
+ * (fraud or not: an analyst looks at it, and a reviewed fraud is stopped); a
+ * declined good transaction costs `decline_cost` (the customer's friction
+ * and lost business); a declined fraud and an approved good transaction
+ * cost nothing. */
+typedef struct fr_cost_params {
+  double review_cost;  /* >= 0 */
+  double decline_cost; /* >= 0 */
+  int allow_review;    /* 0: choose a decline threshold only */
+} fr_cost_params;
+
+typedef struct fr_cost_result {
+  fr_thresholds thresholds; /* review <= decline; equal when no review band */
+  double cost;              /* total cost at the chosen thresholds */
+  double cost_approve_all;  /* total fraud amount: the do-nothing baseline */
+  size_t approved, reviewed, declined;
+  double fraud_amount_stopped; /* by review or decline */
+} fr_cost_result;
+
+/* Chooses the review and decline thresholds minimising the total cost of
+ * (y, p, amount) under c: decline when p >= decline, review when review <= p
+ * < decline, approve otherwise.  Exact over every pair of cuts between
+ * distinct scores (O(n log n): sorted once, then a prefix minimum).  A
+ * threshold above every score means "never".  Ties in cost prefer fewer
+ * flagged (reviewed or declined) rows, then fewer declined rows.  Errors:
+ * FR_EINVAL (bad rows or amounts, negative or NaN cost), FR_ENOMEM. */
+FR_EXPORT int fr_cost_thresholds(const float *y, const float *p,
+                                 const double *amount, size_t n,
+                                 const fr_cost_params *c, fr_cost_result *out,
+                                 fr_error *err);
+
+/* Total cost at a given pair of thresholds (same cost model). */
+FR_EXPORT int fr_cost_at(const float *y, const float *p, const double *amount,
+                         size_t n, const fr_cost_params *c,
+                         const fr_thresholds *t, double *cost, fr_error *err);
+
+/* Cost versus threshold for a plot: for each of the K+1 cuts (nothing
+ * flagged, then each distinct score s_k in decreasing order) the threshold,
+ * the cost when every flagged row is declined, and the cost when every
+ * flagged row is reviewed.  *thr, *decline_only, *review_only are new arrays
+ * of *m entries the caller frees. */
+FR_EXPORT int fr_cost_curve(const float *y, const float *p,
+                            const double *amount, size_t n,
+                            const fr_cost_params *c, double **thr,
+                            double **decline_only, double **review_only,
+                            size_t *m, fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Calibration (reliability table)
+ * ------------------------------------------------------------------------ */
+
+typedef enum fr_calib_strategy {
+  FR_CALIB_UNIFORM = 0, /* nbins equal-width bins on [0, 1] */
+  FR_CALIB_QUANTILE = 1 /* edges at the score quantiles (numpy "linear") */
+} fr_calib_strategy;
+
+typedef struct fr_calib_bin {
+  double lo, hi;        /* bin edges */
+  size_t count;         /* rows in the bin (empty bins are omitted) */
+  double mean_pred;     /* mean p of the bin (sklearn prob_pred) */
+  double frac_pos;      /* share of positives (sklearn prob_true) */
+} fr_calib_bin;
+
+/* The calibration table of (y, p) exactly as sklearn 1.2.1's
+ * calibration_curve(y, p, n_bins, strategy) bins it: a score goes to bin i
+ * with edge[i] < p <= edge[i+1] (numpy searchsorted on the inner edges; the
+ * first bin also takes edge[0]), empty bins dropped.  Niculescu-Mizil &
+ * Caruana, "Predicting good probabilities with supervised learning", ICML
+ * 2005.  bins: room for nbins entries; *nout receives the non-empty ones.
+ * *ece, when not NULL, receives the expected calibration error
+ * sum_b count_b/n |frac_pos_b - mean_pred_b| (Naeini et al., AAAI 2015).
+ * Errors: FR_EINVAL (nbins < 1, bad rows), FR_ENOMEM. */
+FR_EXPORT int fr_calibration(const float *y, const float *p, size_t n,
+                             int nbins, fr_calib_strategy strategy,
+                             fr_calib_bin *bins, size_t *nout, double *ece,
+                             fr_error *err);
 
 #ifdef __cplusplus
 }
