@@ -309,6 +309,39 @@ FR_EXPORT int fr_calibration(const float *y, const float *p, size_t n,
                              fr_calib_bin *bins, size_t *nout, double *ece,
                              fr_error *err);
 
+/* ------------------------------------------------------------------------
+ * Evaluation report: one self-contained HTML file with inline SVG plots
+ * ------------------------------------------------------------------------ */
+
+typedef struct fr_report_input {
+  const char *title;          /* page title and heading (escaped) */
+  const char *subtitle;       /* a line under it (model, data, date), or NULL */
+  const float *y, *p;         /* n labels 0/1 and probabilities */
+  const double *amount;       /* n amounts, or NULL: no money figures */
+  size_t n;
+  double threshold;           /* the decision threshold (p >= t flagged) */
+  const fr_cost_params *cost; /* NULL: no cost section (needs amount) */
+  int calibration_bins;       /* <= 0: 10 uniform bins */
+} fr_report_input;
+
+/* Renders the report: the metrics of fr_metrics_compute at the threshold,
+ * the amount-weighted recall, the cost-optimal thresholds and their counts,
+ * the calibration table, and five SVG plots - precision-recall curve, ROC
+ * curve (with the 0.1 %/1 %/5 % FPR marks), score histograms by class,
+ * calibration (reliability) diagram, cost versus threshold.  The page is
+ * XHTML-compatible, needs no network, script or external file, and opens in
+ * any browser.  Long curves are thinned to at most 2000 drawn points (the
+ * figures in the tables use every row).  *html is a new NUL-terminated
+ * string (caller frees), *len its length.  Errors: as fr_metrics_compute
+ * and fr_cost_thresholds; FR_ENOMEM. */
+FR_EXPORT int fr_report_html(const fr_report_input *in, char **html,
+                             size_t *len, fr_error *err);
+
+/* fr_report_html written to `path` atomically (temporary file + rename).
+ * Errors: as fr_report_html; FR_EIO naming the path. */
+FR_EXPORT int fr_report_write(const fr_report_input *in, const char *path,
+                              fr_error *err);
+
 #ifdef __cplusplus
 }
 #endif
