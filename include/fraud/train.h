@@ -342,6 +342,134 @@ FR_EXPORT int fr_report_html(const fr_report_input *in, char **html,
 FR_EXPORT int fr_report_write(const fr_report_input *in, const char *path,
                               fr_error *err);
 
+/* ------------------------------------------------------------------------
+ * Hyper-parameter search: random search plus successive halving
+ * (Hyperband: Li, Jamieson, DeSalvo, Rostamizadeh & Talwalkar, "Hyperband:
+ * a novel bandit-based approach to hyperparameter optimization", JMLR 18
+ * (2018), Algorithm 1), the resource being boosting rounds.
+ * docs/training.md describes the YAML search space and the schedule.
+ * ------------------------------------------------------------------------ */
+
+typedef struct fr_search_space fr_search_space;
+
+/* Loads a search space: a YAML map whose keys are parameters (max_depth,
+ * eta, min_child_weight, subsample, colsample_bytree, lambda, alpha, gamma,
+ * n_estimators, early_stopping_rounds) and whose values are a fixed number,
+ * a range {low: a, high: b} (with `log: true` for log-uniform, `int: true`
+ * for integers; max_depth is always integer) or a list {choice: [a, b,
+ * ...]}.  n_estimators is the resource: a number (the maximum rounds) or
+ * {low: min rounds, high: max rounds}.  Errors: FR_EIO, FR_EPARSE,
+ * FR_ESCHEMA naming "file:line:col" (unknown parameter, low > high, a log
+ * range not > 0, a value outside the parameter's domain).  Free with
+ * fr_search_space_free. */
+FR_EXPORT fr_search_space *fr_search_space_load(const char *path,
+                                                fr_error *err);
+FR_EXPORT fr_search_space *fr_search_space_parse(const char *yaml, size_t len,
+                                                 const char *origin,
+                                                 fr_error *err);
+FR_EXPORT void fr_search_space_free(fr_search_space *s);
+
+/* Configuration number `index` of the random search for `seed`: `base` with
+ * every searched parameter drawn independently (SplitMix64 of seed, index
+ * and parameter; Steele, Lea & Flood, OOPSLA 2014).  Depends on nothing
+ * else, so a trial's parameters are the same in any process and on resume.
+ * Thread-safe. */
+FR_EXPORT void fr_search_space_sample(const fr_search_space *s, uint64_t seed,
+                                      uint64_t index,
+                                      const fr_train_params *base,
+                                      fr_train_params *out);
+
+/* The resource bounds from n_estimators (min_rounds 0 when not given). */
+FR_EXPORT void fr_search_space_rounds(const fr_search_space *s,
+                                      int *min_rounds, int *max_rounds);
+
+/* SHA-256 hex of the space's canonical text (parameters in a fixed order
+ * with their ranges), recorded in the trials log to refuse resuming a
+ * different search. */
+FR_EXPORT void fr_search_space_digest(const fr_search_space *s, char hex[65]);
+
+/* One trial: a configuration trained for a budget of rounds. */
+typedef struct fr_trial {
+  int id;                 /* 0-based, in schedule order */
+  int bracket, rung;      /* Hyperband bracket s and successive-halving rung */
+  int config;             /* configuration number within the search */
+  int rounds;             /* budget: n_estimators for this trial */
+  fr_train_params params; /* what was trained (tree_method points to a
+                             static string; no callback) */
+  int status;             /* 0 ok, or the FR_E* code of the failure */
+  double score;           /* validation PR-AUC (-inf when failed) */
+  int best_iteration, rounds_run;
+  double seconds;
+  char error[256];
+} fr_trial;
+
+/* Runs one trial in a worker process: trains `p` and fills score,
+ * best_iteration, rounds_run (and error on failure).  Returns 0 or an
+ * FR_E* code. */
+typedef int (*fr_tune_objective)(const fr_train_params *p, fr_trial *out,
+                                 void *ctx);
+
+typedef struct fr_tune_options {
+  uint64_t seed;
+  int min_rounds;        /* smallest budget (0: the space's, else 20) */
+  int max_rounds;        /* largest budget (0: the space's n_estimators) */
+  int reduction;         /* eta of Hyperband: keep 1/eta per rung (0: 3) */
+  int brackets;          /* 0: all of Hyperband's; k: the k most exploratory */
+  int parallel;          /* worker processes at once (0: 1) */
+  int trial_threads;     /* XGBoost threads per trial (0: cores / parallel) */
+  const char *log_path;  /* trials log (JSON lines), appended and fsync'd
+                            after each trial; an existing log is resumed */
+  int max_new_trials;    /* 0: no limit; else stop after this many new
+                            trials (a time box; rerun to continue) */
+  volatile int *cancel;  /* optional: set (e.g. by a SIGINT handler) to stop;
+                            running workers are killed */
+} fr_tune_options;
+
+typedef struct fr_tune_result {
+  fr_trial *trials;   /* every trial of the schedule finished so far,
+                         sorted by id (resumed and new) */
+  size_t n_trials;
+  size_t n_resumed;   /* read back from the log */
+  size_t n_run;       /* run by this call */
+  size_t n_planned;   /* trials in the whole schedule */
+  int complete;       /* 1 when every planned trial has finished */
+  int best;           /* index into trials of the best (highest score; ties:
+                         larger budget, then lower id), -1 if none */
+} fr_tune_result;
+
+/* Runs (or resumes) the search.  The schedule, every trial's parameters and
+ * every promotion depend only on the space, `base`, and the options' seed,
+ * rounds and reduction: with the same threads per trial the trials table
+ * is identical whatever `parallel` is, and after an interruption the same
+ * log resumes where it stopped (finished trials are not rerun).  Each rung
+ * finishes before the next starts (synchronous successive halving).
+ * Workers are fork(2)ed: the caller must not have run OpenMP (XGBoost) in
+ * this process before.  Errors: FR_EINVAL (options), FR_ESTATE (the log
+ * belongs to a different search, or the search was cancelled: "rerun with
+ * the same log to resume"), FR_EIO (log), FR_ENOMEM.  A cancelled or
+ * time-boxed call still fills res.  Free res with fr_tune_result_free. */
+FR_EXPORT int fr_tune_run(const fr_search_space *s,
+                          const fr_train_params *base,
+                          const fr_tune_options *o, fr_tune_objective obj,
+                          void *ctx, fr_tune_result *res, fr_error *err);
+FR_EXPORT void fr_tune_result_free(fr_tune_result *res);
+
+/* A trial as one JSON line (no newline), the trials log's format:
+ * {"trial":..,"bracket":..,"rung":..,"config":..,"rounds":..,"status":
+ * "ok"|"failed","valid_pr_auc":..,"best_iteration":..,"rounds_run":..,
+ * "seconds":..,"params":{...}[,"error":".."]}.  Caller frees. */
+FR_EXPORT char *fr_trial_json(const fr_trial *t);
+
+/* The objective `fraud tune` uses: fr_train_xgboost on ctx's table and
+ * split, then the validation slice's average precision of the returned
+ * model (fr_xgboost_predict, fr_metrics_compute). */
+typedef struct fr_tune_xgboost_ctx {
+  const fr_table *table;
+  const fr_split *split;
+} fr_tune_xgboost_ctx;
+FR_EXPORT int fr_tune_objective_xgboost(const fr_train_params *p,
+                                        fr_trial *out, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif
