@@ -142,8 +142,8 @@ try {
   if (!tscOut.trim()) tscOut = `tsc failed: ${e.message}`;
 }
 for (const line of tscOut.split("\n").filter((l) => l.trim())) {
-  const m = /^check\.ts\((\d+),\d+\): error (TS\d+: .*)$/.exec(line);
-  if (m && Number(m[1]) >= firstDocLine + 0 && typed[Number(m[1]) - firstDocLine])
+  const m = /(?:^|\/)check\.ts\((\d+),\d+\): error (TS\d+: .*)$/.exec(line);
+  if (m && typed[Number(m[1]) - firstDocLine])
     problem(typed[Number(m[1]) - firstDocLine].o.where, `type: ${m[2]}`);
   else if (!/^\s/.test(line)) problem("typescript", line);
 }
