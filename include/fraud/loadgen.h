@@ -86,6 +86,11 @@ FR_EXPORT uint64_t fr_hist_saturated(const fr_hist *h);
  * for an empty histogram. */
 FR_EXPORT int64_t fr_hist_percentile(const fr_hist *h, double p);
 
+/* Number of recorded values at or below `value`, to the histogram's
+ * precision: values equivalent to `value` (same sub-bucket) count as below.
+ * For service-level checks such as "share of requests under 5 ms". */
+FR_EXPORT uint64_t fr_hist_count_at_or_below(const fr_hist *h, int64_t value);
+
 /* Lowest and highest values that share `v`'s sub-bucket (and so cannot be
  * told apart from it). */
 FR_EXPORT int64_t fr_hist_lowest_equivalent(const fr_hist *h, int64_t v);

@@ -351,7 +351,7 @@ static int budget_ok(lg_worker *w, uint64_t start, uint64_t now) {
     return 0;
   /* A request due before the end may still go out a little after it (an
    * open loop that fell behind): up to `late_ns`; what is left is unsent. */
-  if (start >= r->t_end || now >= r->t_end + r->late_ns)
+  if (r->t_end != UINT64_MAX && (start >= r->t_end || now >= r->t_end + r->late_ns))
     return 0;
   return 1;
 }

@@ -248,3 +248,15 @@ int64_t fr_hist_percentile(const fr_hist *h, double p) {
   }
   return h->max;
 }
+
+uint64_t fr_hist_count_at_or_below(const fr_hist *h, int64_t value) {
+  if (value < 0 || !h->total)
+    return 0;
+  if (value >= h->highest)
+    return h->total;
+  size_t last = counts_index_for(h, value);
+  uint64_t n = 0;
+  for (size_t i = 0; i <= last && i < h->counts_len; i++)
+    n += h->counts[i];
+  return n;
+}
