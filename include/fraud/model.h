@@ -133,6 +133,16 @@ FR_EXPORT fr_thresholds fr_bundle_thresholds(const fr_bundle *b);
 /* The manifest as JSON text (owned by b). */
 FR_EXPORT const char *fr_bundle_manifest_json(const fr_bundle *b);
 
+/* Offline scoring with a bundle: replays data set d (read with the bundle's
+ * schema) through the bundle's featurizer in event-time order with a fresh
+ * state, then predicts every row.  Returns the feature table (rows in
+ * event-time order, see fr_table.source_row) and sets *prob to a new array of
+ * table->rows probabilities in the same order (caller frees both).  Errors:
+ * those of fr_featurize_dataset, FR_ENOMEM. */
+FR_EXPORT fr_table *fr_bundle_score_dataset(const fr_bundle *b,
+                                            const fr_dataset *d, float **prob,
+                                            fr_error *err);
+
 /* Everything needed to write a bundle.  Strings are borrowed. */
 typedef struct fr_bundle_spec {
   const char *name;           /* model name (repository directory name) */
