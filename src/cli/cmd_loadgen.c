@@ -4,6 +4,7 @@
  * errors and the latency distribution.  Thin over fraud/loadgen.h; this file
  * only turns options into a configuration and a body set.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -52,6 +53,8 @@ static const char usage[] =
     "output:\n"
     "  --json               one JSON object on stdout instead of text\n"
     "  --interval S         also report each S-long interval (p99 per minute...)\n"
+    "  --write-bodies FILE  write the bodies, one per line, to FILE and send\n"
+    "                       nothing (to give another client the same requests)\n"
     "\n"
     "The endpoint must be an http:// URL.  Ctrl-C ends the run early and still\n"
     "reports.  Exit status: 0 when at least one request got a 2xx answer, 1 when\n"
@@ -83,8 +86,32 @@ enum {
   OPT_ENDPOINT = 256, OPT_REQUESTS, OPT_DURATION, OPT_WARMUP, OPT_RATE, OPT_TIMEOUT,
   OPT_HEADER, OPT_METHOD, OPT_CTYPE, OPT_JSON, OPT_INTERVAL, OPT_BODY, OPT_BODY_LINES,
   OPT_V2_BATCH, OPT_MODEL, OPT_NFEATURES, OPT_INPUT_NAME, OPT_V2_BODIES, OPT_V2_BINARY,
-  OPT_SEED
+  OPT_SEED, OPT_WRITE_BODIES
 };
+
+/* Writes each body on its own line (JSON lines).  Bodies with a newline or
+ * a NUL (V2 binary tensors) cannot be written so. */
+static int write_bodies(const fr_loadgen_bodies *b, const char *path, fr_error *err) {
+  FILE *f = fopen(path, "wb");
+  if (!f)
+    return fr_error_set(err, FR_EIO, "%s: cannot create: %s", path, strerror(errno));
+  for (size_t i = 0; i < fr_loadgen_bodies_count(b); i++) {
+    size_t len;
+    const char *body = fr_loadgen_bodies_get(b, i, &len);
+    if (memchr(body, '\n', len) || memchr(body, '\0', len)) {
+      fclose(f);
+      remove(path);
+      return fr_error_set(err, FR_EINVAL,
+                          "%s: body %zu has a newline or binary data; it cannot be one line",
+                          path, i + 1);
+    }
+    fwrite(body, 1, len, f);
+    fputc('\n', f);
+  }
+  if (fclose(f) != 0)
+    return fr_error_set(err, FR_EIO, "%s: write failed: %s", path, strerror(errno));
+  return 0;
+}
 
 int fr_cmd_loadgen(int argc, char **argv) {
   const char *cmd = "loadgen";
@@ -115,6 +142,7 @@ int fr_cmd_loadgen(int argc, char **argv) {
       {"v2-bodies", required_argument, NULL, OPT_V2_BODIES},
       {"v2-binary", no_argument, NULL, OPT_V2_BINARY},
       {"seed", required_argument, NULL, OPT_SEED},
+      {"write-bodies", required_argument, NULL, OPT_WRITE_BODIES},
       {NULL, 0, NULL, 0}};
 
   fr_loadgen_config cfg;
@@ -123,6 +151,7 @@ int fr_cmd_loadgen(int argc, char **argv) {
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   int threads_set = 0, json = 0, nsources = 0, v2_binary = 0;
   const char *body_file = NULL, *lines_file = NULL, *model = NULL, *input_name = NULL;
+  const char *write_path = NULL;
   uint64_t v2_batch = 0, nfeatures = 0, v2_bodies = 64, seed = 1, u = 0;
   const char **headers = calloc((size_t)argc + 1, sizeof *headers);
   if (!headers)
@@ -203,6 +232,7 @@ int fr_cmd_loadgen(int argc, char **argv) {
         USAGE("--v2-bodies: expected 1..100000, got '%s'", optarg);
       break;
     case OPT_V2_BINARY: v2_binary = 1; break;
+    case OPT_WRITE_BODIES: write_path = optarg; break;
     case OPT_SEED:
       if (parse_count(optarg, UINT64_MAX >> 1, &seed))
         USAGE("--seed: expected a positive integer, got '%s'", optarg);
@@ -213,8 +243,14 @@ int fr_cmd_loadgen(int argc, char **argv) {
   }
   if (optind < argc)
     USAGE("unexpected argument '%s'", argv[optind]);
-  if (!cfg.url)
+  if (!cfg.url && !write_path)
     USAGE("--endpoint URL is required (e.g. http://127.0.0.1:8080/v1/score)");
+  if (write_path && v2_binary)
+    USAGE("--write-bodies cannot write --v2-binary bodies (they are not lines of text)");
+  if (write_path && nsources == 0)
+    USAGE("--write-bodies needs bodies (--body-lines, --v2-batch...)");
+  if (write_path && v2_batch && !cfg.url && (!nfeatures || !input_name))
+    USAGE("--write-bodies with --v2-batch needs --nfeatures and --input-name, or --endpoint");
   if (nsources > 1)
     USAGE("give at most one of --body, --body-lines, --v2-batch");
   if (v2_batch && !model)
@@ -259,9 +295,9 @@ int fr_cmd_loadgen(int argc, char **argv) {
     if (input_name)
       snprintf(name, sizeof name, "%s", input_name);
     /* Default path: the model's infer endpoint, when the URL names none. */
-    const char *p = strstr(cfg.url, "://");
+    const char *p = cfg.url ? strstr(cfg.url, "://") : NULL;
     p = p ? strchr(p + 3, '/') : NULL;
-    if (!p || strcmp(p, "/") == 0) {
+    if (cfg.url && (!p || strcmp(p, "/") == 0)) {
       size_t n = strlen(cfg.url) + strlen(model) + 32;
       url_buf = malloc(n);
       if (!url_buf) {
@@ -283,6 +319,12 @@ int fr_cmd_loadgen(int argc, char **argv) {
                           .binary = v2_binary};
     if (fr_loadgen_bodies_add_v2(bodies, &spec, &err))
       goto fail;
+  }
+
+  if (write_path) {
+    if (write_bodies(bodies, write_path, &err))
+      goto fail;
+    goto out_free;
   }
 
   atomic_store(&stop_flag, 0);

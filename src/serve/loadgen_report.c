@@ -173,9 +173,9 @@ void fr_loadgen_result_print(const fr_loadgen_result *r,
     any = 1;
   }
   out(f, "%s\n", any ? "" : " none");
-  out(f, "  transfer      %.2f MB sent, %.2f MB received, %llu connections opened\n",
+  out(f, "  transfer      %.2f MB sent, %.2f MB received, %llu connection%s opened\n",
       (double)r->bytes_sent / 1e6, (double)r->bytes_received / 1e6,
-      (unsigned long long)r->connects);
+      (unsigned long long)r->connects, r->connects == 1 ? "" : "s");
   if (r->nintervals) {
     out(f, "  intervals     start(s)  requests/s  errors  non-2xx  p50(ms)  p99(ms)  max(ms)\n");
     for (size_t i = 0; i < r->nintervals; i++) {

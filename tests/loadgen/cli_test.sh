@@ -77,6 +77,20 @@ assert r['completed'] == 100, r
 assert r['bytes_sent'] > 100 * 16 * 30 * 2, r['bytes_sent']
 " || fail "V2 report"
 
+# --write-bodies: the V2 bodies as JSON lines, nothing sent.
+"$fraud" loadgen --v2-batch 3 --model m --nfeatures 4 --input-name x --v2-bodies 5 \
+  --seed 7 --write-bodies "$tmp/v2.jsonl" || fail "--write-bodies"
+/usr/bin/python3 -c "
+import json
+lines = open('$tmp/v2.jsonl').read().splitlines()
+assert len(lines) == 5, len(lines)
+for l in lines:
+    t = json.loads(l)['inputs'][0]
+    assert t['shape'] == [3, 4] and len(t['data']) == 12 and t['name'] == 'x', t
+    assert all(0 <= v < 1 for v in t['data'])
+" || fail "written bodies"
+expect_usage --v2-batch 3 --model m --nfeatures 4 --input-name x --v2-binary --write-bodies "$tmp/b"
+
 # Nothing answers: exit 1, connect errors counted.
 kill "$server"; wait "$server" 2>/dev/null || true; server=
 set +e
