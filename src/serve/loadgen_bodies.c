@@ -28,6 +28,15 @@ void fr_loadgen_bodies_free(fr_loadgen_bodies *b) {
   free(b);
 }
 
+void fr__loadgen_bodies_pop(fr_loadgen_bodies *b) {
+  if (!b || b->n == 0)
+    return;
+  fr__loadgen_body *it = &b->items[--b->n];
+  free(it->data);
+  free(it->content_type);
+  free(it->headers);
+}
+
 static char *dup_or_null(const char *s) {
   return s ? strdup(s) : NULL;
 }

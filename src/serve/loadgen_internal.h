@@ -21,6 +21,10 @@ struct fr_loadgen_bodies {
   size_t n, cap;
 };
 
+/* Removes (and frees) the last body of the set; no-op on an empty set.  For
+ * builders that undo their partial work on failure. */
+void fr__loadgen_bodies_pop(fr_loadgen_bodies *b);
+
 /* An http:// URL split into what a request needs, and its resolved
  * address. */
 typedef struct fr__loadgen_url {
