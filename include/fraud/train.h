@@ -196,6 +196,281 @@ FR_EXPORT int fr_xgboost_predict(const char *model_json, size_t model_len,
 FR_EXPORT int fr_xgboost_version(char *buf, size_t cap, fr_error *err);
 
 /* ------------------------------------------------------------------------
+ * Curves (for reports; docs/metrics-formulas.md)
+ * ------------------------------------------------------------------------ */
+
+/* One point per distinct score s_k (decreasing), after all rows with
+ * p >= s_k are flagged: the ROC curve and the precision-recall curve are
+ * both read from these counts. */
+typedef struct fr_curve_point {
+  double threshold;  /* s_k */
+  double tp, fp;     /* rows with p >= s_k, by class */
+} fr_curve_point;
+
+/* The K distinct-score points of (y, p) in decreasing score order, with the
+ * class totals: ROC point k is (fp/N, tp/P) (sklearn roc_curve with
+ * drop_intermediate=False, without its leading (0,0)); precision-recall
+ * point k is (tp/(tp+fp), tp/P) (sklearn precision_recall_curve before its
+ * reversal and truncation at full recall).  *points is a new array of *k
+ * entries the caller frees.  Errors: FR_EINVAL (as fr_metrics_compute),
+ * FR_ENOMEM. */
+FR_EXPORT int fr_curve_points(const float *y, const float *p, size_t n,
+                              fr_curve_point **points, size_t *k, double *P,
+                              double *N, fr_error *err);
+
+/* Share of fraud money caught at `threshold`: sum of amount over frauds with
+ * p >= threshold, divided by the sum of amount over all frauds (sklearn
+ * recall_score with sample_weight = amount).  amount: n values in the
+ * currency's major unit, finite and >= 0.  NaN when there is no fraud money.
+ * Errors: FR_EINVAL (as fr_metrics_compute; bad amount, naming the row). */
+FR_EXPORT int fr_amount_recall(const float *y, const float *p,
+                               const double *amount, size_t n,
+                               double threshold, double *out, fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Cost-based thresholds
+ * ------------------------------------------------------------------------ */
+
+/* What each decision costs, in the currency's major unit.  A fraud that is
+ * approved costs its amount; a reviewed transaction costs `review_cost`
+ * (fraud or not: an analyst looks at it, and a reviewed fraud is stopped); a
+ * declined good transaction costs `decline_cost` (the customer's friction
+ * and lost business); a declined fraud and an approved good transaction
+ * cost nothing. */
+typedef struct fr_cost_params {
+  double review_cost;  /* >= 0 */
+  double decline_cost; /* >= 0 */
+  int allow_review;    /* 0: choose a decline threshold only */
+} fr_cost_params;
+
+typedef struct fr_cost_result {
+  fr_thresholds thresholds; /* review <= decline; equal when no review band */
+  double cost;              /* total cost at the chosen thresholds */
+  double cost_approve_all;  /* total fraud amount: the do-nothing baseline */
+  size_t approved, reviewed, declined;
+  double fraud_amount_stopped; /* by review or decline */
+} fr_cost_result;
+
+/* Chooses the review and decline thresholds minimising the total cost of
+ * (y, p, amount) under c: decline when p >= decline, review when review <= p
+ * < decline, approve otherwise.  Exact over every pair of cuts between
+ * distinct scores (O(n log n): sorted once, then a prefix minimum).  A
+ * threshold above every score means "never".  Ties in cost prefer fewer
+ * flagged (reviewed or declined) rows, then fewer declined rows.  Errors:
+ * FR_EINVAL (bad rows or amounts, negative or NaN cost), FR_ENOMEM. */
+FR_EXPORT int fr_cost_thresholds(const float *y, const float *p,
+                                 const double *amount, size_t n,
+                                 const fr_cost_params *c, fr_cost_result *out,
+                                 fr_error *err);
+
+/* Total cost at a given pair of thresholds (same cost model). */
+FR_EXPORT int fr_cost_at(const float *y, const float *p, const double *amount,
+                         size_t n, const fr_cost_params *c,
+                         const fr_thresholds *t, double *cost, fr_error *err);
+
+/* Cost versus threshold for a plot: for each of the K+1 cuts (nothing
+ * flagged, then each distinct score s_k in decreasing order) the threshold,
+ * the cost when every flagged row is declined, and the cost when every
+ * flagged row is reviewed.  *thr, *decline_only, *review_only are new arrays
+ * of *m entries the caller frees. */
+FR_EXPORT int fr_cost_curve(const float *y, const float *p,
+                            const double *amount, size_t n,
+                            const fr_cost_params *c, double **thr,
+                            double **decline_only, double **review_only,
+                            size_t *m, fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Calibration (reliability table)
+ * ------------------------------------------------------------------------ */
+
+typedef enum fr_calib_strategy {
+  FR_CALIB_UNIFORM = 0, /* nbins equal-width bins on [0, 1] */
+  FR_CALIB_QUANTILE = 1 /* edges at the score quantiles (numpy "linear") */
+} fr_calib_strategy;
+
+typedef struct fr_calib_bin {
+  double lo, hi;        /* bin edges */
+  size_t count;         /* rows in the bin (empty bins are omitted) */
+  double mean_pred;     /* mean p of the bin (sklearn prob_pred) */
+  double frac_pos;      /* share of positives (sklearn prob_true) */
+} fr_calib_bin;
+
+/* The calibration table of (y, p) exactly as sklearn 1.2.1's
+ * calibration_curve(y, p, n_bins, strategy) bins it: a score goes to bin i
+ * with edge[i] < p <= edge[i+1] (numpy searchsorted on the inner edges; the
+ * first bin also takes edge[0]), empty bins dropped.  Niculescu-Mizil &
+ * Caruana, "Predicting good probabilities with supervised learning", ICML
+ * 2005.  bins: room for nbins entries; *nout receives the non-empty ones.
+ * *ece, when not NULL, receives the expected calibration error
+ * sum_b count_b/n |frac_pos_b - mean_pred_b| (Naeini et al., AAAI 2015).
+ * Errors: FR_EINVAL (nbins < 1, bad rows), FR_ENOMEM. */
+FR_EXPORT int fr_calibration(const float *y, const float *p, size_t n,
+                             int nbins, fr_calib_strategy strategy,
+                             fr_calib_bin *bins, size_t *nout, double *ece,
+                             fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Evaluation report: one self-contained HTML file with inline SVG plots
+ * ------------------------------------------------------------------------ */
+
+typedef struct fr_report_input {
+  const char *title;          /* page title and heading (escaped) */
+  const char *subtitle;       /* a line under it (model, data, date), or NULL */
+  const float *y, *p;         /* n labels 0/1 and probabilities */
+  const double *amount;       /* n amounts, or NULL: no money figures */
+  size_t n;
+  double threshold;           /* the decision threshold (p >= t flagged) */
+  const fr_cost_params *cost; /* NULL: no cost section (needs amount) */
+  int calibration_bins;       /* <= 0: 10 uniform bins */
+} fr_report_input;
+
+/* Renders the report: the metrics of fr_metrics_compute at the threshold,
+ * the amount-weighted recall, the cost-optimal thresholds and their counts,
+ * the calibration table, and five SVG plots - precision-recall curve, ROC
+ * curve (with the 0.1 %/1 %/5 % FPR marks), score histograms by class,
+ * calibration (reliability) diagram, cost versus threshold.  The page is
+ * XHTML-compatible, needs no network, script or external file, and opens in
+ * any browser.  Long curves are thinned to at most 2000 drawn points (the
+ * figures in the tables use every row).  *html is a new NUL-terminated
+ * string (caller frees), *len its length.  Errors: as fr_metrics_compute
+ * and fr_cost_thresholds; FR_ENOMEM. */
+FR_EXPORT int fr_report_html(const fr_report_input *in, char **html,
+                             size_t *len, fr_error *err);
+
+/* fr_report_html written to `path` atomically (temporary file + rename).
+ * Errors: as fr_report_html; FR_EIO naming the path. */
+FR_EXPORT int fr_report_write(const fr_report_input *in, const char *path,
+                              fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Hyper-parameter search: random search plus successive halving
+ * (Hyperband: Li, Jamieson, DeSalvo, Rostamizadeh & Talwalkar, "Hyperband:
+ * a novel bandit-based approach to hyperparameter optimization", JMLR 18
+ * (2018), Algorithm 1), the resource being boosting rounds.
+ * docs/training.md describes the YAML search space and the schedule.
+ * ------------------------------------------------------------------------ */
+
+typedef struct fr_search_space fr_search_space;
+
+/* Loads a search space: a YAML map whose keys are parameters (max_depth,
+ * eta, min_child_weight, subsample, colsample_bytree, lambda, alpha, gamma,
+ * n_estimators, early_stopping_rounds) and whose values are a fixed number,
+ * a range {low: a, high: b} (with `log: true` for log-uniform, `int: true`
+ * for integers; max_depth is always integer) or a list {choice: [a, b,
+ * ...]}.  n_estimators is the resource: a number (the maximum rounds) or
+ * {low: min rounds, high: max rounds}.  Errors: FR_EIO, FR_EPARSE,
+ * FR_ESCHEMA naming "file:line:col" (unknown parameter, low > high, a log
+ * range not > 0, a value outside the parameter's domain).  Free with
+ * fr_search_space_free. */
+FR_EXPORT fr_search_space *fr_search_space_load(const char *path,
+                                                fr_error *err);
+FR_EXPORT fr_search_space *fr_search_space_parse(const char *yaml, size_t len,
+                                                 const char *origin,
+                                                 fr_error *err);
+FR_EXPORT void fr_search_space_free(fr_search_space *s);
+
+/* Configuration number `index` of the random search for `seed`: `base` with
+ * every searched parameter drawn independently (SplitMix64 of seed, index
+ * and parameter; Steele, Lea & Flood, OOPSLA 2014).  Depends on nothing
+ * else, so a trial's parameters are the same in any process and on resume.
+ * Thread-safe. */
+FR_EXPORT void fr_search_space_sample(const fr_search_space *s, uint64_t seed,
+                                      uint64_t index,
+                                      const fr_train_params *base,
+                                      fr_train_params *out);
+
+/* The resource bounds from n_estimators (min_rounds 0 when not given). */
+FR_EXPORT void fr_search_space_rounds(const fr_search_space *s,
+                                      int *min_rounds, int *max_rounds);
+
+/* SHA-256 hex of the space's canonical text (parameters in a fixed order
+ * with their ranges), recorded in the trials log to refuse resuming a
+ * different search. */
+FR_EXPORT void fr_search_space_digest(const fr_search_space *s, char hex[65]);
+
+/* One trial: a configuration trained for a budget of rounds. */
+typedef struct fr_trial {
+  int id;                 /* 0-based, in schedule order */
+  int bracket, rung;      /* Hyperband bracket s and successive-halving rung */
+  int config;             /* configuration number within the search */
+  int rounds;             /* budget: n_estimators for this trial */
+  fr_train_params params; /* what was trained (tree_method points to a
+                             static string; no callback) */
+  int status;             /* 0 ok, or the FR_E* code of the failure */
+  double score;           /* validation PR-AUC (-inf when failed) */
+  int best_iteration, rounds_run;
+  double seconds;
+  char error[256];
+} fr_trial;
+
+/* Runs one trial in a worker process: trains `p` and fills score,
+ * best_iteration, rounds_run (and error on failure).  Returns 0 or an
+ * FR_E* code. */
+typedef int (*fr_tune_objective)(const fr_train_params *p, fr_trial *out,
+                                 void *ctx);
+
+typedef struct fr_tune_options {
+  uint64_t seed;
+  int min_rounds;        /* smallest budget (0: the space's, else 20) */
+  int max_rounds;        /* largest budget (0: the space's n_estimators) */
+  int reduction;         /* eta of Hyperband: keep 1/eta per rung (0: 3) */
+  int brackets;          /* 0: all of Hyperband's; k: the k most exploratory */
+  int parallel;          /* worker processes at once (0: 1) */
+  int trial_threads;     /* XGBoost threads per trial (0: cores / parallel) */
+  const char *log_path;  /* trials log (JSON lines), appended and fsync'd
+                            after each trial; an existing log is resumed */
+  int max_new_trials;    /* 0: no limit; else stop after this many new
+                            trials (a time box; rerun to continue) */
+  volatile int *cancel;  /* optional: set (e.g. by a SIGINT handler) to stop;
+                            running workers are killed */
+} fr_tune_options;
+
+typedef struct fr_tune_result {
+  fr_trial *trials;   /* every trial of the schedule finished so far,
+                         sorted by id (resumed and new) */
+  size_t n_trials;
+  size_t n_resumed;   /* read back from the log */
+  size_t n_run;       /* run by this call */
+  size_t n_planned;   /* trials in the whole schedule */
+  int complete;       /* 1 when every planned trial has finished */
+  int best;           /* index into trials of the best (highest score; ties:
+                         larger budget, then lower id), -1 if none */
+} fr_tune_result;
+
+/* Runs (or resumes) the search.  The schedule, every trial's parameters and
+ * every promotion depend only on the space, `base`, and the options' seed,
+ * rounds and reduction: with the same threads per trial the trials table
+ * is identical whatever `parallel` is, and after an interruption the same
+ * log resumes where it stopped (finished trials are not rerun).  Each rung
+ * finishes before the next starts (synchronous successive halving).
+ * Workers are fork(2)ed: the caller must not have run OpenMP (XGBoost) in
+ * this process before.  Errors: FR_EINVAL (options), FR_ESTATE (the log
+ * belongs to a different search, or the search was cancelled: "rerun with
+ * the same log to resume"), FR_EIO (log), FR_ENOMEM.  A cancelled or
+ * time-boxed call still fills res.  Free res with fr_tune_result_free. */
+FR_EXPORT int fr_tune_run(const fr_search_space *s,
+                          const fr_train_params *base,
+                          const fr_tune_options *o, fr_tune_objective obj,
+                          void *ctx, fr_tune_result *res, fr_error *err);
+FR_EXPORT void fr_tune_result_free(fr_tune_result *res);
+
+/* A trial as one JSON line (no newline), the trials log's format:
+ * {"trial":..,"bracket":..,"rung":..,"config":..,"rounds":..,"status":
+ * "ok"|"failed","valid_pr_auc":..,"best_iteration":..,"rounds_run":..,
+ * "seconds":..,"params":{...}[,"error":".."]}.  Caller frees. */
+FR_EXPORT char *fr_trial_json(const fr_trial *t);
+
+/* The objective `fraud tune` uses: fr_train_xgboost on ctx's table and
+ * split, then the validation slice's average precision of the returned
+ * model (fr_xgboost_predict, fr_metrics_compute). */
+typedef struct fr_tune_xgboost_ctx {
+  const fr_table *table;
+  const fr_split *split;
+} fr_tune_xgboost_ctx;
+FR_EXPORT int fr_tune_objective_xgboost(const fr_train_params *p,
+                                        fr_trial *out, void *ctx);
+
+/* ------------------------------------------------------------------------
  * Pipeline: the whole offline job behind `fraud train` and `fraud evaluate`
  * (src/train/pipeline.c).
  * ------------------------------------------------------------------------ */

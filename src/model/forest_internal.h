@@ -1,0 +1,231 @@
+/*
+ * forest_internal.h - the insides of fr_forest shared by the files of the
+ * model module: the compiled node layout the prediction kernels walk, and the
+ * builder through which every loader (XGBoost JSON, LightGBM text, ONNX)
+ * hands over its trees in one canonical form.
+ *
+ * Canonical split semantics.  Every numeric split of every format is turned
+ * into "go right iff !(x < thr)" on the float32 input x, with NaN following
+ * the node's default direction.  XGBoost's own rule is exactly that; the
+ * other formats' "x <= t" (LightGBM in double, ONNX BRANCH_LEQ in float) are
+ * converted exactly at load by taking the smallest float32 above t (see
+ * fr__thr_leq_to_lt), and a threshold of NaN encodes "every number goes
+ * left" (x >= NaN is false).  Splits that cannot be written that way
+ * (categorical sets, ONNX BRANCH_EQ/NEQ, LightGBM's zero band) are "special"
+ * nodes with their own slower decision (fr__special_right).
+ */
+#ifndef FRAUD_MODEL_FOREST_INTERNAL_H
+#define FRAUD_MODEL_FOREST_INTERNAL_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "fraud/model.h"
+
+/* Node flags kept in the top bits of fr__node.feat. */
+#define FR__NODE_NAN_RIGHT 0x80000000u /* NaN goes right (else left) */
+#define FR__NODE_SPECIAL 0x40000000u   /* decide with fr__special_right */
+#define FR__NODE_FEAT_MASK 0x3fffffffu
+/* Limits that keep index arithmetic (node index * 4 in SIMD gathers) inside
+ * 32 bits. */
+#define FR__MAX_NODES (1u << 28)
+#define FR__MAX_FEATURES (1u << 28)
+
+/* One node of the compiled forest: 16 bytes, four to a cache line.  Trees
+ * are laid out breadth-first so that the two children of a node are
+ * adjacent (right = left + 1) and the top levels of a tree share lines.
+ *
+ *   internal: feat = feature | flags, thr = threshold, left = left child
+ *   leaf:     feat = 0, thr = NaN, left = itself, u.value = leaf value
+ *
+ * A leaf points to itself and, because x >= NaN is false, every step from it
+ * goes "left" back to it: a walk may take more steps than the leaf's depth
+ * and stay put.  That is what lets the kernels walk every tree for a fixed
+ * number of steps (its depth) with no test for "is this a leaf" inside the
+ * loop, and walk trees or rows of different depths in lock-step. */
+typedef struct fr__node {
+  uint32_t feat;
+  float thr;
+  uint32_t left;
+  union {
+    float value;      /* leaf: its value */
+    uint32_t special; /* special internal node: index into f->specials */
+  } u;
+} fr__node;
+
+/* Kinds of special node. */
+enum {
+  FR__SPECIAL_CAT = 1, /* categorical set */
+  FR__SPECIAL_EQ,      /* ONNX BRANCH_EQ: x == thr is the true (left) branch */
+  FR__SPECIAL_NEQ,     /* ONNX BRANCH_NEQ: x != thr is the true (left) branch */
+  FR__SPECIAL_ZERO     /* LightGBM missing type Zero: |x| <= 1e-35 -> default */
+};
+
+/* Categorical flags. */
+#define FR__CAT_IN_SET_RIGHT 1u /* listed categories go right (XGBoost); else left (LightGBM) */
+#define FR__CAT_TRUNC_NEG 2u    /* -1 < x < 0 truncates to category 0 (LightGBM) */
+
+typedef struct fr__special {
+  uint8_t kind;
+  uint8_t flags;
+  uint32_t cat_off;    /* CAT: first word in f->cat_words */
+  uint32_t cat_nwords; /* CAT: number of 32-bit words of the bitset */
+} fr__special;
+
+/* The forest.  Immutable after fr__builder_finish: every predict call only
+ * reads it, which is what makes concurrent predictions safe. */
+struct fr_forest {
+  fr__node *nodes; /* 64-byte aligned */
+  size_t nnodes;
+  uint32_t *tree_root;  /* ntrees */
+  uint32_t *tree_depth; /* ntrees: number of splits on the longest path */
+  uint32_t *tree_group; /* ntrees: output the tree adds to */
+  size_t ntrees;
+  uint32_t max_depth;
+  size_t nfeatures;
+  size_t noutputs;
+  fr_objective objective;
+  fr_forest_format format;
+  float *base_margin;  /* noutputs: where the margin starts */
+  float sigmoid_scale; /* probability = sigmoid(scale * margin); 1 except LightGBM */
+  char **feature_names; /* nfeatures strings, or NULL */
+  fr__special *specials;
+  size_t nspecials;
+  uint32_t *cat_words;
+  size_t ncat_words;
+  double *cover; /* nnodes, node cover (sum of hessians / counts); NULL if unknown */
+  double *node_mean; /* nnodes: cover-weighted mean of the leaves below (SHAP) */
+  int has_special;
+  int has_cover;
+};
+
+/* ------------------------------------------------------------------------
+ * Builder: loaders describe each tree as an array of raw nodes, local
+ * indices, root at index 0.
+ * ------------------------------------------------------------------------ */
+
+typedef struct fr__raw_node {
+  int64_t left, right; /* local child indices; both -1 for a leaf */
+  uint32_t feature;
+  uint8_t kind;        /* 0 numeric, else FR__SPECIAL_* */
+  uint8_t nan_right;   /* NaN goes right */
+  uint8_t cat_flags;   /* FR__CAT_* */
+  float thr;           /* numeric / EQ / NEQ / ZERO: see the file comment */
+  float value;         /* leaf value */
+  double cover;        /* for TreeSHAP; 0 when unknown */
+  uint32_t cat_off, cat_nwords; /* CAT: words in the builder's cat_words */
+} fr__raw_node;
+
+typedef struct fr__builder {
+  const char *origin; /* for messages */
+  fr__raw_node *nodes;
+  size_t nnodes, cap_nodes;
+  size_t *tree_start, *tree_len;
+  uint32_t *tree_group;
+  size_t ntrees, cap_trees;
+  uint32_t *cat_words;
+  size_t ncat_words, cap_cat_words;
+  size_t nfeatures, noutputs;
+  fr_objective objective;
+  fr_forest_format format;
+  float *base_margin; /* noutputs, owned */
+  float sigmoid_scale;
+  char **feature_names; /* nfeatures, owned, or NULL */
+  int has_cover;
+} fr__builder;
+
+void fr__builder_init(fr__builder *b, const char *origin);
+void fr__builder_close(fr__builder *b);
+/* Starts a tree of n raw nodes that add to output `group`; returns a pointer
+ * to its zeroed nodes (valid until the next builder call), or NULL (ENOMEM /
+ * ELIMIT filled in err). */
+fr__raw_node *fr__builder_add_tree(fr__builder *b, size_t n, uint32_t group,
+                                   fr_error *err);
+/* Appends n bitset words; returns the offset of the first, or -1 (err). */
+int64_t fr__builder_add_cat_words(fr__builder *b, const uint32_t *w, size_t n,
+                                  fr_error *err);
+/* Sets noutputs and allocates base_margin (zeros). */
+int fr__builder_set_outputs(fr__builder *b, size_t noutputs, fr_error *err);
+/* Validates every tree (child indices in range, each node reached once from
+ * the root so no cycle or shared child, features < nfeatures, groups <
+ * noutputs, finite leaf values) and compiles the forest.  The builder stays
+ * owned by the caller (close it after).  NULL with err on failure. */
+fr_forest *fr__builder_finish(fr__builder *b, fr_error *err);
+
+/* The smallest float32 strictly above the double t, so that for every
+ * float32 x: (x <= t) == (x < result).  t = +inf gives NaN (everything goes
+ * left, see the file comment); t = -inf gives -FLT_MAX. */
+float fr__thr_leq_to_lt(double t);
+
+/* Format loaders (one file each).  fr_forest_load_buffer always passes a
+ * non-NULL err, so loaders may read err->code after a failed call. */
+fr_forest *fr__load_xgboost_json(const void *data, size_t len,
+                                 const char *origin, fr_error *err);
+fr_forest *fr__load_lightgbm(const void *data, size_t len, const char *origin,
+                             fr_error *err);
+fr_forest *fr__load_onnx(const void *data, size_t len, const char *origin,
+                         fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Decisions
+ * ------------------------------------------------------------------------ */
+
+/* Go-right decision of a special node for input x. */
+static inline uint32_t fr__special_right(const fr_forest *f, const fr__node *n,
+                                         float x) {
+  const fr__special *s = &f->specials[n->u.special];
+  if (isnan(x))
+    return (n->feat & FR__NODE_NAN_RIGHT) ? 1u : 0u;
+  switch (s->kind) {
+  case FR__SPECIAL_CAT: {
+    uint32_t in_right = (s->flags & FR__CAT_IN_SET_RIGHT) ? 1u : 0u;
+    /* A category is the integer part of x.  Negative codes are never in
+     * the set (XGBoost: any x < 0 is invalid; LightGBM: the int cast of
+     * -1 < x < 0 is 0, so only x <= -1 is negative). */
+    int neg = (s->flags & FR__CAT_TRUNC_NEG) ? (x <= -1.0f) : (x < 0.0f);
+    if (neg || x >= 2147483648.0f)
+      return in_right ^ 1u;
+    uint32_t c = (uint32_t)x; /* truncation, in range */
+    uint32_t w = c >> 5;
+    if (w >= s->cat_nwords)
+      return in_right ^ 1u;
+    uint32_t bit = (f->cat_words[s->cat_off + w] >> (c & 31u)) & 1u;
+    return bit ? in_right : in_right ^ 1u;
+  }
+  case FR__SPECIAL_EQ:
+    return x == n->thr ? 0u : 1u;
+  case FR__SPECIAL_NEQ:
+    return x != n->thr ? 0u : 1u;
+  case FR__SPECIAL_ZERO: {
+    /* LightGBM's kZeroThreshold = 1e-35f, compared in double. */
+    double d = x;
+    if (d >= -1e-35f && d <= 1e-35f)
+      return (n->feat & FR__NODE_NAN_RIGHT) ? 1u : 0u;
+    return !(x < n->thr);
+  }
+  default:
+    return 0u;
+  }
+}
+
+/* Index of the child of internal-or-leaf node `n` that row x goes to. */
+static inline uint32_t fr__step(const fr_forest *f, const fr__node *n,
+                                const float *x) {
+  uint32_t feat = n->feat;
+  float v = x[feat & FR__NODE_FEAT_MASK];
+  if (feat & FR__NODE_SPECIAL)
+    return n->left + fr__special_right(f, n, v);
+  return n->left + ((uint32_t)(v >= n->thr) | ((uint32_t)(v != v) & (feat >> 31)));
+}
+
+/* Prediction kernels (predict.c, predict_simd.c): add the trees' leaf
+ * values of rows x[0..n) to margin (n x noutputs, already holding the base
+ * margin). */
+typedef void (*fr__kernel)(const fr_forest *f, const float *x, size_t n,
+                           float *margin);
+void fr__kernel_scalar(const fr_forest *f, const float *x, size_t n,
+                       float *margin);
+void fr__kernel_general(const fr_forest *f, const float *x, size_t n,
+                        float *margin);
+
+#endif
