@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 
 #include "fraud/common.h"
+#include "fraud/data.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -123,6 +124,22 @@ FR_EXPORT int fr_loadgen_bodies_add_file(fr_loadgen_bodies *b,
  * no non-empty line. */
 FR_EXPORT int fr_loadgen_bodies_add_lines(fr_loadgen_bodies *b,
                                           const char *path, fr_error *err);
+
+/* Appends one /v1/score body per transaction of the CSV file at `path`
+ * (plain or gzip; read with fr_csv_open): a JSON object whose members are
+ * the header's columns that schema `s` knows, in header order, except the
+ * label column, each value a JSON string holding the cell's text exactly as
+ * in the file ({"Time":"406","V1":"-2.3122265423263",...}).  The server
+ * parses such strings with fr_schema_parse_cell, the CSV reader's own cell
+ * parser, so a row sent this way scores exactly as in the file.
+ * `max_rows` 0 takes every row.  Errors (the set is left unchanged):
+ * FR_EIO, FR_EPARSE naming path:line (malformed CSV, a row whose field count
+ * differs from the header's, no row), FR_ESCHEMA (the header lacks a column
+ * the schema requires), FR_ENOMEM. */
+FR_EXPORT int fr_loadgen_bodies_add_csv(fr_loadgen_bodies *b,
+                                        const fr_schema *s,
+                                        const char *path, size_t max_rows,
+                                        fr_error *err);
 
 /* Number of bodies, and body i (pointer valid until the set is freed). */
 FR_EXPORT size_t fr_loadgen_bodies_count(const fr_loadgen_bodies *b);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "fraud/data.h"
 #include "fraud/loadgen.h"
 
 static const char usage[] =
@@ -24,6 +25,12 @@ static const char usage[] =
     "what to send (at most one; none: GET the endpoint):\n"
     "  --body FILE          POST the file as the body of every request\n"
     "  --body-lines FILE    POST each non-empty line of FILE in turn (JSON lines)\n"
+    "  --csv DATA           one /v1/score body per transaction of a CSV sample\n"
+    "                       (.csv or .csv.gz): the schema's columns, label left\n"
+    "                       out, each value the cell's text as a JSON string;\n"
+    "                       the path defaults to /v1/score\n"
+    "    --schema SCHEMA    shipped schema name (ulb, paysim...) or YAML file\n"
+    "    --rows N           only the first N transactions\n"
     "  --v2-batch N         KServe V2 infer requests with an FP32 tensor of N rows;\n"
     "                       needs --model; the path defaults to /v2/models/M/infer\n"
     "    --model M          the model to infer with\n"
@@ -86,7 +93,7 @@ enum {
   OPT_ENDPOINT = 256, OPT_REQUESTS, OPT_DURATION, OPT_WARMUP, OPT_RATE, OPT_TIMEOUT,
   OPT_HEADER, OPT_METHOD, OPT_CTYPE, OPT_JSON, OPT_INTERVAL, OPT_BODY, OPT_BODY_LINES,
   OPT_V2_BATCH, OPT_MODEL, OPT_NFEATURES, OPT_INPUT_NAME, OPT_V2_BODIES, OPT_V2_BINARY,
-  OPT_SEED, OPT_WRITE_BODIES
+  OPT_SEED, OPT_WRITE_BODIES, OPT_CSV, OPT_SCHEMA, OPT_ROWS
 };
 
 /* Writes each body on its own line (JSON lines).  Bodies with a newline or
@@ -110,6 +117,25 @@ static int write_bodies(const fr_loadgen_bodies *b, const char *path, fr_error *
   }
   if (fclose(f) != 0)
     return fr_error_set(err, FR_EIO, "%s: write failed: %s", path, strerror(errno));
+  return 0;
+}
+
+/* When the endpoint names no path ("http://host:port" or ".../"), points it
+ * at `path` (the API the bodies are for).  Returns -1 on ENOMEM. */
+static int default_path(fr_loadgen_config *cfg, char **buf, const char *path) {
+  const char *p = strstr(cfg->url, "://");
+  p = p ? strchr(p + 3, '/') : NULL;
+  if (p && strcmp(p, "/") != 0)
+    return 0;
+  size_t host_len = p ? (size_t)(p - cfg->url) : strlen(cfg->url);
+  size_t n = host_len + strlen(path) + 1;
+  char *u = malloc(n);
+  if (!u)
+    return -1;
+  snprintf(u, n, "%.*s%s", (int)host_len, cfg->url, path);
+  free(*buf);
+  *buf = u;
+  cfg->url = u;
   return 0;
 }
 
@@ -143,6 +169,9 @@ int fr_cmd_loadgen(int argc, char **argv) {
       {"v2-binary", no_argument, NULL, OPT_V2_BINARY},
       {"seed", required_argument, NULL, OPT_SEED},
       {"write-bodies", required_argument, NULL, OPT_WRITE_BODIES},
+      {"csv", required_argument, NULL, OPT_CSV},
+      {"schema", required_argument, NULL, OPT_SCHEMA},
+      {"rows", required_argument, NULL, OPT_ROWS},
       {NULL, 0, NULL, 0}};
 
   fr_loadgen_config cfg;
@@ -151,7 +180,8 @@ int fr_cmd_loadgen(int argc, char **argv) {
   long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   int threads_set = 0, json = 0, nsources = 0, v2_binary = 0;
   const char *body_file = NULL, *lines_file = NULL, *model = NULL, *input_name = NULL;
-  const char *write_path = NULL;
+  const char *write_path = NULL, *csv_path = NULL, *schema_name = NULL;
+  uint64_t csv_rows = 0;
   uint64_t v2_batch = 0, nfeatures = 0, v2_bodies = 64, seed = 1, u = 0;
   const char **headers = calloc((size_t)argc + 1, sizeof *headers);
   if (!headers)
@@ -233,6 +263,12 @@ int fr_cmd_loadgen(int argc, char **argv) {
       break;
     case OPT_V2_BINARY: v2_binary = 1; break;
     case OPT_WRITE_BODIES: write_path = optarg; break;
+    case OPT_CSV: csv_path = optarg; nsources++; break;
+    case OPT_SCHEMA: schema_name = optarg; break;
+    case OPT_ROWS:
+      if (parse_count(optarg, UINT64_MAX >> 1, &csv_rows))
+        USAGE("--rows: expected a count >= 1, got '%s'", optarg);
+      break;
     case OPT_SEED:
       if (parse_count(optarg, UINT64_MAX >> 1, &seed))
         USAGE("--seed: expected a positive integer, got '%s'", optarg);
@@ -252,7 +288,11 @@ int fr_cmd_loadgen(int argc, char **argv) {
   if (write_path && v2_batch && !cfg.url && (!nfeatures || !input_name))
     USAGE("--write-bodies with --v2-batch needs --nfeatures and --input-name, or --endpoint");
   if (nsources > 1)
-    USAGE("give at most one of --body, --body-lines, --v2-batch");
+    USAGE("give at most one of --body, --body-lines, --csv, --v2-batch");
+  if (csv_path && !schema_name)
+    USAGE("--csv needs --schema (a shipped name such as ulb, or a YAML file)");
+  if (!csv_path && (schema_name || csv_rows))
+    USAGE("--schema and --rows go with --csv");
   if (v2_batch && !model)
     USAGE("--v2-batch needs --model");
   if (!v2_batch && (model || nfeatures || input_name || v2_binary))
@@ -271,6 +311,7 @@ int fr_cmd_loadgen(int argc, char **argv) {
   fr_loadgen_bodies *bodies = fr_loadgen_bodies_new();
   char *url_buf = NULL;
   float *x = NULL;
+  fr_schema *schema = NULL;
   if (!bodies) {
     rc = fr_cli_fail(cmd, NULL);
     goto out;
@@ -279,6 +320,15 @@ int fr_cmd_loadgen(int argc, char **argv) {
     goto fail;
   if (lines_file && fr_loadgen_bodies_add_lines(bodies, lines_file, &err))
     goto fail;
+  if (csv_path) {
+    schema = fr_schema_load(schema_name, &err);
+    if (!schema || fr_loadgen_bodies_add_csv(bodies, schema, csv_path, (size_t)csv_rows, &err))
+      goto fail;
+    if (cfg.url && default_path(&cfg, &url_buf, "/v1/score")) {
+      rc = fr_cli_fail(cmd, NULL);
+      goto out_free;
+    }
+  }
   if (v2_batch) {
     char name[256];
     size_t cols = (size_t)nfeatures;
@@ -294,19 +344,13 @@ int fr_cmd_loadgen(int argc, char **argv) {
     }
     if (input_name)
       snprintf(name, sizeof name, "%s", input_name);
-    /* Default path: the model's infer endpoint, when the URL names none. */
-    const char *p = cfg.url ? strstr(cfg.url, "://") : NULL;
-    p = p ? strchr(p + 3, '/') : NULL;
-    if (cfg.url && (!p || strcmp(p, "/") == 0)) {
-      size_t n = strlen(cfg.url) + strlen(model) + 32;
-      url_buf = malloc(n);
-      if (!url_buf) {
+    if (cfg.url) {
+      char path[300];
+      snprintf(path, sizeof path, "/v2/models/%s/infer", model);
+      if (default_path(&cfg, &url_buf, path)) {
         rc = fr_cli_fail(cmd, NULL);
         goto out_free;
       }
-      snprintf(url_buf, n, "%.*s/v2/models/%s/infer",
-               (int)(p ? (size_t)(p - cfg.url) : strlen(cfg.url)), cfg.url, model);
-      cfg.url = url_buf;
     }
     size_t rows = (size_t)(v2_batch * v2_bodies);
     x = fr_loadgen_random_matrix(rows, cols, seed);
@@ -365,6 +409,7 @@ int fr_cmd_loadgen(int argc, char **argv) {
 fail:
   rc = fr_cli_fail(cmd, &err);
 out_free:
+  fr_schema_free(schema);
   free(x);
   free(url_buf);
   fr_loadgen_bodies_free(bodies);

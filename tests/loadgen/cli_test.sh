@@ -38,6 +38,8 @@ expect_usage --endpoint "$base/" --v2-batch 4
 expect_usage --endpoint "$base/" --requests 10 --no-such-option
 expect_usage --endpoint "$base/" --requests 10 --rate -5
 expect_usage --endpoint "$base/" --duration 2s --warmup 3s
+expect_usage --endpoint "$base/" --requests 10 --csv x.csv
+expect_usage --endpoint "$base/" --requests 10 --schema ulb
 
 # A run with a body file, checked through the JSON report.
 printf '{"amt":"149.62"}' > "$tmp/body.json"
@@ -76,6 +78,16 @@ assert r['completed'] == 100, r
 # 16 rows x 30 features of text floats: well over a kilobyte per request.
 assert r['bytes_sent'] > 100 * 16 * 30 * 2, r['bytes_sent']
 " || fail "V2 report"
+
+# Real transactions from a CSV sample; the path defaults to /v1/score.
+fx=${FRAUD_FIXTURES:-$(dirname "$0")/../fixtures}
+"$fraud" loadgen --endpoint "$base" --csv "$fx/loadgen/tiny.csv" \
+  --schema "$fx/loadgen/tiny.yaml" --requests 40 -c 2 --json > "$tmp/csv.json" || fail "CSV run"
+/usr/bin/python3 -c "
+import json
+r = json.load(open('$tmp/csv.json'))
+assert r['url'].endswith('/v1/score') and r['completed'] == 40, r
+" || fail "CSV report"
 
 # --write-bodies: the V2 bodies as JSON lines, nothing sent.
 "$fraud" loadgen --v2-batch 3 --model m --nfeatures 4 --input-name x --v2-bodies 5 \
