@@ -34,9 +34,15 @@ static const char usage[] =
     "  --v2-batch N         KServe V2 infer requests with an FP32 tensor of N rows;\n"
     "                       needs --model; the path defaults to /v2/models/M/infer\n"
     "    --model M          the model to infer with\n"
+    "    --features CSV     rows from a feature matrix CSV (header of feature\n"
+    "                       names, empty cell = missing; a 'label' column is\n"
+    "                       dropped), e.g. one written by fr_table_write_csv;\n"
+    "                       default: random uniform [0, 1) values\n"
     "    --nfeatures F      feature count (default: asked from /v2/models/M)\n"
     "    --input-name NAME  input tensor name (default: asked from the server)\n"
-    "    --v2-bodies K      distinct random batches to cycle through (default 64)\n"
+    "    --v2-bodies K      distinct batches to cycle through (default 64 random\n"
+    "                       ones; with --features, enough to use every row once,\n"
+    "                       at most 4096)\n"
     "    --v2-binary        use the binary tensor data extension\n"
     "    --seed S           seed of the random features (default 1)\n"
     "\n"
@@ -93,7 +99,7 @@ enum {
   OPT_ENDPOINT = 256, OPT_REQUESTS, OPT_DURATION, OPT_WARMUP, OPT_RATE, OPT_TIMEOUT,
   OPT_HEADER, OPT_METHOD, OPT_CTYPE, OPT_JSON, OPT_INTERVAL, OPT_BODY, OPT_BODY_LINES,
   OPT_V2_BATCH, OPT_MODEL, OPT_NFEATURES, OPT_INPUT_NAME, OPT_V2_BODIES, OPT_V2_BINARY,
-  OPT_SEED, OPT_WRITE_BODIES, OPT_CSV, OPT_SCHEMA, OPT_ROWS
+  OPT_SEED, OPT_WRITE_BODIES, OPT_CSV, OPT_SCHEMA, OPT_ROWS, OPT_FEATURES
 };
 
 /* Writes each body on its own line (JSON lines).  Bodies with a newline or
@@ -172,6 +178,7 @@ int fr_cmd_loadgen(int argc, char **argv) {
       {"csv", required_argument, NULL, OPT_CSV},
       {"schema", required_argument, NULL, OPT_SCHEMA},
       {"rows", required_argument, NULL, OPT_ROWS},
+      {"features", required_argument, NULL, OPT_FEATURES},
       {NULL, 0, NULL, 0}};
 
   fr_loadgen_config cfg;
@@ -182,6 +189,8 @@ int fr_cmd_loadgen(int argc, char **argv) {
   const char *body_file = NULL, *lines_file = NULL, *model = NULL, *input_name = NULL;
   const char *write_path = NULL, *csv_path = NULL, *schema_name = NULL;
   uint64_t csv_rows = 0;
+  const char *features_path = NULL;
+  int v2_bodies_set = 0;
   uint64_t v2_batch = 0, nfeatures = 0, v2_bodies = 64, seed = 1, u = 0;
   const char **headers = calloc((size_t)argc + 1, sizeof *headers);
   if (!headers)
@@ -260,10 +269,12 @@ int fr_cmd_loadgen(int argc, char **argv) {
     case OPT_V2_BODIES:
       if (parse_count(optarg, 100000, &v2_bodies))
         USAGE("--v2-bodies: expected 1..100000, got '%s'", optarg);
+      v2_bodies_set = 1;
       break;
     case OPT_V2_BINARY: v2_binary = 1; break;
     case OPT_WRITE_BODIES: write_path = optarg; break;
     case OPT_CSV: csv_path = optarg; nsources++; break;
+    case OPT_FEATURES: features_path = optarg; break;
     case OPT_SCHEMA: schema_name = optarg; break;
     case OPT_ROWS:
       if (parse_count(optarg, UINT64_MAX >> 1, &csv_rows))
@@ -285,8 +296,9 @@ int fr_cmd_loadgen(int argc, char **argv) {
     USAGE("--write-bodies cannot write --v2-binary bodies (they are not lines of text)");
   if (write_path && nsources == 0)
     USAGE("--write-bodies needs bodies (--body-lines, --v2-batch...)");
-  if (write_path && v2_batch && !cfg.url && (!nfeatures || !input_name))
-    USAGE("--write-bodies with --v2-batch needs --nfeatures and --input-name, or --endpoint");
+  if (write_path && v2_batch && !cfg.url && (!(nfeatures || features_path) || !input_name))
+    USAGE("--write-bodies with --v2-batch needs --input-name and --nfeatures (or "
+          "--features), or --endpoint");
   if (nsources > 1)
     USAGE("give at most one of --body, --body-lines, --csv, --v2-batch");
   if (csv_path && !schema_name)
@@ -295,8 +307,9 @@ int fr_cmd_loadgen(int argc, char **argv) {
     USAGE("--schema and --rows go with --csv");
   if (v2_batch && !model)
     USAGE("--v2-batch needs --model");
-  if (!v2_batch && (model || nfeatures || input_name || v2_binary))
-    USAGE("--model, --nfeatures, --input-name and --v2-binary go with --v2-batch");
+  if (!v2_batch && (model || nfeatures || input_name || v2_binary || features_path))
+    USAGE("--model, --features, --nfeatures, --input-name and --v2-binary go with "
+          "--v2-batch");
   if (cfg.requests == 0 && cfg.duration == 0)
     cfg.duration = 10;
   if (cfg.duration > 0 && cfg.warmup >= cfg.duration)
@@ -312,6 +325,7 @@ int fr_cmd_loadgen(int argc, char **argv) {
   char *url_buf = NULL;
   float *x = NULL;
   fr_schema *schema = NULL;
+  fr_table *table = NULL;
   if (!bodies) {
     rc = fr_cli_fail(cmd, NULL);
     goto out;
@@ -330,8 +344,23 @@ int fr_cmd_loadgen(int argc, char **argv) {
     }
   }
   if (v2_batch) {
-    char name[256];
+    char name[256] = "input";
     size_t cols = (size_t)nfeatures;
+    if (features_path) {
+      table = fr_table_read_csv(features_path, &err);
+      if (!table)
+        goto fail;
+      if (table->rows == 0) {
+        fr_error_set(&err, FR_EINVAL, "%s: the feature matrix has no rows", features_path);
+        goto fail;
+      }
+      if (cols && cols != table->cols) {
+        fr_error_set(&err, FR_EINVAL, "%s: %zu features, but --nfeatures says %zu",
+                     features_path, table->cols, cols);
+        goto fail;
+      }
+      cols = table->cols;
+    }
     if (!cols || !input_name) {
       size_t asked = 0;
       if (fr_loadgen_v2_input(cfg.url, model, cfg.timeout, name, sizeof name, &asked, &err)) {
@@ -339,8 +368,13 @@ int fr_cmd_loadgen(int argc, char **argv) {
                               "--input-name)");
         goto fail;
       }
-      if (!cols)
-        cols = asked;
+      if (cols && cols != asked) {
+        fr_error_set(&err, FR_EINVAL,
+                     "model '%s' takes %zu features, the requests would carry %zu", model,
+                     asked, cols);
+        goto fail;
+      }
+      cols = asked;
     }
     if (input_name)
       snprintf(name, sizeof name, "%s", input_name);
@@ -352,15 +386,23 @@ int fr_cmd_loadgen(int argc, char **argv) {
         goto out_free;
       }
     }
-    size_t rows = (size_t)(v2_batch * v2_bodies);
-    x = fr_loadgen_random_matrix(rows, cols, seed);
-    if (!x) {
-      fr_error_set(&err, FR_ENOMEM, "cannot allocate %zu x %zu random features", rows, cols);
-      goto fail;
-    }
-    fr_loadgen_v2 spec = {.input_name = name, .x = x, .rows = rows, .cols = cols,
-                          .batch = (size_t)v2_batch, .nbodies = (size_t)v2_bodies,
+    fr_loadgen_v2 spec = {.input_name = name, .cols = cols, .batch = (size_t)v2_batch,
                           .binary = v2_binary};
+    if (table) {
+      spec.x = table->x;
+      spec.rows = table->rows;
+      spec.nbodies = v2_bodies_set ? (size_t)v2_bodies : 0;
+    } else {
+      spec.rows = (size_t)(v2_batch * v2_bodies);
+      spec.nbodies = (size_t)v2_bodies;
+      x = fr_loadgen_random_matrix(spec.rows, cols, seed);
+      if (!x) {
+        fr_error_set(&err, FR_ENOMEM, "cannot allocate %zu x %zu random features", spec.rows,
+                     cols);
+        goto fail;
+      }
+      spec.x = x;
+    }
     if (fr_loadgen_bodies_add_v2(bodies, &spec, &err))
       goto fail;
   }
@@ -410,6 +452,7 @@ fail:
   rc = fr_cli_fail(cmd, &err);
 out_free:
   fr_schema_free(schema);
+  fr_table_free(table);
   free(x);
   free(url_buf);
   fr_loadgen_bodies_free(bodies);

@@ -103,6 +103,19 @@ for l in lines:
 " || fail "written bodies"
 expect_usage --v2-batch 3 --model m --nfeatures 4 --input-name x --v2-binary --write-bodies "$tmp/b"
 
+# V2 rows from a feature matrix CSV: the label column dropped, an empty cell
+# (missing) sent as null, rows wrapping round to fill the last batch.
+printf 'f1,f2,label\n1.5,,0\n2,3.25,1\n-4,5,0\n' > "$tmp/features.csv"
+"$fraud" loadgen --v2-batch 2 --model m --features "$tmp/features.csv" --input-name x \
+  --write-bodies "$tmp/fm.jsonl" || fail "--features"
+/usr/bin/python3 -c "
+import json
+b = [json.loads(l)['inputs'][0] for l in open('$tmp/fm.jsonl')]
+assert [t['shape'] for t in b] == [[2, 2], [2, 2]], b
+assert b[0]['data'] == [1.5, None, 2, 3.25], b[0]
+assert b[1]['data'] == [-4, 5, 1.5, None], b[1]
+" || fail "feature-matrix bodies"
+
 # Nothing answers: exit 1, connect errors counted.
 kill "$server"; wait "$server" 2>/dev/null || true; server=
 set +e
