@@ -362,11 +362,23 @@ def section_client(s, sec):
     s.stop(nginx)
 
 
+FOREST_ARGS = ["--markdown"]
+
+
 def section_forest(s, sec):
+    """The model module's bench_forest: our forest engine and XGBoost's C API
+    on the same model and rows in the same run; its --markdown table is
+    embedded as it prints it."""
     path = os.path.join(s.build, "bench", "bench_forest")
     if not os.access(path, os.X_OK):
         raise Skip("bench/bench_forest (the model module's benchmark) is not in this build")
-    raise Skip("bench_forest exists but is not wired into the suite yet")
+    r = subprocess.run([path] + FOREST_ARGS, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"bench_forest failed ({r.returncode}): {r.stderr[-800:]}")
+    sec.intro = ("Produced by bench/bench_forest.c (the model module's benchmark; its header "
+                 "comment describes the models, rows and timing method).")
+    sec.tables.append(r.stdout.strip())
+    sec.command(" ".join([rel(path)] + FOREST_ARGS))
 
 
 def section_server(s, sec):
