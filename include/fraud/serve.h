@@ -118,12 +118,12 @@ typedef struct fr_server_config {
   fr_model_config *models;      /* per-model overrides */
   size_t nmodels;
   /* scoring */
-  int reasons;                  /* top-k reasons in /v1/score answers, 3 */
   char *routing_entity;         /* entity that keys canary stickiness, "" = first */
   /* state */
   fr_state_backend state_backend;
   fr_state_options state;       /* online feature state (hash_key derived at start) */
-  char *state_hash_secret;      /* secret of the entity-key hash */
+  char *state_hash_secret;      /* secret of the entity-key hash; "" = the
+                                   FRAUD_HASH_SECRET environment variable */
   char *redis_url;              /* state.redis.url */
   char *redis_prefix;           /* state.redis.prefix */
   double redis_timeout;         /* state.redis.timeout, seconds */

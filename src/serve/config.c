@@ -76,13 +76,12 @@ static const key server_keys[] = {
     {"repository.poll_interval", K_DURATION, OFF(poll_interval), "poll mode: time between scans", 0, 0, NULL, 0, 0},
     {"repository.default_model", K_STR, OFF(default_model), "model of /v1/score when ?model= is absent", 0, 0, NULL, 0, 0},
     {"repository.startup_models", K_STRLIST, OFF(startup_models), "explicit mode: models loaded at start (comma-separated, empty = all)", 0, 0, NULL, 0, 1},
-    {"scoring.reasons", K_INT, OFF(reasons), "top-k reasons per /v1/score answer (0 = none)", 0, 64, NULL, 0, 0},
     {"scoring.routing_entity", K_STR, OFF(routing_entity), "entity whose key keeps canary routing sticky (empty = first)", 0, 0, NULL, 0, 0},
     {"state.backend", K_ENUM, OFF(state_backend), "memory | redis", 0, 0, backends, 0, 1},
     {"state.max_entities", K_SIZE, OFF(state.max_entities), "entities kept (0 = unlimited)", 0, (int64_t)1 << 40, NULL, 0, 1},
     {"state.ttl", K_DURATION, OFF(state.ttl_seconds), "evict entities idle this long (0 = never)", 0, 0, NULL, 0, 1},
     {"state.allowed_lateness", K_DURATION, OFF(state.allowed_lateness), "events older than this are not inserted", 0, 0, NULL, 0, 1},
-    {"state.hash_key_secret", K_STR, OFF(state_hash_secret), "secret of the entity-key hash", 0, 0, NULL, 1, 1},
+    {"state.hash_key_secret", K_STR, OFF(state_hash_secret), "secret of the entity-key hash (empty = FRAUD_HASH_SECRET)", 0, 0, NULL, 1, 1},
     {"state.redis.url", K_STR, OFF(redis_url), "redis backend: server URL", 0, 0, NULL, 0, 1},
     {"state.redis.prefix", K_STR, OFF(redis_prefix), "redis backend: key prefix", 0, 0, NULL, 0, 1},
     {"state.redis.timeout", K_DURATION, OFF(redis_timeout), "redis backend: command timeout", 0, 0, NULL, 0, 1},
@@ -148,7 +147,6 @@ void fr_server_config_default(fr_server_config *c) {
   set_str(&c->default_model, "");
   set_str(&c->startup_models, "");
   model_default(&c->model_defaults);
-  c->reasons = 3;
   set_str(&c->routing_entity, "");
   c->state_backend = FR_STATE_MEMORY;
   /* fr_state_options defaults (no cap, no TTL, lateness 0); the hash key is

@@ -133,6 +133,9 @@ void fr__infer_finish(fr__req *r) {
   }
   size_t n = p->rows;
   int64_t shape[1] = {(int64_t)n};
+  if (sc->item.prob)
+    for (size_t i = 0; i < n; i++)
+      fr__drift_observe(mv->drift, sc->item.x + i * mv->nfeatures, sc->prob[i]);
   if (p->want_label) {
     if (n > sc->lcap) {
       int32_t *l = realloc(sc->labels, n * sizeof *l);

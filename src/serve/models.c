@@ -35,6 +35,7 @@ typedef struct model_entry {
 
 struct fr__registry {
   fr_server *s;
+  pthread_mutex_t stats_mu;     /* state groups' `reported` counters */
   pthread_rwlock_t lock;
   model_entry *models[MAX_MODELS];
   size_t n;
@@ -45,9 +46,29 @@ struct fr__registry {
 
 /* ---- reference counting ---- */
 
+/* Adds what a state store counted since the last report to the metrics
+ * (counters must never go down, even when the store is freed). */
+static void report_stats(fr__state_group *g) {
+  fr__registry *r = g->reg;
+  fr_state_stats now;
+  fr_state_get_stats(g->state, &now);
+  pthread_mutex_lock(&r->stats_mu);
+  const char *ttl[] = {g->backend, "ttl"}, *cap[] = {g->backend, "capacity"};
+  const char *ins[] = {g->backend, "inserted"}, *drp[] = {g->backend, "dropped"};
+  fr__metrics *m = r->s->metrics;
+  fr__series_add(fr__metrics_get(m, M_STATE_EVICTIONS, ttl), (double)(now.evicted_ttl - g->reported.evicted_ttl));
+  fr__series_add(fr__metrics_get(m, M_STATE_EVICTIONS, cap), (double)(now.evicted_capacity - g->reported.evicted_capacity));
+  fr__series_add(fr__metrics_get(m, M_STATE_LATE, ins), (double)(now.late_inserted - g->reported.late_inserted));
+  fr__series_add(fr__metrics_get(m, M_STATE_LATE, drp), (double)(now.late_dropped - g->reported.late_dropped));
+  g->reported = now;
+  pthread_mutex_unlock(&r->stats_mu);
+}
+
 static void group_unref(fr__state_group *g) {
   if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
     return;
+  if (g->state)
+    report_stats(g);
   fr_state_free(g->state);
   fr_bundle_unref(g->owner);
   free(g);
@@ -56,6 +77,7 @@ static void group_unref(fr__state_group *g) {
 static void mv_destroy(fr__mv *v) {
   fr__batcher_free(v->batcher); /* executes what is still queued */
   group_unref(v->sg);
+  fr__drift_free(v->drift);
   fr_bundle_unref(v->bundle);
   fr_forest_free(v->own_forest);
   free(v);
@@ -113,6 +135,7 @@ fr__registry *fr__registry_new(fr_server *s, fr_error *err) {
   }
   r->s = s;
   pthread_rwlock_init(&r->lock, NULL);
+  pthread_mutex_init(&r->stats_mu, NULL);
   pthread_mutex_init(&r->sync_mu, NULL);
   pthread_mutex_init(&r->grave_mu, NULL);
   return r;
@@ -127,6 +150,7 @@ void fr__registry_free(fr__registry *r) {
   }
   fr__registry_collect(r);
   pthread_rwlock_destroy(&r->lock);
+  pthread_mutex_destroy(&r->stats_mu);
   pthread_mutex_destroy(&r->sync_mu);
   pthread_mutex_destroy(&r->grave_mu);
   free(r);
@@ -194,16 +218,18 @@ static model_entry *get_entry(fr__registry *r, const char *name) {
 
 /* ---- loading one version ---- */
 
+/* A fingerprint of a version directory: its and its manifest's mtimes (a
+ * failed version is retried when either changes). */
 static int64_t dir_stamp(const char *dir) {
   struct stat a, b;
-  int64_t s = 0;
+  uint64_t s = 0;
   if (stat(dir, &a) == 0)
-    s = (int64_t)a.st_mtim.tv_sec * 1000000000 + a.st_mtim.tv_nsec;
+    s = (uint64_t)a.st_mtim.tv_sec * 1000000000u + (uint64_t)a.st_mtim.tv_nsec;
   char *m = fr_path_join(dir, "manifest.json");
   if (m && stat(m, &b) == 0)
-    s ^= ((int64_t)b.st_mtim.tv_sec * 1000000000 + b.st_mtim.tv_nsec) * 31;
+    s ^= ((uint64_t)b.st_mtim.tv_sec * 1000000000u + (uint64_t)b.st_mtim.tv_nsec) * 31u;
   free(m);
-  return s;
+  return (int64_t)(s >> 1);
 }
 
 /* The signature of a featurizer's state layout: schema text + fitted spec. */
@@ -236,6 +262,7 @@ static fr__state_group *new_group(fr__registry *r, fr_bundle *b, const char *sig
     return NULL;
   }
   atomic_store(&g->refs, 1);
+  g->reg = r;
   memcpy(g->sig, sig, 65);
   g->owner = fr_bundle_ref(b);
   g->feat = fr_bundle_featurizer(b);
@@ -293,6 +320,61 @@ static void cache_series(fr__registry *r, fr__mv *v) {
     const char *l2[] = {v->name, dn};
     v->m_amount[d] = fr__metrics_get(m, M_SCORED_AMOUNT, l2);
   }
+}
+
+/* The PSI tracker: reference from the manifest's "reference" object, else
+ * built from the warm-start history (rows before warm_start.until, scored by
+ * this version), else none (PSI is NaN). */
+static int build_drift(fr__registry *r, fr__mv *v, fr_error *err) {
+  size_t nf = v->nfeatures;
+  const char **names = calloc(nf ? nf : 1, sizeof *names);
+  if (!names)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  char fallback[16];
+  for (size_t i = 0; i < nf; i++)
+    names[i] = v->feat ? fr_featurizer_name(v->feat, i) : fr_forest_feature_name(v->forest, i);
+  json_t *man = NULL;
+  if (v->bundle) {
+    const char *t = fr_bundle_manifest_json(v->bundle);
+    man = t ? json_loads(t, 0, NULL) : NULL;
+  }
+  v->drift = fr__drift_new(nf, names, json_object_get(man, "reference"), 10000);
+  json_decref(man);
+  free(names);
+  (void)fallback;
+  if (!v->drift)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  fr_server *s = r->s;
+  pthread_mutex_lock(&s->cfg_mu);
+  char *warm = s->cfg.warm_data && s->cfg.warm_data[0] ? strdup(s->cfg.warm_data) : NULL;
+  double until = s->cfg.warm_until_value;
+  pthread_mutex_unlock(&s->cfg_mu);
+  if (fr__drift_has_reference(v->drift) || !warm || !v->feat) {
+    free(warm);
+    return 0;
+  }
+  fr_read_options ro = {0};
+  ro.allow_extra_columns = 1;
+  fr_dataset *d = fr_dataset_read_csv(v->schema, warm, &ro, err);
+  fr_table *t = d ? fr_featurize_dataset(v->feat, d, err) : NULL;
+  int rc = t ? 0 : (err ? err->code : FR_EIO);
+  if (t) {
+    size_t n = 0;
+    while (n < t->rows && (isnan(until) || t->event_time[n] < until))
+      n++;
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p)
+      rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+    else if (n && !(rc = fr_forest_predict(v->forest, t->x, n, p)))
+      rc = fr__drift_set_reference(v->drift, t->x, p, n);
+    free(p);
+  }
+  fr_table_free(t);
+  fr_dataset_free(d);
+  if (rc)
+    fr_error_prefix(err, "PSI reference from %s", warm);
+  free(warm);
+  return rc;
 }
 
 static fr__mv *load_version(fr__registry *r, const char *name, const char *version,
@@ -419,6 +501,8 @@ static fr__mv *load_version(fr__registry *r, const char *name, const char *versi
     if (!v->sg && !(v->sg = new_group(r, v->bundle, sig, err)))
       goto fail;
   }
+  if (build_drift(r, v, err))
+    goto fail;
   cache_series(r, v);
   fr__batcher_metrics bm;
   const char *l1[] = {name};
@@ -814,6 +898,32 @@ void fr__registry_index(fr__registry *r, int ready_only, fr__buf *out) {
   }
   fr__buf_putc(out, ']');
   fr_strv_free(names);
+}
+
+void fr__registry_scrape(fr__registry *r) {
+  fr__metrics *m = r->s->metrics;
+  pthread_rwlock_rdlock(&r->lock);
+  for (size_t i = 0; i < r->n; i++) {
+    fr__snapshot *s = r->models[i]->snap;
+    if (!s)
+      continue;
+    fr__mv *v = s->primary;
+    const char *l1[] = {s->name};
+    fr__series_set(fr__metrics_get(m, M_SCORE_PSI, l1), fr__drift_score_psi(v->drift));
+    for (size_t f = 0; f < v->nfeatures; f++) {
+      char fb[24];
+      const char *fn = v->feat ? fr_featurizer_name(v->feat, f) : fr_forest_feature_name(v->forest, f);
+      if (!fn) {
+        snprintf(fb, sizeof fb, "f%zu", f);
+        fn = fb;
+      }
+      const char *l2[] = {s->name, fn};
+      fr__series_set(fr__metrics_get(m, M_FEATURE_PSI, l2), fr__drift_feature_psi(v->drift, f));
+    }
+    for (size_t g = 0; g < s->ngroups; g++)
+      report_stats(s->group_rep[g]->sg);
+  }
+  pthread_rwlock_unlock(&r->lock);
 }
 
 size_t fr__registry_state_entities(fr__registry *r) {

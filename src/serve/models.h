@@ -15,6 +15,7 @@
 #ifndef FRAUD_SERVE_MODELS_H
 #define FRAUD_SERVE_MODELS_H
 
+#include "serve/drift.h"
 #include "serve/server.h"
 
 #define FR__MAX_LOADED 32
@@ -27,6 +28,8 @@ typedef struct fr__state_group {
   const fr_featurizer *feat;
   const fr_schema *schema;
   char backend[16];             /* metric label */
+  struct fr__registry *reg;
+  fr_state_stats reported;      /* counters already added to the metrics */
 } fr__state_group;
 
 typedef struct fr__mv {
@@ -47,6 +50,7 @@ typedef struct fr__mv {
   fr__state_group *sg;          /* NULL for a bare model file */
   fr__batcher *batcher;
   _Atomic int batching;         /* dynamic batching on */
+  fr__drift *drift;             /* online PSI of scores and features */
   double loaded_at;
   /* schema roles (-1 when absent) */
   int id_col, amount_col, time_col, label_col;
@@ -116,5 +120,8 @@ void fr__registry_last_error(fr__registry *r, const char *name, char *out, size_
 
 /* Sums fr_state_size over the loaded state groups, per backend label. */
 size_t fr__registry_state_entities(fr__registry *r);
+/* At scrape time: PSI gauges of every model's production version, and the
+ * state stores' eviction and late-event counters. */
+void fr__registry_scrape(fr__registry *r);
 
 #endif

@@ -369,6 +369,7 @@ void fr__score_finish(fr__req *r) {
     slot *t = &c->t[i];
     float p = sc->prob[t->row];
     observe_decision(t->mv, p, t->amount);
+    fr__drift_observe(t->mv->drift, sc->f + t->foff, p);
     if (snap->ngroups > 1 || (snap->shadow && snap->shadow != t->mv))
       feed_others(r, sc, snap, i, sc->f + t->foff, p);
   }

@@ -47,7 +47,11 @@ static const fr__metric_def metric_defs[M_COUNT] = {
     [M_DECISIONS] = {"fraud_decisions_total", FR__COUNTER, "Scoring decisions.", {"model", "version", "decision"}, NULL, 0},
     [M_SCORED_AMOUNT] = {"fraud_scored_amount_total", FR__COUNTER, "Sum of transaction amounts by decision.", {"model", "decision"}, NULL, 0},
     [M_SCORE] = {"fraud_score", FR__HISTOGRAM, "Fraud probability of scored transactions.", {"model"}, b_score, NB(b_score)},
+    [M_SCORE_PSI] = {"fraud_score_psi", FR__GAUGE, "Population stability index of recent scores against the reference (NaN without one).", {"model"}, NULL, 0},
+    [M_FEATURE_PSI] = {"fraud_feature_psi", FR__GAUGE, "Population stability index of each feature's recent values against the reference (NaN without one).", {"model", "feature"}, NULL, 0},
     [M_STATE_ENTITIES] = {"fraud_state_entities", FR__GAUGE, "Entities held by the online state store.", {"backend"}, NULL, 0},
+    [M_STATE_EVICTIONS] = {"fraud_state_evictions_total", FR__COUNTER, "Evicted entities.", {"backend", "reason"}, NULL, 0},
+    [M_STATE_LATE] = {"fraud_state_late_events_total", FR__COUNTER, "Events older than their entity's latest.", {"backend", "action"}, NULL, 0},
     [M_STATE_ERRORS] = {"fraud_state_errors_total", FR__COUNTER, "State store failures.", {"backend"}, NULL, 0},
     [M_RSS] = {"process_resident_memory_bytes", FR__GAUGE, "Resident set size in bytes.", {NULL}, NULL, 0},
     [M_OPEN_FDS] = {"process_open_fds", FR__GAUGE, "Number of open file descriptors.", {NULL}, NULL, 0},
@@ -169,7 +173,7 @@ static void h_metrics(fr__req *r) {
   const char *mem[] = {"memory"};
   fr__series_set(fr__metrics_get(m, M_STATE_ENTITIES, mem),
                  (double)fr__registry_state_entities(s->registry));
-  fr__series_add(fr__metrics_get(m, M_STATE_ERRORS, mem), 0);
+  fr__registry_scrape(s->registry);
   fr__series_set(fr__metrics_get(m, M_RSS, NULL), read_rss());
   fr__series_set(fr__metrics_get(m, M_OPEN_FDS, NULL), count_fds());
   fr__metrics_render(m, &r->out);
@@ -400,7 +404,6 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   if (fr_server_config_validate(&s->cfg, err) || resolve_admin_token(&s->cfg, err))
     goto fail;
   apply_logging(&s->cfg);
-  atomic_store(&s->reasons, s->cfg.reasons);
   atomic_store(&s->access_log, s->cfg.access_log);
   atomic_store(&s->max_tensor_elements, s->cfg.max_tensor_elements);
   if (s->cfg.state_backend != FR_STATE_MEMORY) {
@@ -413,7 +416,11 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
                  s->cfg.model_repository);
     goto fail;
   }
-  fr_hash_key_from_secret(s->cfg.state_hash_secret, s->cfg.state.hash_key);
+  /* The entity-key hash key: the configured secret, else FRAUD_HASH_SECRET
+   * as everywhere else in fraud (fr_state_options_default). */
+  fr_hash_key_from_secret(s->cfg.state_hash_secret[0] ? s->cfg.state_hash_secret
+                                                      : getenv("FRAUD_HASH_SECRET"),
+                          s->cfg.state.hash_key);
   memcpy(s->hash_key, s->cfg.state.hash_key, sizeof s->hash_key);
   s->start_time = fr_now();
   if (!(s->metrics = fr__metrics_new(metric_defs, M_COUNT))) {
@@ -424,6 +431,26 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   fr__series_set(fr__metrics_get(s->metrics, M_BUILD_INFO, bv), 1);
   fr__series_set(fr__metrics_get(s->metrics, M_START_TIME, NULL), s->start_time);
   fr__series_set(fr__metrics_get(s->metrics, M_READY, NULL), 0);
+  /* Counters exist from the start at zero (the in-process backend). */
+  static const char *const zero[][2] = {{"memory", "ttl"}, {"memory", "capacity"}};
+  static const char *const late[][2] = {{"memory", "inserted"}, {"memory", "dropped"}};
+  for (int i = 0; i < 2; i++) {
+    fr__series_add(fr__metrics_get(s->metrics, M_STATE_EVICTIONS, zero[i]), 0);
+    fr__series_add(fr__metrics_get(s->metrics, M_STATE_LATE, late[i]), 0);
+  }
+  const char *memb[] = {"memory"};
+  fr__series_add(fr__metrics_get(s->metrics, M_STATE_ERRORS, memb), 0);
+  /* Error counters of the scoring endpoints start at zero for every reason,
+   * so that rates and alerts work before the first error (the Prometheus
+   * practice of initialising known label values). */
+  static const char *const eps[] = {"/v1/score", "/v2/models/{m}/infer"};
+  static const char *const reasons[] = {"bad_json", "bad_shape", "bad_type", "missing_field",
+                                        "unknown_model", "not_ready", "too_large", "internal"};
+  for (size_t e = 0; e < 2; e++)
+    for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
+      const char *l[] = {eps[e], reasons[k]};
+      fr__series_add(fr__metrics_get(s->metrics, M_ERRORS, l), 0);
+    }
   if (!(s->registry = fr__registry_new(s, err)))
     goto fail;
   if (s->cfg.tls_cert[0]) {
@@ -678,7 +705,6 @@ int fr_server_reload(fr_server *s, const char *const *overrides, fr_error *err) 
   nc = tmp;
   pthread_mutex_unlock(&s->cfg_mu);
   apply_logging(&s->cfg);
-  atomic_store(&s->reasons, s->cfg.reasons);
   atomic_store(&s->access_log, s->cfg.access_log);
   atomic_store(&s->max_tensor_elements, s->cfg.max_tensor_elements);
   fr__http_set_limits(s->http, s->cfg.max_body_bytes, s->cfg.read_timeout);

@@ -34,7 +34,11 @@ enum {
   M_DECISIONS,
   M_SCORED_AMOUNT,
   M_SCORE,
+  M_SCORE_PSI,
+  M_FEATURE_PSI,
   M_STATE_ENTITIES,
+  M_STATE_EVICTIONS,
+  M_STATE_LATE,
   M_STATE_ERRORS,
   M_RSS,
   M_OPEN_FDS,
@@ -63,7 +67,6 @@ struct fr_server {
   _Atomic int loaded;            /* initial load finished */
   _Atomic int draining;
   _Atomic int shut_down;
-  _Atomic int reasons;           /* scoring.reasons */
   _Atomic size_t max_tensor_elements;
   _Atomic int access_log;
 };

@@ -56,7 +56,7 @@ static const char *full_yaml =
     "    batching:\n"
     "      max_batch_size: 128\n"
     "scoring:\n"
-    "  reasons: 5\n"
+    "  routing_entity: card\n"
     "state:\n"
     "  max_entities: 1000000\n"
     "  ttl: 7d\n"
@@ -79,7 +79,7 @@ Test(config, load_full) {
   cr_assert_eq(c.admin_port, 9001);
   cr_assert_str_eq(c.admin_token, "s3cret");
   cr_assert_eq(c.repository_mode, FR_REPO_EXPLICIT);
-  cr_assert_eq(c.reasons, 5);
+  cr_assert_str_eq(c.routing_entity, "card");
   cr_assert_eq(c.state.max_entities, 1000000u);
   cr_assert_eq(c.state.ttl_seconds, 7 * 86400.0);
   cr_assert_eq(c.access_log, 1);
