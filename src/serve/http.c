@@ -394,8 +394,10 @@ fr__http *fr__http_start(const fr__http_config *c, fr_error *err) {
     fr__http_stop(h);
     return NULL;
   }
+  /* MHD_USE_TURBO: optimistic reads and no per-response socket-option
+   * toggling (libmicrohttpd's own fast path, as its benchmarks use). */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                   MHD_USE_ERROR_LOG;
+                   MHD_USE_ERROR_LOG | MHD_USE_TURBO;
   if (ipv6)
     flags |= MHD_USE_IPv6;
   if (h->tls_cert)

@@ -228,8 +228,15 @@ void fr__h_infer(fr__req *r) {
   fr__v2_limits lim = {atomic_load(&s->max_tensor_elements)};
   const char *why = NULL;
   fr_error err;
-  if (fr__v2_request_parse(&sc->v2, r->body.data ? r->body.data : "", r->body.len, json_len, &lim,
-                           &why, &err)) {
+  /* The JSON tree lives in the connection's arena until its next request. */
+  fr__v2_request_clear(&sc->v2);
+  fr__reqpool_reset(&sc->arena);
+  sc->v2.in_arena = 1;
+  fr__reqpool_enter(&sc->arena);
+  int prc = fr__v2_request_parse(&sc->v2, r->body.data ? r->body.data : "", r->body.len, json_len,
+                                 &lim, &why, &err);
+  fr__reqpool_enter(NULL);
+  if (prc) {
     fr__req_error(r, err.code == FR_ENOMEM ? 500 : 400, why, "%s", err.msg);
     goto fail;
   }

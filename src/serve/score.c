@@ -57,8 +57,7 @@ void fr__score_free(fr__scratch *sc) {
   if (!sc || !sc->score)
     return;
   fr__score_ctx *c = sc->score;
-  if (c->doc)
-    json_decref(c->doc);
+  c->doc = NULL; /* arena memory, freed with the connection's arena */
   free(c->t);
   free(c->fields);
   free(c->alt);
@@ -391,8 +390,7 @@ void fr__score_finish(fr__req *r) {
 done:
   fr__snapshot_release(snap);
   sc->pend.snap = NULL;
-  json_decref(c->doc);
-  c->doc = NULL;
+  c->doc = NULL; /* arena memory */
 }
 
 static void score_batch_done(fr__batch_item *it) {
@@ -456,9 +454,14 @@ void fr__h_score(fr__req *r) {
                   pinned->name, pinned->version, pinned->name);
     goto fail;
   }
-  /* Body. */
+  /* Body: the JSON tree lives in the connection's arena until its next
+   * request (dropped, never json_decref'ed). */
   json_error_t je;
+  c->doc = NULL;
+  fr__reqpool_reset(&sc->arena);
+  fr__reqpool_enter(&sc->arena);
   c->doc = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
+  fr__reqpool_enter(NULL);
   if (!c->doc) {
     fr__req_error(r, 400, FR__REASON_BAD_JSON, "invalid JSON at line %d column %d: %s", je.line,
                   je.column, je.text);
@@ -610,7 +613,5 @@ void fr__h_score(fr__req *r) {
 fail:
   fr__snapshot_release(sc->pend.snap);
   sc->pend.snap = NULL;
-  if (c->doc)
-    json_decref(c->doc);
-  c->doc = NULL;
+  c->doc = NULL; /* arena memory */
 }

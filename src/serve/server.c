@@ -108,6 +108,7 @@ static void scratch_free(void *app, void *p) {
     return;
   fr__score_free(sc);
   fr__v2_request_close(&sc->v2);
+  fr__reqpool_free(&sc->arena);
   fr__v2_response_close(&sc->v2out);
   free(sc->f);
   free(sc->prob);
@@ -423,6 +424,7 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
                           s->cfg.state.hash_key);
   memcpy(s->hash_key, s->cfg.state.hash_key, sizeof s->hash_key);
   s->start_time = fr_now();
+  fr__reqpool_install();
   if (!(s->metrics = fr__metrics_new(metric_defs, M_COUNT))) {
     fr_error_set(err, FR_ENOMEM, "out of memory");
     goto fail;

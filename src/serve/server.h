@@ -8,6 +8,7 @@
 #define FRAUD_SERVE_SERVER_H
 
 #include "fraud/serve.h"
+#include "serve/reqpool.h"
 #include "serve/batcher.h"
 #include "serve/buf.h"
 #include "serve/http.h"
@@ -96,6 +97,7 @@ struct fr__score_ctx;
 /* Per-connection scratch: decoders, encoders and buffers reused by every
  * request of the connection. */
 typedef struct fr__scratch {
+  fr__reqpool arena;     /* request JSON trees (reset per request) */
   fr__v2_request v2;
   fr__v2_response v2out;
   float *f;            /* feature rows */

@@ -39,7 +39,7 @@ void fr__v2_fmt_shape(char *buf, size_t cap, const int64_t *shape, int rank) {
 }
 
 void fr__v2_request_clear(fr__v2_request *r) {
-  if (r->doc)
+  if (r->doc && !r->in_arena)
     json_decref(r->doc);
   r->doc = NULL;
   r->id = NULL;

@@ -74,7 +74,9 @@ typedef struct fr__v2_output_req {
  * fr__v2_request_parse (storage is reused); close with
  * fr__v2_request_close. */
 typedef struct fr__v2_request {
-  json_t *doc;             /* owned */
+  json_t *doc;             /* owned, unless in_arena */
+  int in_arena;            /* set by the caller: doc is parsed into an arena
+                              and is dropped, never json_decref'ed */
   const char *id;          /* "id", or NULL */
   json_t *parameters;      /* request "parameters" object or NULL (borrowed) */
   size_t ninputs;
