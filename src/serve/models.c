@@ -633,18 +633,19 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   fr_model_config mc;
   fr__server_model_config(s, name, &mc);
-  int want[4096];
-  if (n > 4096)
-    n = 4096;
-  apply_policy(vs, n, &mc.versions, want);
-  int policy_want[4096];
-  memcpy(policy_want, want, n * sizeof(int));
-  const char *stage_versions[] = {st.production, st.staging, st.canary, st.shadow};
-  for (int k = 0; k < 4; k++)
-    for (size_t i = 0; i < n; i++)
-      if (stage_versions[k][0] && strcmp(vs[i], stage_versions[k]) == 0)
-        want[i] = 1;
-
+  if (n > 1024)
+    n = 1024;
+  /* A version that fails to load is invisible to the policy, so with
+   * {latest: 1} a corrupt newest version leaves the current one serving.
+   * Rounds: select, load what is missing; when a load fails, select again
+   * without it. */
+  int failed[1024] = {0}, want[1024] = {0}, policy_want[1024] = {0};
+  fr__mv *pool[1024] = {0};
+  for (size_t i = 0; i < n; i++) {
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, vs[i]);
+    failed[i] = !force && failed_before(e, vs[i], dir_stamp(dir));
+  }
   fr__snapshot *cur = fr__registry_acquire(r, name);
   fr__snapshot *nw = calloc(1, sizeof *nw);
   if (!nw) {
@@ -654,39 +655,76 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   atomic_store(&nw->refs, 1);
   snprintf(nw->name, sizeof nw->name, "%s", name);
-  int loaded_any = 0;
-  for (size_t i = 0; i < n && nw->n < FR__MAX_LOADED; i++) {
-    if (!want[i])
-      continue;
-    fr__mv *have = cur ? fr__snapshot_find(cur, vs[i]) : NULL;
-    if (have) {
-      atomic_fetch_add(&have->refs, 1);
-      nw->v[nw->n++] = have;
-      continue;
+  const char *stage_versions[] = {st.production, st.staging, st.canary, st.shadow};
+  for (int round = 0; round < 8; round++) {
+    char *ok[1025];
+    size_t map[1024], nok = 0;
+    for (size_t i = 0; i < n; i++)
+      if (!failed[i]) {
+        map[nok] = i;
+        ok[nok++] = vs[i];
+      }
+    ok[nok] = NULL;
+    int sel[1024];
+    apply_policy(ok, nok, &mc.versions, sel);
+    memset(want, 0, n * sizeof *want);
+    memset(policy_want, 0, n * sizeof *policy_want);
+    for (size_t k = 0; k < nok; k++)
+      want[map[k]] = policy_want[map[k]] = sel[k];
+    for (int k = 0; k < 4; k++)
+      for (size_t i = 0; i < n; i++)
+        if (stage_versions[k][0] && !failed[i] && strcmp(vs[i], stage_versions[k]) == 0)
+          want[i] = 1;
+    int new_failure = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (!want[i] || pool[i])
+        continue;
+      fr__mv *have = cur ? fr__snapshot_find(cur, vs[i]) : NULL;
+      if (have) {
+        atomic_fetch_add(&have->refs, 1);
+        pool[i] = have;
+        continue;
+      }
+      char dir[1200];
+      snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, vs[i]);
+      int64_t stamp = dir_stamp(dir);
+      uint64_t t0 = fr_monotonic_ns();
+      /* Look for a shared state group among what is loaded so far. */
+      nw->n = 0;
+      for (size_t k = 0; k < n && nw->n < FR__MAX_LOADED; k++)
+        if (pool[k])
+          nw->v[nw->n++] = pool[k];
+      fr__mv *v = load_version(r, name, vs[i], cur, nw, &mc, &lerr);
+      nw->n = 0;
+      const char *res = v ? "success" : "failure";
+      const char *ll[] = {name, res};
+      fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
+      char fields[300];
+      snprintf(fields, sizeof fields, "\"model\":\"%s\",\"version\":\"%s\",\"seconds\":%.3f", name,
+               vs[i], (double)(fr_monotonic_ns() - t0) * 1e-9);
+      if (!v) {
+        fr_log(FR_LOG_ERROR, "model_load_failed", fields, "%s", lerr.msg);
+        note_failure(e, vs[i], stamp, lerr.msg);
+        failed[i] = 1;
+        new_failure = 1;
+        continue;
+      }
+      fr_log(FR_LOG_INFO, "model_loaded", fields, "model %s version %s loaded, verified and warm",
+             name, vs[i]);
+      forget_failure(e, vs[i]);
+      pool[i] = v;
     }
-    char dir[1200];
-    snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, vs[i]);
-    int64_t stamp = dir_stamp(dir);
-    if (!force && failed_before(e, vs[i], stamp))
+    if (!new_failure)
+      break;
+  }
+  /* The snapshot: the wanted versions; anything else loaded in passing goes. */
+  for (size_t i = 0; i < n; i++) {
+    if (!pool[i])
       continue;
-    uint64_t t0 = fr_monotonic_ns();
-    fr__mv *v = load_version(r, name, vs[i], cur, nw, &mc, &lerr);
-    const char *res = v ? "success" : "failure";
-    const char *ll[] = {name, res};
-    fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
-    char fields[300];
-    snprintf(fields, sizeof fields, "\"model\":\"%s\",\"version\":\"%s\",\"seconds\":%.3f", name,
-             vs[i], (double)(fr_monotonic_ns() - t0) * 1e-9);
-    if (!v) {
-      fr_log(FR_LOG_ERROR, "model_load_failed", fields, "%s", lerr.msg);
-      note_failure(e, vs[i], stamp, lerr.msg);
-      continue;
-    }
-    fr_log(FR_LOG_INFO, "model_loaded", fields, "model %s version %s loaded, verified and warm",
-           name, vs[i]);
-    forget_failure(e, vs[i]);
-    loaded_any = 1;
-    nw->v[nw->n++] = v;
+    if (want[i] && nw->n < FR__MAX_LOADED)
+      nw->v[nw->n++] = pool[i];
+    else
+      mv_unref(pool[i]);
   }
   qsort(nw->v, nw->n, sizeof nw->v[0], cmp_mv);
   /* Production: the promoted version when loaded, else the newest loaded
@@ -746,7 +784,6 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       swap_snapshot(r, e, NULL);
     }
   }
-  (void)loaded_any;
   e->unloaded = 0;
   fr__snapshot_release(cur);
   fr_strv_free(vs);
