@@ -21,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -449,8 +450,25 @@ void fr__http_quiesce(fr__http *h) {
   if (!h || !h->d || atomic_exchange(&h->quiesced, 1))
     return;
   MHD_socket fd = MHD_quiesce_daemon(h->d);
-  if (fd != MHD_INVALID_SOCKET)
+  if (fd != MHD_INVALID_SOCKET) {
+    /* Connections the kernel has already accepted into the listen backlog
+     * were accepted as far as their clients know: hand them to the worker
+     * threads so they are served, instead of resetting them by closing the
+     * socket under them. */
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl >= 0)
+      fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    for (int n = 0; n < 4096; n++) {
+      struct sockaddr_storage sa;
+      socklen_t sl = sizeof sa;
+      int c = accept4(fd, (struct sockaddr *)&sa, &sl, SOCK_CLOEXEC);
+      if (c < 0)
+        break;
+      /* MHD closes the socket itself when it cannot take it. */
+      MHD_add_connection(h->d, c, (struct sockaddr *)&sa, sl);
+    }
     close(fd);
+  }
   h->listen_fd = -1;
 }
 

@@ -259,7 +259,10 @@ static void on_response(fr__req *r) {
     const char *lr[] = {r->endpoint, r->reason ? r->reason : "internal"};
     fr__series_add(fr__metrics_get(m, M_ERRORS, lr), 1);
   }
-  int log_it = atomic_load_explicit(&s->access_log, memory_order_relaxed) || r->status >= 500;
+  /* Server faults are errors; a 503 "not ready" (starting, draining) is an
+   * expected answer, logged like a client error: at debug level. */
+  int fault = r->status >= 500 && r->status != 503;
+  int log_it = atomic_load_explicit(&s->access_log, memory_order_relaxed) || fault;
   if (!log_it && r->status >= 400 && fr_log_get_level() <= FR_LOG_DEBUG)
     log_it = 1;
   if (log_it) {
@@ -271,7 +274,7 @@ static void on_response(fr__req *r) {
              "\"request_id\":\"%s\",\"method\":\"%s\",\"endpoint\":\"%s\",\"status\":%d,"
              "\"duration_us\":%.1f,\"model\":\"%s\",\"version\":\"%s\"",
              r->request_id, r->method, ep, r->status, secs * 1e6, mod, r->version);
-    fr_log_level lvl = r->status >= 500 ? FR_LOG_ERROR
+    fr_log_level lvl = fault                                               ? FR_LOG_ERROR
                        : r->status >= 400 && !atomic_load(&s->access_log) ? FR_LOG_DEBUG
                                                                            : FR_LOG_INFO;
     const char *msg = r->status >= 400 && r->out.data ? r->out.data : "";
