@@ -4,7 +4,9 @@
  */
 #include "serve/buf.h"
 
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,14 +111,53 @@ void fr__buf_json_double(fr__buf *b, double v) {
   fr__buf_append(b, tmp, (size_t)n);
 }
 
+/* The shortest "%.Ng" text (6 <= N <= 9) that reads back to v, as
+ * fr_fmt_float gives, found with fewer conversions: a float32 always
+ * round-trips with 9 significant digits, and if N digits round-trip so do
+ * N + 1 (closer to v), so the answer is found by trying 8 first and then
+ * walking down, or taking 9.  Locale-independent: printf's only
+ * locale-dependent character here is the decimal point, which we write. */
+static locale_t g_c_locale;
+static pthread_once_t g_c_once = PTHREAD_ONCE_INIT;
+static void init_c_locale(void) { g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
+
+static int fmt_float_short(char *out, size_t cap, float v) {
+  pthread_once(&g_c_once, init_c_locale);
+  char buf[4][40];
+  int len[4];
+  int best = -1;
+  for (int prec = 8; prec >= 6; prec--) {
+    int i = prec - 6;
+    len[i] = fr_snprintf_c(buf[i], sizeof buf[i], "%.*g", prec, (double)v);
+    if (strtof_l(buf[i], NULL, g_c_locale) != v)
+      break;
+    best = i;
+  }
+  if (best < 0) {
+    len[3] = fr_snprintf_c(buf[3], sizeof buf[3], "%.9g", (double)v);
+    best = 3;
+  }
+  return snprintf(out, cap, "%.*s", len[best], buf[best]);
+}
+
 void fr__buf_json_float(fr__buf *b, float v) {
   if (!isfinite(v)) {
     fr__buf_append(b, "null", 4);
     return;
   }
   char tmp[40];
-  int n = fr_fmt_float(tmp, sizeof tmp, v);
+  int n = fmt_float_short(tmp, sizeof tmp, v);
   fr__buf_append(b, tmp, (size_t)n);
+}
+
+void fr__buf_uint(fr__buf *b, uint64_t v) {
+  char tmp[24];
+  size_t i = sizeof tmp;
+  do {
+    tmp[--i] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  fr__buf_append(b, tmp + i, sizeof tmp - i);
 }
 
 const char *fr__buf_cstr(fr__buf *b) {

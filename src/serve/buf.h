@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct fr__buf {
   char *data; /* NUL-terminated when len > 0 or after fr__buf_cstr */
@@ -40,6 +41,8 @@ void fr__buf_json_str(fr__buf *b, const char *s, size_t n);
  * fr_fmt_float); NaN and infinities, which JSON cannot carry, become null. */
 void fr__buf_json_double(fr__buf *b, double v);
 void fr__buf_json_float(fr__buf *b, float v);
+/* Appends an unsigned integer in decimal. */
+void fr__buf_uint(fr__buf *b, uint64_t v);
 /* The contents as a C string ("" when empty).  Valid until the next append. */
 const char *fr__buf_cstr(fr__buf *b);
 /* Hands the storage to the caller (who frees it with free()) and leaves the

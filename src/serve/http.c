@@ -154,9 +154,23 @@ static void set_request_id(fr__http *h, fr__req *r) {
       return;
     }
   }
+  /* "<8 hex digits of the process prefix>-<counter in hex>", built by hand:
+   * this runs for every request. */
+  static const char hex[] = "0123456789abcdef";
   uint64_t n = atomic_fetch_add_explicit(&h->id_counter, 1, memory_order_relaxed);
-  snprintf(r->request_id, sizeof r->request_id, "%08x-%llx", h->id_prefix,
-           (unsigned long long)n);
+  char *o = r->request_id;
+  for (int i = 7; i >= 0; i--)
+    *o++ = hex[(h->id_prefix >> (4 * i)) & 15];
+  *o++ = '-';
+  char tmp[16];
+  int k = 0;
+  do {
+    tmp[k++] = hex[n & 15];
+    n >>= 4;
+  } while (n);
+  while (k)
+    *o++ = tmp[--k];
+  *o = '\0';
 }
 
 static enum MHD_Result send_response(fr__http *h, fr__req *r) {

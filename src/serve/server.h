@@ -50,6 +50,7 @@ enum {
 typedef struct fr__registry fr__registry;
 
 struct fr_server {
+  uint64_t id;                   /* unique per process (metric caches) */
   fr_server_config cfg;          /* guarded by cfg_mu for live changes */
   pthread_mutex_t cfg_mu;
   fr__http *http;

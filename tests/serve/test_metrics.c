@@ -6,6 +6,7 @@
  * observation.
  */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <locale.h>
 #include <pthread.h>
 #include <string.h>
@@ -156,4 +157,28 @@ Test(metrics, concurrent_consistency) {
   const char *l[] = {"/x", "200"};
   cr_assert_eq(fr__series_value(fr__metrics_get(g_m, 0, l)), 20000.0);
   fr__metrics_free(g_m);
+}
+
+/* The response float formatter gives exactly fr_fmt_float's shortest text
+ * (a different search order), including under a decimal-comma locale. */
+Test(buf, float_format_matches_fr_fmt_float) {
+  int de = setlocale(LC_ALL, "de_DE.UTF-8") != NULL;
+  uint32_t x = 0x12345678u;
+  for (int i = 0; i < 200000; i++) {
+    x = x * 1664525u + 1013904223u;
+    float v;
+    uint32_t bits = x;
+    memcpy(&v, &bits, 4);
+    if (!isfinite(v))
+      continue;
+    if (i % 2)
+      v = (float)(x >> 8) / 16777216.0f; /* probabilities in [0, 1) */
+    char want[40];
+    fr_fmt_float(want, sizeof want, v);
+    fr__buf b = {0};
+    fr__buf_json_float(&b, v);
+    cr_assert_str_eq(fr__buf_cstr(&b), want, "value bits %08x (locale de: %d)", bits, de);
+    fr__buf_close(&b);
+  }
+  setlocale(LC_ALL, "C");
 }
