@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""Integration test of the model repository (issue 5 item 4) against the real
+`fraud serve`:
+
+- several models at once: a bundle model with three versions under a
+  {latest: 2} policy, and a bare XGBoost model file served with Triton FIL's
+  tensor names, whose probabilities equal XGBoost's own (the fixture made by
+  tests/fixtures/serve/make_fixture.py);
+- /v1/score without ?model= when several models are loaded: 400; with it,
+  the newest version; a bare model cannot score raw transactions;
+- version policies changed by reload: {specific: [1]} loads 1 and unloads
+  the others;
+- explicit mode: only startup_models load; the repository API loads the
+  others; new versions wait for an explicit load;
+- `fraud models show` and `diff`; versions are immutable (`fraud train`
+  refuses an existing version directory).
+"""
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from serve_helpers import (FRAUD, SPARKOV, SRC, Server, bundle, check, finish, make_repo,
+                           read_csv_rows, request)
+
+b1 = bundle("sparkov", "1", trees=30, seed=42)
+b2 = bundle("sparkov", "2", trees=30, seed=7)
+b3 = bundle("sparkov", "3", trees=30, seed=11)
+repo = make_repo({"sparkov": [("1", b1), ("2", b2), ("3", b3)]})
+fixture = os.path.join(SRC, "tests", "fixtures", "serve")
+os.makedirs(os.path.join(repo, "fil", "1"))
+shutil.copy(os.path.join(fixture, "xgb_small.json"), os.path.join(repo, "fil", "1", "xgboost.json"))
+cfgdir = tempfile.mkdtemp(prefix="fraud-repo-cfg-")
+cfg = os.path.join(cfgdir, "config.yaml")
+with open(cfg, "w") as f:
+    f.write("models:\n  sparkov:\n    version_policy: {latest: 2}\n")
+srv = Server(repo, "--config", cfg)
+auth = {"Authorization": "Bearer test-token"}
+
+
+def index():
+    st, idx, _ = request(srv.admin_port, "POST", "/v2/repository/index", {}, headers=auth)
+    return {(e["name"], e["version"]): e["state"] for e in idx} if st == 200 else {}
+
+
+def wait_for(pred, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+idx = index()
+check(idx == {("fil", "1"): "READY", ("sparkov", "1"): "UNAVAILABLE", ("sparkov", "2"): "READY",
+              ("sparkov", "3"): "READY"}, f"index under {{latest: 2}}: {idx}")
+st, meta, _ = request(srv.port, "GET", "/v2/models/sparkov")
+check(st == 200 and meta["versions"] == ["2", "3"] and meta["parameters"]["version"] == "3",
+      f"sparkov metadata: {meta}")
+
+# The bare model: FIL names, XGBoost's probabilities.
+rows, want = [], []
+with open(os.path.join(fixture, "xgb_small_rows.csv")) as f:
+    for rec in csv.DictReader(f):
+        rows.append([None if rec[f"f{i}"] == "" else float(rec[f"f{i}"]) for i in range(6)])
+        want.append(float(rec["probability"]))
+st, meta, _ = request(srv.port, "GET", "/v2/models/fil")
+check(st == 200 and meta["inputs"][0]["name"] == "input__0" and meta["inputs"][0]["shape"] == [-1, 6]
+      and meta["outputs"][0]["name"] == "output__0", f"bare model metadata: {meta}")
+st, ans, _ = request(srv.port, "POST", "/v2/models/fil/infer",
+                     {"inputs": [{"name": "input__0", "shape": [len(rows), 6], "datatype": "FP32",
+                                  "data": rows}]})
+if check(st == 200, f"bare model infer: {st} {ans}"):
+    got = ans["outputs"][0]["data"]
+    import numpy as np
+    g, w = np.array(got, dtype=np.float32), np.array(want, dtype=np.float32)
+    check(np.all(np.abs(g - w) <= np.spacing(w)), f"bare model probabilities vs XGBoost: max diff "
+          f"{np.max(np.abs(g - w))}")
+
+header, data = read_csv_rows()
+txn = {h: v for h, v in zip(header, data[0]) if h != "is_fraud"}
+st, ans, _ = request(srv.port, "POST", "/v1/score", txn)
+check(st == 400 and "several models" in ans.get("error", ""), f"/v1/score without a model: {st} {ans}")
+st, ans, _ = request(srv.port, "POST", "/v1/score?model=sparkov", txn)
+check(st == 200 and ans["version"] == "3", f"/v1/score?model=sparkov: {st} {ans}")
+st, ans, _ = request(srv.port, "POST", "/v1/score?model=sparkov&version=2", txn)
+check(st == 200 and ans["version"] == "2", f"/v1/score pinned to version 2: {st} {ans}")
+st, ans, _ = request(srv.port, "POST", "/v1/score?model=fil", txn)
+check(st == 400 and "bare model" in ans.get("error", ""), f"/v1/score on a bare model: {st} {ans}")
+
+# Policy change through a reload: only version 1.
+with open(cfg, "w") as f:
+    f.write("models:\n  sparkov:\n    version_policy: {specific: [1]}\n")
+srv.proc.send_signal(signal.SIGHUP)
+check(wait_for(lambda: index().get(("sparkov", "1")) == "READY" and
+               index().get(("sparkov", "3")) == "UNAVAILABLE"), f"{{specific: [1]}} after reload: {index()}")
+st, ans, _ = request(srv.port, "POST", "/v1/score?model=sparkov", txn)
+check(st == 200 and ans["version"] == "1", f"version 1 serves: {ans}")
+check(srv.stop() == 0, "exit")
+
+# Explicit mode.
+srv = Server(repo, "--repository-mode", "explicit", "--set", "repository.startup_models=fil")
+check(request(srv.port, "GET", "/v2/models/fil/ready")[0] == 200, "startup model loaded")
+check(request(srv.port, "GET", "/v2/models/sparkov/ready")[0] == 404, "other models not loaded")
+st, _, _ = request(srv.admin_port, "POST", "/v2/repository/models/sparkov/load", headers=auth)
+check(st == 200, f"explicit load: {st}")
+st, ans, _ = request(srv.port, "POST", "/v1/score?model=sparkov", txn)
+check(st == 200 and ans["version"] == "3", f"explicitly loaded newest version: {ans}")
+shutil.copytree(b1, os.path.join(repo, "sparkov", "4"))
+time.sleep(0.6)  # several poll intervals: explicit mode does not poll
+st, ans, _ = request(srv.port, "POST", "/v1/score?model=sparkov", txn)
+check(ans.get("version") == "3", f"no polling in explicit mode: {ans}")
+st, body, _ = request(srv.admin_port, "POST", "/v2/repository/models/sparkov/load", headers=auth)
+# Version 4 is a copy of version 1: its manifest says version 1, so it is refused
+# (a mismatched bundle), and version 3 keeps serving.
+check(st == 200, f"reload with a mismatched version 4: {st} {body}")
+st, ans, _ = request(srv.port, "POST", "/v1/score?model=sparkov", txn)
+check(ans.get("version") == "3", f"mismatched bundle refused, version 3 serves: {ans}")
+ev = [e for e in srv.events("model_load_failed") if e.get("version") == "4"]
+check(ev and "manifest names model 'sparkov' version '1'" in ev[0]["msg"], f"mismatch reason: {ev[:1]}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(os.path.join(repo, "sparkov", "4"))
+
+# fraud models show / diff; immutable versions.
+out = subprocess.run([FRAUD, "models", "show", "--repository", repo, "sparkov", "2"], capture_output=True,
+                     text=True)
+check(out.returncode == 0 and json.loads(out.stdout)["manifest"]["version"] == "2", "models show")
+out = subprocess.run([FRAUD, "models", "diff", "--repository", repo, "sparkov", "1", "2"], capture_output=True,
+                     text=True)
+check(out.returncode == 0 and "parameters.seed" in out.stdout, f"models diff: {out.stdout}")
+out = subprocess.run([FRAUD, "train", "--schema", "sparkov", "--out", os.path.join(repo, "sparkov", "2"),
+                      "--n-estimators", "2", "--quiet", SPARKOV], capture_output=True, text=True)
+check(out.returncode != 0, "a second write to an existing version fails")
+check(json.load(open(os.path.join(repo, "sparkov", "2", "manifest.json")))["version"] == "2",
+      "version 2 untouched")
+
+shutil.rmtree(repo, ignore_errors=True)
+shutil.rmtree(cfgdir, ignore_errors=True)
+finish("serve_repository_py")
