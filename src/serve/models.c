@@ -11,6 +11,8 @@
  */
 #include "serve/models.h"
 
+#include "serve/flatjson.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,7 @@ static void mv_destroy(fr__mv *v) {
   fr__batcher_free(v->batcher); /* executes what is still queued */
   group_unref(v->sg);
   fr__drift_free(v->drift);
+  free(v->col_hash);
   fr_bundle_unref(v->bundle);
   fr_forest_free(v->own_forest);
   free(v);
@@ -448,6 +451,16 @@ static fr__mv *load_version(fr__registry *r, const char *name, const char *versi
     goto fail;
   }
   if (v->schema) {
+    size_t nc = fr_schema_ncols(v->schema);
+    v->col_hash = calloc(nc ? nc : 1, sizeof *v->col_hash);
+    if (!v->col_hash) {
+      fr_error_set(err, FR_ENOMEM, "out of memory");
+      goto fail;
+    }
+    for (size_t c = 0; c < nc; c++) {
+      const char *cn = fr_schema_column(v->schema, c)->name;
+      v->col_hash[c] = fr__flatjson_hash(cn, strlen(cn));
+    }
     v->id_col = fr_schema_role_column(v->schema, FR_ROLE_ID);
     v->amount_col = fr_schema_role_column(v->schema, FR_ROLE_AMOUNT);
     v->time_col = fr_schema_role_column(v->schema, FR_ROLE_EVENT_TIME);

@@ -25,13 +25,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve/flatjson.h"
 #include "serve/models.h"
 
 #define MAX_TXNS 10000
 
 typedef struct slot {
   fr__mv *mv;       /* version that answers */
-  json_t *obj;      /* the transaction (borrowed from doc) */
+  size_t m0, nm;    /* its members: c->mem[m0 .. m0 + nm) */
   size_t row;       /* its output row */
   size_t foff;      /* offset of its feature row in the scratch matrix */
   double event_time;
@@ -39,7 +40,9 @@ typedef struct slot {
 } slot;
 
 typedef struct fr__score_ctx {
-  json_t *doc;
+  json_t *doc;      /* jansson path only (pool memory) */
+  fr__member *mem;  /* members of every transaction */
+  size_t mcap, nmem;
   int is_array;
   size_t n;
   slot *t;
@@ -58,6 +61,7 @@ void fr__score_free(fr__scratch *sc) {
     return;
   fr__score_ctx *c = sc->score;
   c->doc = NULL; /* arena memory, freed with the connection's arena */
+  free(c->mem);
   free(c->t);
   free(c->fields);
   free(c->alt);
@@ -87,17 +91,17 @@ static void where(char *buf, size_t cap, const fr__score_ctx *c, size_t i) {
     buf[0] = '\0';
 }
 
-/* Text of a JSON scalar used as a key or a STRING cell: strings as they are,
+/* Text of a member used as a key or a STRING cell: strings as they are,
  * integers in decimal (the text a CSV cell would hold).  0 or -1. */
-static int scalar_text(const json_t *v, fr__buf *strings, const char **p, size_t *len) {
-  if (json_is_string(v)) {
-    *p = json_string_value(v);
-    *len = json_string_length(v);
+static int scalar_text(const fr__member *m, fr__buf *strings, const char **p, size_t *len) {
+  if (m->kind == FR__J_STRING) {
+    *p = m->str;
+    *len = m->slen;
     return 0;
   }
-  if (json_is_integer(v)) {
+  if (m->kind == FR__J_INTEGER) {
     char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)json_integer_value(v));
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)m->i);
     size_t off = strings->len;
     fr__buf_append(strings, tmp, (size_t)n + 1); /* reserved in advance: no move */
     if (strings->oom)
@@ -109,10 +113,26 @@ static int scalar_text(const json_t *v, fr__buf *strings, const char **p, size_t
   return -1;
 }
 
-/* Fills fields[0..ncols) of `schema` from obj.  Returns 0, or an HTTP error
- * already answered (reason + message) and -1. */
-static int build_fields(fr__req *r, const fr_schema *schema, const json_t *obj, fr_field *fields,
-                        double *event_time, fr__buf *strings, const char *pre, int answer) {
+/* The member named like column c (hash first, then the name). */
+static const fr__member *member_of(const fr__mv *mv, size_t col, const fr__member *ms, size_t nm) {
+  uint64_t h = mv->col_hash[col];
+  for (size_t k = 0; k < nm; k++) {
+    if (ms[k].khash != h)
+      continue;
+    const char *name = fr_schema_column(mv->schema, col)->name;
+    size_t nl = strlen(name);
+    if (ms[k].klen == nl && memcmp(ms[k].key, name, nl) == 0)
+      return &ms[k];
+  }
+  return NULL;
+}
+
+/* Fills fields[0..ncols) of mv's schema from the members.  Returns 0, or an
+ * HTTP error already answered (reason + message) and -1. */
+static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size_t nm,
+                        fr_field *fields, double *event_time, fr__buf *strings, const char *pre,
+                        int answer) {
+  const fr_schema *schema = mv->schema;
   size_t nc = fr_schema_ncols(schema);
   int time_col = fr_schema_role_column(schema, FR_ROLE_EVENT_TIME);
   const fr_time_format *tf = fr_schema_time_format(schema);
@@ -122,8 +142,8 @@ static int build_fields(fr__req *r, const fr_schema *schema, const json_t *obj, 
     fr_field *f = &fields[c];
     memset(f, 0, sizeof *f);
     f->num = NAN;
-    json_t *v = json_object_get(obj, ci->name);
-    if (!v || json_is_null(v)) {
+    const fr__member *v = member_of(mv, c, ms, nm);
+    if (!v || v->kind == FR__J_NULL) {
       if (!v && ci->required && ci->role != FR_ROLE_LABEL && ci->role != FR_ROLE_IGNORE) {
         if (answer)
           fr__req_error(r, 400, FR__REASON_MISSING, "%sfield '%s' is missing", pre, ci->name);
@@ -138,15 +158,15 @@ static int build_fields(fr__req *r, const fr_schema *schema, const json_t *obj, 
       continue;
     }
     fr_error err;
-    if (json_is_string(v)) {
-      if (fr_schema_parse_cell(schema, c, json_string_value(v), json_string_length(v), f, &err)) {
+    if (v->kind == FR__J_STRING) {
+      if (fr_schema_parse_cell(schema, c, v->str, v->slen, f, &err)) {
         if (answer)
           fr__req_error(r, 400, FR__REASON_BAD_TYPE, "%sfield '%s': %s", pre, ci->name, err.msg);
         return -1;
       }
-    } else if (json_is_number(v)) {
+    } else if (v->kind == FR__J_INTEGER || v->kind == FR__J_REAL) {
       if (ci->type == FR_COL_NUMBER) {
-        f->num = json_number_value(v);
+        f->num = v->num;
         f->present = 1;
       } else {
         const char *p;
@@ -169,17 +189,17 @@ static int build_fields(fr__req *r, const fr_schema *schema, const json_t *obj, 
       if (answer)
         fr__req_error(r, 400, FR__REASON_BAD_TYPE,
                       "%sfield '%s': expected a number or a string, got %s", pre, ci->name,
-                      json_is_boolean(v) ? "a boolean" : json_is_array(v) ? "an array" : "an object");
+                      v->kind == FR__J_OTHER ? "an object or an array" : "a boolean");
       return -1;
     }
     if ((int)c == time_col) {
       /* The event time, as the CSV reader computes it. */
       double t = NAN;
       int bad = 0;
-      if (json_is_string(v)) {
-        bad = fr_time_parse(tf, json_string_value(v), json_string_length(v), &t) != 0;
+      if (v->kind == FR__J_STRING) {
+        bad = fr_time_parse(tf, v->str, v->slen, &t) != 0;
       } else {
-        double x = json_number_value(v);
+        double x = v->num;
         switch (tf->kind) {
         case FR_TIME_EPOCH_SECONDS:
           t = x;
@@ -215,7 +235,8 @@ static int build_fields(fr__req *r, const fr_schema *schema, const json_t *obj, 
 }
 
 /* Canary routing: a keyed hash of the routing entity's key, mapped to [0, 1). */
-static fr__mv *route(fr_server *s, fr__snapshot *snap, const json_t *obj, fr__buf *strings) {
+static fr__mv *route(fr_server *s, fr__snapshot *snap, const fr__member *ms, size_t nm,
+                     fr__buf *strings) {
   fr__mv *p = snap->primary;
   if (!snap->canary || !(snap->canary_weight > 0) || p->route_entity < 0 || !p->schema)
     return p;
@@ -224,8 +245,7 @@ static fr__mv *route(fr_server *s, fr__snapshot *snap, const json_t *obj, fr__bu
   char key[512];
   size_t kl = 0;
   for (size_t i = 0; i < nk; i++) {
-    const fr_column_info *ci = fr_schema_column(p->schema, (size_t)cols[i]);
-    json_t *v = json_object_get(obj, ci->name);
+    const fr__member *v = member_of(p, (size_t)cols[i], ms, nm);
     const char *t;
     size_t len;
     if (!v || scalar_text(v, strings, &t, &len))
@@ -309,7 +329,7 @@ static void feed_others(fr__req *r, fr__scratch *sc, fr__snapshot *snap, size_t 
       size_t nca = fr_schema_ncols(who->schema);
       double et;
       if (grow((void **)&c->alt, &c->acap, nca, sizeof *c->alt) ||
-          build_fields(r, who->schema, t->obj, c->alt, &et, &sc->strings, "", 0))
+          build_fields(r, who, c->mem + t->m0, t->nm, c->alt, &et, &sc->strings, "", 0))
         continue; /* this version's schema cannot read the transaction */
       txn.fields = c->alt;
       txn.nfields = nca;
@@ -333,13 +353,14 @@ static void put_result(fr__req *r, fr__score_ctx *c, size_t i, float p, double l
   fr__mv *mv = t->mv;
   fr__buf *o = &r->out;
   fr__buf_puts(o, "{\"transaction_id\":");
-  json_t *id = mv->id_col >= 0 ? json_object_get(t->obj, fr_schema_column(mv->schema, (size_t)mv->id_col)->name) : NULL;
-  if (json_is_string(id))
-    fr__buf_json_str(o, json_string_value(id), json_string_length(id));
-  else if (json_is_integer(id))
-    fr__buf_printf(o, "%lld", (long long)json_integer_value(id));
-  else if (json_is_real(id))
-    fr__buf_json_double(o, json_real_value(id));
+  const fr__member *id =
+      mv->id_col >= 0 ? member_of(mv, (size_t)mv->id_col, c->mem + t->m0, t->nm) : NULL;
+  if (id && id->kind == FR__J_STRING)
+    fr__buf_json_str(o, id->str, id->slen);
+  else if (id && id->kind == FR__J_INTEGER)
+    fr__buf_printf(o, "%lld", (long long)id->i);
+  else if (id && id->kind == FR__J_REAL)
+    fr__buf_json_double(o, id->num);
   else
     fr__buf_puts(o, "null");
   fr__buf_puts(o, ",\"fraud_probability\":");
@@ -461,26 +482,50 @@ void fr__h_score(fr__req *r) {
                   pinned->name, pinned->version, pinned->name);
     goto fail;
   }
-  /* Body: the JSON tree lives in the connection's arena until its next
-   * request (dropped, never json_decref'ed). */
-  json_error_t je;
+  /* Body: the flat-object fast path, else jansson (whose tree lives in the
+   * connection's pool until its next request, dropped, never
+   * json_decref'ed).  Both give the same members (flatjson.h). */
   c->doc = NULL;
-  fr__reqpool_reset(&sc->arena);
-  fr__reqpool_enter(&sc->arena);
-  c->doc = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_REJECT_DUPLICATES, &je);
-  fr__reqpool_enter(NULL);
-  if (!c->doc) {
-    fr__req_error(r, 400, FR__REASON_BAD_JSON, "invalid JSON at line %d column %d: %s", je.line,
-                  je.column, je.text);
+  c->nmem = 0;
+  fr__buf_reset(&sc->strings);
+  size_t maxc = 0;
+  for (size_t i = 0; i < snap->n; i++)
+    if (snap->v[i]->schema && fr_schema_ncols(snap->v[i]->schema) > maxc)
+      maxc = fr_schema_ncols(snap->v[i]->schema);
+  const char *body = r->body.data ? r->body.data : "";
+  /* Unescaped strings and integer texts go to sc->strings: reserve enough
+   * for every pointer into it to stay put (at most the body's size, plus
+   * 24 bytes per number turned into text). */
+  if (grow((void **)&c->mem, &c->mcap, 2 * maxc + 16, sizeof *c->mem) ||
+      fr__buf_reserve(&sc->strings, r->body.len + (2 * maxc + 16) * 24)) {
+    fr__req_error(r, 500, "internal", "out of memory");
     goto fail;
   }
-  c->is_array = json_is_array(c->doc);
-  if (!c->is_array && !json_is_object(c->doc)) {
-    fr__req_error(r, 400, FR__REASON_BAD_JSON,
-                  "the body must be a transaction (a JSON object) or an array of them");
-    goto fail;
+  long fast = fr__flatjson_scan(body, r->body.len, c->mem, c->mcap, &sc->strings);
+  if (fast >= 0) {
+    c->is_array = 0;
+    c->n = 1;
+    c->nmem = (size_t)fast;
+  } else {
+    fr__buf_reset(&sc->strings);
+    json_error_t je;
+    fr__reqpool_reset(&sc->arena);
+    fr__reqpool_enter(&sc->arena);
+    c->doc = json_loadb(body, r->body.len, JSON_REJECT_DUPLICATES, &je);
+    fr__reqpool_enter(NULL);
+    if (!c->doc) {
+      fr__req_error(r, 400, FR__REASON_BAD_JSON, "invalid JSON at line %d column %d: %s", je.line,
+                    je.column, je.text);
+      goto fail;
+    }
+    c->is_array = json_is_array(c->doc);
+    if (!c->is_array && !json_is_object(c->doc)) {
+      fr__req_error(r, 400, FR__REASON_BAD_JSON,
+                    "the body must be a transaction (a JSON object) or an array of them");
+      goto fail;
+    }
+    c->n = c->is_array ? json_array_size(c->doc) : 1;
   }
-  c->n = c->is_array ? json_array_size(c->doc) : 1;
   if (c->n == 0 || c->n > MAX_TXNS) {
     fr__req_error(r, 400, FR__REASON_BAD_SHAPE, "%zu transactions in one request (1 to %d)", c->n,
                   MAX_TXNS);
@@ -490,13 +535,58 @@ void fr__h_score(fr__req *r) {
     fr__req_error(r, 500, "internal", "out of memory");
     goto fail;
   }
-  /* Route and validate every transaction before touching any state. */
-  fr__buf_reset(&sc->strings);
-  size_t maxc = 0;
-  for (size_t i = 0; i < snap->n; i++)
-    if (snap->v[i]->schema && fr_schema_ncols(snap->v[i]->schema) > maxc)
-      maxc = fr_schema_ncols(snap->v[i]->schema);
-  /* Integer texts for text columns and keys: reserve so pointers stay put. */
+  if (c->doc) {
+    /* Members of each object of the jansson tree. */
+    size_t total = 0;
+    for (size_t i = 0; i < c->n; i++) {
+      json_t *o = c->is_array ? json_array_get(c->doc, i) : c->doc;
+      if (!json_is_object(o)) {
+        char pre[48];
+        where(pre, sizeof pre, c, i);
+        fr__req_error(r, 400, FR__REASON_BAD_JSON, "%sa transaction must be a JSON object", pre);
+        goto fail;
+      }
+      total += json_object_size(o);
+    }
+    if (grow((void **)&c->mem, &c->mcap, total + 1, sizeof *c->mem)) {
+      fr__req_error(r, 500, "internal", "out of memory");
+      goto fail;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+      json_t *o = c->is_array ? json_array_get(c->doc, i) : c->doc;
+      c->t[i].m0 = c->nmem;
+      const char *k;
+      json_t *v;
+      json_object_foreach(o, k, v) {
+        fr__member *m = &c->mem[c->nmem++];
+        memset(m, 0, sizeof *m);
+        m->key = k;
+        m->klen = strlen(k);
+        m->khash = fr__flatjson_hash(k, m->klen);
+        if (json_is_string(v)) {
+          m->kind = FR__J_STRING;
+          m->str = json_string_value(v);
+          m->slen = json_string_length(v);
+        } else if (json_is_integer(v)) {
+          m->kind = FR__J_INTEGER;
+          m->i = json_integer_value(v);
+          m->num = (double)m->i;
+        } else if (json_is_real(v)) {
+          m->kind = FR__J_REAL;
+          m->num = json_real_value(v);
+        } else {
+          m->kind = json_is_true(v) ? FR__J_TRUE : json_is_false(v) ? FR__J_FALSE
+                    : json_is_null(v) ? FR__J_NULL : FR__J_OTHER;
+        }
+      }
+      c->t[i].nm = c->nmem - c->t[i].m0;
+    }
+  } else {
+    c->t[0].m0 = 0;
+    c->t[0].nm = c->nmem;
+  }
+  /* Route and validate every transaction before touching any state.
+   * Integer texts for text columns and keys: reserve so pointers stay put. */
   if (fr__buf_reserve(&sc->strings, c->n * (maxc + 4) * 24) ||
       grow((void **)&c->fields, &c->fcap, c->n * maxc, sizeof *c->fields)) {
     fr__req_error(r, 500, "internal", "out of memory");
@@ -504,22 +594,18 @@ void fr__h_score(fr__req *r) {
   }
   for (size_t i = 0; i < c->n; i++) {
     slot *t = &c->t[i];
-    t->obj = c->is_array ? json_array_get(c->doc, i) : c->doc;
     char pre[48];
     where(pre, sizeof pre, c, i);
-    if (!json_is_object(t->obj)) {
-      fr__req_error(r, 400, FR__REASON_BAD_JSON, "%sa transaction must be a JSON object", pre);
-      goto fail;
-    }
-    t->mv = pin && pin[0] ? pinned : route(s, snap, t->obj, &sc->strings);
+    const fr__member *ms = c->mem + t->m0;
+    t->mv = pin && pin[0] ? pinned : route(s, snap, ms, t->nm, &sc->strings);
     if (!t->mv->feat) {
       fr__req_error(r, 400, FR__REASON_BAD_TYPE, "%sversion '%s' has no feature spec", pre,
                     t->mv->version);
       goto fail;
     }
     size_t nc = fr_schema_ncols(t->mv->schema);
-    if (build_fields(r, t->mv->schema, t->obj, c->fields + i * nc, &t->event_time, &sc->strings,
-                     pre, 1))
+    if (build_fields(r, t->mv, ms, t->nm, c->fields + i * nc, &t->event_time, &sc->strings, pre,
+                     1))
       goto fail;
     t->amount = NAN;
     if (t->mv->amount_col >= 0) {
