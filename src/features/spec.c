@@ -95,7 +95,7 @@ void fr_featurizer_free(fr_featurizer *f) {
   for (size_t i = 0; i < f->nops; i++)
     free(f->ops[i].name);
   free(f->ops);
-  for (size_t i = 0; i < f->nfeatures; i++)
+  for (size_t i = 0; f->names && i < f->nfeatures; i++)
     free(f->names[i]);
   free(f->names);
   for (size_t i = 0; i < f->nslots; i++) {
@@ -799,7 +799,7 @@ static int emit_write(void *ctx, unsigned char *buffer, size_t size) {
 static int emit_scalar(yaml_emitter_t *em, const char *s, int quoted) {
   yaml_event_t ev;
   yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)s, (int)strlen(s),
-                               !quoted, !quoted,
+                               !quoted, 1,
                                quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
                                       : YAML_ANY_SCALAR_STYLE);
   return yaml_emitter_emit(em, &ev);
