@@ -1,3 +1,9 @@
+# serve: libmicrohttpd and jansson come with the core.  The admin client of
+# `fraud models ... --server` loads libcurl at run time (dlopen), so only its
+# headers are needed here (libcurl4-openssl-dev) and the server binary does
+# not link it.
+pkg_check_modules(FR_CURL REQUIRED libcurl)
+target_include_directories(fraud_core PRIVATE ${FR_CURL_INCLUDE_DIRS})
 # The load client (loadgen*.c) parses HTTP responses and URLs with Debian's
 # libhttp-parser (package libhttp-parser-dev; no pkg-config file).  The
 # static archive is preferred so the fraud binary (and the server image
