@@ -127,6 +127,19 @@ static const fr__member *member_of(const fr__mv *mv, size_t col, const fr__membe
   return NULL;
 }
 
+/* A cell that does not parse.  The parser's message quotes the text; for an
+ * entity column (a card number, an account) it is withheld, since error
+ * messages reach the logs, which must never hold an entity key. */
+static void cell_error(fr__req *r, const fr_column_info *ci, const char *pre, const fr_error *err) {
+  if (ci->role == FR_ROLE_ENTITY)
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE,
+                  "%sfield '%s': not a valid value for the column's type (the value of an "
+                  "entity key is not repeated)",
+                  pre, ci->name);
+  else
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE, "%sfield '%s': %s", pre, ci->name, err->msg);
+}
+
 /* Fills fields[0..ncols) of mv's schema from the members.  Returns 0, or an
  * HTTP error already answered (reason + message) and -1. */
 static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size_t nm,
@@ -161,7 +174,7 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
     if (v->kind == FR__J_STRING) {
       if (fr_schema_parse_cell(schema, c, v->str, v->slen, f, &err)) {
         if (answer)
-          fr__req_error(r, 400, FR__REASON_BAD_TYPE, "%sfield '%s': %s", pre, ci->name, err.msg);
+          cell_error(r, ci, pre, &err);
         return -1;
       }
     } else if (v->kind == FR__J_INTEGER || v->kind == FR__J_REAL) {
@@ -181,7 +194,7 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
         }
         if (fr_schema_parse_cell(schema, c, p, len, f, &err)) {
           if (answer)
-            fr__req_error(r, 400, FR__REASON_BAD_TYPE, "%sfield '%s': %s", pre, ci->name, err.msg);
+            cell_error(r, ci, pre, &err);
           return -1;
         }
       }

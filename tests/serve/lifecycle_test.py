@@ -246,6 +246,18 @@ check(acc and acc[-1]["endpoint"] == "/v2/models/{m}/infer" and acc[-1]["status"
       acc[-1]["request_id"], f"access log after reload: {acc[-1:]}")
 check(metric_value(metrics(srv.port), "fraud_batch_size_count", model="sparkov"),
       "batching switched on by reload")
+# With the access log on, scoring (and failing to score) transactions leaves
+# no card number in the logs.
+cards = set()
+for k in range(50):
+    t = {h: v for h, v in zip(header, rows[k]) if h != label}
+    cards.add(t["cc_num"])
+    request(srv.port, "POST", "/v1/score", t)
+    request(srv.port, "POST", "/v1/score", dict(t, amt="bad"))
+    request(srv.port, "POST", "/v1/score", {k2: v for k2, v in t.items() if k2 != "unix_time"})
+log = srv.text()
+check(len(srv.events("request")) >= 150 and not any(c in log for c in cards),
+      "a card number appears in the server log")
 with open(cfg, "w") as f:
     f.write("server:\n  prot: 1\n")
 srv.proc.send_signal(signal.SIGHUP)
