@@ -730,10 +730,13 @@ int fr_server_reload(fr_server *s, const char *const *overrides, fr_error *err) 
     if (is_str) {
       char **pa = (char **)a, **pb = (char **)b;
       differs = strcmp(*pa ? *pa : "", *pb ? *pb : "") != 0;
-      if (differs) {
-        free(*pb);
-        *pb = strdup(*pa ? *pa : "");
-      }
+      /* Keep the running string itself, not a copy: other threads read
+       * restart-only strings (repository.path) without the lock, so their
+       * pointers must stay valid; the new config's string is freed with the
+       * old config below. */
+      char *keep = *pa;
+      *pa = *pb;
+      *pb = keep;
     } else {
       differs = memcmp(a, b, w) != 0;
       if (differs)
