@@ -50,6 +50,7 @@ struct fr__http {
   _Atomic size_t max_body;
   _Atomic uint64_t read_timeout_ns;
   _Atomic size_t in_flight;
+  _Atomic size_t suspended;
   _Atomic uint64_t last_start;
   _Atomic int quiesced;
   uint32_t id_prefix;
@@ -130,12 +131,15 @@ void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, 
 void fr__req_suspend(fr__req *r) {
   r->suspended = 1;
   r->phase = PH_SUSPENDED;
+  atomic_fetch_add(&r->http->suspended, 1);
   MHD_suspend_connection(r->conn);
 }
 
 void fr__req_resume(fr__req *r) {
+  fr__http *h = r->http;
   r->phase = PH_RESUMED;
   MHD_resume_connection(r->conn);
+  atomic_fetch_sub(&h->suspended, 1);
 }
 
 static int id_char_ok(char c) {
@@ -462,6 +466,8 @@ void fr__http_set_limits(fr__http *h, size_t max_body, double read_timeout_s) {
 }
 
 size_t fr__http_in_flight(const fr__http *h) { return h ? atomic_load(&h->in_flight) : 0; }
+
+size_t fr__http_suspended(const fr__http *h) { return h ? atomic_load(&h->suspended) : 0; }
 
 uint64_t fr__http_last_start(const fr__http *h) { return h ? atomic_load(&h->last_start) : 0; }
 

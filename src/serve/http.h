@@ -87,6 +87,8 @@ int fr__http_port(const fr__http *h);
 void fr__http_set_limits(fr__http *h, size_t max_body, double read_timeout_s);
 /* Requests accepted and not yet completed. */
 size_t fr__http_in_flight(const fr__http *h);
+/* Requests suspended (waiting for a batch). */
+size_t fr__http_suspended(const fr__http *h);
 /* Monotonic time of the last request start (ns). */
 uint64_t fr__http_last_start(const fr__http *h);
 /* Stops accepting new connections (existing ones keep being served, with

@@ -644,6 +644,12 @@ void fr_server_stop(fr_server *s) {
     return;
   if (!atomic_load(&s->shut_down))
     fr_server_shutdown(s, -1);
+  /* Requests still waiting for a batch (the grace period ran out) are
+   * completed by their batcher within its queue delay: let them finish
+   * before the listener goes, since a suspended connection cannot be
+   * answered once libmicrohttpd has stopped. */
+  for (int i = 0; i < 500 && fr__http_suspended(s->http) + fr__http_suspended(s->admin) > 0; i++)
+    usleep(10000);
   if (s->repo_thread_started) {
     pthread_mutex_lock(&s->repo_mu);
     s->repo_stop = 1;
