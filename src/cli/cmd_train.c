@@ -61,7 +61,8 @@ typedef struct progress {
   int on;
   int early_stopping;
   double t0;
-  int drew; /* a round line is on screen */
+  int drew;       /* a round line is on screen */
+  double last;    /* when it was drawn */
 } progress;
 
 static void on_stage(const char *stage, void *ctx) {
@@ -98,6 +99,11 @@ static void fmt_secs(char *b, size_t cap, double s) {
  * if that comes first) at the mean time per round so far. */
 static int on_round(const fr_train_progress *pr, void *ctx) {
   progress *pg = ctx;
+  /* At most ten redraws a second: a terminal is slower than a round. */
+  double now = fr_now();
+  if (pg->drew && now - pg->last < 0.1)
+    return 0;
+  pg->last = now;
   int done = pr->iteration + 1;
   int last = pr->n_estimators;
   if (pg->early_stopping > 0 && pr->best_iteration + pg->early_stopping + 1 < last)

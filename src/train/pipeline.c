@@ -225,29 +225,30 @@ static int finish(const fr_train_job *job, prepared *pp, const fr_train_params *
     goto done;
   rep->train_seconds = fr_now() - t2;
 
-  /* Score every row with our own engine (what the server will do). */
+  /* Score the held-out rows with our own engine (what the server will do);
+   * the training slice's scores are never used. */
   stage(job, "evaluate");
   if (!(forest = fr_forest_load_buffer(model, model_len, FR_FOREST_XGBOOST_JSON,
                                        "trained model", err))) {
     rc = err ? err->code : FR_EFORMAT;
     goto done;
   }
-  if (!(p = malloc(t->rows * sizeof *p))) {
+  size_t held = t->rows - sp->train_end;
+  if (!(p = malloc((held ? held : 1) * sizeof *p))) {
     rc = fr_error_set(err, FR_ENOMEM, "out of memory");
     goto done;
   }
-  if ((rc = fr_forest_predict(forest, t->x, t->rows, p))) {
+  if ((rc = fr_forest_predict(forest, t->x + sp->train_end * t->cols, held, p))) {
     fr_error_set(err, rc, "prediction with the trained model failed");
     goto done;
   }
 
-  /* Thresholds on the validation slice. */
+  /* Thresholds on the validation slice: p[0, nv) is the validation slice,
+   * p[nv, held) the test slice. */
   size_t nv = sp->valid_end - sp->train_end;
   double decline, review;
-  if ((rc = fr_threshold_max_f1(t->y + sp->train_end, p + sp->train_end, nv, &decline,
-                                err)) ||
-      (rc = fr_threshold_at_fpr(t->y + sp->train_end, p + sp->train_end, nv, 0.01,
-                                &review, err))) {
+  if ((rc = fr_threshold_max_f1(t->y + sp->train_end, p, nv, &decline, err)) ||
+      (rc = fr_threshold_at_fpr(t->y + sp->train_end, p, nv, 0.01, &review, err))) {
     fr_error_prefix(err, "choosing thresholds on the validation slice");
     goto done;
   }
@@ -255,11 +256,10 @@ static int finish(const fr_train_job *job, prepared *pp, const fr_train_params *
    * thresholds are probabilities. */
   rep->thresholds.decline = decline > 1 ? 1 : decline;
   rep->thresholds.review = review < rep->thresholds.decline ? review : rep->thresholds.decline;
-  if ((rc = fr_metrics_compute(t->y + sp->train_end, p + sp->train_end, nv,
-                               rep->thresholds.decline, &rep->valid, err)) ||
-      (rc = fr_metrics_compute(t->y + sp->valid_end, p + sp->valid_end,
-                               sp->rows - sp->valid_end, rep->thresholds.decline,
-                               &rep->test, err)))
+  if ((rc = fr_metrics_compute(t->y + sp->train_end, p, nv, rep->thresholds.decline,
+                               &rep->valid, err)) ||
+      (rc = fr_metrics_compute(t->y + sp->valid_end, p + nv, sp->rows - sp->valid_end,
+                               rep->thresholds.decline, &rep->test, err)))
     goto done;
 
   /* The manifest. */
