@@ -557,8 +557,9 @@ FR_EXPORT int fr_train_run(const fr_train_job *job, fr_train_report *rep,
  * split and featurized once (as fr_train_run does) in the calling process,
  * the search runs in forked workers (fr_tune_run with
  * fr_tune_objective_xgboost), then the best configuration is trained again
- * in the calling process with the threads of a trial (so its model is the
- * best trial's, tree for tree) and written as a bundle like fr_train_run's,
+ * in one more forked process with the threads of a trial (so its model is
+ * the best trial's, tree for tree) and written as a bundle like
+ * fr_train_run's,
  * with the trials log copied into it as `trials.jsonl` (listed in the
  * manifest's files, with a `tuning` record: seed, space digest, budgets,
  * trials, best trial). */
@@ -581,8 +582,10 @@ FR_EXPORT void fr_tune_job_default(fr_tune_job *job);
 
 /* Runs (or resumes) the search and, when every planned trial has finished,
  * writes the best bundle; a time-boxed call (max_new_trials) returns 0 with
- * rep->written = 0.  The calling process must not have trained with
- * XGBoost before (fr_tune_run's fork constraint).  Errors: those of
+ * rep->written = 0.  XGBoost never runs in the calling process, so it may
+ * call this again; it must not have trained with XGBoost itself before
+ * (fr_tune_run's fork constraint).  The job's progress and stage callbacks
+ * of the final training run in that child process.  Errors: those of
  * fr_train_run's reading stages and of fr_tune_run (FR_ESTATE when
  * cancelled: "rerun with the same log to resume"); FR_EDATA when every
  * trial failed (the first failure's message); FR_EEXIST when out_dir

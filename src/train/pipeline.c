@@ -13,11 +13,17 @@
  * step (finish(): train, thresholds, metrics, bundle), so a tuned bundle is
  * made exactly like a trained one.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <yaml.h>
 #include <zlib.h>
 
@@ -350,6 +356,94 @@ int fr_train_run(const fr_train_job *job, fr_train_report *rep, fr_error *err) {
 
 /* ---- hyper-parameter search ---------------------------------------------- */
 
+/* What the final training sends back to the searching process. */
+typedef struct finish_wire {
+  int rc;
+  fr_train_report rep;
+  fr_error err;
+} finish_wire;
+
+/* finish() in a forked child, so that the calling process never starts
+ * OpenMP (GNU OpenMP is not fork-safe: a process that has trained cannot
+ * fork workers again, so a second search in the same process, a test suite
+ * for one, would hang).  The child gets the default action for SIGINT and
+ * SIGTERM: an interruption ends it, and a bundle being written is never
+ * half there because fr_bundle_write renames a complete directory. */
+static int finish_in_child(const fr_train_job *job, prepared *pp,
+                           const fr_train_params *params, json_t *extra,
+                           const fr_bundle_file *file, fr_train_report *rep,
+                           fr_error *err) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    json_decref(extra);
+    return fr_error_set(err, FR_EIO, "tune: pipe: %s", strerror(errno));
+  }
+  fflush(NULL);
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    json_decref(extra);
+    return fr_error_set(err, FR_EIO, "tune: fork: %s", strerror(errno));
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    finish_wire *w = calloc(1, sizeof *w);
+    if (!w)
+      _exit(3);
+    w->rep = *rep;
+    w->rc = finish(job, pp, params, extra, file, 1, &w->rep, &w->err);
+    const char *b = (const char *)w;
+    size_t off = 0;
+    while (off < sizeof *w) {
+      ssize_t n = write(fds[1], b + off, sizeof *w - off);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        _exit(2);
+      off += (size_t)n;
+    }
+    fflush(NULL);
+    _exit(0);
+  }
+  close(fds[1]);
+  json_decref(extra); /* the child's copy was consumed there */
+  finish_wire *w = calloc(1, sizeof *w);
+  size_t off = 0;
+  while (w && off < sizeof *w) {
+    ssize_t n = read(fds[0], (char *)w + off, sizeof *w - off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    off += (size_t)n;
+  }
+  close(fds[0]);
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  int rc;
+  if (!w) {
+    rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+  } else if (off == sizeof *w) {
+    *rep = w->rep;
+    rc = w->rc;
+    if (rc && err)
+      *err = w->err;
+  } else {
+    rc = fr_error_set(err, FR_ESTATE,
+                      "tune: the final training of the best configuration was "
+                      "interrupted (%s %d); the search is complete in the log: rerun "
+                      "the same command to train and write it",
+                      WIFSIGNALED(st) ? "signal" : "exit status",
+                      WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+  }
+  free(w);
+  return rc;
+}
+
 int fr_tune_job_run(const fr_tune_job *job, fr_tune_report *rep, fr_error *err) {
   if (!rep)
     return fr_error_set(err, FR_EINVAL, "tune: NULL report");
@@ -377,9 +471,8 @@ int fr_tune_job_run(const fr_tune_job *job, fr_tune_report *rep, fr_error *err) 
                       r->n_trials, why);
     goto done;
   }
-  /* The best configuration again, in this process: the workers are gone, so
-   * OpenMP may start here.  Same parameters and threads as its trial, so the
-   * same trees. */
+  /* The best configuration again, with the parameters and threads of its
+   * trial, so the same trees. */
   const fr_trial *best = &r->trials[r->best];
   fr_train_params params = best->params;
   params.progress = tj->params.progress;
@@ -407,7 +500,7 @@ int fr_tune_job_run(const fr_tune_job *job, fr_tune_report *rep, fr_error *err) 
   json_t *extra = json_object();
   json_object_set_new(extra, "tuning", tuning);
   fr_bundle_file f = {"trials.jsonl", log_text, log_len};
-  if (!(rc = finish(tj, &pp, &params, extra, &f, 1, &rep->train, err)))
+  if (!(rc = finish_in_child(tj, &pp, &params, extra, &f, &rep->train, err)))
     rep->written = 1;
 done:
   free(log_text);
