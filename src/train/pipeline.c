@@ -458,6 +458,15 @@ int fr_tune_job_run(const fr_tune_job *job, fr_tune_report *rep, fr_error *err) 
   int rc = prepare(tj, &pp, &rep->train, err);
   if (rc)
     return rc;
+  /* The log's directory (by default the model's, next to the version). */
+  const char *slash = strrchr(job->tune.log_path, '/');
+  if (slash && slash != job->tune.log_path) {
+    char *dir = strndup(job->tune.log_path, (size_t)(slash - job->tune.log_path));
+    rc = dir ? fr_mkdir_p(dir, err) : fr_error_set(err, FR_ENOMEM, "out of memory");
+    free(dir);
+    if (rc)
+      goto done;
+  }
   stage(tj, "search");
   fr_tune_xgboost_ctx ctx = {pp.t, &rep->train.split};
   rc = fr_tune_run(job->space, &tj->params, &job->tune, fr_tune_objective_xgboost, &ctx,

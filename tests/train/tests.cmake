@@ -37,3 +37,14 @@ add_test(NAME train_results_match_python
                  $<TARGET_FILE:fraud_cli> ${PROJECT_SOURCE_DIR} --assert)
 set_tests_properties(train_results_match_python PROPERTIES
   LABELS "train;no-sanitize" TIMEOUT 300 ENVIRONMENT "${FRAUD_TEST_ENV}")
+
+# fraud train / evaluate / tune end to end: flags and parameter files,
+# progress only on a terminal, bad inputs leaving nothing behind, every
+# figure of `fraud evaluate --json` recomputed with scikit-learn, derived
+# threshold versions, an interrupted (SIGINT) search resumed to the same
+# trials as an uninterrupted one.
+add_test(NAME train_cli
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/train/cli_test.py
+                 $<TARGET_FILE:fraud_cli> ${PROJECT_SOURCE_DIR})
+set_tests_properties(train_cli PROPERTIES LABELS train TIMEOUT 300
+                     ENVIRONMENT "${FRAUD_TEST_ENV}")
