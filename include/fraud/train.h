@@ -43,7 +43,8 @@ FR_EXPORT int fr_split_by_time(const fr_table *t, double valid_fraction,
 typedef struct fr_train_progress {
   int iteration;            /* 0-based round just finished */
   int n_estimators;         /* upper bound on rounds */
-  double train_aucpr;       /* NaN unless fr_train_params.eval_train */
+  double train_aucpr;       /* NaN unless evaluated this round
+                               (fr_train_params.eval_train) */
   double valid_aucpr;       /* XGBoost's aucpr on the validation slice */
   int best_iteration;       /* best round so far (early-stopping rule) */
   double best_valid_aucpr;
@@ -72,9 +73,10 @@ typedef struct fr_train_params {
   int nthread;               /* 0 = all cores */
   uint64_t seed;             /* <= INT64_MAX (XGBoost's seed is int64) */
   int verbose;               /* 1: a JSON log line per round on stderr */
-  int eval_train;            /* 1: also evaluate aucpr on the training slice
-                                each round (for progress; costs a sort of the
-                                training slice per round) */
+  int eval_train;            /* k > 0: also evaluate aucpr on the training
+                                slice every k rounds (rounds 0, k, 2k, ...
+                                and the last; for progress displays: each
+                                evaluation sorts the training slice) */
   fr_train_progress_fn progress; /* optional, see above */
   void *progress_ctx;
 } fr_train_params;

@@ -262,7 +262,10 @@ int fr_train_xgboost(const fr_table *t, const fr_split *split,
     DMatrixHandle evm[2];
     const char *evn[2];
     bst_ulong nev = 0;
-    if (p->eval_train) {
+    /* The last round is always among the evaluated ones. */
+    int eval_tr = p->eval_train > 0 &&
+                  (it % p->eval_train == 0 || it + 1 == p->n_estimators);
+    if (eval_tr) {
       evm[nev] = dtrain;
       evn[nev++] = "train";
     }
@@ -272,7 +275,7 @@ int fr_train_xgboost(const fr_table *t, const fr_split *split,
     FR_XGB_CHECK(api, err, XGBoosterEvalOneIter(b, it, evm, evn, nev, &evs));
     double va = NAN, ta = NAN;
     if (parse_eval(evs, "valid", &va) != 0 ||
-        (p->eval_train && parse_eval(evs, "train", &ta) != 0)) {
+        (eval_tr && parse_eval(evs, "train", &ta) != 0)) {
       rc = fr_error_set(err, FR_EFORMAT,
                         "train: cannot read aucpr from XGBoost's evaluation "
                         "text '%s'",
