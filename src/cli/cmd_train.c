@@ -280,7 +280,7 @@ int fr_cmd_train(int argc, char **argv) {
     job.params.progress = on_round;
     job.params.progress_ctx = &pg;
     /* The train PR-AUC column, every 10 rounds: each evaluation sorts the
-     * training slice, which on a million rows costs as much as a round. */
+     * training slice, which is costly on large data. */
     job.params.eval_train = 10;
   }
   fr_train_report rep;
