@@ -192,8 +192,10 @@ int fr_cmd_evaluate(int argc, char **argv) {
       th.decline = 1;
     if (th.review > th.decline)
       th.review = th.decline;
+    fr_cli_hold_signals(1); /* no half-copied version on Ctrl-C */
     int rc = dtext ? fr_bundle_derive_thresholds(job.model_dir, save, version, &th, dtext, &err)
                    : fr_error_set(&err, FR_ENOMEM, "out of memory");
+    fr_cli_hold_signals(0);
     free(dtext);
     if (rc)
       return fr_cli_fail("evaluate", &err);

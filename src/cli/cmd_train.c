@@ -4,6 +4,8 @@
  * the defaults, then a YAML file (--params), then the flags, each overriding
  * the one before.  On a terminal, stderr shows the stages and a live line per
  * boosting round; otherwise nothing is drawn (logs and CI stay clean).
+ * Interrupting signals are held while the bundle is written, so a Ctrl-C
+ * never leaves a temporary directory in the model repository.
  */
 #include <getopt.h>
 #include <math.h>
@@ -68,6 +70,10 @@ typedef struct progress {
 
 static void on_stage(const char *stage, void *ctx) {
   progress *pg = ctx;
+  if (strcmp(stage, "write") == 0)
+    fr_cli_hold_signals(1); /* released once the bundle is complete */
+  if (!pg->on)
+    return;
   static const struct {
     const char *key, *text;
   } names[] = {{"read", "reading the data"},
@@ -274,9 +280,9 @@ int fr_cmd_train(int argc, char **argv) {
   pg.early_stopping = job.params.early_stopping_rounds;
   pg.t0 = fr_now();
   pg.train_aucpr = NAN;
+  job.on_stage = on_stage;
+  job.stage_ctx = &pg;
   if (pg.on) {
-    job.on_stage = on_stage;
-    job.stage_ctx = &pg;
     job.params.progress = on_round;
     job.params.progress_ctx = &pg;
     /* The train PR-AUC column, every 10 rounds: each evaluation sorts the
@@ -287,8 +293,10 @@ int fr_cmd_train(int argc, char **argv) {
   int rc = fr_train_run(&job, &rep, &err);
   if (pg.drew)
     fputc('\n', stderr);
-  if (rc)
+  if (rc) {
+    fr_cli_hold_signals(0);
     return fr_cli_fail("train", &err);
+  }
   if (!quiet) {
     const fr_metrics *m = &rep.test;
     char first[40], last[40];
@@ -310,5 +318,7 @@ int fr_cmd_train(int argc, char **argv) {
     printf("time: read %.2fs, features %.2fs, xgboost %.2fs, total %.2fs\n",
            rep.read_seconds, rep.featurize_seconds, rep.train_seconds, rep.total_seconds);
   }
+  fflush(stdout);
+  fr_cli_hold_signals(0); /* a signal held during the write acts now */
   return FR_EXIT_OK;
 }

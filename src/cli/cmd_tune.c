@@ -73,19 +73,10 @@ typedef struct tctx {
   int drew;
 } tctx;
 
-static void hold_signals(int hold) {
-  sigset_t s;
-  sigemptyset(&s);
-  sigaddset(&s, SIGINT);
-  sigaddset(&s, SIGTERM);
-  sigaddset(&s, SIGHUP);
-  sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &s, NULL);
-}
-
 static void on_stage(const char *stage, void *ctx) {
   tctx *tc = ctx;
   if (strcmp(stage, "write") == 0)
-    hold_signals(1); /* released once the bundle is complete */
+    fr_cli_hold_signals(1); /* released once the bundle is complete */
   if (!tc->show)
     return;
   if (tc->drew)
@@ -307,6 +298,6 @@ int fr_cmd_tune(int argc, char **argv) {
   fr_tune_result_free(&rep.result);
   fr_search_space_free(space);
   free(log_default);
-  hold_signals(0); /* a signal held during the write acts now */
+  fr_cli_hold_signals(0); /* a signal held during a write acts now */
   return exit_code;
 }
