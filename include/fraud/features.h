@@ -181,7 +181,7 @@ typedef struct fr_state_stats {
 } fr_state_stats;
 
 /* Fills *out.  Thread-safe (counters are read without stopping traffic). */
-FR_EXPORT void fr_state_stats_get(const fr_state *st, fr_state_stats *out);
+FR_EXPORT void fr_state_get_stats(const fr_state *st, fr_state_stats *out);
 
 /* One exported metric of fr_state_stats: a table for the server's
  * /metrics, so metric names live in one place (docs/metrics.md).  The value
