@@ -520,6 +520,13 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
   }
 }
 
+/* A transaction without the entity's key (a key column is missing) has no
+ * such entity: every feature of the entity is missing. */
+static void slot_missing(const fr_featurizer *f, const fr__slot *sl, float *out) {
+  for (size_t k = 0; k < sl->nop_idx; k++)
+    out[f->ops[sl->op_idx[k]].out] = NAN;
+}
+
 /* The event tuple this transaction adds to slot sl.  hashes: when not
  * NULL, the precomputed (field_hash) values of the slot's hashed columns
  * (offline path), 0 = missing. */
@@ -664,13 +671,20 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
     /* Outage, configured to score anyway: no history, nothing stored. */
     atomic_fetch_add(&st->c.degraded, 1);
     *flags |= FR_FEATURIZE_DEGRADED;
-    for (size_t s = 0; s < ns; s++)
-      slot_features(f, &f->slots[s], NULL, txn, out);
+    for (size_t s = 0; s < ns; s++) {
+      if (item_of[s] >= 0)
+        slot_features(f, &f->slots[s], NULL, txn, out);
+      else
+        slot_missing(f, &f->slots[s], out);
+    }
     return 0;
   }
-  for (size_t s = 0; s < ns; s++)
-    slot_features(f, &f->slots[s], item_of[s] >= 0 ? items[item_of[s]].ent : NULL,
-                  txn, out);
+  for (size_t s = 0; s < ns; s++) {
+    if (item_of[s] >= 0)
+      slot_features(f, &f->slots[s], items[item_of[s]].ent, txn, out);
+    else
+      slot_missing(f, &f->slots[s], out);
+  }
   if (!update || n == 0)
     return 0;
   for (size_t i = 0; i < n; i++) {
@@ -756,8 +770,12 @@ int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
     if (k < 0)
       return k;
     if (k == 0) {
-      /* No key (a key column is missing) or no state: no history. */
-      slot_features(f, sl, NULL, txn, out);
+      /* No state: no history; no key (a key column is missing): no
+       * entity. */
+      if (st)
+        slot_missing(f, sl, out);
+      else
+        slot_features(f, sl, NULL, txn, out);
       continue;
     }
     fr__entity_ref ref = {0};
@@ -1147,9 +1165,13 @@ static int offline_row(const fr_featurizer *f, offline *o, size_t r,
   for (size_t s = 0; s < f->nslots; s++) {
     const fr__slot *sl = &f->slots[s];
     uint32_t id = o->ids[s][r];
-    fr__entity *e = id == UINT32_MAX ? NULL : &o->ents[s][id];
+    if (id == UINT32_MAX) {
+      slot_missing(f, sl, out);
+      continue;
+    }
+    fr__entity *e = &o->ents[s][id];
     slot_features(f, sl, e, txn, out);
-    if (e) {
+    {
       /* Rows come in time order: never late. */
       uint64_t hashes[FR__MAX_VALS];
       int cached = 1;

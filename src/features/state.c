@@ -43,7 +43,7 @@ void fr_state_free(fr_state *st) {
 
 size_t fr_state_size(const fr_state *st) { return st ? st->vt->size(st) : 0; }
 
-void fr_state_stats_get(const fr_state *st, fr_state_stats *out) {
+void fr_state_get_stats(const fr_state *st, fr_state_stats *out) {
   memset(out, 0, sizeof *out);
   out->last_snapshot = NAN;
   if (!st)
