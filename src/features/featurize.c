@@ -660,7 +660,9 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
     if (rc == 0)
       continue;
     item_of[s] = (int)n;
-    items[n] = (fr__remote_item){.slot = (int)s, .key = h, .ent = &ents[n]};
+    /* Scratch records are per slot: a record's capacity is counted in
+     * events of its slot's layout. */
+    items[n] = (fr__remote_item){.slot = (int)s, .key = h, .ent = &ents[s]};
     n++;
   }
   int rc = n ? st->vt->fetch(st, items, n, err) : 0;

@@ -237,8 +237,10 @@ size_t fr__entity_bytes(const fr__entity *e, const fr__slot *sl);
  * fr__entity_encoded_size bytes. */
 size_t fr__entity_encoded_size(const fr__entity *e, const fr__slot *sl);
 void fr__entity_encode(const fr__entity *e, const fr__slot *sl, uint8_t *buf);
-/* Replaces *e (initialised) with the decoded record, reusing its buffers.
- * FR_EFORMAT when the bytes are not a record of this slot's layout. */
+/* Replaces *e (initialised) with the decoded record, reusing its buffers
+ * (so *e must only ever hold records of this slot: capacities count its
+ * events).  FR_EFORMAT when the bytes are not a record of this slot's
+ * layout. */
 int fr__entity_decode(fr__entity *e, const fr__slot *sl, const uint8_t *buf,
                       size_t len);
 

@@ -451,8 +451,12 @@ static int snapshot_pass(mem_state *ms, FILE *fp, const char *path, int apply,
                         path, (const char *)(head + 16), f->state_digest);
   double wm;
   memcpy(&wm, head + 88, 8);
-  fr__entity scratch;
-  fr__entity_init(&scratch);
+  /* One scratch record per slot: capacities count events of one layout. */
+  fr__entity *scratch = calloc(f->nslots ? f->nslots : 1, sizeof *scratch);
+  if (!scratch)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  for (size_t i = 0; i < f->nslots; i++)
+    fr__entity_init(&scratch[i]);
   uint8_t *rec = NULL;
   size_t rec_cap = 0;
   uint64_t count = 0;
@@ -497,7 +501,7 @@ static int snapshot_pass(mem_state *ms, FILE *fp, const char *path, int apply,
     }
     const fr__slot *sl = &f->slots[rh[0]];
     if (!apply) {
-      if (fr__entity_decode(&scratch, sl, rec, rh[1])) {
+      if (fr__entity_decode(&scratch[rh[0]], sl, rec, rh[1])) {
         rc = fr_error_set(err, FR_EFORMAT, "%s: corrupt snapshot record %llu",
                           path, (unsigned long long)count);
         break;
@@ -523,7 +527,9 @@ static int snapshot_pass(mem_state *ms, FILE *fp, const char *path, int apply,
     }
     count++;
   }
-  fr__entity_clear(&scratch);
+  for (size_t i = 0; i < f->nslots; i++)
+    fr__entity_clear(&scratch[i]);
+  free(scratch);
   free(rec);
   if (!rc && apply && !isnan(wm)) {
     double cur = atomic_load(&ms->watermark);
