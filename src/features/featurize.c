@@ -50,9 +50,42 @@ static _Thread_local uint64_t *tl_hashes;
 static _Thread_local size_t tl_hashes_cap;
 static _Thread_local double *tl_res;
 static _Thread_local size_t tl_res_cap;
+static _Thread_local fr__entity *tl_ents;
+static _Thread_local size_t tl_nents;
+static _Thread_local int tl_registered;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+
+/* Runs in an exiting thread (pthread key destructor), while its
+ * thread-local variables are still there: frees its scratch. */
+static void scratch_free(void *unused) {
+  (void)unused;
+  free(tl_hashes);
+  free(tl_res);
+  for (size_t i = 0; i < tl_nents; i++)
+    fr__entity_clear(&tl_ents[i]);
+  free(tl_ents);
+  tl_hashes = NULL;
+  tl_res = NULL;
+  tl_ents = NULL;
+  tl_hashes_cap = tl_res_cap = tl_nents = 0;
+  tl_registered = 0;
+}
+
+static void make_key(void) { pthread_key_create(&tl_key, scratch_free); }
+
+/* Arranges for scratch_free at this thread's exit (once per thread). */
+static void scratch_register(void) {
+  if (tl_registered)
+    return;
+  pthread_once(&tl_once, make_key);
+  pthread_setspecific(tl_key, &tl_registered); /* any non-NULL value */
+  tl_registered = 1;
+}
 
 static double *res_scratch(size_t n) {
   if (n > tl_res_cap) {
+    scratch_register();
     size_t nc = n < 256 ? 256 : n * 2;
     double *nb = realloc(tl_res, nc * sizeof *nb);
     if (!nb)
@@ -311,6 +344,7 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
     if (h == 0)
       continue; /* missing value */
     if (m == tl_hashes_cap) {
+      scratch_register();
       size_t nc = tl_hashes_cap ? tl_hashes_cap * 2 : 256;
       uint64_t *nb = realloc(tl_hashes, nc * sizeof *nb);
       if (!nb)
@@ -625,11 +659,9 @@ static void count_late(fr_state *st, int late, unsigned *flags) {
 
 /* ---- remote (batched) path ---------------------------------------------- */
 
-static _Thread_local fr__entity *tl_ents;
-static _Thread_local size_t tl_nents;
-
 static fr__entity *remote_scratch(size_t n) {
   if (n > tl_nents) {
+    scratch_register();
     fr__entity *ne = realloc(tl_ents, n * sizeof *ne);
     if (!ne)
       return NULL;

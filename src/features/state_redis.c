@@ -311,6 +311,18 @@ static int redis_fetch(fr_state *st, fr__remote_item *items, size_t n,
 
 static _Thread_local uint8_t *tl_enc;
 static _Thread_local size_t tl_enc_cap;
+static pthread_key_t enc_key;
+static pthread_once_t enc_once = PTHREAD_ONCE_INIT;
+
+/* Frees the exiting thread's encode buffer (pthread key destructor). */
+static void enc_free(void *unused) {
+  (void)unused;
+  free(tl_enc);
+  tl_enc = NULL;
+  tl_enc_cap = 0;
+}
+
+static void enc_make_key(void) { pthread_key_create(&enc_key, enc_free); }
 
 static int redis_store(fr_state *st, fr__remote_item *items, size_t n,
                        fr_error *err) {
@@ -324,6 +336,10 @@ static int redis_store(fr_state *st, fr__remote_item *items, size_t n,
   if (total == 0)
     return 0;
   if (total > tl_enc_cap) {
+    if (!tl_enc) {
+      pthread_once(&enc_once, enc_make_key);
+      pthread_setspecific(enc_key, &tl_enc_cap);
+    }
     uint8_t *nb = realloc(tl_enc, total * 2);
     if (!nb)
       return fr_error_set(err, FR_ENOMEM, "out of memory");
