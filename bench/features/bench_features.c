@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
       return die("online", &err);
     if (dt < best)
       best = dt;
-    fr_state_stats_get(st, &stats);
+    fr_state_get_stats(st, &stats);
     fr_state_free(st);
   }
   if (online)
@@ -173,7 +173,7 @@ int main(int argc, char **argv) {
     double dt = replay(f, st, d, m, 1, &err, &rc);
     if (rc)
       return die("online redis", &err);
-    fr_state_stats_get(st, &stats);
+    fr_state_get_stats(st, &stats);
     fr_state_free(st);
     printf("redis_rows %zu\nonline_redis_us_per_txn %.1f\nredis_conflicts %llu\n",
            m, dt / m * 1e6, (unsigned long long)stats.conflicts);
