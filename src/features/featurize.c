@@ -26,13 +26,33 @@
  * System 1980", Bulletin Geodesique 54, 1980). */
 #define FR__EARTH_RADIUS_KM 6371.0088
 
+/* cos of a latitude in degrees, through a small per-thread cache: the same
+ * points come back (a card's home, the point of its previous event, the
+ * merchant point both geo features of a transaction read).  Same value as
+ * calling cos. */
+static _Thread_local struct {
+  double lat, c;
+} tl_coslat[64];
+
+static double cos_lat(double lat) {
+  uint64_t bits;
+  memcpy(&bits, &lat, sizeof bits);
+  size_t i = (size_t)((bits * 0x9e3779b97f4a7c15ull) >> 58);
+  if (tl_coslat[i].lat == lat && tl_coslat[i].c != 0)
+    return tl_coslat[i].c;
+  double c = cos(lat * (FR__PI / 180.0));
+  tl_coslat[i].lat = lat;
+  tl_coslat[i].c = c;
+  return c;
+}
+
 double fr__haversine_km(double lat1, double lon1, double lat2, double lon2) {
   /* Haversine formula (R. W. Sinnott, "Virtues of the Haversine", Sky and
    * Telescope 68(2), 1984), stable for small distances. */
   double r = FR__PI / 180.0;
   double dlat = (lat2 - lat1) * r, dlon = (lon2 - lon1) * r;
-  double a = sin(dlat / 2) * sin(dlat / 2) +
-             cos(lat1 * r) * cos(lat2 * r) * sin(dlon / 2) * sin(dlon / 2);
+  double sa = sin(dlat / 2), so = sin(dlon / 2);
+  double a = sa * sa + cos_lat(lat1) * cos_lat(lat2) * so * so;
   if (a > 1)
     a = 1;
   return 2 * FR__EARTH_RADIUS_KM * asin(sqrt(a));
@@ -356,20 +376,18 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
   }
   if (m == 0)
     return 0;
-  if (m <= 24) {
-    /* Insertion sort: a handful of values is the common case. */
-    for (size_t i = 1; i < m; i++) {
-      uint64_t x = tl_hashes[i];
-      size_t j = i;
-      while (j > 0 && tl_hashes[j - 1] > x) {
-        tl_hashes[j] = tl_hashes[j - 1];
-        j--;
-      }
-      tl_hashes[j] = x;
+  if (m <= 16) {
+    /* A handful of values, the common case: pairwise comparison. */
+    size_t d = 0;
+    for (size_t i = 0; i < m; i++) {
+      size_t j = 0;
+      while (j < i && tl_hashes[j] != tl_hashes[i])
+        j++;
+      d += j == i;
     }
-  } else {
-    qsort(tl_hashes, m, sizeof *tl_hashes, cmp_u64);
+    return (double)d;
   }
+  qsort(tl_hashes, m, sizeof *tl_hashes, cmp_u64);
   size_t d = 1;
   for (size_t i = 1; i < m; i++)
     d += tl_hashes[i] != tl_hashes[i - 1];
