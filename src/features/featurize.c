@@ -32,12 +32,12 @@
  * calling cos. */
 static _Thread_local struct {
   double lat, c;
-} tl_coslat[64];
+} tl_coslat[512];
 
 static double cos_lat(double lat) {
   uint64_t bits;
   memcpy(&bits, &lat, sizeof bits);
-  size_t i = (size_t)((bits * 0x9e3779b97f4a7c15ull) >> 58);
+  size_t i = (size_t)((bits * 0x9e3779b97f4a7c15ull) >> 55);
   if (tl_coslat[i].lat == lat && tl_coslat[i].c != 0)
     return tl_coslat[i].c;
   double c = cos(lat * (FR__PI / 180.0));
@@ -355,6 +355,30 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
   double from = t - w;
   size_t m = 0;
   size_t h0 = 1 + sl->nvals + (size_t)hidx;
+  /* A window of at most 16 events, the common case: compare in place. */
+  uint32_t start = end;
+  while (start > 0 && end - start <= 16 &&
+         e->ev[(size_t)(start - 1) * sl->stride] >= from)
+    start--;
+  if (end - start <= 16 &&
+      (start == 0 || e->ev[(size_t)(start - 1) * sl->stride] < from)) {
+    size_t d = 0;
+    for (uint32_t i = start; i < end; i++) {
+      uint64_t h;
+      memcpy(&h, &e->ev[(size_t)i * sl->stride + h0], sizeof h);
+      if (h == 0)
+        continue; /* missing value */
+      uint32_t j = start;
+      for (; j < i; j++) {
+        uint64_t g;
+        memcpy(&g, &e->ev[(size_t)j * sl->stride + h0], sizeof g);
+        if (g == h)
+          break;
+      }
+      d += j == i;
+    }
+    return (double)d;
+  }
   for (uint32_t i = end; i > 0; i--) {
     const double *ev = e->ev + (size_t)(i - 1) * sl->stride;
     if (ev[0] < from)
@@ -376,17 +400,6 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
   }
   if (m == 0)
     return 0;
-  if (m <= 16) {
-    /* A handful of values, the common case: pairwise comparison. */
-    size_t d = 0;
-    for (size_t i = 0; i < m; i++) {
-      size_t j = 0;
-      while (j < i && tl_hashes[j] != tl_hashes[i])
-        j++;
-      d += j == i;
-    }
-    return (double)d;
-  }
   qsort(tl_hashes, m, sizeof *tl_hashes, cmp_u64);
   size_t d = 1;
   for (size_t i = 1; i < m; i++)
