@@ -6,7 +6,11 @@
  * says which keys each kind takes, so unknown keys and missing ones are
  * errors that name the spec line.  Entities come from the schema (single
  * ENTITY columns and composite_entities); each entity a feature reads becomes
- * a "slot" whose event tuples carry exactly the values its features need.
+ * a "slot" whose event tuples carry exactly the values its features need,
+ * with its windows (exact, or served by time buckets: per feature `bucket:`
+ * or the top-level `buckets: {from, width}`) and horizons.  The slots'
+ * layout is summarised in a SHA-256 digest that snapshots and Redis keys
+ * carry, so a state is never read by a featurizer of another layout.
  */
 #include <math.h>
 #include <stdlib.h>
