@@ -124,9 +124,19 @@ typedef struct fr_server_config {
   fr_state_options state;       /* online feature state (hash_key derived at start) */
   char *state_hash_secret;      /* secret of the entity-key hash; "" = the
                                    FRAUD_HASH_SECRET environment variable */
+  size_t state_max_bytes;       /* state.max_bytes: heap cap of the in-process store */
+  char *snapshot_path;          /* state.snapshot.path: in-process state is
+                                   restored from / saved to
+                                   <path>.<model>.<layout digest, 16 hex>;
+                                   "" = none */
+  double snapshot_interval;     /* state.snapshot.interval, seconds (0 = at stop only) */
   char *redis_url;              /* state.redis.url */
   char *redis_prefix;           /* state.redis.prefix */
   double redis_timeout;         /* state.redis.timeout, seconds */
+  int redis_on_outage;          /* state.redis.on_outage: 0 fail (503), 1 empty */
+  double redis_retry_interval;  /* state.redis.retry_interval, seconds */
+  int redis_max_connections;    /* state.redis.max_connections */
+  int redis_max_retries;        /* state.redis.max_retries */
   char *warm_data;              /* state.warm_start.data: history CSV replayed
                                    into each new state store, "" = none */
   char *warm_until;             /* state.warm_start.until: epoch seconds;

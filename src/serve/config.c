@@ -50,6 +50,7 @@ typedef struct key {
 
 static const char *const repo_modes[] = {"poll", "explicit", "none", NULL};
 static const char *const backends[] = {"memory", "redis", NULL};
+static const char *const outages[] = {"fail", "empty", NULL};
 
 #define OFF(f) offsetof(fr_server_config, f)
 #define MOFF(f) offsetof(fr_model_config, f)
@@ -82,9 +83,16 @@ static const key server_keys[] = {
     {"state.ttl", K_DURATION, OFF(state.ttl_seconds), "evict entities idle this long (0 = never)", 0, 0, NULL, 0, 1},
     {"state.allowed_lateness", K_DURATION, OFF(state.allowed_lateness), "events older than this are not inserted", 0, 0, NULL, 0, 1},
     {"state.hash_key_secret", K_STR, OFF(state_hash_secret), "secret of the entity-key hash (empty = FRAUD_HASH_SECRET)", 0, 0, NULL, 1, 1},
-    {"state.redis.url", K_STR, OFF(redis_url), "redis backend: server URL", 0, 0, NULL, 0, 1},
+    {"state.max_bytes", K_SIZE, OFF(state_max_bytes), "in-process: heap cap of entity records (0 = unlimited)", 0, (int64_t)1 << 50, NULL, 0, 1},
+    {"state.snapshot.path", K_STR, OFF(snapshot_path), "in-process: snapshot file, one per model and layout: <path>.<model>.<digest>; empty = none", 0, 0, NULL, 0, 1},
+    {"state.snapshot.interval", K_DURATION, OFF(snapshot_interval), "seconds between snapshots (0 = only at stop)", 0, 0, NULL, 0, 1},
+    {"state.redis.url", K_STR, OFF(redis_url), "redis backend: redis://[:password@]host[:port][/db] or unix:///path", 0, 0, NULL, 0, 1},
     {"state.redis.prefix", K_STR, OFF(redis_prefix), "redis backend: key prefix", 0, 0, NULL, 0, 1},
-    {"state.redis.timeout", K_DURATION, OFF(redis_timeout), "redis backend: command timeout", 0, 0, NULL, 0, 1},
+    {"state.redis.timeout", K_DURATION, OFF(redis_timeout), "redis backend: connect and round-trip timeout", 0, 0, NULL, 0, 1},
+    {"state.redis.on_outage", K_ENUM, OFF(redis_on_outage), "fail (503) | empty (empty history, not updated)", 0, 0, outages, 0, 1},
+    {"state.redis.retry_interval", K_DURATION, OFF(redis_retry_interval), "seconds between reconnection attempts", 0, 0, NULL, 0, 1},
+    {"state.redis.max_connections", K_INT, OFF(redis_max_connections), "pooled connections", 1, 4096, NULL, 0, 1},
+    {"state.redis.max_retries", K_INT, OFF(redis_max_retries), "compare-and-set retries per entity", 1, 100000, NULL, 0, 1},
     {"state.warm_start.data", K_STR, OFF(warm_data), "history CSV replayed into each new state store (empty = none)", 0, 0, NULL, 0, 0},
     {"state.warm_start.until", K_STR, OFF(warm_until), "replay only rows before this event time, epoch seconds (empty = all)", 0, 0, NULL, 0, 0},
     {"logging.level", K_STR, OFF(log_level), "debug | info | warn | error | off (empty = FRAUD_LOG_LEVEL or info)", 0, 0, NULL, 0, 0},
@@ -153,9 +161,17 @@ void fr_server_config_default(fr_server_config *c) {
    * derived from state.hash_key_secret when the server starts. */
   memset(&c->state, 0, sizeof c->state);
   set_str(&c->state_hash_secret, "");
-  set_str(&c->redis_url, "redis://127.0.0.1:6379");
-  set_str(&c->redis_prefix, "fraud:");
-  c->redis_timeout = 0.05;
+  set_str(&c->snapshot_path, "");
+  /* Redis defaults: fr_state_redis_options_default's. */
+  fr_state_redis_options ro;
+  fr_state_redis_options_default(&ro);
+  set_str(&c->redis_url, ro.url ? ro.url : "redis://127.0.0.1:6379");
+  set_str(&c->redis_prefix, ro.prefix ? ro.prefix : "fraud:");
+  c->redis_timeout = ro.timeout;
+  c->redis_on_outage = (int)ro.on_outage;
+  c->redis_retry_interval = ro.retry_interval;
+  c->redis_max_connections = ro.max_connections;
+  c->redis_max_retries = ro.max_retries;
   set_str(&c->warm_data, "");
   set_str(&c->warm_until, "");
   c->warm_until_value = NAN;

@@ -48,29 +48,45 @@ struct fr__registry {
 
 /* ---- reference counting ---- */
 
-/* Adds what a state store counted since the last report to the metrics
- * (counters must never go down, even when the store is freed). */
-static void report_stats(fr__state_group *g) {
+static double stat_value(const fr_state_metric *e, const fr_state_stats *st) {
+  const char *p = (const char *)st + e->offset;
+  if (e->is_int) {
+    int v;
+    memcpy(&v, p, sizeof v);
+    return v;
+  }
+  uint64_t v;
+  memcpy(&v, p, sizeof v);
+  return (double)v;
+}
+
+/* Adds what a state store counted since the last report to the counters of
+ * fr_state_metrics (counters must never go down, even when the store is
+ * freed), and returns its stats for the gauges. */
+static void report_stats(fr__state_group *g, fr_state_stats *out) {
   fr__registry *r = g->reg;
+  fr_server *s = r->s;
   fr_state_stats now;
   fr_state_get_stats(g->state, &now);
   pthread_mutex_lock(&r->stats_mu);
-  const char *ttl[] = {g->backend, "ttl"}, *cap[] = {g->backend, "capacity"};
-  const char *ins[] = {g->backend, "inserted"}, *drp[] = {g->backend, "dropped"};
-  fr__metrics *m = r->s->metrics;
-  fr__series_add(fr__metrics_get(m, M_STATE_EVICTIONS, ttl), (double)(now.evicted_ttl - g->reported.evicted_ttl));
-  fr__series_add(fr__metrics_get(m, M_STATE_EVICTIONS, cap), (double)(now.evicted_capacity - g->reported.evicted_capacity));
-  fr__series_add(fr__metrics_get(m, M_STATE_LATE, ins), (double)(now.late_inserted - g->reported.late_inserted));
-  fr__series_add(fr__metrics_get(m, M_STATE_LATE, drp), (double)(now.late_dropped - g->reported.late_dropped));
+  for (size_t e = 0; e < s->nstm; e++) {
+    if (strcmp(s->stm[e].type, "counter") != 0)
+      continue;
+    double d = stat_value(&s->stm[e], &now) - stat_value(&s->stm[e], &g->reported);
+    if (d > 0)
+      fr__series_add(fr__state_series(s, e, g->backend), d);
+  }
   g->reported = now;
   pthread_mutex_unlock(&r->stats_mu);
+  if (out)
+    *out = now;
 }
 
 static void group_unref(fr__state_group *g) {
   if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
     return;
   if (g->state)
-    report_stats(g);
+    report_stats(g, NULL);
   fr_state_free(g->state);
   fr_bundle_unref(g->owner);
   free(g);
@@ -235,24 +251,13 @@ static int64_t dir_stamp(const char *dir) {
   return (int64_t)(s >> 1);
 }
 
-/* The signature of a featurizer's state layout: schema text + fitted spec. */
+/* The state layout of a bundle's featurizer (fr_featurizer_state_digest):
+ * versions with equal digests share one store. */
 static int state_signature(const fr_bundle *b, char out[65], fr_error *err) {
-  size_t slen = 0, dlen = 0;
-  const char *schema = fr_schema_source(fr_bundle_schema(b), &slen);
-  char *dump = fr_featurizer_dump(fr_bundle_featurizer(b), &dlen, err);
-  if (!dump)
-    return err ? err->code : FR_ENOMEM;
-  fr__buf t = {0};
-  fr__buf_append(&t, schema ? schema : "", schema ? slen : 0);
-  fr__buf_puts(&t, "\n--- fitted feature spec ---\n");
-  fr__buf_append(&t, dump, dlen);
-  free(dump);
-  if (t.oom) {
-    fr__buf_close(&t);
-    return fr_error_set(err, FR_ENOMEM, "out of memory");
-  }
-  fr_sha256_hex(t.data, t.len, out);
-  fr__buf_close(&t);
+  const char *d = fr_featurizer_state_digest(fr_bundle_featurizer(b));
+  if (!d)
+    return fr_error_set(err, FR_ESTATE, "featurizer without a state digest");
+  snprintf(out, 65, "%s", d);
   return 0;
 }
 
@@ -270,17 +275,52 @@ static fr__state_group *new_group(fr__registry *r, fr_bundle *b, const char *sig
   g->owner = fr_bundle_ref(b);
   g->feat = fr_bundle_featurizer(b);
   g->schema = fr_bundle_schema(b);
-  snprintf(g->backend, sizeof g->backend, "memory");
+  snprintf(g->backend, sizeof g->backend, "%s",
+           s->cfg.state_backend == FR_STATE_REDIS ? "redis" : "memory");
   pthread_mutex_lock(&s->cfg_mu);
   fr_state_options opt = s->cfg.state;
+  opt.max_bytes = s->cfg.state_max_bytes;
+  opt.snapshot_interval = s->cfg.snapshot_interval;
   char *warm = s->cfg.warm_data && s->cfg.warm_data[0] ? strdup(s->cfg.warm_data) : NULL;
   double until = s->cfg.warm_until_value;
+  fr_state_redis_options ro;
+  fr_state_redis_options_default(&ro);
+  char url[1024], prefix[256], snap[4200] = "";
+  snprintf(url, sizeof url, "%s", s->cfg.redis_url);
+  snprintf(prefix, sizeof prefix, "%s", s->cfg.redis_prefix);
+  ro.url = url;
+  ro.prefix = prefix;
+  ro.timeout = s->cfg.redis_timeout;
+  ro.on_outage = (fr_state_outage)s->cfg.redis_on_outage;
+  ro.retry_interval = s->cfg.redis_retry_interval;
+  ro.max_connections = s->cfg.redis_max_connections;
+  ro.max_retries = s->cfg.redis_max_retries;
+  int redis = s->cfg.state_backend == FR_STATE_REDIS;
+  /* One snapshot file per model and state layout (<path>.<model>.<digest>),
+   * so versions with another layout, or other models, never read each
+   * other's. */
+  if (!redis && s->cfg.snapshot_path[0])
+    snprintf(snap, sizeof snap, "%s.%s.%.16s", s->cfg.snapshot_path, fr_bundle_name(b), sig);
   pthread_mutex_unlock(&s->cfg_mu);
-  g->state = fr_state_new_memory(g->feat, &opt, err);
+  opt.snapshot_path = snap[0] ? snap : NULL;
+  int restored = snap[0] && fr_is_file(snap);
+  g->state = redis ? fr_state_new_redis(g->feat, &opt, &ro, err)
+                   : fr_state_new_memory(g->feat, &opt, err);
   if (!g->state) {
     free(warm);
     group_unref(g);
     return NULL;
+  }
+  if (restored) {
+    char fields[300];
+    snprintf(fields, sizeof fields, "\"entities\":%zu", fr_state_size(g->state));
+    fr_log(FR_LOG_INFO, "state_restored", fields, "state restored from snapshot %s", snap);
+    if (warm)
+      fr_log(FR_LOG_INFO, "warm_start_skipped", NULL,
+             "warm start skipped: the snapshot is the state (replaying history again would "
+             "count its events twice)");
+    free(warm);
+    warm = NULL;
   }
   if (warm) {
     /* Warm start: replay the history file through the same featurize path,
@@ -970,8 +1010,46 @@ void fr__registry_scrape(fr__registry *r) {
       const char *l2[] = {s->name, fn};
       fr__series_set(fr__metrics_get(m, M_FEATURE_PSI, l2), fr__drift_feature_psi(v->drift, f));
     }
-    for (size_t g = 0; g < s->ngroups; g++)
-      report_stats(s->group_rep[g]->sg);
+  }
+  /* State stores: counters by delta, gauges summed per backend over the
+   * distinct stores (a store shared by versions, or by models, counts once). */
+  fr_server *srv = r->s;
+  double sums[2][64] = {{0}};
+  int seen_backend[2] = {0, 0};
+  const fr_state *done[256];
+  size_t ndone = 0;
+  for (size_t i = 0; i < r->n; i++) {
+    fr__snapshot *s = r->models[i]->snap;
+    for (size_t g = 0; s && g < s->ngroups; g++) {
+      fr__state_group *sg = s->group_rep[g]->sg;
+      int dup = 0;
+      for (size_t k = 0; k < ndone; k++)
+        dup |= done[k] == sg->state;
+      if (dup || ndone == 256)
+        continue;
+      done[ndone++] = sg->state;
+      fr_state_stats st;
+      report_stats(sg, &st);
+      int b = strcmp(sg->backend, "redis") == 0;
+      seen_backend[b] = 1;
+      for (size_t e = 0; e < srv->nstm && e < 64; e++)
+        if (strcmp(srv->stm[e].type, "gauge") == 0)
+          sums[b][e] += strcmp(srv->stm[e].name, "fraud_state_available") == 0
+                            ? (stat_value(&srv->stm[e], &st) ? 0 : 1) /* count unavailable */
+                            : stat_value(&srv->stm[e], &st);
+    }
+  }
+  for (int b = 0; b < 2; b++) {
+    if (!seen_backend[b])
+      continue;
+    for (size_t e = 0; e < srv->nstm && e < 64; e++) {
+      if (strcmp(srv->stm[e].type, "gauge") != 0)
+        continue;
+      double v = sums[b][e];
+      if (strcmp(srv->stm[e].name, "fraud_state_available") == 0)
+        v = v > 0 ? 0 : 1; /* 1 only when every store of the backend answers */
+      fr__series_set(fr__state_series(srv, e, b ? "redis" : "memory"), v);
+    }
   }
   pthread_rwlock_unlock(&r->lock);
 }

@@ -37,6 +37,7 @@ typedef struct slot {
   size_t foff;      /* offset of its feature row in the scratch matrix */
   double event_time;
   double amount;    /* NaN when the schema has no amount or it is missing */
+  unsigned flags;   /* FR_FEATURIZE_* of its featurization */
 } slot;
 
 typedef struct fr__score_ctx {
@@ -52,6 +53,7 @@ typedef struct fr__score_ctx {
   fr_field *alt;    /* one row for another schema (feeding) */
   size_t acap;
   _Atomic int outstanding;
+  int explain_features; /* ?explain=features: the feature vector too */
   fr__batch_item items[FR__MAX_LOADED];
   size_t nitems;
 } fr__score_ctx;
@@ -351,11 +353,8 @@ static void feed_others(fr__req *r, fr__scratch *sc, fr__snapshot *snap, size_t 
     if (fr__grow_floats(&sc->tmp_row, &sc->tcap, who->nfeatures))
       continue;
     fr_error err;
-    if (fr_featurize(who->feat, &txn, who->sg->state, sc->tmp_row, 1, &err)) {
-      const char *lb[] = {who->sg->backend};
-      fr__series_add(fr__metrics_get(((fr_server *)r->app)->metrics, M_STATE_ERRORS, lb), 1);
-      continue;
-    }
+    if (fr_featurize(who->feat, &txn, who->sg->state, sc->tmp_row, 1, &err))
+      continue; /* the store counts its own failures (fraud_state_errors_total) */
     if (who == shadow)
       shadow_score(r, shadow, chosen, sc->tmp_row, p, t->amount);
   }
@@ -380,7 +379,26 @@ static void put_result(fr__req *r, fr__score_ctx *c, size_t i, float p, double l
   fr__buf_json_float(o, p);
   fr__buf_puts(o, ",\"decision\":\"");
   fr__buf_puts(o, fr_decision_name(fr_thresholds_decide(&mv->th, p)));
-  fr__buf_puts(o, "\",\"model\":");
+  fr__buf_putc(o, '"');
+  if (t->flags & FR_FEATURIZE_DEGRADED)
+    fr__buf_puts(o, ",\"degraded\":true"); /* state store down: empty history */
+  if (t->flags & FR_FEATURIZE_LATE)
+    fr__buf_puts(o, ",\"late\":true"); /* scored, not added to the state */
+  if (c->explain_features) {
+    fr__scratch *sc2 = r->scratch;
+    const float *row = sc2->f + t->foff;
+    fr__buf_puts(o, ",\"features\":{");
+    for (size_t k = 0; k < mv->nfeatures; k++) {
+      const char *fn = fr_featurizer_name(mv->feat, k);
+      if (k)
+        fr__buf_putc(o, ',');
+      fr__buf_json_str(o, fn ? fn : "", fn ? strlen(fn) : 0);
+      fr__buf_putc(o, ':');
+      fr__buf_json_float(o, row[k]);
+    }
+    fr__buf_putc(o, '}');
+  }
+  fr__buf_puts(o, ",\"model\":");
   fr__buf_json_str(o, mv->name, strlen(mv->name));
   fr__buf_puts(o, ",\"version\":");
   fr__buf_json_str(o, mv->version, strlen(mv->version));
@@ -483,6 +501,16 @@ void fr__h_score(fr__req *r) {
     }
   }
   const char *pin = fr__req_query(r, "version");
+  const char *ex = fr__req_query(r, "explain");
+  c->explain_features = 0;
+  if (ex) {
+    if (strcmp(ex, "features") != 0) {
+      fr__req_error(r, 400, FR__REASON_BAD_TYPE, "explain: 'features' is the one value, not '%s'",
+                    ex);
+      return;
+    }
+    c->explain_features = 1;
+  }
   fr__mv *pinned;
   fr__snapshot *snap = fr__resolve(r, name, pin && pin[0] ? pin : NULL, &pinned);
   if (!snap)
@@ -679,12 +707,11 @@ void fr__h_score(fr__req *r) {
     fr_txn txn = {t->event_time, c->fields + i * nc, nc, 0};
     fr_error err;
     uint64_t t0 = fr_monotonic_ns();
-    int rc = fr_featurize(t->mv->feat, &txn, t->mv->sg->state, sc->f + t->foff, 1, &err);
+    t->flags = 0;
+    int rc = fr_featurize_ex(t->mv->feat, &txn, t->mv->sg->state, sc->f + t->foff, 1, &t->flags,
+                             &err);
     fr__series_observe(t->mv->m_featurize, (double)(fr_monotonic_ns() - t0) * 1e-9);
     if (rc) {
-      const char *lb[] = {t->mv->sg->backend};
-      if (rc == FR_EUNAVAIL)
-        fr__series_add(fr__metrics_get(s->metrics, M_STATE_ERRORS, lb), 1);
       char pre[48];
       where(pre, sizeof pre, c, i);
       fr__req_error(r, rc == FR_EUNAVAIL ? 503 : rc == FR_EINVAL ? 400 : 500,

@@ -49,16 +49,45 @@ static const fr__metric_def metric_defs[M_COUNT] = {
     [M_SCORE] = {"fraud_score", FR__HISTOGRAM, "Fraud probability of scored transactions.", {"model"}, b_score, NB(b_score)},
     [M_SCORE_PSI] = {"fraud_score_psi", FR__GAUGE, "Population stability index of recent scores against the reference (NaN without one).", {"model"}, NULL, 0},
     [M_FEATURE_PSI] = {"fraud_feature_psi", FR__GAUGE, "Population stability index of each feature's recent values against the reference (NaN without one).", {"model", "feature"}, NULL, 0},
-    [M_STATE_ENTITIES] = {"fraud_state_entities", FR__GAUGE, "Entities held by the online state store.", {"backend"}, NULL, 0},
-    [M_STATE_EVICTIONS] = {"fraud_state_evictions_total", FR__COUNTER, "Evicted entities.", {"backend", "reason"}, NULL, 0},
-    [M_STATE_LATE] = {"fraud_state_late_events_total", FR__COUNTER, "Events older than their entity's latest.", {"backend", "action"}, NULL, 0},
-    [M_STATE_ERRORS] = {"fraud_state_errors_total", FR__COUNTER, "State store failures.", {"backend"}, NULL, 0},
     [M_RSS] = {"process_resident_memory_bytes", FR__GAUGE, "Resident set size in bytes.", {NULL}, NULL, 0},
     [M_OPEN_FDS] = {"process_open_fds", FR__GAUGE, "Number of open file descriptors.", {NULL}, NULL, 0},
     [M_START_TIME] = {"process_start_time_seconds", FR__GAUGE, "Start time of the process since the Unix epoch in seconds.", {NULL}, NULL, 0},
 };
 
 /* ---- shared helpers ---- */
+
+/* The metric table: the static families above, then one family per
+ * distinct name of the state store's table (fr_state_metrics), labelled by
+ * backend and, where the table says so, one more label. */
+static int build_metric_defs(fr_server *s) {
+  s->stm = fr_state_metrics(&s->nstm);
+  s->defs = calloc(M_COUNT + s->nstm, sizeof *s->defs);
+  s->stm_family = calloc(s->nstm ? s->nstm : 1, sizeof *s->stm_family);
+  if (!s->defs || !s->stm_family)
+    return FR_ENOMEM;
+  memcpy(s->defs, metric_defs, sizeof metric_defs);
+  s->ndefs = M_COUNT;
+  for (size_t e = 0; e < s->nstm; e++) {
+    size_t f = M_COUNT;
+    while (f < s->ndefs && strcmp(s->defs[f].name, s->stm[e].name) != 0)
+      f++;
+    if (f == s->ndefs) {
+      fr__metric_def *d = &s->defs[s->ndefs++];
+      d->name = s->stm[e].name;
+      d->kind = strcmp(s->stm[e].type, "counter") == 0 ? FR__COUNTER : FR__GAUGE;
+      d->help = s->stm[e].help;
+      d->labels[0] = "backend";
+      d->labels[1] = s->stm[e].label;
+    }
+    s->stm_family[e] = f;
+  }
+  return 0;
+}
+
+fr__series *fr__state_series(fr_server *s, size_t e, const char *backend) {
+  const char *l[] = {backend, s->stm[e].label_value};
+  return fr__metrics_get(s->metrics, s->stm_family[e], l);
+}
 
 int fr__grow_floats(float **p, size_t *cap, size_t n) {
   if (n <= *cap)
@@ -171,9 +200,6 @@ static void h_metrics(fr__req *r) {
   fr__series_set(fr__metrics_get(m, M_READY, NULL), fr_server_ready(s) ? 1 : 0);
   fr__series_set(fr__metrics_get(m, M_IN_FLIGHT, NULL),
                  (double)fr__http_in_flight(s->http) + (double)fr__http_in_flight(s->admin));
-  const char *mem[] = {"memory"};
-  fr__series_set(fr__metrics_get(m, M_STATE_ENTITIES, mem),
-                 (double)fr__registry_state_entities(s->registry));
   fr__registry_scrape(s->registry);
   fr__series_set(fr__metrics_get(m, M_RSS, NULL), read_rss());
   fr__series_set(fr__metrics_get(m, M_OPEN_FDS, NULL), count_fds());
@@ -448,11 +474,6 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   apply_logging(&s->cfg);
   atomic_store(&s->access_log, s->cfg.access_log);
   atomic_store(&s->max_tensor_elements, s->cfg.max_tensor_elements);
-  if (s->cfg.state_backend != FR_STATE_MEMORY) {
-    fr_error_set(err, FR_EDEP, "state.backend: the redis backend is not available in this "
-                               "build (use memory)");
-    goto fail;
-  }
   if (!fr_is_dir(s->cfg.model_repository)) {
     fr_error_set(err, FR_ENOTFOUND, "model repository %s: no such directory",
                  s->cfg.model_repository);
@@ -468,7 +489,7 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   static _Atomic uint64_t next_id = 1;
   s->id = atomic_fetch_add(&next_id, 1);
   fr__reqpool_install();
-  if (!(s->metrics = fr__metrics_new(metric_defs, M_COUNT))) {
+  if (build_metric_defs(s) || !(s->metrics = fr__metrics_new(s->defs, s->ndefs))) {
     fr_error_set(err, FR_ENOMEM, "out of memory");
     goto fail;
   }
@@ -476,15 +497,13 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   fr__series_set(fr__metrics_get(s->metrics, M_BUILD_INFO, bv), 1);
   fr__series_set(fr__metrics_get(s->metrics, M_START_TIME, NULL), s->start_time);
   fr__series_set(fr__metrics_get(s->metrics, M_READY, NULL), 0);
-  /* Counters exist from the start at zero (the in-process backend). */
-  static const char *const zero[][2] = {{"memory", "ttl"}, {"memory", "capacity"}};
-  static const char *const late[][2] = {{"memory", "inserted"}, {"memory", "dropped"}};
-  for (int i = 0; i < 2; i++) {
-    fr__series_add(fr__metrics_get(s->metrics, M_STATE_EVICTIONS, zero[i]), 0);
-    fr__series_add(fr__metrics_get(s->metrics, M_STATE_LATE, late[i]), 0);
+  /* The state store's families exist from the start for the configured
+   * backend: counters at 0, gauges at rest (available 1). */
+  for (size_t e = 0; e < s->nstm; e++) {
+    const char *be = s->cfg.state_backend == FR_STATE_REDIS ? "redis" : "memory";
+    fr__series *x = fr__state_series(s, e, be);
+    fr__series_set(x, strcmp(s->stm[e].name, "fraud_state_available") == 0 ? 1 : 0);
   }
-  const char *memb[] = {"memory"};
-  fr__series_add(fr__metrics_get(s->metrics, M_STATE_ERRORS, memb), 0);
   /* Error counters of the scoring endpoints start at zero for every reason,
    * so that rates and alerts work before the first error (the Prometheus
    * practice of initialising known label values). */
@@ -661,6 +680,8 @@ void fr_server_stop(fr_server *s) {
   fr__http_stop(s->admin);
   fr__registry_free(s->registry);
   fr__metrics_free(s->metrics);
+  free(s->defs);
+  free(s->stm_family);
   fr_server_config_close(&s->cfg);
   pthread_mutex_destroy(&s->cfg_mu);
   pthread_mutex_destroy(&s->repo_mu);

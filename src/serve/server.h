@@ -37,10 +37,6 @@ enum {
   M_SCORE,
   M_SCORE_PSI,
   M_FEATURE_PSI,
-  M_STATE_ENTITIES,
-  M_STATE_EVICTIONS,
-  M_STATE_LATE,
-  M_STATE_ERRORS,
   M_RSS,
   M_OPEN_FDS,
   M_START_TIME,
@@ -51,6 +47,13 @@ typedef struct fr__registry fr__registry;
 
 struct fr_server {
   uint64_t id;                   /* unique per process (metric caches) */
+  /* metric table: the static families, then the state store's
+   * (fr_state_metrics), one family per distinct name */
+  fr__metric_def *defs;
+  size_t ndefs;
+  const fr_state_metric *stm;
+  size_t nstm;
+  size_t *stm_family;            /* family index of each fr_state_metrics entry */
   fr_server_config cfg;          /* guarded by cfg_mu for live changes */
   pthread_mutex_t cfg_mu;
   fr__http *http;
@@ -114,6 +117,9 @@ typedef struct fr__scratch {
   fr__pending pend;
   struct fr__score_ctx *score; /* /v1/score parse state, reused */
 } fr__scratch;
+
+/* The series of fr_state_metrics entry `e` for a state backend. */
+fr__series *fr__state_series(fr_server *s, size_t e, const char *backend);
 
 /* Grows a float array to n elements.  0 or FR_ENOMEM. */
 int fr__grow_floats(float **p, size_t *cap, size_t n);
