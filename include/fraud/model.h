@@ -112,6 +112,50 @@ FR_EXPORT int fr_forest_predict_margin(const fr_forest *f, const float *x,
 FR_EXPORT int fr_forest_predict(const fr_forest *f, const float *x, size_t n,
                                 float *out);
 
+/* Instruction sets of the prediction kernels. */
+typedef enum fr_simd {
+  FR_SIMD_AUTO = 0, /* chosen at run time: AVX-512, else AVX2, else
+                       scalar, except on AMD CPUs (slow microcoded gathers)
+                       where the portable kernel is faster; the environment
+                       variable FRAUD_SIMD=scalar|avx2|avx512 overrides */
+  FR_SIMD_SCALAR,   /* portable C */
+  FR_SIMD_AVX2,     /* 8 lanes, gathers */
+  FR_SIMD_AVX512    /* 16 lanes, gathers and mask registers */
+} fr_simd;
+
+/* 1 when this CPU (and OS) can run kernels of `s`; FR_SIMD_AUTO and
+ * FR_SIMD_SCALAR always can. */
+FR_EXPORT int fr_simd_supported(fr_simd s);
+/* "auto", "scalar", "avx2", "avx512". */
+FR_EXPORT const char *fr_simd_name(fr_simd s);
+/* What FR_SIMD_AUTO resolves to on this machine (after FRAUD_SIMD). */
+FR_EXPORT fr_simd fr_simd_best(void);
+
+/* Options of the _ex predict calls; zero-initialised means "auto, calling
+ * thread only". */
+typedef struct fr_predict_opts {
+  fr_simd simd;      /* instruction set; every set gives bit-identical output */
+  unsigned nthreads; /* 0 or 1: the calling thread only.  More: the rows are
+                        split in contiguous chunks over up to this many
+                        threads (the caller's and nthreads - 1 started for
+                        the call and joined before return), at least 256 rows
+                        per thread, so small batches never pay for a thread
+                        hand-off */
+} fr_predict_opts;
+
+/* fr_forest_predict_margin with options.  Forests with categorical, EQ/NEQ
+ * or LightGBM zero-band splits always use the portable kernel.  Output is
+ * bit-identical for every simd and nthreads value.  Thread-safe; allocates
+ * nothing when nthreads <= 1.  Errors: FR_EINVAL (NULL pointers),
+ * FR_EUNAVAIL (the CPU lacks the requested instruction set). */
+FR_EXPORT int fr_forest_predict_margin_ex(const fr_forest *f, const float *x,
+                                          size_t n, float *margin,
+                                          const fr_predict_opts *opts);
+/* fr_forest_predict with options (see fr_forest_predict_margin_ex). */
+FR_EXPORT int fr_forest_predict_ex(const fr_forest *f, const float *x,
+                                   size_t n, float *out,
+                                   const fr_predict_opts *opts);
+
 /* Applies the objective's transform to n rows of margins (n x noutputs)
  * into out (which may be margin itself): sigmoid for the logistic
  * objectives, softmax per row for multi:softprob (shifted by the row's
@@ -123,6 +167,59 @@ FR_EXPORT void fr_forest_transform(const fr_forest *f, const float *margin,
  * negative margins do not underflow to 0 early (margin -17.31 -> 3.03e-8):
  * e^m / (1 + e^m) for m < 0, in double, rounded once to float. */
 FR_EXPORT float fr_sigmoid(float margin);
+
+/* ------------------------------------------------------------------------
+ * Explanations: exact TreeSHAP and top-k reasons
+ * ------------------------------------------------------------------------ */
+
+/* SHAP values of n rows: exact path-dependent TreeSHAP (Lundberg, Erion &
+ * Lee 2018, "Consistent Individualized Feature Attribution for Tree
+ * Ensembles", Algorithm 2), with subtree expectations weighted by the node
+ * covers of the model file (XGBoost sum_hessian, LightGBM counts, ONNX
+ * nodes_hitrates).  contrib: n x noutputs x (nfeatures + 1) float32; for
+ * each row and output, nfeatures contributions then the bias (base margin
+ * plus every tree's expected value); they sum to the row's margin (margin
+ * units: log-odds for the logistic objectives).  Equal to XGBoost's
+ * predict(pred_contribs=True) within 1e-5.  Cost O(trees x leaves x
+ * depth^2) per row (docs/benchmarks-forest.md).  Thread-safe; allocates
+ * nothing for depth <= 32 and noutputs x (nfeatures + 1) <= 1024.  Errors:
+ * FR_EINVAL, FR_EUNAVAIL (the model file has no covers, e.g. an ONNX model
+ * without nodes_hitrates), FR_ELIMIT (depth > 512), FR_ENOMEM. */
+FR_EXPORT int fr_forest_shap(const fr_forest *f, const float *x, size_t n,
+                             float *contrib);
+
+/* One reason for a score: a feature, the row's value of it and its SHAP
+ * contribution (margin units). */
+typedef struct fr_reason {
+  uint32_t feature;   /* index into the row */
+  float value;        /* the row's value (NaN = missing) */
+  float contribution; /* SHAP value */
+} fr_reason;
+
+typedef enum fr_reason_order {
+  FR_REASONS_TOWARD_POSITIVE = 0, /* largest positive contributions: what
+                                     pushed the score toward fraud; features
+                                     with contribution <= 0 are left out */
+  FR_REASONS_BY_MAGNITUDE         /* largest |contribution|, either sign;
+                                     zero contributions left out */
+} fr_reason_order;
+
+/* Picks up to k reasons from one row's contributions (contrib: nfeatures
+ * values, the bias after them is ignored; x: the row, or NULL) into out[k],
+ * best first, ties by lower feature index.  Returns how many were written
+ * (fewer than k when fewer features qualify). */
+FR_EXPORT size_t fr_shap_top_k(const float *contrib, const float *x,
+                               size_t nfeatures, size_t k,
+                               fr_reason_order order, fr_reason *out);
+
+/* TreeSHAP of one row for one output (only that output's trees are
+ * walked), then fr_shap_top_k.  out: k entries; *nout gets the number
+ * written.  Feature names come from the caller's featurizer or
+ * fr_forest_feature_name.  Thread-safe; allocates nothing for depth <= 32
+ * and nfeatures < 512.  Errors as fr_forest_shap. */
+FR_EXPORT int fr_forest_reasons(const fr_forest *f, const float *x,
+                                size_t output, size_t k, fr_reason_order order,
+                                fr_reason *out, size_t *nout);
 
 /* ------------------------------------------------------------------------
  * Model bundle: one model version on disk (docs/bundle.md).
