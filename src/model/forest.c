@@ -462,8 +462,10 @@ fr_forest *fr_forest_load_buffer(const void *data, size_t len,
     f = fr__load_xgboost_json(data, len, origin, err);
     break;
   case FR_FOREST_LIGHTGBM_TEXT:
+    f = fr__load_lightgbm(data, len, origin, err);
+    break;
   case FR_FOREST_ONNX:
-    /* Loaders for these formats land in the next steps of issue 4. */
+    /* The ONNX loader lands in the next step of issue 4. */
     fr_error_set(err, FR_EUNAVAIL, "%s: %s models are not supported yet", origin,
                  fr_forest_format_name(fmt));
     return NULL;
