@@ -169,6 +169,31 @@ FR_EXPORT void fr_forest_transform(const fr_forest *f, const float *margin,
 FR_EXPORT float fr_sigmoid(float margin);
 
 /* ------------------------------------------------------------------------
+ * ONNX export
+ * ------------------------------------------------------------------------ */
+
+/* Serialises the forest as an ONNX model (IR 8) with one ai.onnx.ml
+ * (opset 3) TreeEnsembleClassifier (binary:logistic: labels [0, 1], one
+ * score, post_transform LOGISTIC; multi:softprob: one label per class,
+ * SOFTMAX) or TreeEnsembleRegressor (reg:logistic: LOGISTIC; others: NONE).
+ * Input "input" float [N, nfeatures]; outputs "label" and "probabilities"
+ * [N, classes] (classifier) or "variable" [N, outputs] (regressor).  Splits
+ * keep their float32 thresholds: XGBoost's x < t becomes BRANCH_LT t, NaN
+ * directions become nodes_missing_value_tracks_true, base_values carry the
+ * base margin (the logit of base_score for logistic objectives), node covers
+ * go to nodes_hitrates and feature names to metadata_props.  Loading the
+ * result with fr_forest_load gives the same margins and probabilities.  The
+ * file passes onnx.checker (tests/model/test_onnx.c).  *data is a new
+ * buffer of *len bytes (caller frees).  Errors: FR_EINVAL, FR_ENOMEM,
+ * FR_EUNAVAIL (a categorical or LightGBM zero-band split, which opset 3
+ * cannot express). */
+FR_EXPORT int fr_forest_to_onnx(const fr_forest *f, uint8_t **data,
+                                size_t *len, fr_error *err);
+/* fr_forest_to_onnx written to `path` atomically.  Errors as above, FR_EIO. */
+FR_EXPORT int fr_forest_export_onnx(const fr_forest *f, const char *path,
+                                    fr_error *err);
+
+/* ------------------------------------------------------------------------
  * Explanations: exact TreeSHAP and top-k reasons
  * ------------------------------------------------------------------------ */
 

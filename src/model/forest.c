@@ -465,10 +465,8 @@ fr_forest *fr_forest_load_buffer(const void *data, size_t len,
     f = fr__load_lightgbm(data, len, origin, err);
     break;
   case FR_FOREST_ONNX:
-    /* The ONNX loader lands in the next step of issue 4. */
-    fr_error_set(err, FR_EUNAVAIL, "%s: %s models are not supported yet", origin,
-                 fr_forest_format_name(fmt));
-    return NULL;
+    f = fr__load_onnx(data, len, origin, err);
+    break;
   default:
     fr_error_set(err, FR_EINVAL, "%s: unknown model format %d", origin, (int)fmt);
     return NULL;

@@ -9,7 +9,7 @@ add_test(NAME model_cases_generate
           --full ${FR_MODEL_CASES})
 set_tests_properties(model_cases_generate PROPERTIES LABELS model
   FIXTURES_SETUP model_cases TIMEOUT 900)
-foreach(t xgboost_json predict shap)
+foreach(t xgboost_json predict shap onnx)
   add_test(NAME model_${t}_generated
     COMMAND $<TARGET_FILE:model_test_${t}> --jobs 1 -q)
   set_tests_properties(model_${t}_generated PROPERTIES LABELS model
