@@ -106,8 +106,12 @@ FR_EXPORT int fr_schema_find_entity(const fr_schema *s, const char *name);
 
 /* Parses one cell's text for column `col` into `out` exactly as the CSV
  * reader does (so a CSV row sent to the server as JSON strings scores exactly
- * as in the file).  Empty text = missing.  Errors: FR_EPARSE with err naming
- * the column and the text (the caller prefixes file:line or request). */
+ * as in the file).  Empty text = missing; for NUMBER columns blank text and
+ * "NaN" are missing too, "inf" is an error.  LABEL cells must be 0 or 1.  For
+ * the EVENT_TIME column `num` is the parsed event time in epoch seconds
+ * (whatever the format) and `str` the text when the column is a STRING.
+ * Errors: FR_EPARSE with err naming the column and the text (the caller
+ * prefixes file:line or request). */
 typedef struct fr_field {
   const char *str;  /* STRING columns: text, not owned; NULL for NUMBER */
   uint32_t len;
@@ -187,7 +191,8 @@ FR_EXPORT size_t fr_dataset_rows(const fr_dataset *d);
 FR_EXPORT size_t fr_dataset_skipped(const fr_dataset *d);
 FR_EXPORT const char *fr_dataset_path(const fr_dataset *d);
 
-/* Cell accessors, row in file order (0-based). */
+/* Cell accessors, row in file order (0-based).  IGNORE columns are not
+ * stored (NaN / NULL); the event-time column's number is epoch seconds. */
 FR_EXPORT double fr_dataset_number(const fr_dataset *d, size_t col, size_t row);
 /* Text of a STRING cell, NULL when missing or when the column is a NUMBER
  * column (numbers are stored parsed only). */
@@ -207,6 +212,178 @@ FR_EXPORT const size_t *fr_dataset_time_order(const fr_dataset *d);
  * they point into d and stay valid until fr_dataset_free. */
 FR_EXPORT void fr_dataset_txn(const fr_dataset *d, size_t row, fr_field *fields,
                               fr_txn *out);
+
+/* ------------------------------------------------------------------------
+ * Validation: the schema's data-quality checks run over a file (validate.c).
+ * ------------------------------------------------------------------------ */
+
+#define FR_CHECK_EXAMPLES 5
+
+/* Outcome of one check.  Data-set checks ("rows", "label_rate", "parse")
+ * have column == NULL; column checks are "min", "max", "allowed",
+ * "null_rate", "unique" and "time_range" (event times inside the column's
+ * min/max, or 1970-01-01..2100-01-01 when none is declared). */
+typedef struct fr_check {
+  const char *name;       /* check name, static */
+  const char *column;     /* column name (owned by the schema) or NULL */
+  int passed;             /* 1 = pass */
+  size_t violations;      /* offending rows (bad rows for "parse") */
+  double value;           /* measured value (rate, count, extreme), or NaN */
+  double limit;           /* the bound it was compared with, or NaN */
+  char detail[256];       /* one human sentence */
+  size_t example_lines[FR_CHECK_EXAMPLES]; /* source lines of offenders */
+  size_t nexamples;
+} fr_check;
+
+typedef struct fr_validation fr_validation;
+
+/* Reads `path` with schema `s` (bad rows are always skipped and counted, so
+ * the report covers the whole file) and runs every check the schema
+ * declares.  With on_bad_row FAIL any bad row fails the "parse" check; with
+ * SKIP bad rows are reported but the check passes.  Returns NULL only when
+ * the file cannot be read at all (FR_EIO, a header that does not match the
+ * schema: FR_ESCHEMA, empty file: FR_EPARSE), with err set.  Free with
+ * fr_validation_free. */
+FR_EXPORT fr_validation *fr_validate_csv(const fr_schema *s, const char *path,
+                                         fr_bad_row on_bad_row, fr_error *err);
+/* Runs the column and data-set checks over an already read data set (its
+ * skipped rows count as bad rows under `on_bad_row`).  `d` must outlive the
+ * result. */
+FR_EXPORT fr_validation *fr_validate_dataset(const fr_dataset *d,
+                                             fr_bad_row on_bad_row,
+                                             fr_error *err);
+FR_EXPORT void fr_validation_free(fr_validation *v);
+/* 1 when every check passed. */
+FR_EXPORT int fr_validation_passed(const fr_validation *v);
+FR_EXPORT size_t fr_validation_count(const fr_validation *v);
+FR_EXPORT const fr_check *fr_validation_check(const fr_validation *v,
+                                              size_t i);
+/* Rows read (good) and bad rows seen. */
+FR_EXPORT size_t fr_validation_rows(const fr_validation *v);
+FR_EXPORT size_t fr_validation_bad_rows(const fr_validation *v);
+/* Writes the report, human-readable (one line per check, with example
+ * lines and the first bad-row messages) or as one JSON object (jansson):
+ * {"path","schema","rows","bad_rows","passed","checks":[{"check","column",
+ * "passed","violations","value","limit","detail","example_lines"}],
+ * "bad_row_examples":[{"line","message"}]}.  Returns 0 or FR_EIO. */
+FR_EXPORT int fr_validation_write_text(const fr_validation *v, FILE *f);
+FR_EXPORT int fr_validation_write_json(const fr_validation *v, FILE *f);
+
+/* ------------------------------------------------------------------------
+ * Synthetic transactions (generate.c): `fraud generate`, in the format of
+ * schemas/synthetic.yaml.  docs/data.md describes the world and the fraud
+ * scenarios.
+ * ------------------------------------------------------------------------ */
+
+/* Fraud scenarios, in the order of fr_gen_config.scenario_weight. */
+typedef enum fr_gen_scenario {
+  FR_GEN_CARD_TESTING = 0,      /* bursts of tiny e-commerce amounts, new merchants */
+  FR_GEN_STOLEN_CARD,           /* far from home, high-value categories, impossible travel */
+  FR_GEN_ACCOUNT_TAKEOVER,      /* spending spike from a new device */
+  FR_GEN_MERCHANT_COMPROMISE,   /* cards seen at one merchant, fraud on them days later */
+  FR_GEN_NSCENARIOS
+} fr_gen_scenario;
+
+/* Name of a scenario as written in the fraud_scenario column. */
+FR_EXPORT const char *fr_gen_scenario_name(fr_gen_scenario s);
+
+typedef struct fr_gen_config {
+  uint64_t rows;          /* transactions to write (exactly) */
+  uint32_t cards;         /* cardholders' cards */
+  uint32_t merchants;     /* merchants */
+  uint32_t days;          /* span the legitimate traffic is calibrated to */
+  double fraud_rate;      /* target share of rows made by fraud scenarios */
+  uint64_t seed;          /* PRNG seed: same config and seed = same bytes */
+  double start_time;      /* epoch seconds of the first day (00:00 UTC) */
+  double noise_fraud_as_legit; /* share of fraud rows labelled 0 */
+  double noise_legit_as_fraud; /* share of legitimate rows labelled 1 */
+  double scenario_weight[FR_GEN_NSCENARIOS]; /* relative share of fraud rows */
+} fr_gen_config;
+
+/* Fills the defaults: 100,000 rows, 5,000 cards, 1,000 merchants, 30 days,
+ * fraud rate 0.01, seed 1, start 2024-01-01T00:00:00Z, label noise 0.02 /
+ * 0.0002, scenario weights 0.25 / 0.30 / 0.25 / 0.20. */
+FR_EXPORT void fr_gen_config_default(fr_gen_config *c);
+
+/* A streaming generator: memory is O(cards + merchants), independent of
+ * rows; rows come out in event-time order. */
+typedef struct fr_gen fr_gen;
+
+/* Validates the configuration (FR_EINVAL naming the field: rows >= 1,
+ * cards >= 10, merchants >= 20, days >= 1, 0 <= fraud_rate <= 0.5, noise
+ * rates in [0, 0.5], weights >= 0 with a positive sum when fraud_rate > 0;
+ * cards <= 9,999,999, merchants <= 999,999 as ids have 7 and 6 digits)
+ * and builds the world (cards, merchants).  Free with fr_gen_free. */
+FR_EXPORT fr_gen *fr_gen_new(const fr_gen_config *c, fr_error *err);
+FR_EXPORT void fr_gen_free(fr_gen *g);
+
+/* Writes the next row as one CSV line (with '\n') into buf of cap bytes
+ * (512 always suffices).  Returns the line length, 0 when all rows have been
+ * written, or FR_ELIMIT when cap is too small. */
+FR_EXPORT int fr_gen_next_line(fr_gen *g, char *buf, size_t cap);
+/* The CSV header line of schemas/synthetic.yaml's columns, with '\n'. */
+FR_EXPORT const char *fr_gen_header(void);
+
+/* Writes a whole file: header and c->rows rows to `path` (gzip-compressed
+ * when the name ends in ".gz"), or to stdout when path is NULL or "-".
+ * The file is written in place (not atomically).  Errors: FR_EINVAL,
+ * FR_EIO naming the path. */
+FR_EXPORT int fr_generate_csv(const fr_gen_config *c, const char *path,
+                              fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Drift: population stability index per column between a reference and a
+ * current data set (drift.c).
+ * ------------------------------------------------------------------------ */
+
+/* Share used in place of an empty bin so the logarithm stays finite (the
+ * usual practice; shares are not renormalised). */
+#define FR_PSI_EPSILON 1e-4
+/* Conventional reading of the PSI (N. Siddiqi, "Credit Risk Scorecards",
+ * Wiley 2006): < 0.1 stable, 0.1-0.25 moderate shift, >= 0.25 significant. */
+#define FR_PSI_MODERATE 0.1
+#define FR_PSI_SIGNIFICANT 0.25
+
+/* Population stability index of two distributions over the same n bins:
+ * sum over bins of (cur_i - ref_i) * ln(cur_i / ref_i), shares of 0 replaced
+ * by FR_PSI_EPSILON (Siddiqi 2006; B. Yurdakul, "Statistical properties of
+ * population stability index", Western Michigan University, 2018).  Shares
+ * are fractions of each set's rows (each array sums to 1). */
+FR_EXPORT double fr_psi(const double *ref_share, const double *cur_share,
+                        size_t n);
+
+typedef struct fr_drift_column {
+  const char *column;   /* owned by the schema */
+  int categorical;      /* 1: bins are categories; 0: reference deciles */
+  size_t bins;          /* bins compared (a "missing" bin included) */
+  double psi;
+  const char *level;    /* "stable", "moderate" or "significant" */
+} fr_drift_column;
+
+typedef struct fr_drift {
+  size_t ref_rows, cur_rows;
+  double ref_label_rate, cur_label_rate; /* NaN when there is no label */
+  size_t ncols;
+  fr_drift_column *cols;
+  int significant;      /* some column has psi >= FR_PSI_SIGNIFICANT */
+} fr_drift;
+
+/* Compares every amount, numeric, latitude, longitude and categorical
+ * column of two data sets read with the same schema.  Numbers are binned on
+ * the reference's deciles (edges at the reference's values of rank
+ * floor(k*n/10), k = 1..9, duplicates merged; a value equal to an edge goes
+ * to the upper bin); categories are the union of both sets' values; missing
+ * cells form their own bin.  Errors: FR_EINVAL (different schemas), FR_EDATA
+ * (a set without rows).  Free with fr_drift_free. */
+FR_EXPORT fr_drift *fr_drift_compute(const fr_dataset *ref,
+                                     const fr_dataset *cur, fr_error *err);
+FR_EXPORT void fr_drift_free(fr_drift *d);
+/* Report forms: one line per column (human), or one JSON object
+ * {"ref_rows","cur_rows","ref_label_rate","cur_label_rate",
+ * "label_rate_shift","significant","columns":[{"column","kind","bins",
+ * "psi","level"}]}.  Returns 0 or FR_EIO. */
+FR_EXPORT int fr_drift_write_text(const fr_drift *d, FILE *f);
+FR_EXPORT int fr_drift_write_json(const fr_drift *d, FILE *f);
 
 /* ------------------------------------------------------------------------
  * Feature table: the hand-off between the featurizer and the trainer.
@@ -230,16 +407,21 @@ FR_EXPORT void fr_table_free(fr_table *t);
 /* Sets column name i (copied). */
 FR_EXPORT int fr_table_set_name(fr_table *t, size_t i, const char *name);
 
-/* Writes the matrix as CSV: header of feature names, one line per row, floats
- * printed shortest-round-trip (fr_fmt_float), missing as empty cell.  When
- * `id_column` is not NULL a first column with that header holds ids[i].
+/* Writes the matrix as CSV: header of feature names then `label`, one line
+ * per row, floats printed shortest-round-trip (fr_fmt_float), missing (and an
+ * unknown label) as an empty cell.  A feature without a name is written as
+ * "f<index>".  When `id_column` is not NULL a first column with that header
+ * holds ids[i] (quoted when needed); such a file reads back with
+ * fr_table_read_csv only if the ids are numbers (they become a feature).
  * Atomic (temporary file + rename).  Errors: FR_EIO. */
 FR_EXPORT int fr_table_write_csv(const fr_table *t, const char *path,
                                  const char *id_column, const char *const *ids,
                                  fr_error *err);
 
 /* Reads a feature matrix CSV (header of names, empty = NaN; a column named
- * `label` is taken as y).  Errors name path:line:column. */
+ * `label` is taken as y, all others are features in file order).  event_time
+ * is NaN and source_row[i] = i.  Errors (FR_EIO, FR_EPARSE) name
+ * path:line:column.  Free with fr_table_free. */
 FR_EXPORT fr_table *fr_table_read_csv(const char *path, fr_error *err);
 
 #ifdef __cplusplus

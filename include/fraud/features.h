@@ -90,6 +90,16 @@ FR_EXPORT int fr_featurize(const fr_featurizer *f, const fr_txn *txn,
                            fr_state *st, float *out_row, int update,
                            fr_error *err);
 
+/* Warm start: replays the rows of `d` whose event time is before `until`
+ * (every row when `until` is NaN) into `st` in (event time, file order),
+ * through the same fr_featurize path as live traffic, so that the first live
+ * features equal the offline ones.  *replayed receives the number of rows
+ * replayed (may be NULL).  `d` must use the featurizer's schema.  Errors: as
+ * fr_featurize, naming the data line. */
+FR_EXPORT int fr_state_warm(fr_state *st, const fr_featurizer *f,
+                            const fr_dataset *d, double until, size_t *replayed,
+                            fr_error *err);
+
 /* Offline path: replays the whole data set in (event time, file order) with a
  * fresh state and returns the feature table (rows in that order, labels,
  * event times, source rows, feature names).  Identical, bit for bit, to

@@ -298,6 +298,16 @@ FR_EXPORT fr_thresholds fr_bundle_thresholds(const fr_bundle *b);
 /* The manifest as JSON text (owned by b). */
 FR_EXPORT const char *fr_bundle_manifest_json(const fr_bundle *b);
 
+/* Offline scoring with a bundle: replays data set d (read with the bundle's
+ * schema) through the bundle's featurizer in event-time order with a fresh
+ * state, then predicts every row.  Returns the feature table (rows in
+ * event-time order, see fr_table.source_row) and sets *prob to a new array of
+ * table->rows probabilities in the same order (caller frees both).  Errors:
+ * those of fr_featurize_dataset, FR_ENOMEM. */
+FR_EXPORT fr_table *fr_bundle_score_dataset(const fr_bundle *b,
+                                            const fr_dataset *d, float **prob,
+                                            fr_error *err);
+
 /* Everything needed to write a bundle.  Strings are borrowed. */
 typedef struct fr_bundle_spec {
   const char *name;           /* model name (repository directory name) */
@@ -317,6 +327,74 @@ typedef struct fr_bundle_spec {
  * (FR_EEXIST) because versions are immutable.  Errors: FR_EIO, FR_EEXIST. */
 FR_EXPORT int fr_bundle_write(const fr_bundle_spec *spec, const char *dir,
                               fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Triton export (docs/deploy.md): the same model as a Triton Inference
+ * Server model repository, so it can be served by Triton directly.
+ *
+ *   REPO/<name>/config.pbtxt          FIL backend (backend "fil")
+ *   REPO/<name>/<version>/xgboost.json  byte-for-byte copy of the model
+ *   REPO/<onnx_name>/config.pbtxt     ONNX Runtime backend (alternative)
+ *   REPO/<onnx_name>/<version>/model.onnx
+ *
+ * config.pbtxt is Protocol Buffers text format of Triton's ModelConfig
+ * message (triton-inference-server/common, protobuf/model_config.proto);
+ * the FIL parameters follow the FIL backend's docs/model_config.md.
+ * ------------------------------------------------------------------------ */
+
+/* What goes into config.pbtxt.  Initialise with fr_triton_options_default
+ * and override.  Strings are borrowed for the duration of the call. */
+typedef struct fr_triton_options {
+  const char *name;        /* model directory name (required); letters,
+                              digits, '_', '-', '.' only */
+  const char *version;     /* version directory, digits only (default "1") */
+  int max_batch_size;      /* rows per executed batch (default 8192) */
+  int preferred_batch_sizes[4]; /* dynamic batching preferred sizes, each
+                                   <= max_batch_size; 0 ends the list
+                                   (default 64, 256, 1024) */
+  uint64_t max_queue_delay_us; /* dynamic batching: longest time a request
+                                  waits to be batched (default 100 us) */
+  int instance_count;      /* model instances, KIND_CPU (default 2) */
+  double threshold;        /* FIL: probability at or above which output__0
+                              is class 1 when predict_proba is 0 (default
+                              0.5; pass the bundle's decline threshold) */
+  int predict_proba;       /* FIL: 0 (default) output__0 is the class id,
+                              FP32 [1]; 1 output__0 is [P(0), P(1)], FP32
+                              [2] */
+} fr_triton_options;
+
+FR_EXPORT void fr_triton_options_default(fr_triton_options *o);
+
+/* Writes REPO/<name>/ for Triton's FIL backend from an XGBoost JSON model
+ * file (binary:logistic or binary:logitraw only: the FIL classifier output
+ * is for binary models here).  input__0 is FP32 [F] with F the model's
+ * learner_model_param.num_feature; parameters model_type "xgboost_json",
+ * output_class "true" (FIL < 25.09) and is_classifier "true" (its name from
+ * 25.09 on), predict_proba and threshold; dynamic_batching and one
+ * KIND_CPU instance_group.  The model directory is written to a temporary
+ * sibling and renamed into place, so a crash leaves no half repository.
+ * Errors: FR_EINVAL (bad options, naming the field), FR_EIO (naming the
+ * path), FR_EFORMAT (not an XGBoost JSON model, or not a binary
+ * objective), FR_EEXIST (REPO/<name> exists).  Thread-safe for distinct
+ * destinations. */
+FR_EXPORT int fr_triton_write_fil(const char *model_json_path,
+                                  const fr_triton_options *o,
+                                  const char *repo, fr_error *err);
+
+/* The ONNX alternative: REPO/<name>/ for Triton's ONNX Runtime backend
+ * (backend "onnxruntime") with <version>/model.onnx a copy of `onnx_path`.
+ * The tensors are those of an ai.onnx.ml TreeEnsembleClassifier graph:
+ * `input_name` FP32 [nfeatures]; `label_name` INT64, one per row (dims [1]
+ * reshaped to [] since the graph's label output is 1-D [N]); `proba_name`
+ * FP32 [2].  label_name may be NULL to leave that output undeclared.
+ * o->threshold and o->predict_proba do not apply.  Errors as
+ * fr_triton_write_fil (FR_EINVAL when nfeatures is 0 or a name is empty). */
+FR_EXPORT int fr_triton_write_onnx(const char *onnx_path, size_t nfeatures,
+                                   const char *input_name,
+                                   const char *label_name,
+                                   const char *proba_name,
+                                   const fr_triton_options *o,
+                                   const char *repo, fr_error *err);
 
 #ifdef __cplusplus
 }

@@ -34,4 +34,19 @@ int fr_cli_fail(const char *cmd, const fr_error *err);
 /* 1 when argv contains -h or --help before a "--". */
 int fr_cli_wants_help(int argc, char **argv);
 
+
+#include "fraud/data.h"
+
+/* Parses "fail" or "skip" for --on-bad-row into ro->on_bad_row.  Returns 0,
+ * or prints a usage error for `cmd` and returns FR_EXIT_USAGE. */
+int fr_cli_bad_row(const char *cmd, const char *value, fr_read_options *ro);
+
+/* Parses a floating-point option value (locale-independent); 0 or usage
+ * error. */
+int fr_cli_double(const char *cmd, const char *opt, const char *value,
+                  double *out);
+/* Parses an integer option value; 0 or usage error. */
+int fr_cli_int(const char *cmd, const char *opt, const char *value, long lo,
+               long hi, long *out);
+
 #endif

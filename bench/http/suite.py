@@ -1,0 +1,704 @@
+#!/usr/bin/python3
+"""suite.py - the benchmark suite behind `make bench` (scripts/bench.sh).
+
+Runs every comparison of docs/benchmarks.md on this machine and rewrites that
+file: the machine (CPU model, cores, flags), the date, the commit, and for
+each table the command that produced it.  Method, because these machines are
+shared and absolute figures drift: every comparison is measured inside one
+run, its contenders alternating (A, B, A, B, ...), each figure is the median
+of --reps repetitions (default 5), and ratios are taken between medians.
+
+A section whose program or subcommand is not in this build prints
+"skipped: <reason>" instead of a table, so the suite runs at every stage of
+the project.  Everything listens on 127.0.0.1 only; every process started
+here is stopped by its own id (its own session for multi-process peers) when
+its section ends; every load run is bounded by a duration.
+
+usage: suite.py --build DIR [--out FILE] [--only a,b] [--reps N] [--seconds S]
+  --only limits the run to some sections and prints the document to stdout
+  unless --out is given; a full run writes --out (default docs/benchmarks.md).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+WRK_LUA = os.path.join(ROOT, "bench", "http", "wrk_bodies.lua")
+PY = "/usr/bin/python3"
+
+# A raw transaction in the shape /v1/score takes, used as the fixed body of
+# the fixed-body peers (they do not read it, but every client sends it).
+SMALL_BODY = ('{"Time":"406","V1":"-2.3122265423263","V2":"1.95199201064158",'
+              '"Amount":"0"}')
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def rel(path):
+    """Path relative to the repository, for commands shown in the document."""
+    try:
+        r = os.path.relpath(path, ROOT)
+        return path if r.startswith("..") else r
+    except ValueError:
+        return path
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def http_ok(url, timeout=1.0):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return 200 <= r.status < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+class Proc:
+    """A process this suite started; stopped by its id (and its session's
+    children, for uvicorn's workers) with SIGTERM, then SIGKILL."""
+
+    def __init__(self, name, args, env=None, stdout=None, cwd=None):
+        self.name = name
+        self.args = args
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.log_path = os.path.join(tempfile.gettempdir(), f"fraud-bench-{name}-{os.getpid()}.log")
+        self.log = open(self.log_path, "w")
+        self.p = subprocess.Popen(args, env=full_env, cwd=cwd, stdout=stdout or self.log,
+                                  stderr=self.log, start_new_session=True)
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def wait_ready(self, url, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if not self.alive():
+                raise RuntimeError(f"{self.name} exited: {self.tail()}")
+            if http_ok(url):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready at {url} after {timeout} s: {self.tail()}")
+
+    def tail(self):
+        self.log.flush()
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.alive():
+            try:
+                os.killpg(self.p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.p.pid, signal.SIGKILL)
+                self.p.wait()
+        self.log.close()
+        try:
+            os.unlink(self.log_path)
+        except OSError:
+            pass
+
+
+class Skip(Exception):
+    """A section cannot run in this build; the message says why."""
+
+
+class Section:
+    def __init__(self, key, title):
+        self.key = key
+        self.title = title
+        self.intro = ""
+        self.tables = []
+        self.notes = []
+        self.commands = []
+        self.skipped = None
+        self.seconds = 0.0
+
+    def command(self, cmd):
+        if cmd not in self.commands:
+            self.commands.append(cmd)
+
+
+def md_table(headers, rows, align=None):
+    align = align or ["l"] + ["r"] * (len(headers) - 1)
+    out = ["| " + " | ".join(headers) + " |",
+           "|" + "|".join("---:" if a == "r" else ":---" for a in align) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(str(c) for c in r) + " |")
+    return "\n".join(out)
+
+
+def fmt_rps(v):
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def fmt_ms(v):
+    if v is None:
+        return "-"
+    return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+
+
+def fmt_ratio(v):
+    return "-" if v is None else f"{v:.2f}"
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+class Suite:
+    def __init__(self, args):
+        self.build = os.path.abspath(args.build)
+        self.fraud = os.path.join(self.build, "fraud")
+        self.reps = args.reps
+        self.seconds = args.seconds
+        self.threads = min(2, os.cpu_count() or 1)
+        self.tmp = tempfile.mkdtemp(prefix="fraud-bench-")
+        self.procs = []
+        self._have = {}
+
+    # -- what this build has ------------------------------------------------
+
+    def have_cmd(self, name):
+        """True when `fraud <name> --help` exits 0 (the subcommand exists)."""
+        if name not in self._have:
+            ok = False
+            if os.access(self.fraud, os.X_OK):
+                r = subprocess.run([self.fraud, name, "--help"], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+                ok = r.returncode == 0
+            self._have[name] = ok
+        return self._have[name]
+
+    def need_cmd(self, name):
+        if not self.have_cmd(name):
+            raise Skip(f"`fraud {name}` is not in this build")
+
+    @staticmethod
+    def need_prog(prog, package):
+        if not shutil.which(prog):
+            raise Skip(f"{prog} not installed (Debian package {package})")
+
+    # -- processes ----------------------------------------------------------
+
+    def start(self, name, args, env=None, stdout=None):
+        p = Proc(name, args, env=env, stdout=stdout)
+        self.procs.append(p)
+        return p
+
+    def stop(self, p):
+        p.stop()
+        if p in self.procs:
+            self.procs.remove(p)
+
+    def stop_all(self):
+        for p in list(self.procs):
+            self.stop(p)
+
+    def start_nginx(self):
+        self.need_prog("nginx", "nginx-light")
+        prefix = tempfile.mkdtemp(prefix="nginx-", dir=self.tmp)
+        port = free_port()
+        with open(os.path.join(ROOT, "bench", "peers", "nginx.conf")) as f:
+            conf = f.read().replace("@PORT@", str(port)).replace("@PREFIX@", prefix)
+        path = os.path.join(prefix, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        p = self.start("nginx", ["nginx", "-p", prefix, "-c", path, "-g", "daemon off;"])
+        p.wait_ready(f"http://127.0.0.1:{port}/")
+        return p, port
+
+    def mhd_fixed_path(self):
+        path = os.path.join(self.build, "bench-http", "mhd_fixed")
+        if not os.access(path, os.X_OK):
+            raise Skip("bench/peers/mhd_fixed.c was not built (scripts/bench.sh builds it)")
+        return path
+
+    def start_mhd_fixed(self):
+        port = free_port()
+        p = self.start("mhd_fixed", [self.mhd_fixed_path(), "--port", str(port),
+                                     "--threads", str(os.cpu_count() or 1)])
+        p.wait_ready(f"http://127.0.0.1:{port}/")
+        return p, port
+
+    # -- load clients -------------------------------------------------------
+
+    def bodies_file(self, name, lines):
+        path = os.path.join(self.tmp, name)
+        with open(path, "w") as f:
+            for line in lines:
+                f.write(line + "\n")
+        return path
+
+    def wrk(self, url, conns, bodies, seconds=None):
+        seconds = seconds or self.seconds
+        args = ["wrk", f"-t{min(self.threads, conns)}", f"-c{conns}", f"-d{seconds:g}s",
+                "--timeout", "10s", "-s", WRK_LUA, url]
+        env = dict(os.environ, WRK_BODIES=bodies or "")
+        r = subprocess.run(args, env=env, capture_output=True, text=True,
+                           timeout=seconds + 60)
+        m = re.search(r"^WRKJSON (\{.*\})$", r.stdout, re.M)
+        if r.returncode != 0 or not m:
+            raise RuntimeError(f"wrk failed: {r.stdout[-500:]} {r.stderr[-500:]}")
+        j = json.loads(m.group(1))
+        lat = j["latency_us"]
+        errors = sum(j["errors"].values())
+        return {"rps": j["requests"] / (j["duration_us"] / 1e6),
+                "p50": lat["p50"] / 1e3, "p99": lat["p99"] / 1e3, "p999": lat["p99_9"] / 1e3,
+                "errors": errors, "requests": j["requests"]}
+
+    def wrk_command(self, conns, bodies_desc, url_desc):
+        return (f"WRK_BODIES={bodies_desc} wrk -t{min(self.threads, conns)} -c{conns} "
+                f"-d{self.seconds:g}s --timeout 10s -s {rel(WRK_LUA)} {url_desc}")
+
+    def loadgen(self, url, conns, extra, seconds=None):
+        seconds = seconds or self.seconds
+        args = [self.fraud, "loadgen", "--endpoint", url, "-c", str(conns),
+                "-t", str(min(self.threads, conns)), "--duration", f"{seconds:g}s",
+                "--timeout", "10s", "--json"] + extra
+        r = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
+        try:
+            j = json.loads(r.stdout)
+        except json.JSONDecodeError:
+            raise RuntimeError(f"fraud loadgen failed ({r.returncode}): {r.stderr[-500:]}")
+        lat = j["latency_ms"]
+        return {"rps": j["throughput_rps"], "p50": lat["p50"], "p99": lat["p99"],
+                "p999": lat["p99_9"], "errors": j["failures"], "requests": j["completed"],
+                "json": j}
+
+    def loadgen_command(self, conns, extra_desc, url_desc):
+        return (f"fraud loadgen --endpoint {url_desc} -c {conns} -t {min(self.threads, conns)} "
+                f"--duration {self.seconds:g}s --timeout 10s --json {extra_desc}")
+
+    def alternate(self, runners):
+        """Runs each (label, fn) once for 1 s as warm-up, then reps rounds of
+        all of them in turn; returns {label: [result, ...]}."""
+        for label, fn in runners:
+            fn(1)
+        out = {label: [] for label, _ in runners}
+        for rep in range(self.reps):
+            for label, fn in runners:
+                out[label].append(fn(None))
+        return out
+
+    @staticmethod
+    def summary(results):
+        return {k: median(r[k] for r in results) for k in ("rps", "p50", "p99", "p999")} | {
+            "errors": sum(r["errors"] for r in results),
+            "spread": (min(r["rps"] for r in results), max(r["rps"] for r in results))}
+
+    def cleanup(self):
+        self.stop_all()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------
+
+def section_client(s, sec):
+    """fraud loadgen against wrk on a fixed-body nginx: the load client must
+    reach at least 90 % of wrk's requests/s, or it would be the bottleneck of
+    every other table."""
+    s.need_prog("wrk", "wrk")
+    nginx, port = s.start_nginx()
+    url = f"http://127.0.0.1:{port}/v1/score"
+    body = s.bodies_file("small.jsonl", [SMALL_BODY])
+    sec.intro = (
+        "`fraud loadgen` and wrk (Debian's wrk 4.1) drive the same fixed-body nginx "
+        "(bench/peers/nginx.conf) with the same POST request, the same number of "
+        f"threads ({s.threads}) and connections, alternating, {s.reps} runs of "
+        f"{s.seconds:g} s each; the load client passes when it reaches at least 0.90 of "
+        "wrk's requests/s.  Latency columns: median over the runs of each tool's p50 / p99.")
+    rows = []
+    for conns in (16, 64):
+        res = s.alternate([
+            ("wrk", lambda t, c=conns: s.wrk(url, c, body, t)),
+            ("loadgen", lambda t, c=conns: s.loadgen(url, c, ["--body-lines", body], t)),
+        ])
+        w, lg = s.summary(res["wrk"]), s.summary(res["loadgen"])
+        ratio = lg["rps"] / w["rps"] if w["rps"] else None
+        rows.append([conns, fmt_rps(w["rps"]), fmt_rps(lg["rps"]), fmt_ratio(ratio),
+                     "yes" if ratio and ratio >= 0.9 else "**no**",
+                     f"{fmt_ms(w['p50'])} / {fmt_ms(w['p99'])}",
+                     f"{fmt_ms(lg['p50'])} / {fmt_ms(lg['p99'])}",
+                     w["errors"] + lg["errors"]])
+        sec.command(s.wrk_command(conns, "small.jsonl", "http://127.0.0.1:PORT/v1/score"))
+        sec.command(s.loadgen_command(conns, "--body-lines small.jsonl",
+                                      "http://127.0.0.1:PORT/v1/score"))
+    sec.tables.append(md_table(
+        ["connections", "wrk req/s", "loadgen req/s", "loadgen / wrk", ">= 0.90",
+         "wrk p50 / p99 (ms)", "loadgen p50 / p99 (ms)", "errors"], rows))
+    s.stop(nginx)
+
+
+FOREST_ARGS = ["--markdown"]
+
+
+def section_forest(s, sec):
+    """The model module's bench_forest: our forest engine and XGBoost's C API
+    on the same model and rows in the same run; its --markdown table is
+    embedded as it prints it."""
+    path = os.path.join(s.build, "bench", "bench_forest")
+    if not os.access(path, os.X_OK):
+        raise Skip("bench/bench_forest (the model module's benchmark) is not in this build")
+    r = subprocess.run([path] + FOREST_ARGS, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError(f"bench_forest failed ({r.returncode}): {r.stderr[-800:]}")
+    sec.intro = ("Produced by bench/bench_forest.c (the model module's benchmark; its header "
+                 "comment describes the models, rows and timing method).")
+    sec.tables.append(r.stdout.strip())
+    sec.command(" ".join([rel(path)] + FOREST_ARGS))
+
+
+def section_server(s, sec):
+    """The scoring server against the loopback ceilings (a fixed-body nginx,
+    a bare libmicrohttpd program) and a Python FastAPI + xgboost service,
+    each driven by wrk and by fraud loadgen at 16 and 64 connections."""
+    s.need_prog("wrk", "wrk")
+    targets = []  # (label, url, bodies file, bodies description)
+    body = s.bodies_file("small.jsonl", [SMALL_BODY])
+    nginx, nport = s.start_nginx()
+    targets.append(("nginx, fixed body", f"http://127.0.0.1:{nport}/v1/score", body, "small.jsonl"))
+    mhd, mport = s.start_mhd_fixed()
+    targets.append(("libmicrohttpd, fixed body", f"http://127.0.0.1:{mport}/v1/score", body,
+                    "small.jsonl"))
+    missing = []
+    if not s.have_cmd("serve"):
+        missing.append("`fraud serve` /v1/score and V2 infer rows: `fraud serve` is not in "
+                       "this build")
+    if not s.have_cmd("train"):
+        missing.append("FastAPI + xgboost rows: no model to score (`fraud train` is not in "
+                       "this build)")
+    sec.intro = (
+        "Every target answers POST requests on 127.0.0.1; wrk and `fraud loadgen` send the "
+        f"same bodies ({s.threads} threads each), all targets and both clients alternating, "
+        f"{s.reps} runs of {s.seconds:g} s per cell, medians.  The fixed-body nginx "
+        "(bench/peers/nginx.conf) is the ceiling for any server on this machine, the bare "
+        "libmicrohttpd program (bench/peers/mhd_fixed.c: reads the body, answers a fixed "
+        "JSON) the ceiling for our HTTP library; \"x mhd\" is the loadgen throughput over "
+        "the bare libmicrohttpd's at the same connection count.")
+    rows = []
+    for conns in (16, 64):
+        runners = []
+        for label, url, bfile, _ in targets:
+            runners.append((("wrk", label), lambda t, u=url, b=bfile, c=conns: s.wrk(u, c, b, t)))
+            runners.append((("loadgen", label),
+                            lambda t, u=url, b=bfile, c=conns: s.loadgen(u, c, ["--body-lines", b], t)))
+        res = s.alternate(runners)
+        base = s.summary(res[("loadgen", "libmicrohttpd, fixed body")])["rps"]
+        for label, url, bfile, bdesc in targets:
+            w = s.summary(res[("wrk", label)])
+            lg = s.summary(res[("loadgen", label)])
+            rows.append([label, conns, fmt_rps(w["rps"]), fmt_rps(lg["rps"]),
+                         fmt_ms(lg["p50"]), fmt_ms(lg["p99"]), fmt_ms(lg["p999"]),
+                         fmt_ms(w["p99"]), fmt_ratio(lg["rps"] / base if base else None),
+                         w["errors"] + lg["errors"]])
+            sec.command(s.wrk_command(conns, bdesc, "URL"))
+            sec.command(s.loadgen_command(conns, f"--body-lines {bdesc}", "URL"))
+    sec.tables.append(md_table(
+        ["target", "conns", "wrk req/s", "loadgen req/s", "p50 ms", "p99 ms", "p99.9 ms",
+         "wrk p99 ms", "x mhd", "errors"], rows))
+    sec.notes.extend(f"skipped: {m}" for m in missing)
+    s.stop(nginx)
+    s.stop(mhd)
+
+
+def section_batching(s, sec):
+    s.need_cmd("serve")
+    raise Skip("`fraud serve` exists but its batching knobs are not wired into the suite yet")
+
+
+def section_state(s, sec):
+    s.need_cmd("serve")
+    raise Skip("`fraud serve` exists but its Redis state backend is not wired into the suite yet")
+
+
+def section_featurizer(s, sec):
+    s.need_cmd("featurize")
+    raise Skip("`fraud featurize` exists but is not wired into the suite yet")
+
+
+def timed(args, timeout=600):
+    """Wall time of one command, in seconds; raises on failure."""
+    t = time.perf_counter()
+    r = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                       timeout=timeout)
+    elapsed = time.perf_counter() - t
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:3])} failed: {r.stderr[-500:]}")
+    return elapsed
+
+
+GEN_ROWS = 1000000
+
+
+def section_generator(s, sec):
+    """`fraud generate` writing 1 M transactions, plain CSV and gzip,
+    alternating."""
+    s.need_cmd("generate")
+    plain = os.path.join(s.tmp, "gen.csv")
+    gz = os.path.join(s.tmp, "gen.csv.gz")
+    runs = {"plain": [], "gzip": []}
+    cmds = {"plain": [s.fraud, "generate", "--rows", str(GEN_ROWS), "--seed", "1", "-o", plain],
+            "gzip": [s.fraud, "generate", "--rows", str(GEN_ROWS), "--seed", "1", "-o", gz]}
+    timed(cmds["plain"])  # warm-up (page cache, CPU frequency)
+    for _ in range(s.reps):
+        for k in ("plain", "gzip"):
+            runs[k].append(timed(cmds[k]))
+    rows = []
+    for k, path in (("plain", plain), ("gzip", gz)):
+        t = median(runs[k])
+        size = os.path.getsize(path)
+        rows.append([f"`-o {os.path.basename(path)}`", f"{t:.2f}", f"{GEN_ROWS / t:,.0f}",
+                     f"{size / 1e6:.1f}", f"{size / 1e6 / t:.1f}"])
+        sec.command(" ".join(["fraud"] + cmds[k][1:]).replace(path, os.path.basename(path)))
+        os.unlink(path)
+    sec.intro = (f"`fraud generate` writes {GEN_ROWS:,} synthetic transactions (default world: "
+                 "5,000 cards, 1,000 merchants, 30 days, 1 % fraud) to a plain and to a "
+                 f"gzip-compressed CSV, alternating, {s.reps} runs each; wall time, median.")
+    sec.tables.append(md_table(["output", "seconds", "rows/s", "MB written", "MB/s"], rows))
+
+
+def section_training(s, sec):
+    s.need_cmd("train")
+    raise Skip("`fraud train` exists but is not wired into the suite yet")
+
+
+SECTIONS = [
+    ("client", "Load client versus wrk", section_client),
+    ("forest", "Forest engine versus XGBoost's C API", section_forest),
+    ("server", "Scoring server versus its peers", section_server),
+    ("batching", "Dynamic batching on and off", section_batching),
+    ("state", "In-process versus Redis state", section_state),
+    ("featurizer", "Featurizer throughput", section_featurizer),
+    ("generator", "Generator throughput", section_generator),
+    ("training", "Training time split", section_training),
+]
+
+
+# ---------------------------------------------------------------------------
+# The document
+# ---------------------------------------------------------------------------
+
+def sh(args):
+    try:
+        return subprocess.run(args, capture_output=True, text=True, cwd=ROOT).stdout.strip()
+    except OSError:
+        return ""
+
+
+def machine():
+    info = {}
+    for line in sh(["lscpu"]).splitlines():
+        k, _, v = line.partition(":")
+        info[k.strip()] = v.strip()
+    mem_kb = 0
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem_kb = int(line.split()[1])
+    os_name = ""
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    os_name = line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    flags = info.get("Flags", "").split()
+    simd = [f for f in flags if re.match(r"^(sse4_2|avx|avx2|fma|avx512(f|bw|vl|dq|cd)|"
+                                         r"avx512_vnni|avx512_bf16|bmi2|popcnt)$", f)]
+    return {
+        "cpu": info.get("Model name", platform.processor()),
+        "cpus": info.get("CPU(s)", str(os.cpu_count())),
+        "threads_per_core": info.get("Thread(s) per core", "?"),
+        "cores_per_socket": info.get("Core(s) per socket", "?"),
+        "sockets": info.get("Socket(s)", "?"),
+        "hypervisor": info.get("Hypervisor vendor", "none"),
+        "caches": ", ".join(f"{k} {info[k]}" for k in ("L1d cache", "L2 cache", "L3 cache")
+                            if k in info),
+        "simd": " ".join(simd),
+        "flags": " ".join(flags),
+        "mem": f"{mem_kb / 1024 / 1024:.1f} GiB",
+        "os": os_name,
+        "kernel": platform.release(),
+    }
+
+
+def versions():
+    out = []
+    v = sh(["wrk", "-v"]).splitlines()
+    if v:
+        out.append(v[0].split(" Copyright")[0])
+    r = subprocess.run(["nginx", "-v"], capture_output=True, text=True) if shutil.which("nginx") else None
+    if r:
+        out.append(r.stderr.strip().replace("nginx version: ", ""))
+    mhd = sh(["pkg-config", "--modversion", "libmicrohttpd"])
+    if mhd:
+        out.append(f"libmicrohttpd {mhd}")
+    py = sh([PY, "-c", "import xgboost, fastapi, uvicorn; print('xgboost', xgboost.__version__,"
+                       "'/ fastapi', fastapi.__version__, '/ uvicorn', uvicorn.__version__)"])
+    if py:
+        out.append(py)
+    return ", ".join(out)
+
+
+def commit():
+    head = sh(["git", "rev-parse", "--short=12", "HEAD"]) or "unknown"
+    dirty = [l for l in sh(["git", "status", "--porcelain"]).splitlines()
+             if not l.endswith("docs/benchmarks.md")]
+    return head + (" (with uncommitted changes)" if dirty else "")
+
+
+def render(sections, started, total, load_before, load_after, only):
+    m = machine()
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `make bench` (scripts/bench.sh → bench/http/suite.py); do not edit by "
+        "hand, rerun it.  Every comparison is measured in one run on one machine, its "
+        "contenders alternating (A, B, A, B, ...); each figure is the median of "
+        f"{ARGS.reps} repetitions and ratios are taken between medians, because these "
+        "machines are shared and absolute figures drift from one run to the next.  All "
+        "traffic is on 127.0.0.1: the load client, the server and its peers share the "
+        "machine's cores.",
+        "",
+        "| | |",
+        "|:---|:---|",
+        f"| date | {started.strftime('%Y-%m-%d %H:%M UTC')} |",
+        f"| commit | {commit()} |",
+        f"| command | `make bench` ({total:.0f} s in all{', sections: ' + ', '.join(only) if only else ''}) |",
+        f"| CPU | {m['cpu']}, {m['cpus']} CPUs ({m['sockets']} socket x {m['cores_per_socket']} cores x "
+        f"{m['threads_per_core']} threads), hypervisor {m['hypervisor']} |",
+        f"| caches | {m['caches']} |",
+        f"| SIMD flags | {m['simd']} |",
+        f"| memory | {m['mem']} |",
+        f"| system | {m['os']}, Linux {m['kernel']} |",
+        f"| tools | {versions()} |",
+        f"| load average | {load_before} before, {load_after} after |",
+        "",
+        "<details><summary>All CPU flags</summary>",
+        "",
+        m["flags"],
+        "",
+        "</details>",
+        "",
+    ]
+    for i, sec in enumerate(sections, 1):
+        lines.append(f"## {i}. {sec.title}")
+        lines.append("")
+        lines.append(f"Command: `scripts/bench.sh --only {sec.key}` ({sec.seconds:.0f} s)")
+        lines.append("")
+        if sec.skipped:
+            lines.append(f"skipped: {sec.skipped}")
+            lines.append("")
+            continue
+        if sec.intro:
+            lines += [sec.intro, ""]
+        for t in sec.tables:
+            lines += [t, ""]
+        for n in sec.notes:
+            lines += [n, ""]
+        if sec.commands:
+            lines += ["Each repetition ran:", "", "```"] + sec.commands + ["```", ""]
+    return "\n".join(lines)
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def main():
+    global ARGS
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--only")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--seconds", type=int, default=2,
+                    help="seconds per run (whole seconds: wrk takes no fractions)")
+    ARGS = ap.parse_args()
+    if ARGS.reps < 1 or ARGS.seconds <= 0:
+        ap.error("--reps >= 1 and --seconds > 0")
+    keys = [k for k, _, _ in SECTIONS]
+    only = ARGS.only.split(",") if ARGS.only else []
+    for k in only:
+        if k not in keys:
+            ap.error(f"unknown section '{k}' (sections: {', '.join(keys)})")
+    out = ARGS.out or (None if only else os.path.join(ROOT, "docs", "benchmarks.md"))
+
+    suite = Suite(ARGS)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.time()
+    load_before = loadavg()
+    done = []
+    try:
+        for key, title, fn in SECTIONS:
+            if only and key not in only:
+                continue
+            sec = Section(key, title)
+            log(f"{key}: {title}")
+            ts = time.time()
+            try:
+                fn(suite, sec)
+            except Skip as e:
+                sec.skipped = str(e)
+                log(f"{key}: skipped: {e}")
+            except (RuntimeError, subprocess.SubprocessError, OSError) as e:
+                sec.skipped = f"failed: {e}"
+                log(f"{key}: FAILED: {e}")
+            finally:
+                suite.stop_all()
+            sec.seconds = time.time() - ts
+            log(f"{key}: {sec.seconds:.0f} s")
+            done.append(sec)
+    finally:
+        suite.cleanup()
+    total = time.time() - t0
+    doc = render(done, started, total, load_before, loadavg(), only)
+    if out:
+        tmp = out + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(doc)
+        os.replace(tmp, out)
+        log(f"wrote {rel(out)} in {total:.0f} s")
+    else:
+        print(doc)
+    failed = [s.key for s in done if s.skipped and s.skipped.startswith("failed")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

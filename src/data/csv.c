@@ -1,0 +1,278 @@
+/*
+ * csv.c - a pull-style CSV record reader over libcsv's push parser, reading
+ * plain or gzip-compressed files through zlib.
+ *
+ * libcsv does the RFC 4180 work (quotes, "" escapes, embedded newlines, CR,
+ * LF or CRLF endings, a last record without newline) and calls us back per
+ * field and per record; we queue whole records and hand them out one at a
+ * time.  libcsv knows nothing of line numbers, so we count them ourselves:
+ * CSV_REPALL_NL makes it report every line terminator outside quotes, and
+ * newlines inside quoted fields are counted in the field text.  zlib's gzread
+ * recognises the gzip magic bytes (1f 8b) and reads any other file as is, so
+ * ".csv.gz" is detected by content, not by name.
+ *
+ * Options: strict mode (a quote inside an unquoted field, or an unterminated
+ * quoted field at the end of the file, is an error rather than guessed at),
+ * and no trimming of blanks: a cell's spaces are part of its text (number
+ * parsing ignores surrounding blanks anyway).
+ */
+#include "fraud/data.h"
+
+#include <csv.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#define CHUNK (256 * 1024)
+
+typedef struct rec {
+  size_t first_field, nfields, line;
+} rec;
+
+struct fr_csv {
+  gzFile gz;
+  char *path;
+  struct csv_parser p;
+  unsigned char *in;
+  /* Field bytes of queued records and of the record being built, each
+   * NUL-terminated; field i starts at data + fstart[i]. */
+  char *data;
+  size_t data_len, data_cap;
+  size_t *fstart, *flen;
+  size_t nf, nf_cap;
+  rec *recs;
+  size_t nrec, rec_cap, rec_next;
+  size_t cur_first; /* first field of the record being built */
+  size_t line;      /* physical line on which the current record starts */
+  size_t pending_nl; /* newlines inside the current record's fields */
+  int last_term_cr; /* the last event was a record ended by CR */
+  int started;      /* BOM check done */
+  int done;         /* csv_fini called */
+  int oom;
+  size_t last_line; /* line of the record last returned */
+  char **out;
+  size_t *out_lens;
+  size_t out_cap;
+};
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+  if (need <= *cap)
+    return 0;
+  size_t c = *cap ? *cap : 64;
+  while (c < need)
+    c *= 2;
+  void *q = realloc(*p, c * elem);
+  if (!q)
+    return -1;
+  *p = q;
+  *cap = c;
+  return 0;
+}
+
+static void on_field(void *s, size_t len, void *ud) {
+  fr_csv *c = ud;
+  if (c->oom)
+    return;
+  if (grow((void **)&c->data, &c->data_cap, c->data_len + len + 1, 1)) {
+    c->oom = 1;
+    return;
+  }
+  if (c->nf + 1 > c->nf_cap) {
+    /* fstart and flen share nf_cap. */
+    size_t cap = c->nf_cap ? 2 * c->nf_cap : 256;
+    size_t *fs = realloc(c->fstart, cap * sizeof *fs);
+    if (fs)
+      c->fstart = fs;
+    size_t *fl = fs ? realloc(c->flen, cap * sizeof *fl) : NULL;
+    if (!fl) {
+      c->oom = 1;
+      return;
+    }
+    c->flen = fl;
+    c->nf_cap = cap;
+  }
+  const char *t = s;
+  for (size_t i = 0; i < len; i++)
+    if (t[i] == '\n' || (t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n')))
+      c->pending_nl++;
+  if (len)
+    memcpy(c->data + c->data_len, s, len);
+  c->data[c->data_len + len] = '\0';
+  c->fstart[c->nf] = c->data_len;
+  c->flen[c->nf] = len;
+  c->nf++;
+  c->data_len += len + 1;
+  c->last_term_cr = 0;
+}
+
+static void on_record(int term, void *ud) {
+  fr_csv *c = ud;
+  if (c->oom)
+    return;
+  size_t n = c->nf - c->cur_first;
+  if (n == 0) {
+    /* A bare terminator: the LF of a CRLF, or an empty line. */
+    if (term == '\n' && c->last_term_cr) {
+      c->last_term_cr = 0;
+      return;
+    }
+    if (term == '\n' || term == '\r')
+      c->line++;
+    c->last_term_cr = term == '\r';
+    return;
+  }
+  if (grow((void **)&c->recs, &c->rec_cap, c->nrec + 1, sizeof(rec))) {
+    c->oom = 1;
+    return;
+  }
+  c->recs[c->nrec++] = (rec){c->cur_first, n, c->line};
+  c->line += c->pending_nl + (term == '\n' || term == '\r');
+  c->pending_nl = 0;
+  c->cur_first = c->nf;
+  c->last_term_cr = term == '\r';
+}
+
+static int no_space(unsigned char ch) {
+  (void)ch;
+  return 0;
+}
+
+void fr_csv_close(fr_csv *c) {
+  if (!c)
+    return;
+  if (c->gz)
+    gzclose(c->gz);
+  csv_free(&c->p);
+  free(c->path);
+  free(c->in);
+  free(c->data);
+  free(c->fstart);
+  free(c->flen);
+  free(c->recs);
+  free(c->out);
+  free(c->out_lens);
+  free(c);
+}
+
+fr_csv *fr_csv_open(const char *path, fr_error *err) {
+  fr_csv *c = calloc(1, sizeof *c);
+  if (!c) {
+    fr_error_set(err, FR_ENOMEM, "out of memory");
+    return NULL;
+  }
+  if (csv_init(&c->p, CSV_STRICT | CSV_STRICT_FINI | CSV_REPALL_NL) != 0) {
+    free(c);
+    fr_error_set(err, FR_ENOMEM, "out of memory");
+    return NULL;
+  }
+  csv_set_space_func(&c->p, no_space);
+  c->path = strdup(path);
+  c->in = malloc(CHUNK);
+  c->line = 1;
+  if (!c->path || !c->in) {
+    fr_csv_close(c);
+    fr_error_set(err, FR_ENOMEM, "out of memory");
+    return NULL;
+  }
+  c->gz = gzopen(path, "rb");
+  if (!c->gz) {
+    fr_error_set(err, FR_EIO, "%s: cannot open: %s", path,
+                 errno ? strerror(errno) : "out of memory");
+    fr_csv_close(c);
+    return NULL;
+  }
+  gzbuffer(c->gz, CHUNK);
+  return c;
+}
+
+const char *fr_csv_path(const fr_csv *c) { return c->path; }
+size_t fr_csv_line(const fr_csv *c) { return c->last_line; }
+
+/* Moves the record being built to the front of the buffers once every queued
+ * record has been handed out. */
+static void compact(fr_csv *c) {
+  size_t keep = c->nf - c->cur_first;
+  size_t base = keep ? c->fstart[c->cur_first] : c->data_len;
+  if (keep) {
+    memmove(c->data, c->data + base, c->data_len - base);
+    for (size_t i = 0; i < keep; i++) {
+      c->fstart[i] = c->fstart[c->cur_first + i] - base;
+      c->flen[i] = c->flen[c->cur_first + i];
+    }
+  }
+  c->data_len -= base;
+  c->nf = keep;
+  c->cur_first = 0;
+  c->nrec = c->rec_next = 0;
+}
+
+/* Parses input until at least one record is queued or the file ends. */
+static int fill(fr_csv *c, fr_error *err) {
+  while (c->rec_next == c->nrec && !c->done) {
+    compact(c);
+    int n = gzread(c->gz, c->in, CHUNK);
+    if (n < 0) {
+      int zerr;
+      const char *m = gzerror(c->gz, &zerr);
+      return fr_error_set(err, FR_EIO, "%s: read failed: %s", c->path,
+                          zerr == Z_ERRNO ? strerror(errno) : m);
+    }
+    const unsigned char *buf = c->in;
+    size_t len = (size_t)n;
+    if (!c->started && len > 0) {
+      c->started = 1;
+      if (len >= 3 && buf[0] == 0xEF && buf[1] == 0xBB && buf[2] == 0xBF) {
+        buf += 3;
+        len -= 3;
+      }
+    }
+    if (len == 0) {
+      c->done = 1;
+      if (csv_fini(&c->p, on_field, on_record, c) != 0)
+        return fr_error_set(err, FR_EPARSE,
+                            "%s:%zu: unterminated quoted field at end of file",
+                            c->path, c->line);
+    } else if (csv_parse(&c->p, buf, len, on_field, on_record, c) != len) {
+      return fr_error_set(
+          err, FR_EPARSE,
+          "%s:%zu: malformed quoting (a '\"' inside an unquoted field, or text "
+          "after a closing quote)",
+          c->path, c->line + c->pending_nl);
+    }
+    if (c->oom)
+      return fr_error_set(err, FR_ENOMEM, "%s: out of memory", c->path);
+  }
+  return 0;
+}
+
+int fr_csv_next(fr_csv *c, char ***fields, size_t **lens, size_t *n,
+                fr_error *err) {
+  int rc = fill(c, err);
+  if (rc)
+    return rc;
+  if (c->rec_next == c->nrec)
+    return 0;
+  rec *r = &c->recs[c->rec_next++];
+  if (r->nfields > c->out_cap) {
+    size_t cap = r->nfields * 2;
+    char **o = realloc(c->out, cap * sizeof *o);
+    if (o)
+      c->out = o;
+    size_t *ol = o ? realloc(c->out_lens, cap * sizeof *ol) : NULL;
+    if (!ol)
+      return fr_error_set(err, FR_ENOMEM, "out of memory");
+    c->out_lens = ol;
+    c->out_cap = cap;
+  }
+  for (size_t i = 0; i < r->nfields; i++) {
+    c->out[i] = c->data + c->fstart[r->first_field + i];
+    c->out_lens[i] = c->flen[r->first_field + i];
+  }
+  c->last_line = r->line;
+  *fields = c->out;
+  if (lens)
+    *lens = c->out_lens;
+  *n = r->nfields;
+  return 1;
+}

@@ -1,0 +1,198 @@
+/*
+ * internal.h - what the files of the features module share: the compiled
+ * feature program, fitted categorical encoders, the per-entity record and the
+ * state-store vtable that the in-process and Redis stores implement.
+ *
+ * Nothing here is public; names carry the fr__ prefix.
+ */
+#ifndef FRAUD_FEATURES_INTERNAL_H
+#define FRAUD_FEATURES_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "fraud/features.h"
+
+/* Feature kinds.  The table in spec.c maps YAML names to these. */
+typedef enum fr__kind {
+  /* stateless */
+  FR__K_NUMERIC = 0,   /* pass-through of a numeric column */
+  FR__K_LOG1P,         /* ln(1 + max(x, 0)) ... see spec.c */
+  FR__K_CLIP,          /* min(max(x, lo), hi) */
+  FR__K_RATIO,         /* a / b (NaN when b == 0) */
+  FR__K_HOUR,          /* hour of day 0..23 (+ fraction of the hour) */
+  FR__K_DOW,           /* day of week 0 = Monday .. 6 = Sunday */
+  FR__K_HOUR_SIN,
+  FR__K_HOUR_COS,
+  FR__K_DOW_SIN,
+  FR__K_DOW_COS,
+  FR__K_HAVERSINE,     /* great-circle km between two geo points */
+  /* categorical (fitted) */
+  FR__K_CATEGORY_CODE,
+  FR__K_ONE_HOT,
+  FR__K_FREQUENCY,
+  FR__K_TARGET_ENCODING,
+  /* entity aggregates (stateful) */
+  FR__K_COUNT,
+  FR__K_SUM,
+  FR__K_MEAN,
+  FR__K_MIN,
+  FR__K_MAX,
+  FR__K_STD,
+  FR__K_DISTINCT,
+  FR__K_TIME_SINCE_PREV,
+  FR__K_RATIO_TO_MEAN,
+  FR__K_ZSCORE,
+  FR__K_FIRST_SEEN,
+  FR__K_GEO_VELOCITY,
+  FR__K_COUNT_KINDS
+} fr__kind;
+
+/* A fitted vocabulary of one categorical column: category text -> index into
+ * per-category arrays (code, count, target sum). */
+typedef struct fr__vocab_entry fr__vocab_entry;
+
+typedef struct fr__encoder {
+  int column;            /* schema column */
+  size_t n;              /* categories kept */
+  char **values;         /* n category texts, in code order */
+  double *count;         /* n training rows per category */
+  double *pos;           /* n positive labels per category */
+  double total, total_pos; /* training rows with a value / positives */
+  fr__vocab_entry *index; /* uthash: text -> position */
+} fr__encoder;
+
+/* One compiled feature. */
+typedef struct fr__op {
+  fr__kind kind;
+  char *name;            /* output name (first output for one-hot) */
+  int line;              /* spec line, for messages */
+  size_t out;            /* first output index */
+  size_t nout;           /* outputs (1, or K for one-hot) */
+  int col, col2;         /* schema columns (col2: ratio denominator) */
+  int lat1, lon1, lat2, lon2; /* geo points (schema columns) */
+  int slot;              /* entity slot for stateful kinds, else -1 */
+  int vidx;              /* index of the value in the slot's event tuple */
+  int hidx;              /* index of the hash in the slot's event tuple */
+  int gidx;              /* index of (lat,lon) in the slot's event tuple */
+  double window;         /* seconds; 0 = unbounded (time_since_prev...) */
+  double lo, hi;         /* clip bounds */
+  double smoothing;      /* target encoding m */
+  int32_t utc_offset;    /* seconds added to event time for hour/dow */
+  int offset_col;        /* numeric column with a UTC offset in minutes, or -1 */
+  int max_categories;    /* one-hot K / category cap (0 = unlimited) */
+  int min_count;         /* categories seen fewer times map to "unseen" */
+  int enc;               /* encoder index, or -1 */
+} fr__op;
+
+/* An entity used by the spec, and what its event tuples carry. */
+typedef struct fr__slot {
+  int entity;            /* schema entity index */
+  const char *name;      /* entity name */
+  const int *cols;       /* key columns */
+  size_t ncols;
+  size_t nvals;          /* numeric values per event */
+  int *val_cols;         /* their schema columns */
+  size_t nhash;          /* hashed values per event (distinct counts) */
+  int *hash_cols;
+  size_t ngeo;           /* geo points per event */
+  int *geo_lat, *geo_lon;
+  size_t stride;         /* doubles per event: 1 (ts) + nvals + nhash + 2*ngeo */
+  double horizon;        /* longest window over this slot (seconds) */
+  size_t *op_idx;        /* ops reading this slot */
+  size_t nop_idx;
+  double *windows;       /* distinct windows of those ops */
+  size_t nwindows;
+} fr__slot;
+
+/* Geo points per entity whose "previous located event" survives pruning. */
+#define FR__MAX_GEO 2
+
+struct fr_featurizer {
+  const fr_schema *schema;
+  char *origin;          /* spec file name for messages */
+  fr__op *ops;
+  size_t nops;
+  size_t nfeatures;
+  char **names;          /* nfeatures */
+  fr__slot *slots;
+  size_t nslots;
+  fr__encoder *encs;
+  size_t nencs;
+  int fitted;            /* encoders fitted or loaded */
+  int needs_time;        /* some feature reads the event time */
+  char *spec_yaml;       /* the spec text as loaded (unfitted part) */
+};
+
+/* Per-entity record: a time-sorted log of event tuples (ts first) kept for
+ * the slot's horizon, plus what outlives the log. */
+typedef struct fr__entity {
+  double first_ts;       /* earliest event ever seen (NaN = none) */
+  double latest_ts;      /* newest event seen */
+  double pruned_ts;      /* newest event dropped from the log (NaN = none) */
+  double anchor[3 * FR__MAX_GEO]; /* per geo point: (ts, lat, lon) of the
+                                     newest located event dropped from the
+                                     log; ts NaN = none */
+  uint32_t n, cap;       /* events in the log / capacity (in events) */
+  double *ev;            /* n * stride doubles, sorted by ts (stable) */
+} fr__entity;
+
+/* A locked (memory) or fetched (Redis) entity record, between begin and
+ * commit. */
+typedef struct fr__entity_ref {
+  fr__entity *ent;
+  void *handle;          /* backend-specific (shard, key) */
+  int created;
+} fr__entity_ref;
+
+typedef struct fr__state_vtable {
+  /* Locks/fetches the record of (slot, key), creating an empty one when
+   * absent and `create` is set; *ref->ent is NULL when absent and !create. */
+  int (*begin)(fr_state *st, int slot, uint64_t key, int create,
+               fr__entity_ref *ref, fr_error *err);
+  /* Releases/stores it; `modified` says whether the record changed. */
+  int (*commit)(fr_state *st, fr__entity_ref *ref, int modified, fr_error *err);
+  size_t (*size)(const fr_state *st);
+  void (*free)(fr_state *st);
+} fr__state_vtable;
+
+struct fr_state {
+  const fr__state_vtable *vt;
+  const fr_featurizer *f;
+  fr_state_options opt;
+};
+
+/* entity.c */
+/* Index one past the last event with ts < t (events are sorted by ts). */
+uint32_t fr__entity_before(const fr__entity *e, size_t stride, double t);
+/* Inserts an event tuple (stride doubles, ts first) after every event with
+ * ts <= its ts, then drops events older than latest - horizon - lateness
+ * (recording pruned_ts).  Returns 0 or FR_ENOMEM. */
+int fr__entity_insert(fr__entity *e, const fr__slot *sl, const double *tuple,
+                      double lateness);
+/* Resets a record to empty (no events, all times NaN). */
+void fr__entity_init(fr__entity *e);
+void fr__entity_clear(fr__entity *e);
+/* Approximate heap bytes held by a record. */
+size_t fr__entity_bytes(const fr__entity *e, size_t stride);
+
+/* encoders.c */
+int fr__encoder_fit(fr__encoder *enc, const fr_dataset *d, const size_t *rows,
+                    size_t n, int min_count, int max_categories, fr_error *err);
+/* Position of `text` in the vocabulary, or -1 (unseen / missing). */
+long fr__encoder_find(const fr__encoder *enc, const char *text, size_t len);
+int fr__encoder_add(fr__encoder *enc, const char *text, double count,
+                    double pos);
+void fr__encoder_free(fr__encoder *enc);
+
+/* spec.c: names one-hot outputs "<feature>=<category>" once fitted. */
+void fr__featurizer_name_one_hot(fr_featurizer *f);
+
+/* featurize.c: the per-transaction program, shared by both paths. */
+int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
+                      float *out, int update, fr_error *err);
+
+/* haversine distance in km between two (lat, lon) points in degrees. */
+double fr__haversine_km(double lat1, double lon1, double lat2, double lon2);
+
+#endif

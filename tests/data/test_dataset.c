@@ -1,0 +1,191 @@
+/* Tests src/data/dataset.c: every bundled sample read in full with its
+ * shipped schema, checked against statistics that Python's csv module
+ * computed independently (tests/fixtures/data/make_fixtures.py ->
+ * expected_samples.txt / expected_slices.txt), and the stable time order. */
+#include <math.h>
+
+#include "data_test.h"
+
+typedef struct expected {
+  char path[256];
+  size_t rows, frauds, entities;
+  double amount_sum, tmin, tmax;
+} expected;
+
+static size_t load_expected(const char *file, expected *out, size_t max) {
+  FILE *f = fopen(fr_test_fixture(file), "r");
+  cr_assert_not_null(f, "%s", file);
+  size_t n = 0;
+  while (n < max && fscanf(f, "%255s %zu %zu %lf %lf %lf %zu", out[n].path, &out[n].rows,
+                           &out[n].frauds, &out[n].amount_sum, &out[n].tmin,
+                           &out[n].tmax, &out[n].entities) == 7)
+    n++;
+  fclose(f);
+  return n;
+}
+
+static const char *schema_for(const char *path) {
+  if (strstr(path, "ulb"))
+    return "ulb";
+  if (strstr(path, "paysim"))
+    return "paysim";
+  return "sparkov";
+}
+
+static void check_file(const expected *e) {
+  fr_error err = {0};
+  fr_schema *s = fr_schema_load(schema_for(e->path), &err);
+  cr_assert_not_null(s, "%s", err.msg);
+  fr_dataset *d = fr_dataset_read_csv(s, fr_test_source(e->path), NULL, &err);
+  cr_assert_not_null(d, "%s", err.msg);
+  size_t rows = fr_dataset_rows(d), frauds = 0;
+  cr_assert_eq(rows, e->rows, "%s: rows %zu != %zu", e->path, rows, e->rows);
+  int amt = fr_schema_role_column(s, FR_ROLE_AMOUNT);
+  double sum = 0, tmin = INFINITY, tmax = -INFINITY;
+  for (size_t r = 0; r < rows; r++) {
+    frauds += fr_dataset_label(d, r) == 1;
+    sum += fr_dataset_number(d, (size_t)amt, r);
+    double t = fr_dataset_event_time(d, r);
+    tmin = t < tmin ? t : tmin;
+    tmax = t > tmax ? t : tmax;
+  }
+  cr_assert_eq(frauds, e->frauds, "%s: frauds %zu != %zu", e->path, frauds, e->frauds);
+  /* Same values summed in the same order: equal to rounding noise only. */
+  cr_assert(fabs(sum - e->amount_sum) <= 1e-9 * fabs(e->amount_sum), "%s: sum %.17g != %.17g",
+            e->path, sum, e->amount_sum);
+  cr_assert_eq(tmin, e->tmin, "%s", e->path);
+  cr_assert_eq(tmax, e->tmax, "%s", e->path);
+  if (fr_schema_nentities(s) > 0) {
+    size_t n;
+    const int *cols = fr_schema_entity_columns(s, 0, &n);
+    /* Distinct values through the data set's own interning: count distinct
+     * pointers (equal strings share one). */
+    const char **seen = calloc(rows, sizeof *seen);
+    size_t distinct = 0;
+    for (size_t r = 0; r < rows; r++) {
+      const char *v = fr_dataset_string(d, (size_t)cols[0], r, NULL);
+      int dup = 0;
+      for (size_t k = 0; k < distinct && !dup; k++)
+        dup = seen[k] == v;
+      if (!dup && distinct < 5000)
+        seen[distinct++] = v;
+      else if (!dup)
+        distinct++;
+      if (distinct >= 5000)
+        break;
+    }
+    free(seen);
+    if (e->entities < 5000)
+      cr_assert_eq(distinct, e->entities, "%s: entities", e->path);
+  }
+  /* The time order is a permutation sorted by event time. */
+  const size_t *o = fr_dataset_time_order(d);
+  cr_assert_not_null(o);
+  size_t unsorted = 0;
+  for (size_t i = 1; i < rows; i++)
+    unsorted += fr_dataset_event_time(d, o[i - 1]) > fr_dataset_event_time(d, o[i]) ||
+                (fr_dataset_event_time(d, o[i - 1]) == fr_dataset_event_time(d, o[i]) &&
+                 o[i - 1] > o[i]);
+  cr_assert_eq(unsorted, 0, "%s", e->path);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+}
+
+Test(dataset, bundled_samples_match_python) {
+  expected e[8];
+  size_t n = load_expected("data/expected_samples.txt", e, 8);
+  cr_assert_eq(n, 4);
+  for (size_t i = 0; i < n; i++)
+    check_file(&e[i]);
+  /* The PROVENANCE figures, stated independently. */
+  cr_assert_eq(e[0].rows, 32843);
+  cr_assert_eq(e[0].frauds, 355);
+  cr_assert_eq(e[1].rows, 38694);
+  cr_assert_eq(e[1].frauds, 1690);
+  cr_assert_eq(e[2].rows, 13109);
+  cr_assert_eq(e[2].frauds, 53);
+  cr_assert_eq(e[3].rows, 5705);
+  cr_assert_eq(e[3].frauds, 5218);
+}
+
+Test(dataset, fixture_slices_match_python) {
+  expected e[8];
+  size_t n = load_expected("data/expected_slices.txt", e, 8);
+  cr_assert_eq(n, 3);
+  for (size_t i = 0; i < n; i++)
+    check_file(&e[i]);
+}
+
+Test(dataset, time_order_is_stable_with_equal_timestamps) {
+  fr_schema *s = mini_schema();
+  fr_dataset *d = mini_read(s, "equal_times.csv", FR_BAD_ROW_FAIL);
+  /* t = 200,100,200,100,150,200 -> rows 1,3 (t=100), 4 (150), 0,2,5 (200) */
+  static const size_t want[] = {1, 3, 4, 0, 2, 5};
+  const size_t *o = fr_dataset_time_order(d);
+  for (size_t i = 0; i < 6; i++)
+    cr_assert_eq(o[i], want[i], "position %zu: %zu", i, o[i]);
+  cr_assert_eq(fr_dataset_time_order(d), o, "computed once and cached");
+  fr_dataset_free(d);
+  fr_schema_free(s);
+}
+
+Test(dataset, time_order_of_a_large_shuffled_set) {
+  /* 50k rows, times drawn from only 100 values: many ties across merges. */
+  const char *dir = fr_test_tmpdir();
+  char path[512];
+  snprintf(path, sizeof path, "%s/shuffled.csv", dir);
+  FILE *f = fopen(path, "w");
+  fprintf(f, "id,t,card,cat,amt,label\n");
+  unsigned x = 12345;
+  for (int i = 0; i < 50000; i++) {
+    x = x * 1103515245u + 12345u;
+    fprintf(f, "r%d,%u,c,a,%d,0\n", i, (x >> 16) % 100, i);
+  }
+  fclose(f);
+  fr_schema *s = mini_schema();
+  fr_dataset *d = fr_dataset_read_csv(s, path, NULL, NULL);
+  cr_assert_not_null(d);
+  const size_t *o = fr_dataset_time_order(d);
+  size_t bad = 0;
+  for (size_t i = 1; i < 50000; i++) {
+    double a = fr_dataset_event_time(d, o[i - 1]), b = fr_dataset_event_time(d, o[i]);
+    bad += a > b || (a == b && o[i - 1] >= o[i]);
+  }
+  cr_assert_eq(bad, 0);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+  remove(path);
+}
+
+Test(dataset, interned_strings_and_txn_view) {
+  fr_schema *s = mini_schema();
+  fr_dataset *d = mini_read(s, "plain.csv", FR_BAD_ROW_FAIL);
+  int card = fr_schema_find(s, "card");
+  cr_assert_eq(fr_dataset_string(d, (size_t)card, 0, NULL),
+               fr_dataset_string(d, (size_t)card, 2, NULL), "c1 is stored once");
+  cr_assert_null(fr_dataset_string(d, (size_t)fr_schema_find(s, "amt"), 0, NULL));
+  cr_assert(isnan(fr_dataset_number(d, (size_t)card, 0)));
+  fr_field fields[6];
+  fr_txn txn;
+  fr_dataset_txn(d, 1, fields, &txn);
+  cr_assert_eq(txn.nfields, 6);
+  cr_assert_eq(txn.event_time, 101.0);
+  cr_assert_eq(txn.line, 3);
+  cr_assert_eq(fields[card].len, 2);
+  cr_assert_eq(memcmp(fields[card].str, "c2", 2), 0);
+  cr_assert_eq(fields[fr_schema_find(s, "amt")].num, 20.0);
+  cr_assert_str_eq(fr_dataset_path(d), fr_test_fixture("data/csv/plain.csv"));
+  cr_assert_eq(fr_dataset_schema(d), s);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+}
+
+Test(dataset, max_rows) {
+  fr_schema *s = mini_schema();
+  fr_read_options opt = {.max_rows = 2};
+  fr_dataset *d = fr_dataset_read_csv(s, fr_test_fixture("data/csv/plain.csv"), &opt, NULL);
+  cr_assert_not_null(d);
+  cr_assert_eq(fr_dataset_rows(d), 2);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+}

@@ -1,0 +1,393 @@
+/*
+ * Tests src/features/featurize.c (and spec.c, entity.c, state_memory.c) on
+ * hand-computed examples: point-in-time windows, equal timestamps, window
+ * boundaries, composite keys, every feature kind, leakage, online == offline.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "fr_test.h"
+#include "fraud/features.h"
+
+static const char *schema_yaml =
+    "name: toy\n"
+    "columns:\n"
+    "  - {name: id, role: id}\n"
+    "  - {name: ts, role: event_time, format: epoch_seconds}\n"
+    "  - {name: card, role: entity, entity: card}\n"
+    "  - {name: merchant, role: entity, entity: merchant}\n"
+    "  - {name: amt, role: amount}\n"
+    "  - {name: cat, role: categorical}\n"
+    "  - {name: lat, role: latitude, point: home}\n"
+    "  - {name: lon, role: longitude, point: home}\n"
+    "  - {name: mlat, role: latitude, point: shop}\n"
+    "  - {name: mlon, role: longitude, point: shop}\n"
+    "  - {name: label, role: label}\n"
+    "composite_entities:\n"
+    "  card_merchant: [card, merchant]\n";
+
+static const char *header = "id,ts,card,merchant,amt,cat,lat,lon,mlat,mlon,label\n";
+
+typedef struct fixture {
+  fr_schema *s;
+  fr_featurizer *f;
+  fr_dataset *d;
+  fr_table *t;
+} fixture;
+
+static void load(fixture *fx, const char *spec, const char *rows) {
+  fr_error err = {0};
+  memset(fx, 0, sizeof *fx);
+  fx->s = fr_schema_load_string(schema_yaml, strlen(schema_yaml), "toy.yaml", &err);
+  cr_assert_not_null(fx->s, "%s", err.msg);
+  fx->f = fr_featurizer_load_string(fx->s, spec, strlen(spec), "spec.yaml", &err);
+  cr_assert_not_null(fx->f, "%s", err.msg);
+  const char *dir = fr_test_tmpdir();
+  size_t n = strlen(header) + strlen(rows) + 1;
+  char *text = malloc(n);
+  snprintf(text, n, "%s%s", header, rows);
+  const char *path = fr_test_write(dir, "data.csv", text);
+  free(text);
+  fx->d = fr_dataset_read_csv(fx->s, path, NULL, &err);
+  cr_assert_not_null(fx->d, "%s", err.msg);
+  const size_t *order = fr_dataset_time_order(fx->d);
+  cr_assert_eq(fr_featurizer_fit(fx->f, fx->d, order, fr_dataset_rows(fx->d), &err), 0,
+               "%s", err.msg);
+  fx->t = fr_featurize_dataset(fx->f, fx->d, &err);
+  cr_assert_not_null(fx->t, "%s", err.msg);
+}
+
+static void unload(fixture *fx) {
+  fr_table_free(fx->t);
+  fr_dataset_free(fx->d);
+  fr_featurizer_free(fx->f);
+  fr_schema_free(fx->s);
+}
+
+/* Feature `name` of the row whose file position is `row`. */
+static float feat(const fixture *fx, size_t row, const char *name) {
+  size_t col = (size_t)-1;
+  for (size_t j = 0; j < fx->t->cols; j++)
+    if (strcmp(fx->t->names[j], name) == 0)
+      col = j;
+  cr_assert_neq(col, (size_t)-1, "no feature %s", name);
+  for (size_t i = 0; i < fx->t->rows; i++)
+    if (fx->t->source_row[i] == row)
+      return fx->t->x[i * fx->t->cols + col];
+  cr_assert_fail("no row %zu", row);
+  return NAN;
+}
+
+#define ASSERT_NAN(x) cr_assert(isnan(x), "expected NaN, got %g", (double)(x))
+
+static const char *window_spec =
+    "features:\n"
+    "  - {name: n1h, kind: count, entity: card, window: 1h}\n"
+    "  - {name: s1h, kind: sum, entity: card, column: amt, window: 1h}\n"
+    "  - {name: n24h, kind: count, entity: card, window: 24h}\n"
+    "  - {name: since, kind: time_since_prev, entity: card}\n";
+
+Test(featurize, equal_timestamps_and_window_boundary) {
+  /* Hand-computed: rows 0 and 1 share t=1000 (neither sees the other); row 2
+   * is exactly one hour later (the window [t-1h, t) includes both at 1000);
+   * row 3 one second after that (the 1000s have left the hour). */
+  fixture fx;
+  load(&fx, window_spec,
+       "a,1000,C1,M1,10,x,,,,,0\n"
+       "b,1000,C1,M2,20,x,,,,,0\n"
+       "c,4600,C1,M1,30,y,,,,,1\n"
+       "d,4601,C1,M1,5,y,,,,,0\n"
+       "e,4601,C2,M1,7,y,,,,,0\n");
+  cr_assert_eq(feat(&fx, 0, "n1h"), 0);
+  cr_assert_eq(feat(&fx, 0, "s1h"), 0);
+  ASSERT_NAN(feat(&fx, 0, "since"));
+  cr_assert_eq(feat(&fx, 1, "n1h"), 0);
+  cr_assert_eq(feat(&fx, 1, "s1h"), 0);
+  ASSERT_NAN(feat(&fx, 1, "since"));
+  cr_assert_eq(feat(&fx, 2, "n1h"), 2);
+  cr_assert_eq(feat(&fx, 2, "s1h"), 30);
+  cr_assert_eq(feat(&fx, 2, "since"), 3600);
+  cr_assert_eq(feat(&fx, 3, "n1h"), 1);
+  cr_assert_eq(feat(&fx, 3, "s1h"), 30);
+  cr_assert_eq(feat(&fx, 3, "n24h"), 3);
+  cr_assert_eq(feat(&fx, 3, "since"), 1);
+  cr_assert_eq(feat(&fx, 4, "n24h"), 0); /* another card */
+  unload(&fx);
+}
+
+Test(featurize, file_order_of_equal_timestamps_does_not_matter) {
+  const char *a = "a,1000,C1,M1,10,x,,,,,0\nb,1000,C1,M2,20,x,,,,,0\nc,2000,C1,M1,30,y,,,,,1\n";
+  const char *b = "c,2000,C1,M1,30,y,,,,,1\nb,1000,C1,M2,20,x,,,,,0\na,1000,C1,M1,10,x,,,,,0\n";
+  fixture x, y;
+  load(&x, window_spec, a);
+  load(&y, window_spec, b);
+  /* Same transaction ids, same features. */
+  size_t map[3] = {2, 1, 0}; /* row i of a is row map[i] of b */
+  for (size_t i = 0; i < 3; i++) {
+    cr_assert_eq(feat(&x, i, "n1h"), feat(&y, map[i], "n1h"));
+    cr_assert_eq(feat(&x, i, "s1h"), feat(&y, map[i], "s1h"));
+  }
+  cr_assert_eq(feat(&x, 2, "s1h"), 30);
+  unload(&x);
+  unload(&y);
+}
+
+Test(featurize, composite_key_first_seen_and_distinct) {
+  const char *spec =
+      "features:\n"
+      "  - {name: new_pair, kind: first_seen, entity: card_merchant}\n"
+      "  - {name: merchants_24h, kind: distinct_count, entity: card, column: merchant, window: 24h}\n";
+  fixture fx;
+  load(&fx, spec,
+       "a,0,C1,M1,1,x,,,,,0\n"
+       "b,10,C1,M1,1,x,,,,,0\n"
+       "c,20,C1,M2,1,x,,,,,0\n"
+       "d,30,C2,M1,1,x,,,,,0\n"
+       "e,30,C1,M3,1,x,,,,,0\n"
+       "f,40,C1,M3,1,x,,,,,0\n");
+  cr_assert_eq(feat(&fx, 0, "new_pair"), 1);
+  cr_assert_eq(feat(&fx, 1, "new_pair"), 0);
+  cr_assert_eq(feat(&fx, 2, "new_pair"), 1);
+  cr_assert_eq(feat(&fx, 3, "new_pair"), 1); /* same merchant, other card */
+  cr_assert_eq(feat(&fx, 5, "new_pair"), 0);
+  cr_assert_eq(feat(&fx, 2, "merchants_24h"), 1); /* M1 twice */
+  cr_assert_eq(feat(&fx, 4, "merchants_24h"), 2); /* M1, M2 */
+  cr_assert_eq(feat(&fx, 5, "merchants_24h"), 3); /* M1, M2, M3 */
+  unload(&fx);
+}
+
+Test(featurize, window_statistics) {
+  const char *spec =
+      "features:\n"
+      "  - {name: mean, kind: mean, entity: card, column: amt, window: 1d}\n"
+      "  - {name: min, kind: min, entity: card, column: amt, window: 1d}\n"
+      "  - {name: max, kind: max, entity: card, column: amt, window: 1d}\n"
+      "  - {name: std, kind: std, entity: card, column: amt, window: 1d}\n"
+      "  - {name: ratio, kind: ratio_to_mean, entity: card, column: amt, window: 1d}\n"
+      "  - {name: z, kind: zscore, entity: card, column: amt, window: 1d}\n";
+  fixture fx;
+  /* History 2, 4, 4, 4, 5, 5, 7, 9: mean 5, sample std sqrt(32/7). */
+  load(&fx, spec,
+       "a,1,C1,M,2,x,,,,,0\nb,2,C1,M,4,x,,,,,0\nc,3,C1,M,4,x,,,,,0\nd,4,C1,M,4,x,,,,,0\n"
+       "e,5,C1,M,5,x,,,,,0\nf,6,C1,M,5,x,,,,,0\ng,7,C1,M,7,x,,,,,0\nh,8,C1,M,9,x,,,,,0\n"
+       "i,9,C1,M,8,x,,,,,0\nj,9,C1,M,,x,,,,,0\n");
+  cr_assert_float_eq(feat(&fx, 8, "mean"), 5.0f, 1e-6);
+  cr_assert_eq(feat(&fx, 8, "min"), 2);
+  cr_assert_eq(feat(&fx, 8, "max"), 9);
+  cr_assert_float_eq(feat(&fx, 8, "std"), (float)sqrt(32.0 / 7.0), 1e-6);
+  cr_assert_float_eq(feat(&fx, 8, "ratio"), 8.0f / 5.0f, 1e-6);
+  cr_assert_float_eq(feat(&fx, 8, "z"), (float)(3.0 / sqrt(32.0 / 7.0)), 1e-6);
+  ASSERT_NAN(feat(&fx, 9, "ratio")); /* missing amount */
+  ASSERT_NAN(feat(&fx, 0, "mean"));  /* no history */
+  ASSERT_NAN(feat(&fx, 1, "std"));   /* one value */
+  unload(&fx);
+}
+
+Test(featurize, stateless_kinds) {
+  const char *spec =
+      "features:\n"
+      "  - {name: amt_log, kind: log1p, column: amt}\n"
+      "  - {name: amt_clip, kind: clip, column: amt, min: 0, max: 100}\n"
+      "  - {name: hour, kind: hour_of_day}\n"
+      "  - {name: dow, kind: day_of_week}\n"
+      "  - {name: hour_ist, kind: hour_of_day, utc_offset: '+05:30'}\n"
+      "  - {name: hsin, kind: hour_sin}\n"
+      "  - {name: dist, kind: haversine, from: home, to: shop}\n"
+      "  - {name: cat_code, kind: category_code, column: cat}\n"
+      "  - {name: cat, kind: one_hot, column: cat, max_categories: 2}\n"
+      "  - {name: cat_freq, kind: frequency, column: cat}\n"
+      "  - {name: cat_te, kind: target_encoding, column: cat, smoothing: 2}\n";
+  fixture fx;
+  /* 1546300818 = 2019-01-01T00:00:18Z, a Tuesday.  Paris (48.8566, 2.3522)
+   * to London (51.5074, -0.1278): 343.5 km by the haversine formula with
+   * R = 6371.0088 km. */
+  load(&fx, spec,
+       "a,1546300818,C1,M,999,x,48.8566,2.3522,51.5074,-0.1278,1\n"
+       "b,1546322400,C1,M,0,x,,,,,0\n"
+       "c,1546322400,C1,M,-5,y,,,,,0\n"
+       "d,1546322400,C1,M,,,,,,,0\n");
+  cr_assert_float_eq(feat(&fx, 0, "amt_log"), (float)log(1000.0), 1e-6);
+  cr_assert_eq(feat(&fx, 0, "amt_clip"), 100);
+  cr_assert_eq(feat(&fx, 2, "amt_clip"), 0);
+  ASSERT_NAN(feat(&fx, 3, "amt_clip"));
+  cr_assert_eq(feat(&fx, 0, "hour"), 0);
+  cr_assert_eq(feat(&fx, 0, "dow"), 1); /* Monday = 0 */
+  cr_assert_eq(feat(&fx, 0, "hour_ist"), 5);
+  cr_assert_eq(feat(&fx, 1, "hour"), 6); /* 06:00 UTC */
+  cr_assert_float_eq(feat(&fx, 1, "hsin"), 1.0f, 1e-6); /* sin(pi/2) */
+  cr_assert_float_eq(feat(&fx, 0, "dist"), 343.5f, 0.5);
+  ASSERT_NAN(feat(&fx, 1, "dist"));
+  /* Vocabulary by descending count: x (2 rows) = 0, y (1 row) = 1. */
+  cr_assert_eq(feat(&fx, 0, "cat_code"), 0);
+  cr_assert_eq(feat(&fx, 2, "cat_code"), 1);
+  ASSERT_NAN(feat(&fx, 3, "cat_code"));
+  cr_assert_eq(feat(&fx, 0, "cat=x"), 1);
+  cr_assert_eq(feat(&fx, 0, "cat=y"), 0);
+  cr_assert_eq(feat(&fx, 2, "cat=y"), 1);
+  cr_assert_float_eq(feat(&fx, 0, "cat_freq"), 2.0f / 3.0f, 1e-6);
+  /* Target encoding: prior 1/3; x: (1 + 2/3) / (2 + 2) = 5/12. */
+  cr_assert_float_eq(feat(&fx, 0, "cat_te"), 5.0f / 12.0f, 1e-6);
+  /* y: (0 + 2/3) / (1 + 2) = 2/9. */
+  cr_assert_float_eq(feat(&fx, 2, "cat_te"), 2.0f / 9.0f, 1e-6);
+  unload(&fx);
+}
+
+Test(featurize, geo_velocity) {
+  const char *spec =
+      "features:\n"
+      "  - {name: kmh, kind: geo_velocity, entity: card, point: shop}\n";
+  fixture fx;
+  /* Paris then London 1 h later: 343.5 km/h; then an unlocated event; then
+   * London again 1 h after the first London: 0 km/h. */
+  load(&fx, spec,
+       "a,0,C1,M,1,x,,,48.8566,2.3522,0\n"
+       "b,3600,C1,M,1,x,,,51.5074,-0.1278,0\n"
+       "c,5000,C1,M,1,x,,,,,0\n"
+       "d,7200,C1,M,1,x,,,51.5074,-0.1278,0\n");
+  ASSERT_NAN(feat(&fx, 0, "kmh"));
+  cr_assert_float_eq(feat(&fx, 1, "kmh"), 343.5f, 0.5);
+  ASSERT_NAN(feat(&fx, 2, "kmh"));
+  cr_assert_float_eq(feat(&fx, 3, "kmh"), 0.0f, 1e-6);
+  unload(&fx);
+}
+
+Test(featurize, online_equals_offline_and_no_leakage) {
+  /* A pseudo-random stream: replaying it one transaction at a time through
+   * fr_featurize gives the offline matrix bit for bit, and rewriting every
+   * row after time T changes no row at or before T. */
+  const char *spec =
+      "features:\n"
+      "  - {name: n1h, kind: count, entity: card, window: 1h}\n"
+      "  - {name: s1h, kind: sum, entity: card, column: amt, window: 1h}\n"
+      "  - {name: m24h, kind: mean, entity: card, column: amt, window: 24h}\n"
+      "  - {name: sd24h, kind: std, entity: card, column: amt, window: 24h}\n"
+      "  - {name: d24h, kind: distinct_count, entity: card, column: merchant, window: 24h}\n"
+      "  - {name: since, kind: time_since_prev, entity: card}\n"
+      "  - {name: mcount, kind: count, entity: merchant, window: 10m}\n"
+      "  - {name: new, kind: first_seen, entity: card_merchant}\n";
+  char rows[2][200000];
+  for (int v = 0; v < 2; v++) {
+    size_t o = 0;
+    uint64_t seed = 12345;
+    for (int i = 0; i < 1000; i++) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      unsigned r = (unsigned)(seed >> 33);
+      long ts = 1000000 + i * 37 + (long)(r % 7) * 300 - 900;
+      double amt = (r % 1000) / 10.0;
+      if (v == 1 && ts > 1020000)
+        amt = amt * 3 + 1; /* change every later row */
+      o += (size_t)snprintf(rows[v] + o, sizeof rows[v] - o,
+                            "t%d,%ld,C%u,M%u,%.1f,x,,,,,%u\n", i, ts, r % 13,
+                            (r >> 8) % 5, amt, (r >> 12) % 2);
+    }
+  }
+  fixture a, b;
+  load(&a, spec, rows[0]);
+  load(&b, spec, rows[1]);
+  size_t cols = a.t->cols;
+  for (size_t i = 0; i < a.t->rows; i++) {
+    if (a.t->event_time[i] > 1020000)
+      continue;
+    cr_assert_eq(a.t->source_row[i], b.t->source_row[i]);
+    cr_assert_eq(memcmp(a.t->x + i * cols, b.t->x + i * cols, cols * sizeof(float)), 0,
+                 "row %zu changed when later rows changed", a.t->source_row[i]);
+  }
+  /* Online replay. */
+  fr_error err = {0};
+  fr_state_options o;
+  fr_state_options_default(&o);
+  fr_state *st = fr_state_new_memory(a.f, &o, &err);
+  cr_assert_not_null(st);
+  fr_field fields[16];
+  float row[16];
+  for (size_t i = 0; i < a.t->rows; i++) {
+    fr_txn txn;
+    fr_dataset_txn(a.d, a.t->source_row[i], fields, &txn);
+    cr_assert_eq(fr_featurize(a.f, &txn, st, row, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(memcmp(row, a.t->x + i * cols, cols * sizeof(float)), 0,
+                 "online features of row %zu differ from offline", i);
+  }
+  cr_assert_eq(fr_state_size(st) > 0, 1);
+  fr_state_free(st);
+  unload(&a);
+  unload(&b);
+}
+
+Test(featurize, dump_and_reload_reproduces) {
+  const char *spec =
+      "version: 1\n"
+      "features:\n"
+      "  - {name: cat_code, kind: category_code, column: cat}\n"
+      "  - {name: cat, kind: one_hot, column: cat, max_categories: 3}\n"
+      "  - {name: te, kind: target_encoding, column: cat}\n"
+      "  - {name: n1h, kind: count, entity: card, window: 1h}\n";
+  fixture fx;
+  load(&fx, spec,
+       "a,1,C1,M,1,\"we, quote\",,,,,1\nb,2,C1,M,1,x,,,,,0\nc,3,C1,M,1,x,,,,,0\n"
+       "d,4,C1,M,1,y,,,,,0\n");
+  fr_error err = {0};
+  size_t len;
+  char *text = fr_featurizer_dump(fx.f, &len, &err);
+  cr_assert_not_null(text, "%s", err.msg);
+  fr_featurizer *g = fr_featurizer_load_string(fx.s, text, len, "dumped.yaml", &err);
+  cr_assert_not_null(g, "%s\n---\n%s", err.msg, text);
+  cr_assert_eq(fr_featurizer_nfeatures(g), fr_featurizer_nfeatures(fx.f));
+  for (size_t i = 0; i < fr_featurizer_nfeatures(g); i++)
+    cr_assert_str_eq(fr_featurizer_name(g, i), fr_featurizer_name(fx.f, i));
+  fr_table *t2 = fr_featurize_dataset(g, fx.d, &err);
+  cr_assert_not_null(t2, "%s", err.msg);
+  cr_assert_eq(memcmp(t2->x, fx.t->x, t2->rows * t2->cols * sizeof(float)), 0);
+  fr_table_free(t2);
+  fr_featurizer_free(g);
+  free(text);
+  unload(&fx);
+}
+
+static void expect_spec_error(const char *spec, const char *needle) {
+  fr_error err = {0};
+  fr_schema *s = fr_schema_load_string(schema_yaml, strlen(schema_yaml), "toy.yaml", &err);
+  cr_assert_not_null(s, "%s", err.msg);
+  fr_featurizer *f = fr_featurizer_load_string(s, spec, strlen(spec), "bad.yaml", &err);
+  cr_assert_null(f, "spec should be rejected: %s", spec);
+  cr_assert(strstr(err.msg, needle) != NULL, "message '%s' lacks '%s'", err.msg, needle);
+  fr_schema_free(s);
+}
+
+Test(featurize, bad_specs_name_the_line) {
+  expect_spec_error("features:\n  - {name: a, kind: numeric, column: amt}\n"
+                    "  - {name: b, kind: velocityy, entity: card}\n",
+                    "bad.yaml:3:");
+  expect_spec_error("features:\n  - {name: b, kind: velocityy, entity: card}\n",
+                    "unknown feature kind 'velocityy'");
+  expect_spec_error("features:\n  - {name: a, kind: sum, entity: card, column: amount_usd, window: 1h}\n",
+                    "unknown column 'amount_usd'");
+  expect_spec_error("features:\n  - {name: a, kind: count, entity: card, window: 5 parsecs}\n",
+                    "bad.yaml:2:");
+  expect_spec_error("features:\n  - {name: a, kind: count, entity: card, window: 5 parsecs}\n",
+                    "window '5 parsecs'");
+  expect_spec_error("features:\n  - {name: a, kind: count, entity: device, window: 1h}\n",
+                    "unknown entity 'device'");
+  expect_spec_error("features:\n  - {name: a, kind: count, entity: card}\n",
+                    "needs a 'window'");
+  expect_spec_error("features:\n  - {name: a, kind: numeric, column: amt, window: 1h}\n",
+                    "takes no 'window'");
+  expect_spec_error("features:\n  - {name: a, kind: numeric, column: amt}\n"
+                    "  - {name: a, kind: log1p, column: amt}\n",
+                    "duplicate feature name 'a'");
+  expect_spec_error("feature:\n  - {name: a, kind: numeric, column: amt}\n",
+                    "unknown key 'feature'");
+}
+
+Test(featurize, missing_event_time_is_rejected_online) {
+  fixture fx;
+  load(&fx, window_spec, "a,1000,C1,M1,10,x,,,,,0\n");
+  fr_field fields[16];
+  fr_txn txn;
+  fr_dataset_txn(fx.d, 0, fields, &txn);
+  txn.event_time = NAN;
+  float row[8];
+  fr_error err = {0};
+  cr_assert_eq(fr_featurize(fx.f, &txn, NULL, row, 0, &err), FR_EINVAL);
+  cr_assert(strstr(err.msg, "event time") != NULL, "%s", err.msg);
+  unload(&fx);
+}
