@@ -169,6 +169,58 @@ FR_EXPORT void fr_forest_transform(const fr_forest *f, const float *margin,
 FR_EXPORT float fr_sigmoid(float margin);
 
 /* ------------------------------------------------------------------------
+ * Bare model files in a model repository (Triton FIL layout)
+ * ------------------------------------------------------------------------ */
+
+/* What a version directory holds when it has a bare model file instead of
+ * a bundle. */
+typedef struct fr_forest_dir {
+  fr_forest_format format; /* from config.pbtxt, or FR_FOREST_AUTO (by
+                              content) when no config names one */
+  char model_path[4096];   /* the model file */
+  int has_config;          /* a config.pbtxt was found and read */
+  char config_path[4096];  /* its path, when has_config */
+  int output_class;        /* FIL output_class / is_classifier "true" */
+  int predict_proba;       /* FIL predict_proba "true" */
+  double threshold;        /* FIL threshold (default 0.5) */
+  size_t max_batch_size;   /* ModelConfig max_batch_size, 0 if absent */
+} fr_forest_dir;
+
+/* Finds the model file of a model-repository version directory
+ * (REPO/<name>/<version>) the way Triton's FIL backend does.  The optional
+ * config is REPO/<name>/config.pbtxt (Triton's place) or
+ * <version>/config.pbtxt, in the Protocol Buffers text format of Triton's
+ * ModelConfig; read from it: parameters model_type ("xgboost_json" ->
+ * xgboost.json, "lightgbm" -> model.txt, and our "onnx" -> model.onnx; FIL's
+ * binary "xgboost", "xgboost_ubj" and "treelite_checkpoint" are refused),
+ * backend "onnxruntime" / platform "onnxruntime_onnx" (-> model.onnx),
+ * default_model_filename (overrides the file name), output_class or
+ * is_classifier, predict_proba, threshold and max_batch_size (FIL backend
+ * docs/model_config.md).  Without a config, the first of xgboost.json,
+ * model.json, model.txt, model.onnx that exists, format by content.
+ * Errors: FR_ENOTFOUND (no model file, naming the directory), FR_EPARSE
+ * (config.pbtxt syntax, naming path:line), FR_EFORMAT (an unsupported
+ * model_type or a bad parameter value), FR_EIO.  Reads files only. */
+FR_EXPORT int fr_forest_dir_read(const char *version_dir, fr_forest_dir *out,
+                                 fr_error *err);
+/* Triton FIL's output__0 for rows already transformed by fr_forest_predict
+ * (pred: n x noutputs), per the FIL backend's docs/model_config.md:
+ *   output_class and predict_proba: class probabilities, [P(0), P(1)] for a
+ *     binary model (width 2), one per class otherwise;
+ *   output_class only: the class id as a float: 1 when P(1) >= threshold
+ *     for a binary model, the most probable class otherwise (width 1);
+ *   neither: the prediction itself (width noutputs).
+ * out: n x fr_forest_dir_output_width().  treeshap_output is
+ * fr_forest_shap's [n, nfeatures + 1] for a single-output model. */
+FR_EXPORT size_t fr_forest_dir_output_width(const fr_forest *f,
+                                            const fr_forest_dir *d);
+FR_EXPORT void fr_forest_dir_output(const fr_forest *f, const fr_forest_dir *d,
+                                    const float *pred, size_t n, float *out);
+/* fr_forest_dir_read then fr_forest_load.  info may be NULL. */
+FR_EXPORT fr_forest *fr_forest_dir_load(const char *version_dir,
+                                        fr_forest_dir *info, fr_error *err);
+
+/* ------------------------------------------------------------------------
  * ONNX export
  * ------------------------------------------------------------------------ */
 
