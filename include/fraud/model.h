@@ -381,6 +381,77 @@ FR_EXPORT int fr_bundle_write(const fr_bundle_spec *spec, const char *dir,
                               fr_error *err);
 
 /* ------------------------------------------------------------------------
+ * Model paths, feature matrices and explanations (the library side of
+ * `fraud predict --features`, `fraud explain`, `fraud export`)
+ * ------------------------------------------------------------------------ */
+
+/* What a --model path names, opened: a bundle directory (manifest.json), a
+ * model-repository version directory with a bare model file
+ * (fr_forest_dir_read), or a model file (any format, by content).  Caller
+ * owns the struct; close with fr_model_source_close. */
+typedef struct fr_model_source {
+  fr_bundle *bundle;        /* a bundle (one reference), else NULL */
+  fr_forest *forest_owned;  /* a bare model, else NULL */
+  const fr_forest *forest;  /* the forest either way */
+} fr_model_source;
+
+/* Errors: those of fr_bundle_open, fr_forest_dir_read and fr_forest_load. */
+FR_EXPORT int fr_model_source_open(const char *path, fr_model_source *m,
+                                   fr_error *err);
+/* NULL-safe; zeroes *m. */
+FR_EXPORT void fr_model_source_close(fr_model_source *m);
+/* Name of feature i: the bundle featurizer's, else the model file's, else
+ * NULL.  Owned by m. */
+FR_EXPORT const char *fr_model_source_feature_name(const fr_model_source *m,
+                                                   size_t i);
+/* Matches the columns of feature matrix t (fr_table_read_csv) to the
+ * model's features: map[j] = the column of feature j (map has nfeatures
+ * entries).  By name when every feature has one (each must be a column and
+ * every column a feature), else by position (the counts must agree).
+ * Errors: FR_ESCHEMA naming `what` (the file) and the column. */
+FR_EXPORT int fr_model_source_match(const fr_model_source *m, const fr_table *t,
+                                    size_t *map, const char *what,
+                                    fr_error *err);
+/* Scores every row of a feature-matrix CSV (fr_table_read_csv format:
+ * header of feature names, empty cell = missing, optional `label` column)
+ * and writes out_csv atomically ("-": standard output) with the columns
+ * `probability,margin`, or
+ * `probability_0..probability_K-1,margin_0..margin_K-1` for K outputs, one
+ * line per row in input order, floats shortest round trip.  *rows gets the
+ * count.  Errors: FR_EIO, FR_EPARSE (a row with the wrong number of cells,
+ * a cell that is not a number: path:line:column), FR_ESCHEMA (columns
+ * versus model features). */
+FR_EXPORT int fr_model_source_score_csv(const fr_model_source *m,
+                                        const char *matrix_csv,
+                                        const char *out_csv,
+                                        const fr_predict_opts *opts,
+                                        size_t *rows, fr_error *err);
+
+/* An explanation run: per row, the probability, the margin and the top-k
+ * TreeSHAP reasons. */
+typedef struct fr_explain_job {
+  const char *model;    /* bundle directory, version directory or model file */
+  const char *data;     /* raw data file read with the bundle's schema and
+                           featurized as `fraud predict` does, or NULL */
+  const char *features; /* a feature matrix CSV instead of data, or NULL */
+  size_t k;             /* reasons per row (0: 3) */
+  fr_reason_order order;
+  fr_read_options read; /* for data */
+} fr_explain_job;
+
+/* Writes out_csv atomically ("-": standard output): transaction_id (the
+ * schema's id column, else
+ * the 1-based row number), class (multi-class models: the most probable
+ * class, whose reasons are given), probability, margin, then k triples
+ * reason_i (feature name), value_i (the row's value, empty when missing),
+ * contribution_i (SHAP, margin units); one line per input row in input
+ * order, empty triples when fewer features qualify.  Errors: FR_EINVAL (not
+ * exactly one of data / features; raw data with a bare model file), those of
+ * the readers, featurizer and fr_forest_reasons (FR_EUNAVAIL: no covers). */
+FR_EXPORT int fr_explain_run(const fr_explain_job *job, const char *out_csv,
+                             size_t *rows, fr_error *err);
+
+/* ------------------------------------------------------------------------
  * Triton export (docs/deploy.md): the same model as a Triton Inference
  * Server model repository, so it can be served by Triton directly.
  *

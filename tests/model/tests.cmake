@@ -16,3 +16,13 @@ foreach(t xgboost_json predict shap onnx)
     FIXTURES_REQUIRED model_cases TIMEOUT 900
     ENVIRONMENT "${FRAUD_TEST_ENV};FRAUD_MODEL_CASES=${FR_MODEL_CASES}")
 endforeach()
+
+# fraud explain / predict --features / export onnx end to end, against
+# python3-xgboost (pred_contribs, predictions) and python3-onnx (checker),
+# on a bundle trained from the PaySim sample.
+add_test(NAME model_cli_end_to_end
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/model/check_cli.py
+          $<TARGET_FILE:fraud_cli> ${PROJECT_SOURCE_DIR}/data/samples/paysim/paysim.csv.gz
+          ${CMAKE_CURRENT_BINARY_DIR}/model-cli)
+set_tests_properties(model_cli_end_to_end PROPERTIES LABELS model TIMEOUT 900
+  ENVIRONMENT "${FRAUD_TEST_ENV}")
