@@ -261,6 +261,22 @@ static const char *pb_param(const pb_msg *m, const char *key) {
   return NULL;
 }
 
+/* Parses a config.pbtxt held in memory and discards it (for the fuzzer:
+ * fuzz/fuzz_model.c).  0 or FR_EPARSE / FR_ENOMEM. */
+int fr__pbtxt_check(const char *text, size_t len, fr_error *err) {
+  pb_msg *m = calloc(1, sizeof *m);
+  if (!m)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  pb_parser p = {text, text + len, "config.pbtxt", 1, err, 0};
+  int rc = pb_message(&p, m, 0);
+  if (rc == 0) {
+    (void)pb_param(m, "model_type");
+    (void)pb_get(m, "default_model_filename");
+  }
+  pb_free(m);
+  return rc;
+}
+
 /* ---- the version directory ------------------------------------------------ */
 
 static int truthy(const char *s) {

@@ -221,6 +221,10 @@ fr_forest *fr__builder_finish(fr__builder *b, fr_error *err);
  * left, see the file comment); t = -inf gives -FLT_MAX. */
 float fr__thr_leq_to_lt(double t);
 
+/* forest_dir.c: parses a config.pbtxt from memory and discards it (the
+ * fuzzer's entry into that parser). */
+int fr__pbtxt_check(const char *text, size_t len, fr_error *err);
+
 /* Format loaders (one file each).  fr_forest_load_buffer always passes a
  * non-NULL err, so loaders may read err->code after a failed call. */
 fr_forest *fr__load_xgboost_json(const void *data, size_t len,

@@ -215,6 +215,7 @@ static int key_cmp(const void *a, const void *b) {
 
 /* Position of (tree, node) in keys[lo, hi), or -1. */
 static int64_t key_find(const key *keys, size_t lo, size_t hi, int64_t tree, int64_t node) {
+  size_t end = hi;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
     const key *k = &keys[mid];
@@ -223,7 +224,7 @@ static int64_t key_find(const key *keys, size_t lo, size_t hi, int64_t tree, int
     else
       hi = mid;
   }
-  if (lo < SIZE_MAX && keys[lo].tree == tree && keys[lo].node == node)
+  if (lo < end && keys[lo].tree == tree && keys[lo].node == node)
     return (int64_t)lo;
   return -1;
 }

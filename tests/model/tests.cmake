@@ -26,3 +26,15 @@ add_test(NAME model_cli_end_to_end
           ${CMAKE_CURRENT_BINARY_DIR}/model-cli)
 set_tests_properties(model_cli_end_to_end PROPERTIES LABELS model TIMEOUT 900
   ENVIRONMENT "${FRAUD_TEST_ENV}")
+
+# The fuzz driver (fuzz/fuzz_model.c) replayed over the checked-in corpus
+# without libFuzzer: every input that ever mattered to the loaders keeps
+# running, under ASan/UBSan in build-asan.
+add_executable(model_fuzz_replay ${PROJECT_SOURCE_DIR}/fuzz/fuzz_model.c
+               ${PROJECT_SOURCE_DIR}/fuzz/replay_main.c)
+target_include_directories(model_fuzz_replay PRIVATE ${PROJECT_SOURCE_DIR}/src)
+target_link_libraries(model_fuzz_replay PRIVATE fraud_core)
+add_test(NAME model_fuzz_corpus_replay
+  COMMAND model_fuzz_replay ${PROJECT_SOURCE_DIR}/fuzz/corpus/model)
+set_tests_properties(model_fuzz_corpus_replay PROPERTIES LABELS model TIMEOUT 900
+  ENVIRONMENT "${FRAUD_TEST_ENV}")
