@@ -10,6 +10,10 @@
  * follows the node's default direction; 0.0 is an ordinary value; leaf values
  * are summed in float32 in tree order; for binary:logistic the margin starts
  * at logit(base_score) and the probability is a numerically stable sigmoid.
+ * It also loads LightGBM text models and ONNX TreeEnsemble models (their
+ * splits converted exactly to that form), explains rows with exact TreeSHAP,
+ * exports to ONNX, and finds bare model files in model-repository
+ * directories laid out for Triton's FIL backend.
  */
 #ifndef FRAUD_MODEL_H
 #define FRAUD_MODEL_H
@@ -257,13 +261,27 @@ FR_EXPORT int fr_forest_export_onnx(const fr_forest *f, const char *path,
  * each row and output, nfeatures contributions then the bias (base margin
  * plus every tree's expected value); they sum to the row's margin (margin
  * units: log-odds for the logistic objectives).  Equal to XGBoost's
- * predict(pred_contribs=True) within 1e-5.  Cost O(trees x leaves x
- * depth^2) per row (docs/benchmarks-forest.md).  Thread-safe; allocates
- * nothing for depth <= 32 and noutputs x (nfeatures + 1) <= 1024.  Errors:
+ * predict(pred_contribs=True) within 1e-5.  The first call builds a cache of
+ * per-leaf coefficients (see fr_forest_shap_prepare) that makes a row cost
+ * O(nodes + leaves x depth); without it (too large) the direct algorithm
+ * costs O(leaves x depth^2) per tree (docs/benchmarks-forest.md).
+ * Thread-safe; after the cache exists, allocates nothing for
+ * noutputs x (nfeatures + 1) <= 1024 (and for depth <= 32 without it).  Errors:
  * FR_EINVAL, FR_EUNAVAIL (the model file has no covers, e.g. an ONNX model
  * without nodes_hitrates), FR_ELIMIT (depth > 512), FR_ENOMEM. */
 FR_EXPORT int fr_forest_shap(const fr_forest *f, const float *x, size_t n,
                              float *contrib);
+
+/* Builds the TreeSHAP coefficient cache now rather than on the first
+ * explanation (a server preparing a model at load, so the first request
+ * does not pay for it).  The cache holds, for every leaf with m distinct
+ * features on its path, the contribution coefficients of all 2^m subsets
+ * of them that a row can satisfy (the precomputation of Fast TreeSHAP v2,
+ * J. Yang 2021, arXiv:2109.09847): at most 16 Mi floats (64 MiB), trees up
+ * to depth 64, m <= 16.  Thread-safe (built once under a lock).  Errors:
+ * FR_EUNAVAIL (no covers), FR_ELIMIT (too large: SHAP still works, with the
+ * direct algorithm), FR_EINVAL. */
+FR_EXPORT int fr_forest_shap_prepare(const fr_forest *f, fr_error *err);
 
 /* One reason for a score: a feature, the row's value of it and its SHAP
  * contribution (margin units). */

@@ -163,6 +163,8 @@ void fr_forest_free(fr_forest *f) {
   free(f->cat_words);
   free(f->cover);
   free(f->node_mean);
+  fr__shap_cache_free(f->shap);
+  pthread_mutex_destroy(&f->shap_lock);
   free(f);
 }
 
@@ -245,6 +247,7 @@ fr_forest *fr__builder_finish(fr__builder *b, fr_error *err) {
     fr_error_set(err, FR_ENOMEM, "%s: out of memory", o);
     return NULL;
   }
+  pthread_mutex_init(&f->shap_lock, NULL);
   f->ntrees = b->ntrees;
   f->nnodes = b->nnodes;
   f->nfeatures = b->nfeatures;

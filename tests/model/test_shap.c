@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "fraud/model.h"
+#include "model/forest_internal.h"
 #include "model_case.h"
 
 #define SHAP_TOL 1e-5
@@ -46,6 +47,13 @@ Test(shap, equals_xgboost_pred_contribs) {
         cr_assert(fabs(sum - m) <= 1e-4 * (1 + fabs(m)), "%s row %zu: sum %.8g, margin %.8g",
                   name, r, sum, m);
       }
+    /* The direct algorithm (no coefficient cache) gives the same values. */
+    float *direct = malloc(c.ncontrib * w * sizeof(float));
+    cr_assert_eq(fr__forest_shap(f, c.x, c.ncontrib, direct, 0), 0);
+    for (size_t i = 0; i < c.ncontrib * w; i++)
+      cr_assert(fabs((double)direct[i] - c.contribs[i]) <= SHAP_TOL,
+                "%s (direct) value %zu: %.8g, XGBoost %.8g", name, i, direct[i], c.contribs[i]);
+    free(direct);
     cr_log_info("%s: %zu rows, max |diff| %.3g", name, c.ncontrib, worst);
     checked += c.ncontrib;
     free(got);
@@ -108,6 +116,35 @@ Test(shap, hand_worked_example) {
   cr_assert_eq(r[0].feature, 1);
   cr_assert_eq(fr_forest_reasons(f, x, 1, 2, FR_REASONS_TOWARD_POSITIVE, r, &got), FR_EINVAL,
                "output out of range");
+  fr_forest_free(f);
+}
+
+Test(shap, cache_limits_fall_back_to_the_direct_algorithm) {
+  /* A depth-10 model over 16 features: prepare reports whether the cache
+   * fits; either way fr_forest_shap answers. */
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", fr_test_fixture("model/xgb"));
+  model_case c;
+  cr_assert_eq(model_case_load(dir, "ulb", &c), 0);
+  fr_forest *f = fr_forest_load(c.model_path, FR_FOREST_AUTO, NULL);
+  fr_error err;
+  cr_assert_eq(fr_forest_shap_prepare(f, &err), 0, "%s", err.msg);
+  cr_assert_eq(fr_forest_shap_prepare(f, &err), 0, "idempotent");
+  fr_forest_free(f);
+  model_case_free(&c);
+  /* A model file without covers (no sum_hessian): FR_EUNAVAIL, said. */
+  const char *nocover =
+      "{\"learner\":{\"gradient_booster\":{\"model\":{\"tree_info\":[0],\"trees\":[{"
+      "\"left_children\":[1,-1,-1],\"right_children\":[2,-1,-1],\"split_indices\":[0,0,0],"
+      "\"split_conditions\":[0,1,2],\"default_left\":[1,0,0]}]},\"name\":\"gbtree\"},"
+      "\"learner_model_param\":{\"base_score\":\"0\",\"num_feature\":\"1\"},"
+      "\"objective\":{\"name\":\"reg:squarederror\"}}}";
+  f = fr_forest_load_buffer(nocover, strlen(nocover), FR_FOREST_AUTO, "nocover", &err);
+  cr_assert_not_null(f, "%s", err.msg);
+  float x = 1, out[2];
+  cr_assert_eq(fr_forest_shap(f, &x, 1, out), FR_EUNAVAIL);
+  cr_assert_eq(fr_forest_shap_prepare(f, &err), FR_EUNAVAIL);
+  cr_assert(strstr(err.msg, "covers") != NULL, "%s", err.msg);
   fr_forest_free(f);
 }
 
