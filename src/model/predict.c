@@ -141,20 +141,21 @@ void fr__kernel_general(const fr_forest *f, const float *x, size_t n,
 #define FR__C_BLOCK 16
 
 /* One step of one walk (i is a size_t so it indexes without a widening
- * move): to the right child, minus one (the left child) when key < tkey;
- * GCC turns the subtraction of the comparison into cmp + sbb. */
+ * move): to the right child, minus one (the left child) when key < tkey.
+ * The key index and the child offset are read as the two 16-bit halves of
+ * meta (little-endian), each by one zero-extending load, and GCC turns the
+ * subtraction of the comparison into cmp + sbb: six instructions. */
 #define FR__CSTEP(i)                                                           \
   do {                                                                         \
-    uint32_t m_ = cn[2 * (i) + 1];                                             \
-    uint32_t k_ = keys[(uint16_t)m_];                                          \
-    uint32_t t_ = cn[2 * (i)];                                                 \
-    i = i + (m_ >> 16) - (k_ < t_);                                            \
+    uint32_t k_ = keys[cn16[4 * (i) + 2]];                                     \
+    i = i + cn16[4 * (i) + 3] - (k_ < cn[2 * (i)]);                            \
   } while (0)
 
 /* Walks 8 trees starting at roots r[0..8) for one row's keys, `dmax`
  * steps: eight independent chains the CPU overlaps. */
 static inline void walk8(const uint32_t *cn, const uint32_t *keys,
                          const uint32_t *r, uint32_t dmax, size_t out[8]) {
+  const uint16_t *cn16 = (const uint16_t *)cn;
   size_t i0 = r[0], i1 = r[1], i2 = r[2], i3 = r[3];
   size_t i4 = r[4], i5 = r[5], i6 = r[6], i7 = r[7];
   for (uint32_t d = 0; d < dmax; d++) {
@@ -171,15 +172,88 @@ static inline void walk8(const uint32_t *cn, const uint32_t *keys,
   out[4] = i4, out[5] = i5, out[6] = i6, out[7] = i7;
 }
 
+/* Walks 16 trees for one row: with a single row there is no other row to
+ * overlap with, so twice the independent walks are kept in flight. */
+static inline void walk16(const uint32_t *cn, const uint32_t *keys, const uint32_t *r,
+                          uint32_t dmax, size_t out[16]) {
+  const uint16_t *cn16 = (const uint16_t *)cn;
+  size_t i0 = r[0], i1 = r[1], i2 = r[2], i3 = r[3], i4 = r[4], i5 = r[5], i6 = r[6];
+  size_t i7 = r[7], i8 = r[8], i9 = r[9], i10 = r[10], i11 = r[11], i12 = r[12];
+  size_t i13 = r[13], i14 = r[14], i15 = r[15];
+  for (uint32_t d = 0; d < dmax; d++) {
+    FR__CSTEP(i0);
+    FR__CSTEP(i1);
+    FR__CSTEP(i2);
+    FR__CSTEP(i3);
+    FR__CSTEP(i4);
+    FR__CSTEP(i5);
+    FR__CSTEP(i6);
+    FR__CSTEP(i7);
+    FR__CSTEP(i8);
+    FR__CSTEP(i9);
+    FR__CSTEP(i10);
+    FR__CSTEP(i11);
+    FR__CSTEP(i12);
+    FR__CSTEP(i13);
+    FR__CSTEP(i14);
+    FR__CSTEP(i15);
+  }
+  out[0] = i0, out[1] = i1, out[2] = i2, out[3] = i3, out[4] = i4, out[5] = i5;
+  out[6] = i6, out[7] = i7, out[8] = i8, out[9] = i9, out[10] = i10, out[11] = i11;
+  out[12] = i12, out[13] = i13, out[14] = i14, out[15] = i15;
+}
+
+/* One row (its keys computed): 16 trees at a time, then 8, then one by
+ * one; leaves added in tree order. */
+static void compact_one_row(const fr_forest *f, const uint32_t *keys, float *margin) {
+  const uint32_t *cn = (const uint32_t *)f->cnodes;
+  const uint16_t *cn16 = (const uint16_t *)f->cnodes;
+  const float *lv = f->leaf_value;
+  const uint32_t *root = f->tree_root, *depth = f->tree_depth, *group = f->tree_group;
+  size_t T = f->ntrees, t = 0;
+  int single = f->noutputs == 1;
+  float acc = margin[0];
+  size_t leaf[16];
+  for (; t + 16 <= T; t += 16) {
+    uint32_t dmax = 0;
+    for (int j = 0; j < 16; j++)
+      dmax = depth[t + j] > dmax ? depth[t + j] : dmax;
+    walk16(cn, keys, root + t, dmax, leaf);
+    if (single)
+      for (int j = 0; j < 16; j++)
+        acc += lv[leaf[j]];
+    else
+      for (int j = 0; j < 16; j++)
+        margin[group[t + j]] += lv[leaf[j]];
+  }
+  for (; t < T; t++) {
+    size_t i = root[t];
+    for (uint32_t d = depth[t]; d; d--)
+      FR__CSTEP(i);
+    if (single)
+      acc += lv[i];
+    else
+      margin[group[t]] += lv[i];
+  }
+  if (single)
+    margin[0] = acc;
+}
+
 void fr__kernel_compact(const fr_forest *f, const float *x, size_t n,
                         float *margin) {
   const uint32_t *cn = (const uint32_t *)f->cnodes;
+  const uint16_t *cn16 = (const uint16_t *)f->cnodes;
   const float *lv = f->leaf_value;
   const uint32_t *root = f->tree_root, *depth = f->tree_depth;
   const uint32_t *group = f->tree_group;
   size_t nf = f->nfeatures, kw = 2 * nf, k = f->noutputs, T = f->ntrees;
   uint32_t keys_all[FR__C_BLOCK * 2 * FR__KEY_MAX_FEATURES];
   float acc[FR__C_BLOCK];
+  if (n == 1) {
+    fr__row_keys(x, nf, keys_all);
+    compact_one_row(f, keys_all, margin);
+    return;
+  }
   for (size_t r0 = 0; r0 < n; r0 += FR__C_BLOCK) {
     size_t nb = n - r0 < FR__C_BLOCK ? n - r0 : FR__C_BLOCK;
     for (size_t r = 0; r < nb; r++) {
