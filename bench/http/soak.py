@@ -54,8 +54,13 @@ def start_target(s, name):
         body = s.bodies_file("small.jsonl", [suite.SMALL_BODY])
         return p, f"http://127.0.0.1:{port}/v1/score", ["--body-lines", body], \
             "the bare libmicrohttpd peer (bench/peers/mhd_fixed.c), a fixed small body"
-    s.need_cmd("serve")
-    raise suite.Skip("`fraud serve` is in the build but the soak run is not wired to it yet")
+    sv = suite.serving(s)
+    p, base = sv.start("fraud-serve")
+    return p, base + "/v1/score", ["--body-lines", sv.score_bodies], \
+        (f"`fraud serve` (defaults: threads = cores, batching off, in-process state) on the "
+         f"{suite.SERVE_SCHEMA} sample's model ({sv.trees} trees); /v1/score bodies: the "
+         f"sample's {sum(1 for _ in open(sv.score_bodies)):,} transactions "
+         "(`fraud loadgen --csv`), cycled")
 
 
 def main():

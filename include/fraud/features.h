@@ -81,6 +81,21 @@ FR_EXPORT void fr_state_free(fr_state *st);
 /* Number of entities currently held. */
 FR_EXPORT size_t fr_state_size(const fr_state *st);
 
+/* Counters of a state store since its creation, for the server's metrics
+ * (fraud_state_evictions_total, fraud_state_late_events_total in
+ * docs/metrics.md).  A late event is one older than the newest event of its
+ * entity: inserted when within allowed_lateness of it, else scored but not
+ * inserted (dropped). */
+typedef struct fr_state_stats {
+  uint64_t evicted_ttl;      /* entities evicted by ttl_seconds */
+  uint64_t evicted_capacity; /* entities evicted by max_entities */
+  uint64_t late_inserted;
+  uint64_t late_dropped;
+} fr_state_stats;
+
+/* Reads the counters.  Thread-safe; st NULL gives zeros. */
+FR_EXPORT void fr_state_get_stats(const fr_state *st, fr_state_stats *out);
+
 /* Online path: computes the features of `txn` from `st` into out_row (array of
  * fr_featurizer_nfeatures floats; NaN = missing), then adds txn to the state.
  * `update` 0 computes without adding (explain / dry runs).  Allocates nothing

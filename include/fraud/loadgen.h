@@ -170,6 +170,17 @@ FR_EXPORT int fr_loadgen_bodies_add_v2(fr_loadgen_bodies *b,
                                        const fr_loadgen_v2 *spec,
                                        fr_error *err);
 
+/* Reads a feature matrix CSV as `fraud features` and fr_table_write_csv
+ * write it (a header of names, one row per line, an empty cell = missing =
+ * NaN) into a new rows x cols row-major float32 matrix the caller frees
+ * with free().  The columns named "transaction_id" (the id column `fraud
+ * features` writes) and "label" are skipped, so the rest are the model's
+ * features in order; their names are not kept.  Errors (NULL returned):
+ * FR_EIO, FR_EPARSE naming path:line:column (a cell that is not a number, a
+ * row of the wrong width, no row, no feature column), FR_ENOMEM. */
+FR_EXPORT float *fr_loadgen_read_matrix(const char *path, size_t *rows,
+                                        size_t *cols, fr_error *err);
+
 /* A rows x cols row-major float32 matrix of uniform values in [0, 1) from
  * SplitMix64 (G. Steele, D. Lea, C. Flood, "Fast splittable pseudorandom
  * number generators", OOPSLA 2014) seeded with `seed`: the same seed gives

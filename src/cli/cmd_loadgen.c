@@ -34,9 +34,9 @@ static const char usage[] =
     "  --v2-batch N         KServe V2 infer requests with an FP32 tensor of N rows;\n"
     "                       needs --model; the path defaults to /v2/models/M/infer\n"
     "    --model M          the model to infer with\n"
-    "    --features CSV     rows from a feature matrix CSV (header of feature\n"
-    "                       names, empty cell = missing; a 'label' column is\n"
-    "                       dropped), e.g. one written by fr_table_write_csv;\n"
+    "    --features CSV     rows from a feature matrix CSV, e.g. the output of\n"
+    "                       `fraud features --model DIR` (its transaction_id and\n"
+    "                       label columns are dropped; empty cell = missing);\n"
     "                       default: random uniform [0, 1) values\n"
     "    --nfeatures F      feature count (default: asked from /v2/models/M)\n"
     "    --input-name NAME  input tensor name (default: asked from the server)\n"
@@ -325,7 +325,8 @@ int fr_cmd_loadgen(int argc, char **argv) {
   char *url_buf = NULL;
   float *x = NULL;
   fr_schema *schema = NULL;
-  fr_table *table = NULL;
+  float *fx = NULL;
+  size_t fx_rows = 0, fx_cols = 0;
   if (!bodies) {
     rc = fr_cli_fail(cmd, NULL);
     goto out;
@@ -347,19 +348,15 @@ int fr_cmd_loadgen(int argc, char **argv) {
     char name[256] = "input";
     size_t cols = (size_t)nfeatures;
     if (features_path) {
-      table = fr_table_read_csv(features_path, &err);
-      if (!table)
+      fx = fr_loadgen_read_matrix(features_path, &fx_rows, &fx_cols, &err);
+      if (!fx)
         goto fail;
-      if (table->rows == 0) {
-        fr_error_set(&err, FR_EINVAL, "%s: the feature matrix has no rows", features_path);
-        goto fail;
-      }
-      if (cols && cols != table->cols) {
+      if (cols && cols != fx_cols) {
         fr_error_set(&err, FR_EINVAL, "%s: %zu features, but --nfeatures says %zu",
-                     features_path, table->cols, cols);
+                     features_path, fx_cols, cols);
         goto fail;
       }
-      cols = table->cols;
+      cols = fx_cols;
     }
     if (!cols || !input_name) {
       size_t asked = 0;
@@ -388,9 +385,9 @@ int fr_cmd_loadgen(int argc, char **argv) {
     }
     fr_loadgen_v2 spec = {.input_name = name, .cols = cols, .batch = (size_t)v2_batch,
                           .binary = v2_binary};
-    if (table) {
-      spec.x = table->x;
-      spec.rows = table->rows;
+    if (fx) {
+      spec.x = fx;
+      spec.rows = fx_rows;
       spec.nbodies = v2_bodies_set ? (size_t)v2_bodies : 0;
     } else {
       spec.rows = (size_t)(v2_batch * v2_bodies);
@@ -452,7 +449,7 @@ fail:
   rc = fr_cli_fail(cmd, &err);
 out_free:
   fr_schema_free(schema);
-  fr_table_free(table);
+  free(fx);
   free(x);
   free(url_buf);
   fr_loadgen_bodies_free(bodies);

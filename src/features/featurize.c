@@ -445,8 +445,11 @@ int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
       double late = st->opt.allowed_lateness;
       if (!isnan(ref.ent->latest_ts) && txn->event_time < ref.ent->latest_ts - late) {
         /* Older than the allowed lateness: scored, not inserted. */
+        atomic_fetch_add(&st->late_dropped, 1);
         rc = 0;
       } else {
+        if (!isnan(ref.ent->latest_ts) && txn->event_time < ref.ent->latest_ts)
+          atomic_fetch_add(&st->late_inserted, 1);
         rc = fr__entity_insert(ref.ent, sl, tuple, late);
         modified = rc == 0;
       }

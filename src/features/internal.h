@@ -9,6 +9,7 @@
 #define FRAUD_FEATURES_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "fraud/features.h"
@@ -160,6 +161,8 @@ struct fr_state {
   const fr__state_vtable *vt;
   const fr_featurizer *f;
   fr_state_options opt;
+  /* fr_state_get_stats counters, kept by every backend */
+  atomic_size_t evicted_ttl, evicted_capacity, late_inserted, late_dropped;
 };
 
 /* entity.c */

@@ -53,7 +53,6 @@ typedef struct mem_state {
   size_t shard_cap;             /* 0 = unlimited */
   _Atomic double watermark;     /* newest event time seen */
   atomic_size_t entities;
-  atomic_size_t evicted_ttl, evicted_capacity;
 } mem_state;
 
 static void lru_unlink(shard *sh, mem_entry *e) {
@@ -102,7 +101,7 @@ static int mem_begin(fr_state *st, int slot, uint64_t key, int create,
   if (!e && create) {
     if (ms->shard_cap && sh->count >= ms->shard_cap && sh->lru_head) {
       entry_free(ms, sh, sh->lru_head);
-      atomic_fetch_add(&ms->evicted_capacity, 1);
+      atomic_fetch_add(&ms->base.evicted_capacity, 1);
     }
     e = calloc(1, sizeof *e);
     if (!e) {
@@ -152,7 +151,7 @@ static int mem_commit(fr_state *st, fr__entity_ref *ref, int modified,
         if (!(old->ent.latest_ts < wm - ttl))
           break;
         entry_free(ms, sh, old);
-        atomic_fetch_add(&ms->evicted_ttl, 1);
+        atomic_fetch_add(&ms->base.evicted_ttl, 1);
       }
     }
     pthread_mutex_unlock(&sh->mu);
@@ -217,3 +216,14 @@ void fr_state_free(fr_state *st) {
 }
 
 size_t fr_state_size(const fr_state *st) { return st ? st->vt->size(st) : 0; }
+
+void fr_state_get_stats(const fr_state *st, fr_state_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (!st)
+    return;
+  fr_state *m = (fr_state *)st;
+  out->evicted_ttl = atomic_load(&m->evicted_ttl);
+  out->evicted_capacity = atomic_load(&m->evicted_capacity);
+  out->late_inserted = atomic_load(&m->late_inserted);
+  out->late_dropped = atomic_load(&m->late_dropped);
+}

@@ -5,10 +5,11 @@
  * server parses such strings with the CSV reader's own cell parser
  * (fr_schema_parse_cell), so a row sent this way scores exactly as it does
  * offline.  The file is read with the data module's CSV reader (libcsv:
- * quoting, CRLF, gzip).
+ * quoting, CRLF, gzip).  Also the feature-matrix reader for V2 bodies.
  */
 #include "fraud/loadgen.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,4 +153,83 @@ done:
   free(t.p);
   fr_csv_close(c);
   return rc;
+}
+
+float *fr_loadgen_read_matrix(const char *path, size_t *rows_out, size_t *cols_out,
+                              fr_error *err) {
+  *rows_out = 0;
+  *cols_out = 0;
+  fr_csv *c = fr_csv_open(path, err);
+  if (!c)
+    return NULL;
+  char **cells;
+  size_t *lens, n;
+  int rc = fr_csv_next(c, &cells, &lens, &n, err);
+  float *x = NULL;
+  unsigned char *skip = NULL;
+  size_t ncols = 0, nhead = n, rows = 0, cap = 0;
+  if (rc <= 0) {
+    if (rc == 0)
+      fr_error_set(err, FR_EPARSE, "%s: empty file (no header)", path);
+    goto fail;
+  }
+  skip = calloc(nhead, 1);
+  if (!skip)
+    goto oom;
+  for (size_t j = 0; j < nhead; j++) {
+    skip[j] = strcmp(cells[j], "transaction_id") == 0 || strcmp(cells[j], "label") == 0;
+    ncols += !skip[j];
+  }
+  if (ncols == 0) {
+    fr_error_set(err, FR_EPARSE, "%s:1: no feature column", path);
+    goto fail;
+  }
+  while ((rc = fr_csv_next(c, &cells, &lens, &n, err)) == 1) {
+    size_t line = fr_csv_line(c);
+    if (n != nhead) {
+      fr_error_set(err, FR_EPARSE, "%s:%zu: %zu fields, the header has %zu", path, line, n,
+                   nhead);
+      goto fail;
+    }
+    if (rows == cap) {
+      cap = cap ? 2 * cap : 1024;
+      if (cap > SIZE_MAX / sizeof *x / ncols)
+        goto oom;
+      float *nx = realloc(x, cap * ncols * sizeof *nx);
+      if (!nx)
+        goto oom;
+      x = nx;
+    }
+    float *row = x + rows * ncols;
+    for (size_t j = 0, k = 0; j < n; j++) {
+      if (skip[j])
+        continue;
+      double v = NAN;
+      if (lens[j] > 0 && fr_parse_double(cells[j], lens[j], &v) != 0) {
+        fr_error_set(err, FR_EPARSE, "%s:%zu:%zu: cannot parse '%.60s' as a number", path,
+                     line, j + 1, cells[j]);
+        goto fail;
+      }
+      row[k++] = (float)v;
+    }
+    rows++;
+  }
+  if (rc < 0)
+    goto fail;
+  if (rows == 0) {
+    fr_error_set(err, FR_EPARSE, "%s: no rows after the header", path);
+    goto fail;
+  }
+  free(skip);
+  fr_csv_close(c);
+  *rows_out = rows;
+  *cols_out = ncols;
+  return x;
+oom:
+  fr_error_set(err, FR_ENOMEM, "%s: out of memory", path);
+fail:
+  free(x);
+  free(skip);
+  fr_csv_close(c);
+  return NULL;
 }

@@ -1,6 +1,14 @@
+# serve: libmicrohttpd and jansson come with the core.  The admin client of
+# `fraud models ... --server` loads libcurl at run time (dlopen), so only its
+# headers are needed here (libcurl4-openssl-dev) and the server binary does
+# not link it.
+pkg_check_modules(FR_CURL REQUIRED libcurl)
+target_include_directories(fraud_core PRIVATE ${FR_CURL_INCLUDE_DIRS})
 # The load client (loadgen*.c) parses HTTP responses and URLs with Debian's
-# libhttp-parser (package libhttp-parser-dev; no pkg-config file).
-find_library(HTTP_PARSER_LIBRARY NAMES http_parser REQUIRED)
+# libhttp-parser (package libhttp-parser-dev; no pkg-config file).  The
+# static archive is preferred so the fraud binary (and the server image
+# built from it) gains no run-time dependency for a client-side feature.
+find_library(HTTP_PARSER_LIBRARY NAMES libhttp_parser.a http_parser REQUIRED)
 find_path(HTTP_PARSER_INCLUDE_DIR http_parser.h REQUIRED)
 target_include_directories(fraud_core PRIVATE ${HTTP_PARSER_INCLUDE_DIR})
 target_link_libraries(fraud_core PUBLIC ${HTTP_PARSER_LIBRARY})

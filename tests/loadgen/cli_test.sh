@@ -103,9 +103,10 @@ for l in lines:
 " || fail "written bodies"
 expect_usage --v2-batch 3 --model m --nfeatures 4 --input-name x --v2-binary --write-bodies "$tmp/b"
 
-# V2 rows from a feature matrix CSV: the label column dropped, an empty cell
+# V2 rows from a feature matrix CSV in `fraud features` form: the id and
+# label columns dropped, an empty cell
 # (missing) sent as null, rows wrapping round to fill the last batch.
-printf 'f1,f2,label\n1.5,,0\n2,3.25,1\n-4,5,0\n' > "$tmp/features.csv"
+printf 'transaction_id,f1,f2,label\nt1,1.5,,0\nt2,2,3.25,1\nt3,-4,5,0\n' > "$tmp/features.csv"
 "$fraud" loadgen --v2-batch 2 --model m --features "$tmp/features.csv" --input-name x \
   --write-bodies "$tmp/fm.jsonl" || fail "--features"
 /usr/bin/python3 -c "

@@ -7,6 +7,8 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fr_test.h"
@@ -119,4 +121,38 @@ Test(csv_bodies, real_sample_rows) {
   json_decref(o);
   fr_loadgen_bodies_free(b);
   fr_schema_free(s);
+}
+
+Test(feature_matrix, reads_fraud_features_output) {
+  /* The shape `fraud features` writes: id first, label last, an empty cell
+   * for a missing value, numbers in any notation. */
+  const char *dir = fr_test_tmpdir();
+  const char *p = fr_test_write(dir, "m.csv",
+                                "transaction_id,a,b,label\n"
+                                "t1,1.5,,0\n"
+                                "\"t,2\",-2e-3,149.62,1\n");
+  size_t rows = 0, cols = 0;
+  fr_error err = {0};
+  float *x = fr_loadgen_read_matrix(p, &rows, &cols, &err);
+  cr_assert_not_null(x, "%s", err.msg);
+  cr_assert_eq(rows, 2);
+  cr_assert_eq(cols, 2);
+  cr_assert_eq(x[0], 1.5f);
+  cr_assert(isnan(x[1]));
+  cr_assert_eq(x[2], -2e-3f);
+  cr_assert_eq(x[3], 149.62f);
+  free(x);
+
+  const char *bad = fr_test_write(dir, "bad.csv", "a,b\n1,2\n3,x7\n");
+  cr_assert_null(fr_loadgen_read_matrix(bad, &rows, &cols, &err));
+  cr_assert_eq(err.code, FR_EPARSE);
+  cr_assert(strstr(err.msg, "bad.csv:3:2") != NULL, "%s", err.msg);
+  const char *narrow = fr_test_write(dir, "narrow.csv", "a,b\n1,2\n3\n");
+  cr_assert_null(fr_loadgen_read_matrix(narrow, &rows, &cols, &err));
+  cr_assert(strstr(err.msg, "narrow.csv:3") != NULL, "%s", err.msg);
+  const char *only_ids = fr_test_write(dir, "ids.csv", "transaction_id,label\nt1,0\n");
+  cr_assert_null(fr_loadgen_read_matrix(only_ids, &rows, &cols, &err));
+  const char *no_rows = fr_test_write(dir, "none.csv", "a,b\n");
+  cr_assert_null(fr_loadgen_read_matrix(no_rows, &rows, &cols, &err));
+  cr_assert_eq(rows, 0);
 }

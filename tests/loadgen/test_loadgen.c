@@ -37,13 +37,35 @@ static struct {
   int stall_ms;
   atomic_int last_ihcl;   /* Inference-Header-Content-Length of the last request */
   atomic_int last_len;    /* body length of the last request */
+  atomic_llong body_bytes; /* request body bytes received in all */
   struct MHD_Response *ok, *unavailable, *closing, *metadata, *missing;
 } srv;
 
 typedef struct req_state {
   char body[1024];
   size_t len;
+  size_t total; /* body bytes received, all of them */
 } req_state;
+
+/* A chunked response of 3 pieces (the size is not known up front, so
+ * libmicrohttpd uses chunked transfer encoding on HTTP/1.1). */
+static ssize_t chunk_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)cls;
+  static const char *pieces[] = {"{\"part\":", "\"one two three\"", "}"};
+  size_t off = 0;
+  for (int i = 0; i < 3; i++) {
+    size_t n = strlen(pieces[i]);
+    if (pos < off + n) {
+      size_t k = off + n - pos;
+      if (k > max)
+        k = max;
+      memcpy(buf, pieces[i] + (pos - off), k);
+      return (ssize_t)k;
+    }
+    off += n;
+  }
+  return MHD_CONTENT_READER_END_OF_STREAM;
+}
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
                                const char *method, const char *version, const char *data,
@@ -59,6 +81,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   }
   if (*size) {
     size_t n = *size;
+    st->total += n;
     if (st->len + n < sizeof st->body) {
       memcpy(st->body + st->len, data, n);
       st->len += n;
@@ -71,6 +94,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
   if (strncmp(url, "/v2/models/", 11) == 0)
     return MHD_queue_response(c, 404, srv.missing);
   int n = atomic_fetch_add(&srv.count, 1) + 1;
+  atomic_fetch_add(&srv.body_bytes, (long long)st->total);
+  if (strcmp(url, "/chunked") == 0) {
+    struct MHD_Response *r =
+        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, chunk_reader, NULL, NULL);
+    enum MHD_Result q = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return q;
+  }
   const char *ihcl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  "Inference-Header-Content-Length");
   atomic_store(&srv.last_ihcl, ihcl ? atoi(ihcl) : -1);
@@ -280,6 +311,31 @@ Test(loadgen, a_stalled_request_times_out) {
   cr_assert_eq(r.errors[FR_LOADGEN_ERR_TIMEOUT], 1);
   cr_assert_eq(r.completed, 29);
   fr_loadgen_result_close(&r);
+}
+
+Test(loadgen, large_bodies_and_chunked_responses) {
+  /* 1 MiB bodies cannot go out in one send(2): the partial-write path. */
+  size_t big = 1 << 20;
+  char *data = malloc(big);
+  memset(data, 'x', big);
+  fr_loadgen_bodies *b = fr_loadgen_bodies_new();
+  cr_assert_eq(fr_loadgen_bodies_add(b, data, big, "application/octet-stream", NULL, NULL), 0);
+  free(data);
+  fr_loadgen_config c;
+  fr_loadgen_config_default(&c);
+  c.url = url("/chunked");
+  c.requests = 20;
+  c.duration = 0;
+  c.connections = 2;
+  c.threads = 2;
+  fr_loadgen_result r;
+  run_ok(&c, b, &r);
+  cr_assert_eq(r.status[200], 20);
+  cr_assert_eq(atomic_load(&srv.body_bytes), 20LL * (long long)big);
+  cr_assert_geq(r.bytes_sent, 20 * big);
+  cr_assert_eq(r.connects, 2, "chunked responses keep the connection alive");
+  fr_loadgen_result_close(&r);
+  fr_loadgen_bodies_free(b);
 }
 
 /* ------------------------------------------------------------------------

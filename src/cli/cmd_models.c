@@ -1,0 +1,366 @@
+/*
+ * cmd_models.c - `fraud models list|show|diff|promote|rollback|canary|shadow`:
+ * the model repository from the command line.  Release operations write
+ * stages.json in the repository (fr_repository_*), or, with --server URL,
+ * go through a running server's admin API, which writes it and swaps the
+ * routing in the same step.
+ */
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "fraud/serve.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: fraud models list    --repository DIR [--json]\n"
+          "       fraud models show    --repository DIR NAME [VERSION]\n"
+          "       fraud models diff    --repository DIR NAME V1 V2\n"
+          "       fraud models promote  (--repository DIR | --server URL) NAME VERSION [--stage staging]\n"
+          "       fraud models rollback (--repository DIR | --server URL) NAME\n"
+          "       fraud models canary   (--repository DIR | --server URL) NAME VERSION --weight W\n"
+          "       fraud models shadow   (--repository DIR | --server URL) NAME [VERSION | --off]\n"
+          "\n"
+          "The repository holds DIR/<name>/<version>/ bundles (immutable: `fraud train\n"
+          "--out` refuses an existing version) and DIR/<name>/stages.json with the\n"
+          "release state: production, staging, canary (version and weight: the\n"
+          "fraction of cards routed to it, sticky per card), shadow (scores the same\n"
+          "traffic for metrics and logs only) and the history rollback uses.\n"
+          "\n"
+          "  list      every model and version with its stage, creation time and test\n"
+          "            PR-AUC\n"
+          "  show      a version's manifest (default: the production one) and stages\n"
+          "  diff      parameters, thresholds and metrics that differ between versions\n"
+          "  promote   make VERSION production (or staging with --stage staging)\n"
+          "  rollback  production returns to the previous production version\n"
+          "  canary    route the fraction W (0..1) of cards to VERSION; 0 ends it\n"
+          "  shadow    score traffic with VERSION too, for comparison; --off ends it\n"
+          "\n"
+          "--server URL --token T: act through a running server's admin API (token\n"
+          "also from FRAUD_ADMIN_TOKEN); the server rewrites stages.json and swaps\n"
+          "the new routing in without dropping a request.\n");
+}
+
+typedef struct opts {
+  const char *repo, *server, *token, *stage;
+  double weight;
+  int has_weight, off, json;
+  const char *pos[4];
+  int npos;
+} opts;
+
+static int parse(int argc, char **argv, opts *o) {
+  memset(o, 0, sizeof *o);
+  o->token = getenv("FRAUD_ADMIN_TOKEN");
+  for (int i = 2; i < argc; i++) {
+    const char *a = argv[i];
+    const char **dst = strcmp(a, "--repository") == 0 ? &o->repo
+                       : strcmp(a, "--server") == 0   ? &o->server
+                       : strcmp(a, "--token") == 0    ? &o->token
+                       : strcmp(a, "--stage") == 0    ? &o->stage
+                                                      : NULL;
+    if (dst || strcmp(a, "--weight") == 0) {
+      if (i + 1 >= argc)
+        return fr_cli_usage_error("models", "%s needs a value", a);
+      if (dst) {
+        *dst = argv[++i];
+      } else {
+        if (fr_cli_double("models", "--weight", argv[++i], &o->weight))
+          return FR_EXIT_USAGE;
+        o->has_weight = 1;
+      }
+    } else if (strcmp(a, "--off") == 0) {
+      o->off = 1;
+    } else if (strcmp(a, "--json") == 0) {
+      o->json = 1;
+    } else if (a[0] == '-' && a[1]) {
+      return fr_cli_usage_error("models", "unknown option '%s'", a);
+    } else {
+      if (o->npos == 4)
+        return fr_cli_usage_error("models", "unexpected argument '%s'", a);
+      o->pos[o->npos++] = a;
+    }
+  }
+  return 0;
+}
+
+static json_t *manifest(const char *repo, const char *name, const char *version, fr_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s/%s/manifest.json", repo, name, version);
+  json_error_t je;
+  json_t *m = json_load_file(path, 0, &je);
+  if (!m)
+    fr_error_set(err, fr_is_file(path) ? FR_EPARSE : FR_ENOTFOUND, "%s: %s", path,
+                 fr_is_file(path) ? je.text : "no manifest (a bare model file, or not a bundle)");
+  return m;
+}
+
+static const char *stage_of(const fr_stages *st, const char *v, char *buf, size_t cap) {
+  buf[0] = '\0';
+  const char *parts[4];
+  int n = 0;
+  if (strcmp(st->production, v) == 0)
+    parts[n++] = "production";
+  if (strcmp(st->staging, v) == 0)
+    parts[n++] = "staging";
+  if (strcmp(st->canary, v) == 0)
+    parts[n++] = "canary";
+  if (strcmp(st->shadow, v) == 0)
+    parts[n++] = "shadow";
+  for (int i = 0; i < n; i++)
+    snprintf(buf + strlen(buf), cap - strlen(buf), "%s%s", i ? "," : "", parts[i]);
+  return n ? buf : "-";
+}
+
+static int cmd_list(const opts *o) {
+  fr_error err;
+  char **names = fr_repository_models(o->repo, &err);
+  if (!names)
+    return fr_cli_fail("models", &err);
+  json_t *all = json_array();
+  if (!o->json)
+    printf("%-20s %-8s %-22s %-21s %s\n", "MODEL", "VERSION", "STAGE", "CREATED", "TEST PR-AUC");
+  for (size_t i = 0; names[i]; i++) {
+    fr_stages st;
+    if (fr_stages_read(o->repo, names[i], &st, &err))
+      fprintf(stderr, "fraud models: %s\n", err.msg);
+    char **vs = fr_repository_versions(o->repo, names[i], &err);
+    size_t nv = 0;
+    while (vs && vs[nv])
+      nv++;
+    /* Without a promotion, the newest version serves. */
+    if (!st.production[0] && nv)
+      snprintf(st.production, sizeof st.production, "%s", vs[nv - 1]);
+    for (size_t k = 0; k < nv; k++) {
+      json_t *m = manifest(o->repo, names[i], vs[k], NULL);
+      const char *created = m ? json_string_value(json_object_get(m, "created")) : NULL;
+      json_t *pr = m ? json_object_get(json_object_get(m, "metrics"), "pr_auc") : NULL;
+      char stage[64];
+      stage_of(&st, vs[k], stage, sizeof stage);
+      if (o->json) {
+        json_array_append_new(
+            all, json_pack("{s:s, s:s, s:s, s:s?, s:O?}", "model", names[i], "version", vs[k],
+                           "stage", stage[0] ? stage : "-", "created", created, "test_pr_auc",
+                           pr));
+      } else {
+        char prs[32] = "-";
+        if (json_is_number(pr))
+          fr_snprintf_c(prs, sizeof prs, "%.4f", json_number_value(pr));
+        printf("%-20s %-8s %-22s %-21s %s\n", names[i], vs[k], stage[0] ? stage : "-",
+               created ? created : (m ? "-" : "(not a bundle)"), prs);
+      }
+      json_decref(m);
+    }
+    fr_strv_free(vs);
+  }
+  if (o->json) {
+    char *t = json_dumps(all, JSON_INDENT(2));
+    if (t)
+      puts(t);
+    free(t);
+  }
+  json_decref(all);
+  fr_strv_free(names);
+  return FR_EXIT_OK;
+}
+
+static int cmd_show(const opts *o) {
+  if (o->npos < 1 || o->npos > 2)
+    return fr_cli_usage_error("models", "show takes NAME [VERSION]");
+  fr_error err;
+  fr_stages st;
+  if (fr_stages_read(o->repo, o->pos[0], &st, &err))
+    return fr_cli_fail("models", &err);
+  char version[32];
+  if (o->npos == 2) {
+    snprintf(version, sizeof version, "%s", o->pos[1]);
+  } else if (st.production[0]) {
+    snprintf(version, sizeof version, "%s", st.production);
+  } else {
+    char **vs = fr_repository_versions(o->repo, o->pos[0], &err);
+    if (!vs)
+      return fr_cli_fail("models", &err);
+    size_t n = 0;
+    while (vs[n])
+      n++;
+    if (!n) {
+      fr_strv_free(vs);
+      fr_error_set(&err, FR_ENOTFOUND, "model '%s' has no version", o->pos[0]);
+      return fr_cli_fail("models", &err);
+    }
+    snprintf(version, sizeof version, "%s", vs[n - 1]);
+    fr_strv_free(vs);
+  }
+  json_t *m = manifest(o->repo, o->pos[0], version, &err);
+  if (!m)
+    return fr_cli_fail("models", &err);
+  char stage[64];
+  json_t *out = json_pack("{s:s, s:s, s:s, s:O}", "model", o->pos[0], "version", version, "stage",
+                          stage_of(&st, version, stage, sizeof stage), "manifest", m);
+  char *t = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+  if (t)
+    puts(t);
+  free(t);
+  json_decref(out);
+  json_decref(m);
+  return FR_EXIT_OK;
+}
+
+/* Prints the leaves of a and b under `path` that differ. */
+static void diff_json(const char *path, json_t *a, json_t *b, int *n) {
+  if (json_is_object(a) && json_is_object(b)) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(a, k, v) {
+      char p[512];
+      snprintf(p, sizeof p, "%s.%s", path, k);
+      diff_json(p, v, json_object_get(b, k), n);
+    }
+    json_object_foreach(b, k, v) {
+      if (!json_object_get(a, k)) {
+        char p[512];
+        snprintf(p, sizeof p, "%s.%s", path, k);
+        diff_json(p, NULL, v, n);
+      }
+    }
+    return;
+  }
+  if (a && b && json_equal(a, b))
+    return;
+  char *ta = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+  char *tb = b ? json_dumps(b, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+  printf("%-40s %-24s %s\n", path, ta ? ta : "(absent)", tb ? tb : "(absent)");
+  free(ta);
+  free(tb);
+  (*n)++;
+}
+
+static int cmd_diff(const opts *o) {
+  if (o->npos != 3)
+    return fr_cli_usage_error("models", "diff takes NAME V1 V2");
+  fr_error err;
+  json_t *a = manifest(o->repo, o->pos[0], o->pos[1], &err);
+  if (!a)
+    return fr_cli_fail("models", &err);
+  json_t *b = manifest(o->repo, o->pos[0], o->pos[2], &err);
+  if (!b) {
+    json_decref(a);
+    return fr_cli_fail("models", &err);
+  }
+  printf("%-40s %-24s %s\n", "FIELD", o->pos[1], o->pos[2]);
+  int n = 0;
+  static const char *const parts[] = {"parameters", "thresholds", "metrics", "features",
+                                      "created", "schema"};
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+    diff_json(parts[i], json_object_get(a, parts[i]), json_object_get(b, parts[i]), &n);
+  if (!n)
+    printf("(no differences in parameters, thresholds, metrics or features)\n");
+  json_decref(a);
+  json_decref(b);
+  return FR_EXIT_OK;
+}
+
+static void print_stages(const char *name, const fr_stages *st) {
+  printf("%s: production %s, staging %s, canary %s", name,
+         st->production[0] ? st->production : "(newest)", st->staging[0] ? st->staging : "-",
+         st->canary[0] ? st->canary : "-");
+  if (st->canary[0]) {
+    char w[32];
+    fr_fmt_double(w, sizeof w, st->canary_weight);
+    printf(" (weight %s)", w);
+  }
+  printf(", shadow %s\n", st->shadow[0] ? st->shadow : "-");
+}
+
+static int remote(const opts *o, const char *op, const char *name, json_t *body) {
+  char path[300];
+  snprintf(path, sizeof path, "/admin/models/%s/%s", name, op);
+  char *text = json_dumps(body, JSON_COMPACT);
+  char *resp = NULL;
+  fr_error err;
+  int status = fr_admin_request(o->server, o->token, "POST", path, text, &resp, &err);
+  free(text);
+  if (status < 0)
+    return fr_cli_fail("models", &err);
+  if (status != 200) {
+    json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;
+    const char *msg = j ? json_string_value(json_object_get(j, "error")) : NULL;
+    fr_error_set(&err, FR_EIO, "%s: HTTP %d: %s", o->server, status, msg ? msg : (resp ? resp : ""));
+    json_decref(j);
+    free(resp);
+    return fr_cli_fail("models", &err);
+  }
+  printf("%s\n", resp ? resp : "");
+  free(resp);
+  return FR_EXIT_OK;
+}
+
+static int cmd_release(const char *op, const opts *o) {
+  int promote = strcmp(op, "promote") == 0, rollback = strcmp(op, "rollback") == 0;
+  int canary = strcmp(op, "canary") == 0, shadow = strcmp(op, "shadow") == 0;
+  int want = rollback ? 1 : (shadow && o->off) ? 1 : shadow ? 2 : 2;
+  if (o->npos != want)
+    return fr_cli_usage_error("models", "%s takes %s", op,
+                              rollback ? "NAME" : shadow ? "NAME VERSION (or NAME --off)" : "NAME VERSION");
+  if (canary && !o->has_weight)
+    return fr_cli_usage_error("models", "canary needs --weight W (0 ends the canary)");
+  if (o->stage && !promote)
+    return fr_cli_usage_error("models", "--stage applies to promote only");
+  const char *name = o->pos[0], *version = o->npos > 1 ? o->pos[1] : NULL;
+  if (o->server) {
+    json_t *b = json_object();
+    if (version)
+      json_object_set_new(b, "version", json_string(version));
+    if (shadow && o->off)
+      json_object_set_new(b, "version", json_null());
+    if (o->stage)
+      json_object_set_new(b, "stage", json_string(o->stage));
+    if (canary)
+      json_object_set_new(b, "weight", json_real(o->weight));
+    int rc = remote(o, op, name, b);
+    json_decref(b);
+    return rc;
+  }
+  if (!o->repo)
+    return fr_cli_usage_error("models", "%s needs --repository DIR or --server URL", op);
+  fr_stages st;
+  fr_error err;
+  int rc = promote    ? fr_repository_promote(o->repo, name, version, o->stage, &st, &err)
+           : rollback ? fr_repository_rollback(o->repo, name, &st, &err)
+           : canary   ? fr_repository_set_canary(o->repo, name, version, o->weight, &st, &err)
+                      : fr_repository_set_shadow(o->repo, name, o->off ? NULL : version, &st, &err);
+  if (rc)
+    return fr_cli_fail("models", &err);
+  print_stages(name, &st);
+  return FR_EXIT_OK;
+}
+
+int fr_cmd_models(int argc, char **argv) {
+  if (fr_cli_wants_help(argc, argv) || argc < 2) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? FR_EXIT_USAGE : FR_EXIT_OK;
+  }
+  const char *sub = argv[1];
+  opts o;
+  int rc = parse(argc, argv, &o);
+  if (rc)
+    return rc;
+  int local_only = strcmp(sub, "list") == 0 || strcmp(sub, "show") == 0 || strcmp(sub, "diff") == 0;
+  if (local_only && !o.repo)
+    return fr_cli_usage_error("models", "%s needs --repository DIR", sub);
+  if (strcmp(sub, "list") == 0)
+    return o.npos ? fr_cli_usage_error("models", "list takes no argument") : cmd_list(&o);
+  if (strcmp(sub, "show") == 0)
+    return cmd_show(&o);
+  if (strcmp(sub, "diff") == 0)
+    return cmd_diff(&o);
+  if (strcmp(sub, "promote") == 0 || strcmp(sub, "rollback") == 0 || strcmp(sub, "canary") == 0 ||
+      strcmp(sub, "shadow") == 0)
+    return cmd_release(sub, &o);
+  return fr_cli_usage_error("models", "unknown subcommand '%s' (list, show, diff, promote, "
+                                      "rollback, canary, shadow)",
+                            sub);
+}

@@ -1,0 +1,283 @@
+/*
+ * admin.c - the admin API (its own listener, bearer token): the Triton-style
+ * model repository extension (index, load, unload) and the release
+ * operations (promote, rollback, canary, shadow), which write stages.json in
+ * the repository (so a restart keeps them) and then re-sync the model, so
+ * the new routing is swapped in atomically: requests in flight finish on the
+ * snapshot they started with, none is dropped.
+ */
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "serve/models.h"
+
+static json_t *body_json(fr__req *r, int required) {
+  if (r->body.len == 0) {
+    if (required)
+      fr__req_error(r, 400, FR__REASON_MISSING, "a JSON body is required");
+    return required ? NULL : json_object();
+  }
+  json_error_t je;
+  json_t *j = json_loadb(r->body.data, r->body.len, JSON_REJECT_DUPLICATES, &je);
+  if (!j || !json_is_object(j)) {
+    fr__req_error(r, 400, FR__REASON_BAD_JSON, "invalid JSON body%s%s",
+                  j ? ": expected an object" : ": ", j ? "" : je.text);
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+void fr__h_repo_index(fr__req *r) {
+  fr_server *s = r->app;
+  json_t *b = body_json(r, 0);
+  if (!b)
+    return;
+  json_t *ready = json_object_get(b, "ready");
+  if (ready && !json_is_boolean(ready)) {
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE, "ready: must be true or false");
+    json_decref(b);
+    return;
+  }
+  fr__registry_index(s->registry, json_is_true(ready), &r->out);
+  json_decref(b);
+}
+
+void fr__h_repo_load(fr__req *r) {
+  fr_server *s = r->app;
+  const char *name = fr__route_capture(&r->match, "m");
+  fr_error err;
+  if (!fr_repository_name_ok(name)) {
+    fr__req_error(r, 400, FR__REASON_BAD_JSON, "invalid model name '%s'", name);
+    return;
+  }
+  snprintf(r->model, sizeof r->model, "%s", name);
+  if (fr__registry_sync(s->registry, name, 1, &err)) {
+    int unknown = err.code == FR_ENOTFOUND && !strstr(err.msg, "no version");
+    if (unknown)
+      r->model[0] = '\0';
+    fr__req_error(r, unknown ? 404 : 400, unknown ? "unknown_model" : "load_failed", "%s", err.msg);
+    return;
+  }
+  fr__buf_puts(&r->out, "{}");
+}
+
+void fr__h_repo_unload(fr__req *r) {
+  fr_server *s = r->app;
+  const char *name = fr__route_capture(&r->match, "m");
+  if (fr__registry_unload(s->registry, name)) {
+    fr__req_error(r, 404, "unknown_model", "model '%s' is not loaded", name);
+    return;
+  }
+  snprintf(r->model, sizeof r->model, "%s", name);
+  fr__buf_puts(&r->out, "{}");
+}
+
+static void put_release(fr_server *s, const char *name, fr__buf *o) {
+  fr_stages st;
+  fr_error err;
+  int ok = fr_stages_read(s->cfg.model_repository, name, &st, &err) == 0;
+  fr__buf_puts(o, "{\"name\":");
+  fr__buf_json_str(o, name, strlen(name));
+  fr__buf_puts(o, ",\"stages\":");
+  if (!ok) {
+    fr__buf_puts(o, "{\"error\":");
+    fr__buf_json_str(o, err.msg, strlen(err.msg));
+    fr__buf_putc(o, '}');
+  } else {
+    fr__buf_puts(o, "{\"production\":");
+    fr__buf_json_str(o, st.production, strlen(st.production));
+    fr__buf_puts(o, ",\"staging\":");
+    fr__buf_json_str(o, st.staging, strlen(st.staging));
+    fr__buf_puts(o, ",\"canary\":");
+    if (st.canary[0]) {
+      fr__buf_puts(o, "{\"version\":");
+      fr__buf_json_str(o, st.canary, strlen(st.canary));
+      fr__buf_puts(o, ",\"weight\":");
+      fr__buf_json_double(o, st.canary_weight);
+      fr__buf_putc(o, '}');
+    } else {
+      fr__buf_puts(o, "null");
+    }
+    fr__buf_puts(o, ",\"shadow\":");
+    fr__buf_json_str(o, st.shadow, strlen(st.shadow));
+    fr__buf_puts(o, ",\"history\":[");
+    for (size_t i = 0; i < st.nhistory; i++) {
+      if (i)
+        fr__buf_putc(o, ',');
+      fr__buf_json_str(o, st.history[i], strlen(st.history[i]));
+    }
+    fr__buf_puts(o, "]}");
+  }
+  fr__snapshot *snap = fr__registry_acquire(s->registry, name);
+  fr__buf_puts(o, ",\"serving\":");
+  if (!snap) {
+    fr__buf_puts(o, "null}");
+    return;
+  }
+  fr__buf_puts(o, "{\"production\":");
+  fr__buf_json_str(o, snap->primary->version, strlen(snap->primary->version));
+  fr__buf_puts(o, ",\"canary\":");
+  if (snap->canary) {
+    fr__buf_json_str(o, snap->canary->version, strlen(snap->canary->version));
+    fr__buf_puts(o, ",\"canary_weight\":");
+    fr__buf_json_double(o, snap->canary_weight);
+  } else {
+    fr__buf_puts(o, "null");
+  }
+  fr__buf_puts(o, ",\"shadow\":");
+  if (snap->shadow)
+    fr__buf_json_str(o, snap->shadow->version, strlen(snap->shadow->version));
+  else
+    fr__buf_puts(o, "null");
+  fr__buf_puts(o, ",\"loaded\":[");
+  for (size_t i = 0; i < snap->n; i++) {
+    if (i)
+      fr__buf_putc(o, ',');
+    fr__buf_json_str(o, snap->v[i]->version, strlen(snap->v[i]->version));
+  }
+  fr__buf_puts(o, "]}}");
+  fr__snapshot_release(snap);
+}
+
+void fr__h_releases(fr__req *r) {
+  fr_server *s = r->app;
+  const char *one = fr__route_capture(&r->match, "m");
+  if (one) {
+    char **vs = fr_repository_versions(s->cfg.model_repository, one, NULL);
+    if (!vs) {
+      fr__req_error(r, 404, "unknown_model", "unknown model '%s'", one);
+      return;
+    }
+    fr_strv_free(vs);
+    put_release(s, one, &r->out);
+    return;
+  }
+  fr_error err;
+  char **names = fr_repository_models(s->cfg.model_repository, &err);
+  if (!names) {
+    fr__req_error(r, 500, "internal", "%s", err.msg);
+    return;
+  }
+  fr__buf_putc(&r->out, '[');
+  for (size_t i = 0; names[i]; i++) {
+    if (i)
+      fr__buf_putc(&r->out, ',');
+    put_release(s, names[i], &r->out);
+  }
+  fr__buf_putc(&r->out, ']');
+  fr_strv_free(names);
+}
+
+/* Applies a stages.json change and re-syncs the model; when the model then
+ * cannot serve as asked, restores the previous stages.json. */
+static void release_op(fr__req *r, int op) {
+  fr_server *s = r->app;
+  const char *name = fr__route_capture(&r->match, "m");
+  const char *repo = s->cfg.model_repository;
+  if (!fr_repository_name_ok(name)) {
+    fr__req_error(r, 404, "unknown_model", "invalid model name '%s'", name);
+    return;
+  }
+  json_t *b = body_json(r, op != 1);
+  if (!b)
+    return;
+  fr_stages before, after;
+  fr_error err;
+  int rc = fr_stages_read(repo, name, &before, &err);
+  const char *version = NULL;
+  json_t *jv = json_object_get(b, "version");
+  if (jv && !json_is_null(jv)) {
+    if (!json_is_string(jv)) {
+      fr__req_error(r, 400, FR__REASON_BAD_TYPE, "version: must be a string");
+      goto out;
+    }
+    version = json_string_value(jv);
+  }
+  if (!rc) {
+    switch (op) {
+    case 0: { /* promote */
+      json_t *stage = json_object_get(b, "stage");
+      if (!version) {
+        fr__req_error(r, 400, FR__REASON_MISSING, "version: missing");
+        goto out;
+      }
+      if (stage && !json_is_string(stage)) {
+        fr__req_error(r, 400, FR__REASON_BAD_TYPE, "stage: must be \"production\" or \"staging\"");
+        goto out;
+      }
+      rc = fr_repository_promote(repo, name, version, stage ? json_string_value(stage) : NULL,
+                                 &after, &err);
+      break;
+    }
+    case 1: /* rollback */
+      rc = fr_repository_rollback(repo, name, &after, &err);
+      break;
+    case 2: { /* canary */
+      json_t *w = json_object_get(b, "weight");
+      if (!json_is_number(w)) {
+        fr__req_error(r, 400, w ? FR__REASON_BAD_TYPE : FR__REASON_MISSING,
+                      "weight: a number from 0 to 1 is required");
+        goto out;
+      }
+      rc = fr_repository_set_canary(repo, name, version, json_number_value(w), &after, &err);
+      break;
+    }
+    case 3: /* shadow */
+      rc = fr_repository_set_shadow(repo, name, version, &after, &err);
+      break;
+    }
+  }
+  if (rc) {
+    int st = rc == FR_ENOTFOUND ? 404 : rc == FR_EIO ? 500 : rc == FR_ESTATE ? 409 : 400;
+    fr__req_error(r, st, st == 404 ? "unknown_model" : st == 409 ? "conflict" : "bad_request",
+                  "%s", err.msg);
+    goto out;
+  }
+  snprintf(r->model, sizeof r->model, "%s", name);
+  fr_error serr;
+  rc = fr__registry_sync(s->registry, name, 1, &serr);
+  fr__snapshot *snap = fr__registry_acquire(s->registry, name);
+  const char *want = op == 0 && strcmp(after.production, version ? version : "") == 0
+                         ? after.production
+                     : op == 1 ? after.production
+                               : NULL;
+  int serving_ok = snap && (!want || !want[0] || strcmp(snap->primary->version, want) == 0);
+  if (op == 2 && after.canary[0])
+    serving_ok = snap && snap->canary && strcmp(snap->canary->version, after.canary) == 0;
+  if (op == 3 && after.shadow[0])
+    serving_ok = snap && snap->shadow && strcmp(snap->shadow->version, after.shadow) == 0;
+  fr__snapshot_release(snap);
+  if (!serving_ok) {
+    fr_error werr;
+    fr_stages_write(repo, name, &before, &werr);
+    fr__registry_sync(s->registry, name, 0, NULL);
+    fr__req_error(r, 409, "load_failed",
+                  "model %s: the requested version could not be served (%s); stages.json "
+                  "restored",
+                  name, rc ? serr.msg : "see the server log");
+    goto out;
+  }
+  static const char *const ops[] = {"promote", "rollback", "canary", "shadow"};
+  fr_log(FR_LOG_INFO, "release", NULL, "model %s: %s done (production %s)", name, ops[op],
+         after.production[0] ? after.production : "newest");
+  put_release(s, name, &r->out);
+out:
+  json_decref(b);
+}
+
+void fr__h_promote(fr__req *r) { release_op(r, 0); }
+void fr__h_rollback(fr__req *r) { release_op(r, 1); }
+void fr__h_canary(fr__req *r) { release_op(r, 2); }
+void fr__h_shadow(fr__req *r) { release_op(r, 3); }
+
+void fr__h_reload(fr__req *r) {
+  fr_server *s = r->app;
+  fr_error err;
+  if (fr_server_reload(s, NULL, &err)) {
+    fr__req_error(r, 400, "bad_request", "reload failed, previous configuration kept: %s", err.msg);
+    return;
+  }
+  fr__buf_puts(&r->out, "{\"reloaded\":true}");
+}

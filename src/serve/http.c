@@ -1,0 +1,470 @@
+/*
+ * http.c - the listener on libmicrohttpd (see http.h).
+ *
+ * Request life cycle inside MHD's access handler callback, which MHD calls
+ * several times per request:
+ *   1st call (headers)   route, request id, Content-Length check (413 at
+ *                        once when the declared body is too large);
+ *   n calls (body)       append to the connection's body buffer (413 / 408
+ *                        when the limit or the read deadline is passed);
+ *   last call (no data)  authorize, run the handler, queue the response,
+ *                        or suspend the connection until fr__req_resume;
+ *   after resume         queue the response the other thread prepared.
+ * Responses point at the connection's own buffer (MHD_RESPMEM_PERSISTENT):
+ * it stays untouched until the next request on the connection, which MHD
+ * only reads after this response is sent, so nothing is copied.
+ *
+ * We bind the listening socket ourselves (and hand it to MHD) so that a bind
+ * failure can be reported with errno and the address, which MHD cannot do.
+ */
+#include "serve/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { PH_NEW = 0, PH_BODY, PH_SUSPENDED, PH_RESUMED, PH_ANSWERED };
+
+typedef struct fr__conn {
+  fr__req req;
+  fr__http *h;
+} fr__conn;
+
+struct fr__http {
+  fr__http_config cfg;
+  char *address;
+  char *tls_cert, *tls_key;
+  struct MHD_Daemon *d;
+  int listen_fd;
+  int port;
+  _Atomic size_t max_body;
+  _Atomic uint64_t read_timeout_ns;
+  _Atomic size_t in_flight;
+  _Atomic uint64_t last_start;
+  _Atomic int quiesced;
+  uint32_t id_prefix;
+  _Atomic uint64_t id_counter;
+};
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  fr__http *h = cls;
+  char msg[512];
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  size_t n = strlen(msg);
+  while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+    msg[--n] = '\0';
+  fr_log(FR_LOG_DEBUG, "http_library", NULL, "%s listener: %s", h->cfg.name, msg);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe) {
+  fr__http *h = cls;
+  (void)c;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    fr__conn *cc = calloc(1, sizeof *cc);
+    if (!cc)
+      return; /* on_access answers 500 without a context */
+    cc->h = h;
+    cc->req.owner = cc;
+    if (h->cfg.scratch_new)
+      cc->req.scratch = h->cfg.scratch_new(h->cfg.app);
+    *socket_context = cc;
+    return;
+  }
+  fr__conn *cc = *socket_context;
+  if (!cc)
+    return;
+  if (h->cfg.scratch_free && cc->req.scratch)
+    h->cfg.scratch_free(h->cfg.app, cc->req.scratch);
+  fr__buf_close(&cc->req.body);
+  fr__buf_close(&cc->req.out);
+  free(cc);
+  *socket_context = NULL;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  fr__http *h = cls;
+  (void)c;
+  (void)toe;
+  if (*req_cls) {
+    atomic_fetch_sub(&h->in_flight, 1);
+    *req_cls = NULL;
+  }
+}
+
+const char *fr__req_header(fr__req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *fr__req_query(fr__req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, ...) {
+  char msg[1100];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fr__buf_reset(&r->out);
+  fr__buf_puts(&r->out, "{\"error\":");
+  fr__buf_json_str(&r->out, msg, strlen(msg));
+  fr__buf_puts(&r->out, "}");
+  r->status = status;
+  r->reason = reason;
+  r->content_type = "application/json";
+  r->inference_header_len = 0;
+}
+
+void fr__req_suspend(fr__req *r) {
+  r->suspended = 1;
+  r->phase = PH_SUSPENDED;
+  MHD_suspend_connection(r->conn);
+}
+
+void fr__req_resume(fr__req *r) {
+  r->phase = PH_RESUMED;
+  MHD_resume_connection(r->conn);
+}
+
+static int id_char_ok(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '-' || c == '_' || c == '.' || c == ':';
+}
+
+static void set_request_id(fr__http *h, fr__req *r) {
+  const char *given = fr__req_header(r, "X-Request-Id");
+  if (given && given[0] && strlen(given) < sizeof r->request_id) {
+    int ok = 1;
+    for (const char *p = given; *p && ok; p++)
+      ok = id_char_ok(*p);
+    if (ok) {
+      strcpy(r->request_id, given);
+      return;
+    }
+  }
+  uint64_t n = atomic_fetch_add_explicit(&h->id_counter, 1, memory_order_relaxed);
+  snprintf(r->request_id, sizeof r->request_id, "%08x-%llx", h->id_prefix,
+           (unsigned long long)n);
+}
+
+static enum MHD_Result send_response(fr__http *h, fr__req *r) {
+  if (r->out.oom)
+    fr__req_error(r, 500, "internal", "out of memory building the response");
+  if (!r->status)
+    r->status = 200;
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      r->out.len, r->out.len ? r->out.data : (void *)"", MHD_RESPMEM_PERSISTENT);
+  if (!resp)
+    return MHD_NO;
+  MHD_add_response_header(resp, "Content-Type",
+                          r->content_type ? r->content_type : "application/json");
+  MHD_add_response_header(resp, "X-Request-Id", r->request_id);
+  if (r->inference_header_len) {
+    char n[32];
+    snprintf(n, sizeof n, "%zu", r->inference_header_len);
+    MHD_add_response_header(resp, "Inference-Header-Content-Length", n);
+  }
+  if (r->status == 405 && r->match.allow[0])
+    MHD_add_response_header(resp, "Allow", r->match.allow);
+  if (r->status == 401)
+    MHD_add_response_header(resp, "WWW-Authenticate", "Bearer");
+  if (atomic_load(&h->quiesced) || r->body_error)
+    MHD_add_response_header(resp, "Connection", "close");
+  enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
+  MHD_destroy_response(resp);
+  r->phase = PH_ANSWERED;
+  if (h->cfg.on_response)
+    h->cfg.on_response(r);
+  return ret;
+}
+
+static void begin(fr__http *h, fr__req *r, struct MHD_Connection *c, const char *url,
+                  const char *method) {
+  void *scratch = r->scratch;
+  fr__conn *owner = r->owner;
+  fr__buf body = r->body, out = r->out;
+  fr__buf_reset(&body);
+  fr__buf_reset(&out);
+  memset(r, 0, offsetof(fr__req, match));
+  r->body = body;
+  r->out = out;
+  r->scratch = scratch;
+  r->owner = owner;
+  r->status = 0;
+  r->content_type = NULL;
+  r->inference_header_len = 0;
+  r->reason = NULL;
+  r->model[0] = r->version[0] = '\0';
+  r->phase = PH_BODY;
+  r->body_error = 0;
+  r->suspended = 0;
+  r->finish = NULL;
+  r->http = h;
+  r->app = h->cfg.app;
+  r->conn = c;
+  r->t0_ns = fr_monotonic_ns();
+  atomic_store_explicit(&h->last_start, r->t0_ns, memory_order_relaxed);
+  r->method = strcmp(method, "HEAD") == 0 ? "GET" : method;
+  set_request_id(h, r);
+  fr__route_result rr = fr__route_find(h->cfg.routes, h->cfg.nroutes, r->method, url, &r->match);
+  r->endpoint = rr == FR__ROUTE_FOUND ? r->match.route->pattern : "unmatched";
+  switch (rr) {
+  case FR__ROUTE_FOUND:
+    break;
+  case FR__ROUTE_NO_PATH:
+    fr__req_error(r, 404, "not_found", "no endpoint %s %s", method, url);
+    break;
+  case FR__ROUTE_BAD_METHOD:
+    fr__req_error(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", method,
+                  url, r->match.allow);
+    break;
+  case FR__ROUTE_TOO_LONG:
+    fr__req_error(r, 414, "too_large", "request path longer than %d bytes", FR__ROUTE_MAX_PATH);
+    break;
+  }
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload, size_t *upload_size, void **req_cls) {
+  fr__http *h = cls;
+  (void)version;
+  fr__req *r = *req_cls;
+  if (!r) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    fr__conn *cc = ci ? ci->socket_context : NULL;
+    if (!cc)
+      return MHD_NO; /* could not allocate the connection context */
+    r = &cc->req;
+    *req_cls = r;
+    atomic_fetch_add(&h->in_flight, 1);
+    begin(h, r, c, url, method);
+    if (r->status) /* routing error: answered after the body is drained */
+      return MHD_YES;
+    const char *cl = fr__req_header(r, "Content-Length");
+    size_t max = atomic_load_explicit(&h->max_body, memory_order_relaxed);
+    if (cl) {
+      int64_t n;
+      if (fr_parse_int64(cl, strlen(cl), &n) == 0 && n >= 0) {
+        if ((uint64_t)n > max) {
+          r->body_error = 1;
+          fr__req_error(r, 413, "too_large", "request body of %lld bytes exceeds the limit of %zu",
+                        (long long)n, max);
+          return send_response(h, r);
+        }
+        fr__buf_reserve(&r->body, (size_t)n);
+      }
+    }
+    return MHD_YES;
+  }
+  if (r->phase == PH_ANSWERED) {
+    /* Response already queued (early 413/408): discard the rest. */
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    size_t n = *upload_size;
+    *upload_size = 0;
+    if (r->status && !r->body_error) /* routing error pending: drain */
+      return MHD_YES;
+    /* libmicrohttpd 0.9.75 cannot queue a response while a body is still
+     * arriving, so a chunked body found too large mid-way is drained (up to
+     * the read deadline) and answered 413 at its end, and a body that misses
+     * the read deadline closes the connection: the client gets no response,
+     * the metrics count a 408. */
+    uint64_t rt = atomic_load_explicit(&h->read_timeout_ns, memory_order_relaxed);
+    if (rt && fr_monotonic_ns() - r->t0_ns > rt) {
+      r->body_error = 1;
+      fr__req_error(r, 408, "timeout", "request body not received within %.3g s",
+                    (double)rt / 1e9);
+      r->phase = PH_ANSWERED;
+      if (h->cfg.on_response)
+        h->cfg.on_response(r);
+      fr_log(FR_LOG_INFO, "request_timeout", NULL,
+             "%s listener: request %s closed: body not received within %.3g s", h->cfg.name,
+             r->request_id, (double)rt / 1e9);
+      return MHD_NO;
+    }
+    if (r->body_error)
+      return MHD_YES;
+    size_t max = atomic_load_explicit(&h->max_body, memory_order_relaxed);
+    if (r->body.len + n > max) {
+      r->body_error = 1;
+      fr__req_error(r, 413, "too_large", "request body exceeds the limit of %zu bytes", max);
+      fr__buf_reset(&r->body);
+      return MHD_YES;
+    }
+    fr__buf_append(&r->body, upload, n);
+    return MHD_YES;
+  }
+  if (r->phase == PH_RESUMED) {
+    void (*finish)(fr__req *) = r->finish;
+    r->finish = NULL;
+    if (finish)
+      finish(r);
+    return send_response(h, r);
+  }
+  if (r->phase == PH_SUSPENDED)
+    return MHD_YES; /* spurious call while suspended */
+  /* Complete request. */
+  if (!r->status && r->body.oom)
+    fr__req_error(r, 500, "internal", "out of memory reading the body");
+  if (!r->status && h->cfg.authorize && h->cfg.authorize(r) != 0) {
+    if (!r->status)
+      fr__req_error(r, 401, "unauthorized", "unauthorized");
+  }
+  if (!r->status) {
+    r->content_type = "application/json";
+    r->match.route->handler(r);
+    if (r->suspended)
+      return MHD_YES;
+  }
+  return send_response(h, r);
+}
+
+static int make_listener(const char *address, int port, int *out_fd, int *ipv6, fr_error *err) {
+  struct addrinfo hints, *ai = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE | AI_NUMERICSERV;
+  char ps[16];
+  snprintf(ps, sizeof ps, "%d", port);
+  int g = getaddrinfo(address, ps, &hints, &ai);
+  if (g != 0 || !ai)
+    return fr_error_set(err, FR_EINVAL, "invalid listen address '%s' (a numeric IPv4 or IPv6 "
+                                        "address is expected): %s",
+                        address, gai_strerror(g));
+  int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    int e = errno;
+    freeaddrinfo(ai);
+    return fr_error_set(err, FR_EIO, "cannot create a socket for %s:%d: %s", address, port,
+                        strerror(e));
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  *ipv6 = ai->ai_family == AF_INET6;
+  if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+    int e = errno;
+    close(fd);
+    freeaddrinfo(ai);
+    return fr_error_set(err, FR_EIO, "cannot listen on %s:%d: %s", address, port, strerror(e));
+  }
+  freeaddrinfo(ai);
+  *out_fd = fd;
+  return 0;
+}
+
+fr__http *fr__http_start(const fr__http_config *c, fr_error *err) {
+  if ((c->tls_cert_pem || c->tls_key_pem) && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+    fr_error_set(err, FR_EDEP, "TLS requested but this libmicrohttpd has no TLS support");
+    return NULL;
+  }
+  fr__http *h = calloc(1, sizeof *h);
+  if (!h) {
+    fr_error_set(err, FR_ENOMEM, "out of memory");
+    return NULL;
+  }
+  h->cfg = *c;
+  h->address = strdup(c->address ? c->address : "0.0.0.0");
+  h->tls_cert = c->tls_cert_pem ? strdup(c->tls_cert_pem) : NULL;
+  h->tls_key = c->tls_key_pem ? strdup(c->tls_key_pem) : NULL;
+  h->listen_fd = -1;
+  atomic_store(&h->max_body, (size_t)8 << 20);
+  atomic_store(&h->read_timeout_ns, (uint64_t)30e9);
+  uint32_t rnd = 0;
+  if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+    rnd = (uint32_t)getpid() ^ (uint32_t)fr_monotonic_ns();
+  h->id_prefix = rnd;
+  int ipv6 = 0;
+  if (!h->address || make_listener(h->address, c->port, &h->listen_fd, &ipv6, err) != 0) {
+    fr__http_stop(h);
+    return NULL;
+  }
+  /* MHD_USE_TURBO: optimistic reads and no per-response socket-option
+   * toggling (libmicrohttpd's own fast path, as its benchmarks use). */
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+                   MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+  if (ipv6)
+    flags |= MHD_USE_IPv6;
+  if (h->tls_cert)
+    flags |= MHD_USE_TLS;
+  struct MHD_OptionItem opts[16];
+  int n = 0;
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, h};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, h->listen_fd, NULL};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE,
+                                      (intptr_t)(c->threads > 0 ? c->threads : 1), NULL};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                      (intptr_t)(c->max_connections ? c->max_connections : 1024),
+                                      NULL};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)c->idle_timeout_s,
+                                      NULL};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+  if (h->tls_cert) {
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};
+  }
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+  h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_ARRAY, opts,
+                          MHD_OPTION_END);
+  if (!h->d) {
+    fr_error_set(err, FR_EIO, "cannot start the %s listener on %s:%d (libmicrohttpd refused "
+                              "the options%s)",
+                 c->name, h->address, c->port, h->tls_cert ? "; check the TLS certificate and key" : "");
+    fr__http_stop(h);
+    return NULL;
+  }
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  h->port = di ? di->port : c->port;
+  return h;
+}
+
+int fr__http_port(const fr__http *h) { return h ? h->port : -1; }
+
+void fr__http_set_limits(fr__http *h, size_t max_body, double read_timeout_s) {
+  atomic_store(&h->max_body, max_body);
+  atomic_store(&h->read_timeout_ns, (uint64_t)(read_timeout_s * 1e9));
+}
+
+size_t fr__http_in_flight(const fr__http *h) { return h ? atomic_load(&h->in_flight) : 0; }
+
+uint64_t fr__http_last_start(const fr__http *h) { return h ? atomic_load(&h->last_start) : 0; }
+
+void fr__http_quiesce(fr__http *h) {
+  if (!h || !h->d || atomic_exchange(&h->quiesced, 1))
+    return;
+  MHD_socket fd = MHD_quiesce_daemon(h->d);
+  if (fd != MHD_INVALID_SOCKET)
+    close(fd);
+  h->listen_fd = -1;
+}
+
+void fr__http_stop(fr__http *h) {
+  if (!h)
+    return;
+  /* MHD owns the listening socket once started (it closes it on stop, or
+   * hands it back on quiesce, where we closed it). */
+  if (h->d)
+    MHD_stop_daemon(h->d);
+  else if (h->listen_fd >= 0)
+    close(h->listen_fd);
+  free(h->address);
+  free(h->tls_cert);
+  free(h->tls_key);
+  free(h);
+}

@@ -1,0 +1,939 @@
+/*
+ * models.c - the loaded models and their routing snapshots (see models.h).
+ *
+ * Locking: `lock` (a rwlock) guards the pointer from each model entry to its
+ * snapshot and the list of entries; requests hold it for reading only long
+ * enough to take a reference.  `sync_mu` serialises repository syncs (the
+ * poll thread and the admin API), so loading never races with itself; loads
+ * run without `lock`, so traffic continues while a version is verified and
+ * warmed.  Versions whose reference count drops to zero go to a graveyard
+ * that the repository thread empties (a batcher thread cannot join itself).
+ */
+#include "serve/models.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define MAX_MODELS 256
+#define MAX_FAILS 16
+
+typedef struct failed {
+  char version[32];
+  int64_t stamp;
+} failed;
+
+typedef struct model_entry {
+  char name[128];
+  fr__snapshot *snap;
+  int unloaded;
+  failed fails[MAX_FAILS];
+  size_t nfails;
+  char last_error[600];
+} model_entry;
+
+struct fr__registry {
+  fr_server *s;
+  pthread_mutex_t stats_mu;     /* state groups' `reported` counters */
+  pthread_rwlock_t lock;
+  model_entry *models[MAX_MODELS];
+  size_t n;
+  pthread_mutex_t sync_mu;
+  pthread_mutex_t grave_mu;
+  fr__mv *graveyard;
+};
+
+/* ---- reference counting ---- */
+
+/* Adds what a state store counted since the last report to the metrics
+ * (counters must never go down, even when the store is freed). */
+static void report_stats(fr__state_group *g) {
+  fr__registry *r = g->reg;
+  fr_state_stats now;
+  fr_state_get_stats(g->state, &now);
+  pthread_mutex_lock(&r->stats_mu);
+  const char *ttl[] = {g->backend, "ttl"}, *cap[] = {g->backend, "capacity"};
+  const char *ins[] = {g->backend, "inserted"}, *drp[] = {g->backend, "dropped"};
+  fr__metrics *m = r->s->metrics;
+  fr__series_add(fr__metrics_get(m, M_STATE_EVICTIONS, ttl), (double)(now.evicted_ttl - g->reported.evicted_ttl));
+  fr__series_add(fr__metrics_get(m, M_STATE_EVICTIONS, cap), (double)(now.evicted_capacity - g->reported.evicted_capacity));
+  fr__series_add(fr__metrics_get(m, M_STATE_LATE, ins), (double)(now.late_inserted - g->reported.late_inserted));
+  fr__series_add(fr__metrics_get(m, M_STATE_LATE, drp), (double)(now.late_dropped - g->reported.late_dropped));
+  g->reported = now;
+  pthread_mutex_unlock(&r->stats_mu);
+}
+
+static void group_unref(fr__state_group *g) {
+  if (!g || atomic_fetch_sub(&g->refs, 1) != 1)
+    return;
+  if (g->state)
+    report_stats(g);
+  fr_state_free(g->state);
+  fr_bundle_unref(g->owner);
+  free(g);
+}
+
+static void mv_destroy(fr__mv *v) {
+  fr__batcher_free(v->batcher); /* executes what is still queued */
+  group_unref(v->sg);
+  fr__drift_free(v->drift);
+  fr_bundle_unref(v->bundle);
+  fr_forest_free(v->own_forest);
+  free(v);
+}
+
+static void mv_unref(fr__mv *v) {
+  if (!v || atomic_fetch_sub(&v->refs, 1) != 1)
+    return;
+  fr__registry *r = v->reg;
+  pthread_mutex_lock(&r->grave_mu);
+  v->graveyard_next = r->graveyard;
+  r->graveyard = v;
+  pthread_mutex_unlock(&r->grave_mu);
+}
+
+static void snapshot_free(fr__snapshot *s) {
+  for (size_t i = 0; i < s->n; i++)
+    mv_unref(s->v[i]);
+  free(s);
+}
+
+void fr__snapshot_release(fr__snapshot *s) {
+  if (s && atomic_fetch_sub(&s->refs, 1) == 1)
+    snapshot_free(s);
+}
+
+fr__mv *fr__snapshot_find(fr__snapshot *s, const char *v) {
+  for (size_t i = 0; i < s->n; i++)
+    if (strcmp(s->v[i]->version, v) == 0)
+      return s->v[i];
+  return NULL;
+}
+
+void fr__registry_collect(fr__registry *r) {
+  pthread_mutex_lock(&r->grave_mu);
+  fr__mv *g = r->graveyard;
+  r->graveyard = NULL;
+  pthread_mutex_unlock(&r->grave_mu);
+  while (g) {
+    fr__mv *next = g->graveyard_next;
+    fr_log(FR_LOG_INFO, "model_unloaded", NULL, "model %s version %s drained and unloaded",
+           g->name, g->version);
+    mv_destroy(g);
+    g = next;
+  }
+}
+
+/* ---- registry ---- */
+
+fr__registry *fr__registry_new(fr_server *s, fr_error *err) {
+  fr__registry *r = calloc(1, sizeof *r);
+  if (!r) {
+    fr_error_set(err, FR_ENOMEM, "out of memory");
+    return NULL;
+  }
+  r->s = s;
+  pthread_rwlock_init(&r->lock, NULL);
+  pthread_mutex_init(&r->stats_mu, NULL);
+  pthread_mutex_init(&r->sync_mu, NULL);
+  pthread_mutex_init(&r->grave_mu, NULL);
+  return r;
+}
+
+void fr__registry_free(fr__registry *r) {
+  if (!r)
+    return;
+  for (size_t i = 0; i < r->n; i++) {
+    fr__snapshot_release(r->models[i]->snap);
+    free(r->models[i]);
+  }
+  fr__registry_collect(r);
+  pthread_rwlock_destroy(&r->lock);
+  pthread_mutex_destroy(&r->stats_mu);
+  pthread_mutex_destroy(&r->sync_mu);
+  pthread_mutex_destroy(&r->grave_mu);
+  free(r);
+}
+
+static model_entry *find_entry(fr__registry *r, const char *name) {
+  for (size_t i = 0; i < r->n; i++)
+    if (strcmp(r->models[i]->name, name) == 0)
+      return r->models[i];
+  return NULL;
+}
+
+fr__snapshot *fr__registry_acquire(fr__registry *r, const char *name) {
+  pthread_rwlock_rdlock(&r->lock);
+  model_entry *e = find_entry(r, name);
+  fr__snapshot *s = e ? e->snap : NULL;
+  if (s)
+    atomic_fetch_add(&s->refs, 1);
+  pthread_rwlock_unlock(&r->lock);
+  return s;
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(a, b); }
+
+size_t fr__registry_loaded(fr__registry *r, char (*names)[128], size_t max) {
+  size_t n = 0;
+  pthread_rwlock_rdlock(&r->lock);
+  for (size_t i = 0; i < r->n && n < max; i++)
+    if (r->models[i]->snap)
+      memcpy(names[n++], r->models[i]->name, 128);
+  pthread_rwlock_unlock(&r->lock);
+  qsort(names, n, 128, cmp_names);
+  return n;
+}
+
+/* Swaps the snapshot of entry e (NULL = unload); the old one is released. */
+static void swap_snapshot(fr__registry *r, model_entry *e, fr__snapshot *nw) {
+  pthread_rwlock_wrlock(&r->lock);
+  fr__snapshot *old = e->snap;
+  e->snap = nw;
+  pthread_rwlock_unlock(&r->lock);
+  fr__snapshot_release(old);
+}
+
+static model_entry *get_entry(fr__registry *r, const char *name) {
+  pthread_rwlock_rdlock(&r->lock);
+  model_entry *e = find_entry(r, name);
+  pthread_rwlock_unlock(&r->lock);
+  if (e)
+    return e;
+  e = calloc(1, sizeof *e);
+  if (!e)
+    return NULL;
+  snprintf(e->name, sizeof e->name, "%s", name);
+  pthread_rwlock_wrlock(&r->lock);
+  if (r->n == MAX_MODELS) {
+    pthread_rwlock_unlock(&r->lock);
+    free(e);
+    return NULL;
+  }
+  r->models[r->n++] = e;
+  pthread_rwlock_unlock(&r->lock);
+  return e;
+}
+
+/* ---- loading one version ---- */
+
+/* A fingerprint of a version directory: its and its manifest's mtimes (a
+ * failed version is retried when either changes). */
+static int64_t dir_stamp(const char *dir) {
+  struct stat a, b;
+  uint64_t s = 0;
+  if (stat(dir, &a) == 0)
+    s = (uint64_t)a.st_mtim.tv_sec * 1000000000u + (uint64_t)a.st_mtim.tv_nsec;
+  char *m = fr_path_join(dir, "manifest.json");
+  if (m && stat(m, &b) == 0)
+    s ^= ((uint64_t)b.st_mtim.tv_sec * 1000000000u + (uint64_t)b.st_mtim.tv_nsec) * 31u;
+  free(m);
+  return (int64_t)(s >> 1);
+}
+
+/* The signature of a featurizer's state layout: schema text + fitted spec. */
+static int state_signature(const fr_bundle *b, char out[65], fr_error *err) {
+  size_t slen = 0, dlen = 0;
+  const char *schema = fr_schema_source(fr_bundle_schema(b), &slen);
+  char *dump = fr_featurizer_dump(fr_bundle_featurizer(b), &dlen, err);
+  if (!dump)
+    return err ? err->code : FR_ENOMEM;
+  fr__buf t = {0};
+  fr__buf_append(&t, schema ? schema : "", schema ? slen : 0);
+  fr__buf_puts(&t, "\n--- fitted feature spec ---\n");
+  fr__buf_append(&t, dump, dlen);
+  free(dump);
+  if (t.oom) {
+    fr__buf_close(&t);
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  }
+  fr_sha256_hex(t.data, t.len, out);
+  fr__buf_close(&t);
+  return 0;
+}
+
+static fr__state_group *new_group(fr__registry *r, fr_bundle *b, const char *sig,
+                                  fr_error *err) {
+  fr_server *s = r->s;
+  fr__state_group *g = calloc(1, sizeof *g);
+  if (!g) {
+    fr_error_set(err, FR_ENOMEM, "out of memory");
+    return NULL;
+  }
+  atomic_store(&g->refs, 1);
+  g->reg = r;
+  memcpy(g->sig, sig, 65);
+  g->owner = fr_bundle_ref(b);
+  g->feat = fr_bundle_featurizer(b);
+  g->schema = fr_bundle_schema(b);
+  snprintf(g->backend, sizeof g->backend, "memory");
+  pthread_mutex_lock(&s->cfg_mu);
+  fr_state_options opt = s->cfg.state;
+  char *warm = s->cfg.warm_data && s->cfg.warm_data[0] ? strdup(s->cfg.warm_data) : NULL;
+  double until = s->cfg.warm_until_value;
+  pthread_mutex_unlock(&s->cfg_mu);
+  g->state = fr_state_new_memory(g->feat, &opt, err);
+  if (!g->state) {
+    free(warm);
+    group_unref(g);
+    return NULL;
+  }
+  if (warm) {
+    /* Warm start: replay the history file through the same featurize path,
+     * so the first live features equal the offline ones. */
+    uint64_t t0 = fr_monotonic_ns();
+    fr_read_options ro = {0};
+    ro.allow_extra_columns = 1;
+    fr_dataset *d = fr_dataset_read_csv(g->schema, warm, &ro, err);
+    size_t replayed = 0;
+    int rc = d ? fr_state_warm(g->state, g->feat, d, until, &replayed, err) : -1;
+    fr_dataset_free(d);
+    if (rc) {
+      fr_error_prefix(err, "warm start from %s", warm);
+      free(warm);
+      group_unref(g);
+      return NULL;
+    }
+    char fields[256];
+    snprintf(fields, sizeof fields, "\"rows\":%zu,\"entities\":%zu,\"seconds\":%.3f", replayed,
+             fr_state_size(g->state), (double)(fr_monotonic_ns() - t0) * 1e-9);
+    fr_log(FR_LOG_INFO, "state_warmed", fields, "state warmed from %s", warm);
+    free(warm);
+  }
+  return g;
+}
+
+static const char *const bare_files[] = {"xgboost.json", "model.json", "model.txt",
+                                         "model.onnx", NULL};
+
+static void cache_series(fr__registry *r, fr__mv *v) {
+  fr__metrics *m = r->s->metrics;
+  const char *l1[] = {v->name};
+  v->m_featurize = fr__metrics_get(m, M_FEATURIZE_DURATION, l1);
+  v->m_inference = fr__metrics_get(m, M_INFERENCE_DURATION, l1);
+  v->m_score = fr__metrics_get(m, M_SCORE, l1);
+  for (int d = 0; d < 3; d++) {
+    const char *dn = fr_decision_name((fr_decision)d);
+    const char *l3[] = {v->name, v->version, dn};
+    v->m_decisions[d] = fr__metrics_get(m, M_DECISIONS, l3);
+    const char *l2[] = {v->name, dn};
+    v->m_amount[d] = fr__metrics_get(m, M_SCORED_AMOUNT, l2);
+  }
+}
+
+/* The PSI tracker: reference from the manifest's "reference" object, else
+ * built from the warm-start history (rows before warm_start.until, scored by
+ * this version), else none (PSI is NaN). */
+static int build_drift(fr__registry *r, fr__mv *v, fr_error *err) {
+  size_t nf = v->nfeatures;
+  const char **names = calloc(nf ? nf : 1, sizeof *names);
+  if (!names)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  char fallback[16];
+  for (size_t i = 0; i < nf; i++)
+    names[i] = v->feat ? fr_featurizer_name(v->feat, i) : fr_forest_feature_name(v->forest, i);
+  json_t *man = NULL;
+  if (v->bundle) {
+    const char *t = fr_bundle_manifest_json(v->bundle);
+    man = t ? json_loads(t, 0, NULL) : NULL;
+  }
+  v->drift = fr__drift_new(nf, names, json_object_get(man, "reference"), 10000);
+  json_decref(man);
+  free(names);
+  (void)fallback;
+  if (!v->drift)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  fr_server *s = r->s;
+  pthread_mutex_lock(&s->cfg_mu);
+  char *warm = s->cfg.warm_data && s->cfg.warm_data[0] ? strdup(s->cfg.warm_data) : NULL;
+  double until = s->cfg.warm_until_value;
+  pthread_mutex_unlock(&s->cfg_mu);
+  if (fr__drift_has_reference(v->drift) || !warm || !v->feat) {
+    free(warm);
+    return 0;
+  }
+  fr_read_options ro = {0};
+  ro.allow_extra_columns = 1;
+  fr_dataset *d = fr_dataset_read_csv(v->schema, warm, &ro, err);
+  fr_table *t = d ? fr_featurize_dataset(v->feat, d, err) : NULL;
+  int rc = t ? 0 : (err ? err->code : FR_EIO);
+  if (t) {
+    size_t n = 0;
+    while (n < t->rows && (isnan(until) || t->event_time[n] < until))
+      n++;
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    if (!p)
+      rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+    else if (n && !(rc = fr_forest_predict(v->forest, t->x, n, p)))
+      rc = fr__drift_set_reference(v->drift, t->x, p, n);
+    free(p);
+  }
+  fr_table_free(t);
+  fr_dataset_free(d);
+  if (rc)
+    fr_error_prefix(err, "PSI reference from %s", warm);
+  free(warm);
+  return rc;
+}
+
+static fr__mv *load_version(fr__registry *r, const char *name, const char *version,
+                            const fr__snapshot *cur, const fr__snapshot *nw,
+                            const fr_model_config *mc, fr_error *err) {
+  fr_server *s = r->s;
+  fr__mv *v = calloc(1, sizeof *v);
+  if (!v) {
+    fr_error_set(err, FR_ENOMEM, "out of memory");
+    return NULL;
+  }
+  atomic_store(&v->refs, 1);
+  v->reg = r;
+  snprintf(v->name, sizeof v->name, "%s", name);
+  snprintf(v->version, sizeof v->version, "%s", version);
+  snprintf(v->dir, sizeof v->dir, "%s/%s/%s", s->cfg.model_repository, name, version);
+  v->id_col = v->amount_col = v->time_col = v->label_col = v->route_entity = -1;
+  char *manifest = fr_path_join(v->dir, "manifest.json");
+  int is_bundle = manifest && fr_is_file(manifest);
+  free(manifest);
+  if (is_bundle) {
+    v->bundle = fr_bundle_open(v->dir, err);
+    if (!v->bundle)
+      goto fail;
+    if (strcmp(fr_bundle_name(v->bundle), name) != 0 ||
+        strcmp(fr_bundle_version(v->bundle), version) != 0) {
+      fr_error_set(err, FR_ESCHEMA,
+                   "%s: manifest names model '%s' version '%s', but the bundle is in the "
+                   "repository as '%s/%s'",
+                   v->dir, fr_bundle_name(v->bundle), fr_bundle_version(v->bundle), name,
+                   version);
+      goto fail;
+    }
+    v->forest = fr_bundle_forest(v->bundle);
+    v->feat = fr_bundle_featurizer(v->bundle);
+    v->schema = fr_bundle_schema(v->bundle);
+    v->th = fr_bundle_thresholds(v->bundle);
+    v->input_name = "features";
+    v->prob_name = "probability";
+  } else {
+    char *path = NULL;
+    for (int i = 0; bare_files[i] && !path; i++) {
+      char *p = fr_path_join(v->dir, bare_files[i]);
+      if (p && fr_is_file(p))
+        path = p;
+      else
+        free(p);
+    }
+    if (!path) {
+      fr_error_set(err, FR_ENOTFOUND,
+                   "%s: neither a bundle (manifest.json) nor a model file (xgboost.json, "
+                   "model.json, model.txt, model.onnx)",
+                   v->dir);
+      goto fail;
+    }
+    v->own_forest = fr_forest_load(path, FR_FOREST_AUTO, err);
+    free(path);
+    if (!v->own_forest)
+      goto fail;
+    v->forest = v->own_forest;
+    v->th.review = 0.5;
+    v->th.decline = 0.5;
+    v->input_name = "input__0";
+    v->prob_name = "output__0";
+  }
+  v->nfeatures = fr_forest_nfeatures(v->forest);
+  if (fr_forest_noutputs(v->forest) != 1) {
+    fr_error_set(err, FR_EFORMAT, "%s: the model has %zu outputs per row; the server serves "
+                                  "binary classifiers (one output)",
+                 v->dir, fr_forest_noutputs(v->forest));
+    goto fail;
+  }
+  if (v->schema) {
+    v->id_col = fr_schema_role_column(v->schema, FR_ROLE_ID);
+    v->amount_col = fr_schema_role_column(v->schema, FR_ROLE_AMOUNT);
+    v->time_col = fr_schema_role_column(v->schema, FR_ROLE_EVENT_TIME);
+    v->label_col = fr_schema_role_column(v->schema, FR_ROLE_LABEL);
+    pthread_mutex_lock(&s->cfg_mu);
+    const char *re = s->cfg.routing_entity;
+    v->route_entity = re && re[0] ? fr_schema_find_entity(v->schema, re)
+                                  : (fr_schema_nentities(v->schema) ? 0 : -1);
+    int bad_entity = re && re[0] && v->route_entity < 0;
+    pthread_mutex_unlock(&s->cfg_mu);
+    if (bad_entity) {
+      fr_error_set(err, FR_ESCHEMA, "%s: scoring.routing_entity names no entity of the schema",
+                   v->dir);
+      goto fail;
+    }
+  }
+  /* Warm-up: run the forest once on a missing-valued and a zero row so the
+   * first request does not pay for paging the trees in. */
+  {
+    size_t nf = v->nfeatures ? v->nfeatures : 1;
+    float *x = calloc(2 * nf, sizeof *x);
+    float out[2];
+    if (!x) {
+      fr_error_set(err, FR_ENOMEM, "out of memory");
+      goto fail;
+    }
+    for (size_t i = 0; i < nf; i++)
+      x[i] = NAN;
+    int rc = fr_forest_predict(v->forest, x, 2, out);
+    free(x);
+    if (rc) {
+      fr_error_set(err, rc, "%s: warm-up prediction failed", v->dir);
+      goto fail;
+    }
+  }
+  /* Online state: share the group of a loaded version with the same layout. */
+  if (v->feat) {
+    char sig[65];
+    if (state_signature(v->bundle, sig, err))
+      goto fail;
+    const fr__snapshot *look[2] = {nw, cur};
+    for (int k = 0; k < 2; k++) {
+      for (size_t i = 0; look[k] && i < look[k]->n && !v->sg; i++) {
+        fr__state_group *g = look[k]->v[i]->sg;
+        if (g && strcmp(g->sig, sig) == 0) {
+          atomic_fetch_add(&g->refs, 1);
+          v->sg = g;
+        }
+      }
+    }
+    if (!v->sg && !(v->sg = new_group(r, v->bundle, sig, err)))
+      goto fail;
+  }
+  if (build_drift(r, v, err))
+    goto fail;
+  cache_series(r, v);
+  fr__batcher_metrics bm;
+  const char *l1[] = {name};
+  bm.queue_wait = fr__metrics_get(s->metrics, M_QUEUE_WAIT, l1);
+  bm.batch_size = fr__metrics_get(s->metrics, M_BATCH_SIZE, l1);
+  bm.inference = v->m_inference;
+  v->batcher = fr__batcher_new(v->forest, &mc->batching, &bm, err);
+  if (!v->batcher)
+    goto fail;
+  atomic_store(&v->batching, mc->batching.enabled);
+  v->loaded_at = fr_now();
+  return v;
+fail:
+  fr_error_prefix(err, "model %s version %s", name, version);
+  mv_destroy(v);
+  return NULL;
+}
+
+/* ---- which versions, which routes ---- */
+
+static int in_list(char **list, const char *v) {
+  for (size_t i = 0; list && list[i]; i++)
+    if (strcmp(list[i], v) == 0)
+      return 1;
+  return 0;
+}
+
+/* Marks the versions the policy selects in `want` (same indexes as vs). */
+static void apply_policy(char **vs, size_t n, const fr_version_policy *p, int *want) {
+  for (size_t i = 0; i < n; i++)
+    want[i] = 0;
+  switch (p->kind) {
+  case FR_VERSIONS_ALL:
+    for (size_t i = 0; i < n; i++)
+      want[i] = 1;
+    break;
+  case FR_VERSIONS_LATEST:
+    for (size_t i = n > (size_t)p->latest ? n - (size_t)p->latest : 0; i < n; i++)
+      want[i] = 1;
+    break;
+  case FR_VERSIONS_SPECIFIC:
+    for (size_t i = 0; i < n; i++)
+      for (size_t k = 0; k < p->nspecific; k++)
+        if (fr_version_cmp(vs[i], p->specific[k]) == 0)
+          want[i] = 1;
+    break;
+  }
+}
+
+static int cmp_mv(const void *a, const void *b) {
+  return fr_version_cmp((*(fr__mv *const *)a)->version, (*(fr__mv *const *)b)->version);
+}
+
+static void note_failure(model_entry *e, const char *version, int64_t stamp, const char *msg) {
+  for (size_t i = 0; i < e->nfails; i++) {
+    if (strcmp(e->fails[i].version, version) == 0) {
+      e->fails[i].stamp = stamp;
+      snprintf(e->last_error, sizeof e->last_error, "%s", msg);
+      return;
+    }
+  }
+  if (e->nfails == MAX_FAILS) {
+    memmove(&e->fails[0], &e->fails[1], sizeof e->fails[0] * (MAX_FAILS - 1));
+    e->nfails--;
+  }
+  snprintf(e->fails[e->nfails].version, sizeof e->fails[0].version, "%s", version);
+  e->fails[e->nfails++].stamp = stamp;
+  snprintf(e->last_error, sizeof e->last_error, "%s", msg);
+}
+
+static int failed_before(model_entry *e, const char *version, int64_t stamp) {
+  for (size_t i = 0; i < e->nfails; i++)
+    if (strcmp(e->fails[i].version, version) == 0)
+      return e->fails[i].stamp == stamp;
+  return 0;
+}
+
+static void forget_failure(model_entry *e, const char *version) {
+  for (size_t i = 0; i < e->nfails; i++) {
+    if (strcmp(e->fails[i].version, version) == 0) {
+      e->fails[i] = e->fails[--e->nfails];
+      return;
+    }
+  }
+}
+
+static void set_ready_gauge(fr__registry *r, const char *name, const char *version, double v) {
+  const char *l[] = {name, version};
+  fr__series_set(fr__metrics_get(r->s->metrics, M_MODEL_READY, l), v);
+}
+
+static int same_routing(const fr__snapshot *a, const fr__snapshot *b) {
+  if (!a || !b || a->n != b->n || a->primary != b->primary || a->canary != b->canary ||
+      a->shadow != b->shadow || a->canary_weight != b->canary_weight)
+    return 0;
+  for (size_t i = 0; i < a->n; i++)
+    if (a->v[i] != b->v[i])
+      return 0;
+  return 1;
+}
+
+static int sync_locked(fr__registry *r, const char *name, int force, fr_error *err) {
+  fr_server *s = r->s;
+  model_entry *e = get_entry(r, name);
+  if (!e)
+    return fr_error_set(err, FR_ENOMEM, "too many models");
+  fr_error lerr;
+  char **vs = fr_repository_versions(s->cfg.model_repository, name, &lerr);
+  if (!vs) {
+    if (e->snap) {
+      fr_log(FR_LOG_WARN, "model_gone", NULL, "model %s: %s; unloading", name, lerr.msg);
+      swap_snapshot(r, e, NULL);
+    }
+    snprintf(e->last_error, sizeof e->last_error, "%s", lerr.msg);
+    if (err)
+      *err = lerr;
+    return lerr.code;
+  }
+  size_t n = 0;
+  while (vs[n])
+    n++;
+  fr_stages st;
+  if (fr_stages_read(s->cfg.model_repository, name, &st, &lerr)) {
+    /* A damaged stages.json must not take the model down: keep routing as
+     * the version policy alone says, and say why. */
+    fr_log(FR_LOG_ERROR, "stages_invalid", NULL, "model %s: %s (ignored)", name, lerr.msg);
+    memset(&st, 0, sizeof st);
+  }
+  fr_model_config mc;
+  fr__server_model_config(s, name, &mc);
+  int want[4096];
+  if (n > 4096)
+    n = 4096;
+  apply_policy(vs, n, &mc.versions, want);
+  int policy_want[4096];
+  memcpy(policy_want, want, n * sizeof(int));
+  const char *stage_versions[] = {st.production, st.staging, st.canary, st.shadow};
+  for (int k = 0; k < 4; k++)
+    for (size_t i = 0; i < n; i++)
+      if (stage_versions[k][0] && strcmp(vs[i], stage_versions[k]) == 0)
+        want[i] = 1;
+
+  fr__snapshot *cur = fr__registry_acquire(r, name);
+  fr__snapshot *nw = calloc(1, sizeof *nw);
+  if (!nw) {
+    fr__snapshot_release(cur);
+    fr_strv_free(vs);
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  }
+  atomic_store(&nw->refs, 1);
+  snprintf(nw->name, sizeof nw->name, "%s", name);
+  int loaded_any = 0;
+  for (size_t i = 0; i < n && nw->n < FR__MAX_LOADED; i++) {
+    if (!want[i])
+      continue;
+    fr__mv *have = cur ? fr__snapshot_find(cur, vs[i]) : NULL;
+    if (have) {
+      atomic_fetch_add(&have->refs, 1);
+      nw->v[nw->n++] = have;
+      continue;
+    }
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, vs[i]);
+    int64_t stamp = dir_stamp(dir);
+    if (!force && failed_before(e, vs[i], stamp))
+      continue;
+    uint64_t t0 = fr_monotonic_ns();
+    fr__mv *v = load_version(r, name, vs[i], cur, nw, &mc, &lerr);
+    const char *res = v ? "success" : "failure";
+    const char *ll[] = {name, res};
+    fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
+    char fields[300];
+    snprintf(fields, sizeof fields, "\"model\":\"%s\",\"version\":\"%s\",\"seconds\":%.3f", name,
+             vs[i], (double)(fr_monotonic_ns() - t0) * 1e-9);
+    if (!v) {
+      fr_log(FR_LOG_ERROR, "model_load_failed", fields, "%s", lerr.msg);
+      note_failure(e, vs[i], stamp, lerr.msg);
+      continue;
+    }
+    fr_log(FR_LOG_INFO, "model_loaded", fields, "model %s version %s loaded, verified and warm",
+           name, vs[i]);
+    forget_failure(e, vs[i]);
+    loaded_any = 1;
+    nw->v[nw->n++] = v;
+  }
+  qsort(nw->v, nw->n, sizeof nw->v[0], cmp_mv);
+  /* Production: the promoted version when loaded, else the newest loaded
+   * version the policy selects, else the newest loaded. */
+  if (st.production[0])
+    nw->primary = fr__snapshot_find(nw, st.production);
+  for (size_t i = n; !nw->primary && i-- > 0;)
+    if (policy_want[i])
+      nw->primary = fr__snapshot_find(nw, vs[i]);
+  if (!nw->primary && nw->n)
+    nw->primary = nw->v[nw->n - 1];
+  if (st.canary[0] && st.canary_weight > 0) {
+    nw->canary = fr__snapshot_find(nw, st.canary);
+    nw->canary_weight = nw->canary && nw->canary != nw->primary ? st.canary_weight : 0;
+    if (!nw->canary_weight)
+      nw->canary = NULL;
+  }
+  if (st.shadow[0]) {
+    nw->shadow = fr__snapshot_find(nw, st.shadow);
+    if (nw->shadow == nw->primary)
+      nw->shadow = NULL;
+  }
+  for (size_t i = 0; i < nw->n; i++) {
+    fr__state_group *g = nw->v[i]->sg;
+    int seen = 0;
+    for (size_t k = 0; k < nw->ngroups; k++)
+      seen |= nw->group_rep[k]->sg == g;
+    if (g && !seen)
+      nw->group_rep[nw->ngroups++] = nw->v[i];
+  }
+  int rc = 0;
+  if (!nw->primary) {
+    rc = fr_error_set(err, FR_ENOTFOUND, "model %s: no version could be loaded%s%s", name,
+                      e->last_error[0] ? ": " : "", e->last_error);
+  }
+  if (same_routing(cur, nw)) {
+    fr__snapshot_release(nw);
+  } else {
+    /* Versions leaving: their gauge drops to 0 (they drain). */
+    for (size_t i = 0; cur && i < cur->n; i++)
+      if (!fr__snapshot_find(nw, cur->v[i]->version))
+        set_ready_gauge(r, name, cur->v[i]->version, 0);
+    for (size_t i = 0; i < nw->n; i++)
+      set_ready_gauge(r, name, nw->v[i]->version, 1);
+    char fields[400];
+    snprintf(fields, sizeof fields,
+             "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\",\"canary_weight\":%g,"
+             "\"shadow\":\"%s\",\"loaded\":%zu",
+             name, nw->primary ? nw->primary->version : "", nw->canary ? nw->canary->version : "",
+             nw->canary_weight, nw->shadow ? nw->shadow->version : "", nw->n);
+    if (nw->n) {
+      fr_log(FR_LOG_INFO, "model_routing", fields, "model %s now serves version %s", name,
+             nw->primary ? nw->primary->version : "-");
+      swap_snapshot(r, e, nw);
+    } else {
+      fr__snapshot_release(nw);
+      swap_snapshot(r, e, NULL);
+    }
+  }
+  (void)loaded_any;
+  e->unloaded = 0;
+  fr__snapshot_release(cur);
+  fr_strv_free(vs);
+  return rc;
+}
+
+int fr__registry_sync(fr__registry *r, const char *name, int force, fr_error *err) {
+  if (!fr_repository_name_ok(name))
+    return fr_error_set(err, FR_ENOTFOUND, "invalid model name '%s'", name);
+  pthread_mutex_lock(&r->sync_mu);
+  int rc = sync_locked(r, name, force, err);
+  pthread_mutex_unlock(&r->sync_mu);
+  return rc;
+}
+
+void fr__registry_sync_all(fr__registry *r, const char *only) {
+  fr_server *s = r->s;
+  fr_error err;
+  char **names = fr_repository_models(s->cfg.model_repository, &err);
+  if (!names) {
+    fr_log(FR_LOG_ERROR, "repository_unreadable", NULL, "%s", err.msg);
+    return;
+  }
+  pthread_mutex_lock(&r->sync_mu);
+  for (size_t i = 0; names[i]; i++) {
+    if (only && only[0]) {
+      char list[1024];
+      snprintf(list, sizeof list, ",%s,", only);
+      for (char *p = list; *p; p++)
+        if (*p == ' ')
+          *p = ',';
+      char key[160];
+      snprintf(key, sizeof key, ",%s,", names[i]);
+      if (!strstr(list, key))
+        continue;
+    }
+    model_entry *e = get_entry(r, names[i]);
+    if (e && e->unloaded)
+      continue;
+    sync_locked(r, names[i], 0, NULL);
+  }
+  /* Models whose directory is gone. */
+  for (size_t i = 0; i < r->n; i++) {
+    model_entry *e = r->models[i];
+    if (e->snap && !in_list(names, e->name))
+      sync_locked(r, e->name, 0, NULL);
+  }
+  pthread_mutex_unlock(&r->sync_mu);
+  fr_strv_free(names);
+}
+
+int fr__registry_unload(fr__registry *r, const char *name) {
+  pthread_mutex_lock(&r->sync_mu);
+  pthread_rwlock_rdlock(&r->lock);
+  model_entry *e = find_entry(r, name);
+  pthread_rwlock_unlock(&r->lock);
+  int rc = FR_ENOTFOUND;
+  if (e && e->snap) {
+    for (size_t i = 0; i < e->snap->n; i++)
+      set_ready_gauge(r, name, e->snap->v[i]->version, 0);
+    swap_snapshot(r, e, NULL);
+    fr_log(FR_LOG_INFO, "model_unload", NULL, "model %s unloaded on request (versions drain)",
+           name);
+    rc = 0;
+  }
+  if (e)
+    e->unloaded = 1;
+  pthread_mutex_unlock(&r->sync_mu);
+  return rc;
+}
+
+int fr__registry_is_unloaded(fr__registry *r, const char *name) {
+  pthread_rwlock_rdlock(&r->lock);
+  model_entry *e = find_entry(r, name);
+  int u = e && e->unloaded;
+  pthread_rwlock_unlock(&r->lock);
+  return u;
+}
+
+void fr__registry_configure(fr__registry *r) {
+  pthread_rwlock_rdlock(&r->lock);
+  for (size_t i = 0; i < r->n; i++) {
+    fr__snapshot *s = r->models[i]->snap;
+    if (!s)
+      continue;
+    fr_model_config mc;
+    fr__server_model_config(r->s, s->name, &mc);
+    for (size_t k = 0; k < s->n; k++) {
+      fr__batcher_configure(s->v[k]->batcher, &mc.batching);
+      atomic_store(&s->v[k]->batching, mc.batching.enabled);
+    }
+  }
+  pthread_rwlock_unlock(&r->lock);
+}
+
+void fr__registry_last_error(fr__registry *r, const char *name, char *out, size_t cap) {
+  pthread_rwlock_rdlock(&r->lock);
+  model_entry *e = find_entry(r, name);
+  snprintf(out, cap, "%s", e ? e->last_error : "");
+  pthread_rwlock_unlock(&r->lock);
+}
+
+void fr__registry_index(fr__registry *r, int ready_only, fr__buf *out) {
+  fr_server *s = r->s;
+  fr_error err;
+  char **names = fr_repository_models(s->cfg.model_repository, &err);
+  fr__buf_putc(out, '[');
+  int first = 1;
+  for (size_t i = 0; names && names[i]; i++) {
+    char **vs = fr_repository_versions(s->cfg.model_repository, names[i], NULL);
+    fr__snapshot *snap = fr__registry_acquire(r, names[i]);
+    for (size_t k = 0; vs && vs[k]; k++) {
+      fr__mv *v = snap ? fr__snapshot_find(snap, vs[k]) : NULL;
+      if (ready_only && !v)
+        continue;
+      if (!first)
+        fr__buf_putc(out, ',');
+      first = 0;
+      fr__buf_puts(out, "{\"name\":");
+      fr__buf_json_str(out, names[i], strlen(names[i]));
+      fr__buf_puts(out, ",\"version\":");
+      fr__buf_json_str(out, vs[k], strlen(vs[k]));
+      fr__buf_printf(out, ",\"state\":\"%s\"", v ? "READY" : "UNAVAILABLE");
+      if (!v) {
+        const char *why = "not loaded (version policy)";
+        char msg[600];
+        pthread_rwlock_rdlock(&r->lock);
+        model_entry *e = find_entry(r, names[i]);
+        if (e && e->unloaded)
+          why = "unloaded";
+        for (size_t f = 0; e && f < e->nfails; f++)
+          if (strcmp(e->fails[f].version, vs[k]) == 0)
+            why = "failed to load (see the server log)";
+        snprintf(msg, sizeof msg, "%s", why);
+        pthread_rwlock_unlock(&r->lock);
+        fr__buf_puts(out, ",\"reason\":");
+        fr__buf_json_str(out, msg, strlen(msg));
+      } else if (snap) {
+        const char *role = v == snap->primary  ? "production"
+                           : v == snap->canary ? "canary"
+                           : v == snap->shadow ? "shadow"
+                                               : "loaded";
+        fr__buf_printf(out, ",\"role\":\"%s\"", role);
+      }
+      fr__buf_putc(out, '}');
+    }
+    fr__snapshot_release(snap);
+    fr_strv_free(vs);
+  }
+  fr__buf_putc(out, ']');
+  fr_strv_free(names);
+}
+
+void fr__registry_scrape(fr__registry *r) {
+  fr__metrics *m = r->s->metrics;
+  pthread_rwlock_rdlock(&r->lock);
+  for (size_t i = 0; i < r->n; i++) {
+    fr__snapshot *s = r->models[i]->snap;
+    if (!s)
+      continue;
+    fr__mv *v = s->primary;
+    const char *l1[] = {s->name};
+    fr__series_set(fr__metrics_get(m, M_SCORE_PSI, l1), fr__drift_score_psi(v->drift));
+    for (size_t f = 0; f < v->nfeatures; f++) {
+      char fb[24];
+      const char *fn = v->feat ? fr_featurizer_name(v->feat, f) : fr_forest_feature_name(v->forest, f);
+      if (!fn) {
+        snprintf(fb, sizeof fb, "f%zu", f);
+        fn = fb;
+      }
+      const char *l2[] = {s->name, fn};
+      fr__series_set(fr__metrics_get(m, M_FEATURE_PSI, l2), fr__drift_feature_psi(v->drift, f));
+    }
+    for (size_t g = 0; g < s->ngroups; g++)
+      report_stats(s->group_rep[g]->sg);
+  }
+  pthread_rwlock_unlock(&r->lock);
+}
+
+size_t fr__registry_state_entities(fr__registry *r) {
+  size_t total = 0;
+  pthread_rwlock_rdlock(&r->lock);
+  for (size_t i = 0; i < r->n; i++) {
+    fr__snapshot *s = r->models[i]->snap;
+    for (size_t k = 0; s && k < s->ngroups; k++)
+      total += fr_state_size(s->group_rep[k]->sg->state);
+  }
+  pthread_rwlock_unlock(&r->lock);
+  return total;
+}
