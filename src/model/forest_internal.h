@@ -20,6 +20,9 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "fraud/model.h"
 
@@ -99,9 +102,29 @@ static inline uint32_t fr__key(float v) {
   return (b.u & 0x80000000u) ? ~b.u : (b.u | 0x80000000u);
 }
 
-/* Fills keys[0 .. 2nf) for row x (lo keys, then hi keys). */
+/* Fills keys[0 .. 2nf) for row x (lo keys, then hi keys).  SSE2 (part of
+ * every x86-64) four features at a time, with the same result as the scalar
+ * tail: key = bits ^ (sign ? 0xffffffff : 0x80000000) after -0 -> +0, NaN
+ * -> FR__KEY_NAN_LO / FR__KEY_NAN_HI. */
 static inline void fr__row_keys(const float *x, size_t nf, uint32_t *keys) {
-  for (size_t j = 0; j < nf; j++) {
+  size_t j = 0;
+#if defined(__SSE2__)
+  const __m128i top = _mm_set1_epi32((int)0x80000000u);
+  const __m128i nan_hi = _mm_set1_epi32((int)FR__KEY_NAN_HI);
+  for (; j + 4 <= nf; j += 4) {
+    __m128 v = _mm_loadu_ps(x + j);
+    __m128 zero = _mm_cmpeq_ps(v, _mm_setzero_ps());
+    __m128 nan = _mm_cmpunord_ps(v, v);
+    __m128i bits = _mm_castps_si128(_mm_andnot_ps(zero, v)); /* -0 -> +0 */
+    __m128i key = _mm_xor_si128(bits, _mm_or_si128(_mm_srai_epi32(bits, 31), top));
+    __m128i nanm = _mm_castps_si128(nan);
+    __m128i lo = _mm_andnot_si128(nanm, key); /* NaN: 0 */
+    __m128i hi = _mm_or_si128(lo, _mm_and_si128(nanm, nan_hi));
+    _mm_storeu_si128((__m128i *)(keys + j), lo);
+    _mm_storeu_si128((__m128i *)(keys + nf + j), hi);
+  }
+#endif
+  for (; j < nf; j++) {
     float v = x[j];
     if (v != v) {
       keys[j] = FR__KEY_NAN_LO;

@@ -135,10 +135,14 @@ void fr__kernel_general(const fr_forest *f, const float *x, size_t n,
  * Compact layout: 8-byte nodes and integer keys (forest_internal.h)
  * ------------------------------------------------------------------------ */
 
-/* Rows per block: their keys (16 x 2 x 256 int32 = 32 KiB) stay on the
- * stack, and each group of 8 trees is walked for all of them while its
- * nodes are in L1. */
-#define FR__C_BLOCK 16
+/* The keys of a block of rows live on the stack: 16384 uint32 (64 KiB),
+ * so a block holds up to 128 rows when the forest has few features (8192 /
+ * nfeatures, at least 32 at the 256-feature maximum).  Each group of trees
+ * is walked for every row of the block while its nodes are in L1/L2, so a
+ * forest larger than the caches is read once per block, not once per row. */
+#define FR__C_KEYS 16384
+#define FR__C_BLOCK_MAX 128
+#define FR__C_GROUP 16
 
 /* One step of one walk (i is a size_t so it indexes without a widening
  * move): to the right child, minus one (the left child) when key < tkey.
@@ -247,20 +251,42 @@ void fr__kernel_compact(const fr_forest *f, const float *x, size_t n,
   const uint32_t *root = f->tree_root, *depth = f->tree_depth;
   const uint32_t *group = f->tree_group;
   size_t nf = f->nfeatures, kw = 2 * nf, k = f->noutputs, T = f->ntrees;
-  uint32_t keys_all[FR__C_BLOCK * 2 * FR__KEY_MAX_FEATURES];
-  float acc[FR__C_BLOCK];
+  uint32_t keys_all[FR__C_KEYS];
+  float acc[FR__C_BLOCK_MAX];
   if (n == 1) {
     fr__row_keys(x, nf, keys_all);
     compact_one_row(f, keys_all, margin);
     return;
   }
-  for (size_t r0 = 0; r0 < n; r0 += FR__C_BLOCK) {
-    size_t nb = n - r0 < FR__C_BLOCK ? n - r0 : FR__C_BLOCK;
+  size_t block = FR__C_KEYS / kw;
+  if (block > FR__C_BLOCK_MAX)
+    block = FR__C_BLOCK_MAX;
+  for (size_t r0 = 0; r0 < n; r0 += block) {
+    size_t nb = n - r0 < block ? n - r0 : block;
     for (size_t r = 0; r < nb; r++) {
       fr__row_keys(x + (r0 + r) * nf, nf, keys_all + r * kw);
       acc[r] = margin[(r0 + r) * k];
     }
     size_t t = 0;
+    for (; t + FR__C_GROUP <= T; t += FR__C_GROUP) {
+      uint32_t dmax = 0;
+      for (int j = 0; j < FR__C_GROUP; j++)
+        dmax = depth[t + j] > dmax ? depth[t + j] : dmax;
+      for (size_t r = 0; r < nb; r++) {
+        size_t leaf[FR__C_GROUP];
+        walk16(cn, keys_all + r * kw, root + t, dmax, leaf);
+        if (k == 1) {
+          float a = acc[r];
+          for (int j = 0; j < FR__C_GROUP; j++)
+            a += lv[leaf[j]];
+          acc[r] = a;
+        } else {
+          float *mr = margin + (r0 + r) * k;
+          for (int j = 0; j < FR__C_GROUP; j++)
+            mr[group[t + j]] += lv[leaf[j]];
+        }
+      }
+    }
     for (; t + 8 <= T; t += 8) {
       uint32_t dmax = 0;
       for (int j = 0; j < 8; j++)

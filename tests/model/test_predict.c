@@ -154,3 +154,26 @@ Test(predict, order_preserving_keys) {
     cr_assert_lt(fr__key(vals[i]), FR__KEY_NAN_HI);
   }
 }
+
+/* The SSE2 row-key conversion equals the scalar definition on every kind
+ * of value, for widths that leave a scalar tail. */
+Test(predict, row_keys_vector_equals_scalar) {
+  float special[] = {0.0f, -0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-45f, -1e-45f,
+                     FLT_MIN, -FLT_MIN, FLT_MAX, -FLT_MAX, 1.0f, -1.0f, 0.1f, -2.5f, 3e38f};
+  size_t ns = sizeof special / sizeof special[0];
+  for (size_t nf = 1; nf <= 19; nf++) {
+    float x[19];
+    uint32_t keys[38];
+    for (size_t rot = 0; rot < ns; rot++) {
+      for (size_t j = 0; j < nf; j++)
+        x[j] = special[(j + rot) % ns];
+      fr__row_keys(x, nf, keys);
+      for (size_t j = 0; j < nf; j++) {
+        uint32_t lo = isnan(x[j]) ? FR__KEY_NAN_LO : fr__key(x[j]);
+        uint32_t hi = isnan(x[j]) ? FR__KEY_NAN_HI : fr__key(x[j]);
+        cr_assert_eq(keys[j], lo, "nf %zu feature %zu (%g)", nf, j, x[j]);
+        cr_assert_eq(keys[nf + j], hi, "nf %zu feature %zu (%g)", nf, j, x[j]);
+      }
+    }
+  }
+}
