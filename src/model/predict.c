@@ -8,10 +8,14 @@
  * and several walks can run in lock-step to give the CPU independent work
  * while each waits for its next node.
  *
- *   - one row: FR__TREE_LANES trees are walked in lock-step (latency of one
+ *   - one row: several trees are walked in lock-step (the latency of one
  *     walk hides behind the others);
- *   - several rows: blocks of FR__ROW_LANES rows walk each tree in
- *     lock-step, so a tree's nodes are loaded once per block while hot.
+ *   - several rows: a block of rows walks each group of trees, so a group's
+ *     nodes are loaded once per block while hot.
+ *
+ * The wide-layout kernels (16-byte nodes) serve forests with special nodes
+ * or too many features for the compact one; the compact kernel (8-byte
+ * nodes, integer keys, forest_internal.h) serves the rest.
  *
  * Leaf values are always added to the margin in tree order, one tree at a
  * time, in float32: the same sum, rounding for rounding, as XGBoost's.

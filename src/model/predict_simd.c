@@ -21,7 +21,11 @@
  *
  * Only forests without special nodes (categorical, EQ/NEQ, LightGBM zero
  * band) use these kernels; predict.c routes the others to the portable
- * general kernel.
+ * general kernel.  Each exists for both node layouts: the wide 16-byte one
+ * (four gathers per step) and the compact 8-byte one with integer keys
+ * (three gathers per step, two vectors in flight).  On CPUs whose gathers
+ * are microcoded (AMD Zen) the portable compact kernel is faster, and
+ * FR_SIMD_AUTO picks it there (predict.c).
  */
 #include "model/forest_internal.h"
 
