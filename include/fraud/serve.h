@@ -119,6 +119,9 @@ typedef struct fr_server_config {
   size_t nmodels;
   /* scoring */
   char *routing_entity;         /* entity that keys canary stickiness, "" = first */
+  int reasons;                  /* top-k reasons per /v1/score answer, 3 (0 = none) */
+  int reasons_for;              /* 0 flagged (review/decline) answers only, 1 all */
+  int reason_order;             /* 0 toward fraud (positive contributions), 1 by magnitude */
   /* state */
   fr_state_backend state_backend;
   fr_state_options state;       /* online feature state (hash_key derived at start) */

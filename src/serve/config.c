@@ -51,6 +51,8 @@ typedef struct key {
 static const char *const repo_modes[] = {"poll", "explicit", "none", NULL};
 static const char *const backends[] = {"memory", "redis", NULL};
 static const char *const outages[] = {"fail", "empty", NULL};
+static const char *const reason_orders[] = {"toward_fraud", "by_magnitude", NULL};
+static const char *const reasons_for[] = {"flagged", "all", NULL};
 
 #define OFF(f) offsetof(fr_server_config, f)
 #define MOFF(f) offsetof(fr_model_config, f)
@@ -77,6 +79,9 @@ static const key server_keys[] = {
     {"repository.poll_interval", K_DURATION, OFF(poll_interval), "poll mode: time between scans", 0, 0, NULL, 0, 0},
     {"repository.default_model", K_STR, OFF(default_model), "model of /v1/score when ?model= is absent", 0, 0, NULL, 0, 0},
     {"repository.startup_models", K_STRLIST, OFF(startup_models), "explicit mode: models loaded at start (comma-separated, empty = all)", 0, 0, NULL, 0, 1},
+    {"scoring.reasons", K_INT, OFF(reasons), "top-k reasons (TreeSHAP) per /v1/score answer (0 = none)", 0, 32, NULL, 0, 0},
+    {"scoring.reasons_for", K_ENUM, OFF(reasons_for), "flagged (review and decline answers) | all", 0, 0, reasons_for, 0, 0},
+    {"scoring.reason_order", K_ENUM, OFF(reason_order), "toward_fraud | by_magnitude", 0, 0, reason_orders, 0, 0},
     {"scoring.routing_entity", K_STR, OFF(routing_entity), "entity whose key keeps canary routing sticky (empty = first)", 0, 0, NULL, 0, 0},
     {"state.backend", K_ENUM, OFF(state_backend), "memory | redis", 0, 0, backends, 0, 1},
     {"state.max_entities", K_SIZE, OFF(state.max_entities), "entities kept (0 = unlimited)", 0, (int64_t)1 << 40, NULL, 0, 1},
@@ -156,6 +161,8 @@ void fr_server_config_default(fr_server_config *c) {
   set_str(&c->startup_models, "");
   model_default(&c->model_defaults);
   set_str(&c->routing_entity, "");
+  c->reasons = 3;
+  c->reason_order = 0;
   c->state_backend = FR_STATE_MEMORY;
   /* fr_state_options defaults (no cap, no TTL, lateness 0); the hash key is
    * derived from state.hash_key_secret when the server starts. */

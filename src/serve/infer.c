@@ -16,7 +16,7 @@
 
 #include "serve/models.h"
 
-enum { OUT_PROB = 0, OUT_LABEL = 1, OUT_MARGIN = 2 };
+enum { OUT_PROB = 0, OUT_LABEL = 1, OUT_MARGIN = 2, OUT_CONTRIB = 3 };
 
 fr__snapshot *fr__resolve(fr__req *r, const char *name, const char *version, fr__mv **mv) {
   fr_server *s = r->app;
@@ -83,6 +83,9 @@ void fr__h_model_metadata(fr__req *r) {
   put_output_meta(o, mv->prob_name, "FP32", 1);
   put_output_meta(o, "label", "INT32", 0);
   put_output_meta(o, "margin", "FP32", 0);
+  fr__buf_puts(o, ",{\"name\":");
+  fr__buf_json_str(o, mv->contrib_name, strlen(mv->contrib_name));
+  fr__buf_printf(o, ",\"datatype\":\"FP32\",\"shape\":[-1,%zu]}", mv->nfeatures + 1);
   fr__buf_puts(o, "],\"parameters\":{\"version\":");
   fr__buf_json_str(o, mv->version, strlen(mv->version));
   fr__buf_printf(o, ",\"role\":\"%s\"",
@@ -149,13 +152,50 @@ void fr__infer_finish(fr__req *r) {
     for (size_t i = 0; i < n; i++)
       sc->labels[i] = sc->prob[i] >= mv->th.decline ? 1 : 0;
   }
+  /* TreeSHAP contributions, [n, F + 1] (features then bias), on request. */
+  if (p->want_contrib) {
+    size_t w1 = mv->nfeatures + 1;
+    if (fr__grow_floats(&sc->contrib, &sc->ccap, n * w1)) {
+      fr__req_error(r, 500, "internal", "out of memory");
+      goto done;
+    }
+    int rc = fr_forest_shap(mv->forest, sc->item.x, n, sc->contrib);
+    if (rc) {
+      fr__req_error(r, rc == FR_EUNAVAIL ? 400 : 500, rc == FR_EUNAVAIL ? "bad_request" : "internal",
+                    "%s: contributions unavailable for this model (%s)", mv->contrib_name,
+                    fr_strerror(rc));
+      goto done;
+    }
+  }
+  /* A bare model's output__0 follows its Triton FIL config (class
+   * probabilities, class id or the prediction itself). */
+  const float *out0 = sc->prob;
+  size_t w0 = 1;
+  if (mv->bare && p->want_prob) {
+    w0 = mv->out_width;
+    if (fr__grow_floats(&sc->tmp_row, &sc->tcap, n * w0)) {
+      fr__req_error(r, 500, "internal", "out of memory");
+      goto done;
+    }
+    fr_forest_dir_output(mv->forest, &mv->fil, sc->prob, n, sc->tmp_row);
+    out0 = sc->tmp_row;
+  }
   fr__v2_response *w = &sc->v2out;
   fr__v2_response_begin(w, mv->name, mv->version, sc->v2.id);
   for (int k = 0; k < p->norder; k++) {
     switch (p->order[k]) {
-    case OUT_PROB:
-      fr__v2_response_output(w, mv->prob_name, FR__DT_FP32, shape, 1, sc->prob, n, p->bin_prob);
+    case OUT_PROB: {
+      int64_t s2[2] = {(int64_t)n, (int64_t)w0};
+      fr__v2_response_output(w, mv->prob_name, FR__DT_FP32, s2, w0 == 1 ? 1 : 2, out0, n * w0,
+                             p->bin_prob);
       break;
+    }
+    case OUT_CONTRIB: {
+      int64_t s2[2] = {(int64_t)n, (int64_t)(mv->nfeatures + 1)};
+      fr__v2_response_output(w, mv->contrib_name, FR__DT_FP32, s2, 2, sc->contrib,
+                             n * (mv->nfeatures + 1), p->bin_contrib);
+      break;
+    }
     case OUT_LABEL:
       fr__v2_response_output(w, "label", FR__DT_INT32, shape, 1, sc->labels, n, p->bin_label);
       break;
@@ -275,18 +315,26 @@ void fr__h_infer(fr__req *r) {
   } else {
     for (size_t i = 0; i < q->noutputs; i++) {
       const char *nm = q->outputs[i].name;
-      int k = strcmp(nm, mv->prob_name) == 0 ? OUT_PROB
-              : strcmp(nm, "label") == 0     ? OUT_LABEL
-              : strcmp(nm, "margin") == 0    ? OUT_MARGIN
-                                             : -1;
+      int k = strcmp(nm, mv->prob_name) == 0      ? OUT_PROB
+              : strcmp(nm, "label") == 0          ? OUT_LABEL
+              : strcmp(nm, "margin") == 0         ? OUT_MARGIN
+              : strcmp(nm, mv->contrib_name) == 0 ? OUT_CONTRIB
+                                                  : -1;
       if (k < 0) {
         fr__req_error(r, 400, FR__REASON_MISSING,
-                      "outputs[%zu].name: unknown output '%s' (model '%s' outputs %s, label, margin)",
-                      i, nm, mv->name, mv->prob_name);
+                      "outputs[%zu].name: unknown output '%s' (model '%s' outputs %s, label, "
+                      "margin, %s)",
+                      i, nm, mv->name, mv->prob_name, mv->contrib_name);
         goto fail;
       }
-      int *want = k == OUT_PROB ? &p->want_prob : k == OUT_LABEL ? &p->want_label : &p->want_margin;
-      int *bin = k == OUT_PROB ? &p->bin_prob : k == OUT_LABEL ? &p->bin_label : &p->bin_margin;
+      int *want = k == OUT_PROB    ? &p->want_prob
+                  : k == OUT_LABEL ? &p->want_label
+                  : k == OUT_MARGIN ? &p->want_margin
+                                    : &p->want_contrib;
+      int *bin = k == OUT_PROB    ? &p->bin_prob
+                 : k == OUT_LABEL ? &p->bin_label
+                 : k == OUT_MARGIN ? &p->bin_margin
+                                   : &p->bin_contrib;
       if (*want) {
         fr__req_error(r, 400, FR__REASON_BAD_JSON, "outputs[%zu].name: '%s' requested twice", i, nm);
         goto fail;

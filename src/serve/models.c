@@ -347,8 +347,6 @@ static fr__state_group *new_group(fr__registry *r, fr_bundle *b, const char *sig
   return g;
 }
 
-static const char *const bare_files[] = {"xgboost.json", "model.json", "model.txt",
-                                         "model.onnx", NULL};
 
 static void cache_series(fr__registry *r, fr__mv *v) {
   fr__metrics *m = r->s->metrics;
@@ -458,31 +456,20 @@ static fr__mv *load_version(fr__registry *r, const char *name, const char *versi
     v->input_name = "features";
     v->prob_name = "probability";
   } else {
-    char *path = NULL;
-    for (int i = 0; bare_files[i] && !path; i++) {
-      char *p = fr_path_join(v->dir, bare_files[i]);
-      if (p && fr_is_file(p))
-        path = p;
-      else
-        free(p);
-    }
-    if (!path) {
-      fr_error_set(err, FR_ENOTFOUND,
-                   "%s: neither a bundle (manifest.json) nor a model file (xgboost.json, "
-                   "model.json, model.txt, model.onnx)",
-                   v->dir);
-      goto fail;
-    }
-    v->own_forest = fr_forest_load(path, FR_FOREST_AUTO, err);
-    free(path);
+    /* A bare model file, found (and its optional config.pbtxt read) the way
+     * Triton's FIL backend does. */
+    v->own_forest = fr_forest_dir_load(v->dir, &v->fil, err);
     if (!v->own_forest)
       goto fail;
+    v->bare = 1;
     v->forest = v->own_forest;
-    v->th.review = 0.5;
-    v->th.decline = 0.5;
+    v->th.review = v->fil.threshold;
+    v->th.decline = v->fil.threshold;
     v->input_name = "input__0";
     v->prob_name = "output__0";
+    v->out_width = fr_forest_dir_output_width(v->forest, &v->fil);
   }
+  v->contrib_name = v->bare ? "treeshap_output" : "contributions";
   v->nfeatures = fr_forest_nfeatures(v->forest);
   if (fr_forest_noutputs(v->forest) != 1) {
     fr_error_set(err, FR_EFORMAT, "%s: the model has %zu outputs per row; the server serves "
@@ -535,6 +522,15 @@ static fr__mv *load_version(fr__registry *r, const char *name, const char *versi
       fr_error_set(err, rc, "%s: warm-up prediction failed", v->dir);
       goto fail;
     }
+  }
+  /* TreeSHAP's coefficient cache is built now, not by the first request
+   * that asks for reasons; a model too large for it still explains (slower). */
+  {
+    fr_error serr;
+    int src = fr_forest_shap_prepare(v->forest, &serr);
+    if (src && src != FR_EUNAVAIL)
+      fr_log(FR_LOG_INFO, "shap_cache", NULL, "%s: TreeSHAP without its cache: %s", v->dir,
+             serr.msg);
   }
   /* Online state: share the group of a loaded version with the same layout. */
   if (v->feat) {

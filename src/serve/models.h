@@ -47,6 +47,10 @@ typedef struct fr__mv {
   size_t nfeatures;
   const char *input_name;       /* "features" (bundle) or "input__0" (bare) */
   const char *prob_name;        /* "probability" or "output__0" */
+  const char *contrib_name;     /* "contributions" or "treeshap_output" */
+  int bare;                     /* a bare model file (Triton FIL layout) */
+  fr_forest_dir fil;            /* bare: what its config says */
+  size_t out_width;             /* bare: output__0 values per row */
   fr__state_group *sg;          /* NULL for a bare model file */
   fr__batcher *batcher;
   _Atomic int batching;         /* dynamic batching on */

@@ -54,6 +54,9 @@ typedef struct fr__score_ctx {
   size_t acap;
   _Atomic int outstanding;
   int explain_features; /* ?explain=features: the feature vector too */
+  int reasons;      /* top-k reasons wanted (0 = none) */
+  int reasons_all;  /* for every answer, not only review/decline */
+  fr_reason rs[32]; /* reasons of the transaction being written */
   fr__batch_item items[FR__MAX_LOADED];
   size_t nitems;
 } fr__score_ctx;
@@ -398,6 +401,32 @@ static void put_result(fr__req *r, fr__score_ctx *c, size_t i, float p, double l
     }
     fr__buf_putc(o, '}');
   }
+  if (c->reasons > 0 && (c->reasons_all || fr_thresholds_decide(&mv->th, p) != FR_APPROVE)) {
+    /* Top-k TreeSHAP reasons: what moved this score (margin units).
+     * TreeSHAP costs far more than scoring (O(trees x leaves x depth^2)), so
+     * by default only flagged answers carry them. */
+    fr_server *s = r->app;
+    fr_reason_order ord = atomic_load_explicit(&s->reason_order, memory_order_relaxed)
+                              ? FR_REASONS_BY_MAGNITUDE
+                              : FR_REASONS_TOWARD_POSITIVE;
+    size_t nr = 0;
+    fr__scratch *sc = r->scratch;
+    int rc = fr_forest_reasons(mv->forest, sc->f + t->foff, 0, (size_t)c->reasons, ord, c->rs, &nr);
+    fr__buf_puts(o, ",\"reasons\":[");
+    for (size_t k = 0; rc == 0 && k < nr; k++) {
+      const char *fn = fr_featurizer_name(mv->feat, c->rs[k].feature);
+      if (k)
+        fr__buf_putc(o, ',');
+      fr__buf_puts(o, "{\"feature\":");
+      fr__buf_json_str(o, fn ? fn : "", fn ? strlen(fn) : 0);
+      fr__buf_puts(o, ",\"value\":");
+      fr__buf_json_float(o, c->rs[k].value);
+      fr__buf_puts(o, ",\"contribution\":");
+      fr__buf_json_float(o, c->rs[k].contribution);
+      fr__buf_putc(o, '}');
+    }
+    fr__buf_putc(o, ']');
+  }
   fr__buf_puts(o, ",\"model\":");
   fr__buf_json_str(o, mv->name, strlen(mv->name));
   fr__buf_puts(o, ",\"version\":");
@@ -510,6 +539,18 @@ void fr__h_score(fr__req *r) {
       return;
     }
     c->explain_features = 1;
+  }
+  const char *rq = fr__req_query(r, "reasons");
+  c->reasons = atomic_load_explicit(&s->reasons, memory_order_relaxed);
+  c->reasons_all = atomic_load_explicit(&s->reasons_for, memory_order_relaxed);
+  if (rq) {
+    c->reasons_all = 1; /* asked for: every answer */
+    int64_t k;
+    if (fr_parse_int64(rq, strlen(rq), &k) || k < 0 || k > 32) {
+      fr__req_error(r, 400, FR__REASON_BAD_TYPE, "reasons: an integer from 0 to 32, not '%s'", rq);
+      return;
+    }
+    c->reasons = (int)k;
   }
   fr__mv *pinned;
   fr__snapshot *snap = fr__resolve(r, name, pin && pin[0] ? pin : NULL, &pinned);

@@ -144,6 +144,7 @@ static void scratch_free(void *app, void *p) {
   free(sc->margin);
   free(sc->labels);
   free(sc->tmp_row);
+  free(sc->contrib);
   fr__buf_close(&sc->strings);
   free(sc);
 }
@@ -474,6 +475,9 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   apply_logging(&s->cfg);
   atomic_store(&s->access_log, s->cfg.access_log);
   atomic_store(&s->max_tensor_elements, s->cfg.max_tensor_elements);
+  atomic_store(&s->reasons, s->cfg.reasons);
+  atomic_store(&s->reason_order, s->cfg.reason_order);
+  atomic_store(&s->reasons_for, s->cfg.reasons_for);
   if (!fr_is_dir(s->cfg.model_repository)) {
     fr_error_set(err, FR_ENOTFOUND, "model repository %s: no such directory",
                  s->cfg.model_repository);
@@ -782,6 +786,9 @@ int fr_server_reload(fr_server *s, const char *const *overrides, fr_error *err) 
   apply_logging(&s->cfg);
   atomic_store(&s->access_log, s->cfg.access_log);
   atomic_store(&s->max_tensor_elements, s->cfg.max_tensor_elements);
+  atomic_store(&s->reasons, s->cfg.reasons);
+  atomic_store(&s->reason_order, s->cfg.reason_order);
+  atomic_store(&s->reasons_for, s->cfg.reasons_for);
   fr__http_set_limits(s->http, s->cfg.max_body_bytes, s->cfg.read_timeout);
   if (changed[0])
     fr_log(FR_LOG_WARN, "reload_needs_restart", NULL,

@@ -73,6 +73,9 @@ struct fr_server {
   _Atomic int draining;
   _Atomic int shut_down;
   _Atomic size_t max_tensor_elements;
+  _Atomic int reasons;           /* scoring.reasons */
+  _Atomic int reason_order;
+  _Atomic int reasons_for;
   _Atomic int access_log;
 };
 
@@ -90,9 +93,9 @@ typedef struct fr__pending {
   struct fr__snapshot *snap;   /* reference held until the answer is built */
   struct fr__mv *mv;
   size_t rows;
-  int want_prob, want_label, want_margin;
-  int bin_prob, bin_label, bin_margin;
-  int order[3];                /* output order: 0 prob, 1 label, 2 margin */
+  int want_prob, want_label, want_margin, want_contrib;
+  int bin_prob, bin_label, bin_margin, bin_contrib;
+  int order[4];                /* output order: 0 prob, 1 label, 2 margin, 3 contributions */
   int norder;
 } fr__pending;
 
@@ -112,6 +115,8 @@ typedef struct fr__scratch {
   size_t lcap;
   float *tmp_row;      /* feeding other state groups, shadow */
   size_t tcap;
+  float *contrib;      /* TreeSHAP contributions */
+  size_t ccap;
   fr__buf strings;     /* text of numbers given for STRING columns */
   fr__batch_item item;
   fr__pending pend;

@@ -3,9 +3,11 @@
 `fraud serve`:
 
 - several models at once: a bundle model with three versions under a
-  {latest: 2} policy, and a bare XGBoost model file served with Triton FIL's
-  tensor names, whose probabilities equal XGBoost's own (the fixture made by
-  tests/fixtures/serve/make_fixture.py);
+  {latest: 2} policy, and bare XGBoost model files served with Triton FIL's
+  tensor names, whose probabilities and treeshap_output equal XGBoost's own
+  (predict, pred_contribs) on the fixture made by
+  tests/fixtures/serve/make_fixture.py, one of them with a FIL config.pbtxt
+  asking for class probabilities;
 - /v1/score without ?model= when several models are loaded: 400; with it,
   the newest version; a bare model cannot score raw transactions;
 - version policies changed by reload: {specific: [1]} loads 1 and unloads
@@ -25,6 +27,9 @@ import sys
 import tempfile
 import time
 
+import numpy as np
+import xgboost as xgb
+
 sys.path.insert(0, os.path.dirname(__file__))
 from serve_helpers import (FRAUD, SPARKOV, SRC, Server, bundle, check, finish, make_repo,
                            read_csv_rows, request)
@@ -36,6 +41,16 @@ repo = make_repo({"sparkov": [("1", b1), ("2", b2), ("3", b3)]})
 fixture = os.path.join(SRC, "tests", "fixtures", "serve")
 os.makedirs(os.path.join(repo, "fil", "1"))
 shutil.copy(os.path.join(fixture, "xgb_small.json"), os.path.join(repo, "fil", "1", "xgboost.json"))
+# A bare model with a Triton FIL config (model level, as Triton keeps it):
+# output__0 as class probabilities [P(0), P(1)].
+os.makedirs(os.path.join(repo, "filproba", "1"))
+shutil.copy(os.path.join(fixture, "xgb_small.json"), os.path.join(repo, "filproba", "1", "xgboost.json"))
+with open(os.path.join(repo, "filproba", "config.pbtxt"), "w") as f:
+    f.write('backend: "fil"\nmax_batch_size: 8192\n'
+            'parameters [\n'
+            '  { key: "model_type" value: { string_value: "xgboost_json" } },\n'
+            '  { key: "output_class" value: { string_value: "true" } },\n'
+            '  { key: "predict_proba" value: { string_value: "true" } }\n]\n')
 cfgdir = tempfile.mkdtemp(prefix="fraud-repo-cfg-")
 cfg = os.path.join(cfgdir, "config.yaml")
 with open(cfg, "w") as f:
@@ -59,8 +74,8 @@ def wait_for(pred, timeout=20):
 
 
 idx = index()
-check(idx == {("fil", "1"): "READY", ("sparkov", "1"): "UNAVAILABLE", ("sparkov", "2"): "READY",
-              ("sparkov", "3"): "READY"}, f"index under {{latest: 2}}: {idx}")
+check(idx == {("fil", "1"): "READY", ("filproba", "1"): "READY", ("sparkov", "1"): "UNAVAILABLE",
+              ("sparkov", "2"): "READY", ("sparkov", "3"): "READY"}, f"index under {{latest: 2}}: {idx}")
 st, meta, _ = request(srv.port, "GET", "/v2/models/sparkov")
 check(st == 200 and meta["versions"] == ["2", "3"] and meta["parameters"]["version"] == "3",
       f"sparkov metadata: {meta}")
@@ -77,12 +92,32 @@ check(st == 200 and meta["inputs"][0]["name"] == "input__0" and meta["inputs"][0
 st, ans, _ = request(srv.port, "POST", "/v2/models/fil/infer",
                      {"inputs": [{"name": "input__0", "shape": [len(rows), 6], "datatype": "FP32",
                                   "data": rows}]})
+w = np.array(want, dtype=np.float32)
 if check(st == 200, f"bare model infer: {st} {ans}"):
-    got = ans["outputs"][0]["data"]
-    import numpy as np
-    g, w = np.array(got, dtype=np.float32), np.array(want, dtype=np.float32)
+    g = np.array(ans["outputs"][0]["data"], dtype=np.float32)
     check(np.all(np.abs(g - w) <= np.spacing(w)), f"bare model probabilities vs XGBoost: max diff "
           f"{np.max(np.abs(g - w))}")
+
+# treeshap_output: XGBoost's pred_contribs; FIL config: class probabilities.
+bst = xgb.Booster(model_file=os.path.join(fixture, "xgb_small.json"))
+R = np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=np.float32)
+ref_c = bst.predict(xgb.DMatrix(R, missing=np.nan), pred_contribs=True)
+st, ans, _ = request(srv.port, "POST", "/v2/models/fil/infer",
+                     {"inputs": [{"name": "input__0", "shape": [len(rows), 6], "datatype": "FP32",
+                                  "data": rows}], "outputs": [{"name": "treeshap_output"}]})
+if check(st == 200, f"treeshap_output: {st} {ans}"):
+    c = np.array(ans["outputs"][0]["data"]).reshape(len(rows), 7)
+    check(ans["outputs"][0]["shape"] == [len(rows), 7] and np.max(np.abs(c - ref_c)) <= 1e-5,
+          f"treeshap_output vs XGBoost pred_contribs: {np.max(np.abs(c - ref_c))}")
+st, ans, _ = request(srv.port, "POST", "/v2/models/filproba/infer",
+                     {"inputs": [{"name": "input__0", "shape": [len(rows), 6], "datatype": "FP32",
+                                  "data": rows}]})
+if check(st == 200, f"FIL predict_proba: {st} {ans}"):
+    out = ans["outputs"][0]
+    pr = np.array(out["data"], dtype=np.float32).reshape(len(rows), 2)
+    check(out["name"] == "output__0" and out["shape"] == [len(rows), 2] and
+          np.all(np.abs(pr[:, 1] - w) <= np.spacing(w)) and np.all(np.abs(pr[:, 0] + pr[:, 1] - 1) <= 1e-6),
+          f"FIL output__0 [P(0), P(1)]: {out['shape']}")
 
 header, data = read_csv_rows()
 txn = {h: v for h, v in zip(header, data[0]) if h != "is_fraud"}
@@ -108,6 +143,7 @@ check(srv.stop() == 0, "exit")
 # Explicit mode.
 srv = Server(repo, "--repository-mode", "explicit", "--set", "repository.startup_models=fil")
 check(request(srv.port, "GET", "/v2/models/fil/ready")[0] == 200, "startup model loaded")
+check(request(srv.port, "GET", "/v2/models/filproba/ready")[0] == 404, "non-startup bare model not loaded")
 check(request(srv.port, "GET", "/v2/models/sparkov/ready")[0] == 404, "other models not loaded")
 st, _, _ = request(srv.admin_port, "POST", "/v2/repository/models/sparkov/load", headers=auth)
 check(st == 200, f"explicit load: {st}")

@@ -49,7 +49,7 @@ st, meta, _ = request(port, "GET", "/v2/models/sparkov")
 check(st == 200, f"model metadata status {st}")
 check(meta["inputs"] == [{"name": "features", "datatype": "FP32", "shape": [-1, F]}],
       f"model inputs: {meta.get('inputs')}")
-check([o["name"] for o in meta["outputs"]] == ["probability", "label", "margin"],
+check([o["name"] for o in meta["outputs"]] == ["probability", "label", "margin", "contributions"],
       f"model outputs: {meta.get('outputs')}")
 check(meta["parameters"]["feature_names"] == manifest["features"], "feature names")
 st, _, _ = request(port, "GET", "/v2/models/sparkov/versions/1")
@@ -102,6 +102,18 @@ for label, data in (("flat", flat), ("nested", nested)):
     want_label = (ref_p >= np.float32(th["decline"])).astype(int).tolist()
     check(outs["label"]["data"] == want_label and outs["label"]["datatype"] == "INT32", "labels")
 
+# TreeSHAP contributions against XGBoost's pred_contribs (features then bias).
+ref_c = booster.predict(dm, pred_contribs=True, validate_features=False)
+st, body, _ = request(port, "POST", "/v2/models/sparkov/infer",
+                      {"inputs": [{"name": "features", "shape": [64, F], "datatype": "FP32", "data": flat}],
+                       "outputs": [{"name": "contributions"}]}, conn=conn)
+if check(st == 200, f"contributions: {st} {body}"):
+    out = body["outputs"][0]
+    cmat = np.array(out["data"], dtype=np.float64).reshape(64, F + 1)
+    check(out["shape"] == [64, F + 1], f"contributions shape {out['shape']}")
+    check(np.max(np.abs(cmat - ref_c)) <= 1e-4, f"contributions differ from XGBoost pred_contribs "
+          f"by {np.max(np.abs(cmat - ref_c))}")
+
 # Binary extension: tensor after the JSON header, probability back in binary.
 hdr = json.dumps({"inputs": [{"name": "features", "shape": [64, F], "datatype": "FP32",
                               "parameters": {"binary_data_size": X.nbytes}}],
@@ -153,6 +165,45 @@ for k, r in enumerate(off):
 check(errors == 0 and mismatch == 0,
       f"/v1/score replay of {len(off)} rows: {errors} errors, {mismatch} mismatches; first: {first_bad}")
 n_scored = len(off)
+
+# Reasons: flagged answers carry the top three TreeSHAP contributions toward
+# fraud (XGBoost's pred_contribs of the row's features, the largest positive
+# ones), approvals none; ?reasons=5 asks for five on every answer.
+fresh = Server(repo)
+conn2 = fresh.conn()
+checked_flagged = checked_ok = 0
+for r in off[:3000]:
+    rec = rows[r["source_row"]]
+    txn = {h: v for h, v in zip(header, rec) if h != label_col}
+    st, ans, _ = request(fresh.port, "POST", "/v1/score", txn, conn=conn2)
+    if st != 200:
+        check(False, f"reasons replay: {st} {ans}")
+        break
+    if ans["decision"] == "approve":
+        check("reasons" not in ans, f"an approval carries reasons: {ans}")
+        checked_ok += 1
+        continue
+    xr = np.array([r["features"]], dtype=np.float32)
+    contrib = booster.predict(xgb.DMatrix(xr, missing=np.nan), pred_contribs=True,
+                              validate_features=False)[0][:F]
+    order = [i for i in np.argsort(-contrib, kind="stable") if contrib[i] > 0][:3]
+    want = [manifest["features"][i] for i in order]
+    got = [x["feature"] for x in ans.get("reasons", [])]
+    check(got == want or np.allclose(sorted(contrib[order]), sorted(
+        [x["contribution"] for x in ans.get("reasons", [])]), atol=1e-5),
+        f"reasons {got} != XGBoost's top contributions {want}")
+    for x in ans.get("reasons", []):
+        i = manifest["features"].index(x["feature"])
+        check(abs(x["contribution"] - contrib[i]) <= 1e-5, f"contribution of {x['feature']}")
+    checked_flagged += 1
+check(checked_flagged > 0 and checked_ok > 0, f"reasons: {checked_flagged} flagged, {checked_ok} approved")
+st, ans, _ = request(fresh.port, "POST", "/v1/score?reasons=5", batch_probe := {h: v for h, v in zip(
+    header, rows[off[5]["source_row"]]) if h != label_col}, conn=conn2)
+check(st == 200 and len(ans.get("reasons", [])) <= 5 and "reasons" in ans, f"?reasons=5: {ans}")
+st, ans, _ = request(fresh.port, "POST", "/v1/score?reasons=99", batch_probe, conn=conn2)
+check(st == 400 and "reasons" in ans.get("error", ""), f"?reasons=99: {st} {ans}")
+conn2.close()
+check(fresh.stop() == 0, "exit of the reasons server")
 
 # An array of transactions answers an array, in order.
 batch = [{h: v for h, v in zip(header, rows[i]) if h != label_col} for i in (0, 1, 2)]
