@@ -122,8 +122,6 @@ class Server:
         e = dict(os.environ)
         e.setdefault("FRAUD_LOG_LEVEL", "info")
         e["FRAUD_LOG_LEVEL"] = "info"
-        supp = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lsan.supp")
-        e["LSAN_OPTIONS"] = (e.get("LSAN_OPTIONS", "") + ":suppressions=" + supp).lstrip(":")
         if token is not None:
             e["FRAUD_ADMIN_TOKEN"] = token
         if env:
