@@ -52,12 +52,14 @@ typedef struct fr_train_progress {
 } fr_train_progress;
 
 /* Called after every round from the training thread.  Return 0 to go on,
- * non-zero to stop now (the model keeps the best round so far). */
+ * non-zero to stop now (the model keeps the best round so far, or every
+ * round run when early stopping is off). */
 typedef int (*fr_train_progress_fn)(const fr_train_progress *pr, void *ctx);
 
 typedef struct fr_train_params {
   int n_estimators;          /* boosting rounds (upper bound with early stop) */
-  int early_stopping_rounds; /* on validation aucpr; 0 = off */
+  int early_stopping_rounds; /* on validation aucpr; 0 = off (the model
+                                keeps all n_estimators trees) */
   int max_depth;
   double eta;
   double min_child_weight;
@@ -115,8 +117,10 @@ FR_EXPORT int fr_train_params_parse(const char *yaml, size_t len,
                                     fr_error *err);
 
 typedef struct fr_train_result {
-  int best_iteration;        /* 0-based; the model is truncated to it + 1 trees */
+  int best_iteration;        /* 0-based round of the best validation aucpr */
   int rounds_run;
+  int trees;                 /* trees in the returned model: best_iteration + 1
+                                with early stopping, rounds_run without */
   double best_valid_aucpr;
   double scale_pos_weight;   /* the value used */
   double seconds;            /* wall time inside XGBoost */
@@ -125,15 +129,20 @@ typedef struct fr_train_result {
 
 /* Trains binary:logistic on the train slice, early-stopping on the
  * validation slice's aucpr, and returns the XGBoost JSON model text (new
- * string, caller frees) with only the trees up to the best iteration.
- * Deterministic for a given seed and nthread: same table, split and
- * parameters give byte-identical JSON.
+ * string, caller frees) with only the trees up to the best iteration
+ * (every tree when early stopping is off, below).  Deterministic for a
+ * given seed and nthread: same table, split and parameters give
+ * byte-identical JSON.
  *
  * Early stopping follows python-xgboost's EarlyStopping callback (1.7): a
  * round improves when its validation aucpr, as XGBoost prints it, is strictly
  * greater than the best so far; training stops when
  * `early_stopping_rounds` rounds in a row have not improved.  The model is
- * then cut to rounds [0, best_iteration] with XGBoosterSlice.
+ * then cut to rounds [0, best_iteration] with XGBoosterSlice.  With
+ * early_stopping_rounds 0 nothing is cut: the model keeps every round run
+ * (n_estimators trees, fewer only when the progress callback stopped it),
+ * as python-xgboost's xgb.train without early_stopping_rounds does;
+ * best_iteration is still reported.
  *
  * t: rows x cols float32 (NaN = missing), labels 0/1 in the train and
  * validation slices; feature names, when set, are stored in the model.

@@ -309,8 +309,13 @@ int fr_cmd_train(int argc, char **argv) {
            rep.split.train_end, rep.split.valid_end - rep.split.train_end,
            rep.split.rows - rep.split.valid_end, rep.slice_positives[0],
            rep.slice_positives[1], rep.slice_positives[2]);
-    printf("trees: %d (best iteration of %d rounds), scale_pos_weight %.4g\n",
-           rep.train.best_iteration + 1, rep.train.rounds_run, rep.train.scale_pos_weight);
+    if (job.params.early_stopping_rounds > 0)
+      printf("trees: %d (best iteration of %d rounds), scale_pos_weight %.4g\n",
+             rep.train.trees, rep.train.rounds_run, rep.train.scale_pos_weight);
+    else
+      printf("trees: %d (every round; early stopping off, best iteration %d), "
+             "scale_pos_weight %.4g\n",
+             rep.train.trees, rep.train.best_iteration + 1, rep.train.scale_pos_weight);
     printf("thresholds: review %.6g, decline %.6g\n", rep.thresholds.review,
            rep.thresholds.decline);
     printf("test slice: rows %zu, frauds %zu, ROC-AUC %.4f, PR-AUC %.4f, recall@1%%FPR %.4f\n",

@@ -289,7 +289,7 @@ int fr_cmd_tune(int argc, char **argv) {
            b->id, b->bracket, b->rung, b->config, b->rounds, b->score);
     printf("parameters: %s\n", pj ? pj : "?");
     printf("wrote %s (with trials.jsonl): %zu rows, %zu features, %d trees\n", tj->out_dir,
-           tr->rows, tr->features, tr->train.best_iteration + 1);
+           tr->rows, tr->features, tr->train.trees);
     printf("test slice: rows %zu, frauds %zu, ROC-AUC %.4f, PR-AUC %.4f, recall@1%%FPR %.4f\n",
            tr->test.rows, tr->test.positives, tr->test.roc_auc, tr->test.pr_auc,
            tr->test.recall_at_fpr[1]);

@@ -277,6 +277,7 @@ static int finish(const fr_train_job *job, prepared *pp, const fr_train_params *
   json_object_set_new(pj, "scale_pos_weight_used", json_real(rep->train.scale_pos_weight));
   json_object_set_new(pj, "best_iteration", json_integer(rep->train.best_iteration));
   json_object_set_new(pj, "rounds_run", json_integer(rep->train.rounds_run));
+  json_object_set_new(pj, "trees", json_integer(rep->train.trees));
   json_t *split = json_pack(
       "{s:f, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}", "valid_fraction",
       job->valid_fraction, "test_fraction", job->test_fraction, "train_rows",

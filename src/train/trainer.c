@@ -1,8 +1,9 @@
 /*
  * trainer.c - gradient-boosted trees with XGBoost's C API: binary:logistic on
  * the training slice, early stopping on the validation slice's aucpr, the
- * model cut to its best round and returned as XGBoost JSON (the format the
- * forest engine and every XGBoost binding load).
+ * model cut to its best round (every round run when early stopping is off)
+ * and returned as XGBoost JSON (the format the forest engine and every
+ * XGBoost binding load).
  *
  * The boosting loop is ours (XGBoosterUpdateOneIter + XGBoosterEvalOneIter)
  * rather than a library callback, so that progress, cancellation and early
@@ -313,12 +314,19 @@ int fr_train_xgboost(const fr_table *t, const fr_split *split,
       break;
   }
 
-  FR_XGB_CHECK(api, err, XGBoosterSlice(b, 0, best_it + 1, 1, &best));
+  /* With early stopping the model is cut to its best round (what
+   * python-xgboost's EarlyStopping(save_best=True) keeps); without it the
+   * caller asked for n_estimators rounds and gets every round run, even
+   * when the validation aucpr peaked earlier. */
+  int early = p->early_stopping_rounds > 0;
+  int trees = early ? best_it + 1 : rounds;
+  if (early)
+    FR_XGB_CHECK(api, err, XGBoosterSlice(b, 0, trees, 1, &best));
   bst_ulong len = 0;
   const char *out = NULL;
   FR_XGB_CHECK(api, err,
-               XGBoosterSaveModelToBuffer(best, "{\"format\":\"json\"}", &len,
-                                          &out));
+               XGBoosterSaveModelToBuffer(best ? best : b, "{\"format\":\"json\"}",
+                                          &len, &out));
   char *copy = malloc((size_t)len + 1);
   if (!copy) {
     rc = fr_error_set(err, FR_ENOMEM, "train: out of memory for the model");
@@ -333,6 +341,7 @@ int fr_train_xgboost(const fr_table *t, const fr_split *split,
     memset(res, 0, sizeof *res);
     res->best_iteration = best_it;
     res->rounds_run = rounds;
+    res->trees = trees;
     res->best_valid_aucpr = best_score;
     res->scale_pos_weight = spw;
     res->seconds = (double)(fr_monotonic_ns() - t0) * 1e-9;

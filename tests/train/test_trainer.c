@@ -2,7 +2,8 @@
  * test_trainer.c - fr_train_xgboost against python-xgboost 1.7.4 trained by
  * generate.py with the same parameters on the same rows (same libxgboost, so
  * the trees must agree): best iteration, rounds run, validation aucpr and the
- * truncated model's predictions.  Also: byte-identical JSON for a seed,
+ * truncated model's predictions; without early stopping, every tree kept
+ * and the whole model's predictions.  Also: byte-identical JSON for a seed,
  * progress and cancellation, parameter and label refusals, the missing
  * library message.  The model and its C-API predictions are left in
  * $FRAUD_BUILD_DIR/train-fixture/ for check_model.py, which loads the same
@@ -144,6 +145,82 @@ Test(trainer, matches_python_xgboost, .init = setup, .fini = teardown) {
   free(test_pred);
   free(model);
   json_decref(j);
+}
+
+/* Trees in an XGBoost JSON model text. */
+static size_t model_trees(const char *model, size_t len) {
+  json_t *mj = json_loadb(model, len, 0, NULL);
+  cr_assert(mj, "model is not JSON");
+  json_t *gbm = json_object_get(
+      json_object_get(json_object_get(mj, "learner"), "gradient_booster"),
+      "model");
+  size_t n = json_array_size(json_object_get(gbm, "trees"));
+  json_decref(mj);
+  return n;
+}
+
+/* Early stopping off: python-xgboost's xgb.train without
+ * early_stopping_rounds keeps all 60 rounds although the validation aucpr
+ * peaks at round 51; so must we (a model cut to best_iteration + 1 = 52
+ * trees would predict differently). */
+Test(trainer, early_stopping_off_keeps_every_tree, .init = setup,
+     .fini = teardown) {
+  json_t *root = fx_json("train/trainer.json");
+  json_t *all = json_object_get(root, "no_early_stopping");
+  cr_assert(all, "trainer.json has no no_early_stopping case");
+  fr_train_params p;
+  fixture_params(&p);
+  p.early_stopping_rounds = 0;
+  cr_assert_eq(p.n_estimators,
+               json_integer_value(json_object_get(all, "n_estimators")));
+  char *model = NULL;
+  size_t len = 0;
+  fr_train_result res;
+  fr_error err = {0};
+  cr_assert_eq(fr_train_xgboost(g_t, &g_s, &p, &model, &len, &res, &err), 0,
+               "%s", err.msg);
+  int want_trees = (int)json_integer_value(json_object_get(all, "trees"));
+  cr_expect_eq(want_trees, p.n_estimators);
+  cr_expect_eq(res.trees, want_trees);
+  cr_expect_eq(res.rounds_run, p.n_estimators);
+  cr_expect_eq(model_trees(model, len), (size_t)want_trees);
+  /* The best round is still reported, and is not the last one here, so the
+   * case does tell a cut model from a whole one. */
+  int best = (int)json_integer_value(json_object_get(all, "best_iteration"));
+  cr_expect_eq(res.best_iteration, best);
+  cr_expect_lt(best + 1, p.n_estimators);
+  cr_expect(fx_close(res.best_valid_aucpr,
+                     fx_num(json_object_get(all, "best_valid_aucpr")), 1e-6));
+
+  const char *slices[2] = {"valid_pred", "test_pred"};
+  size_t from[2] = {g_s.train_end, g_s.valid_end};
+  size_t to[2] = {g_s.valid_end, g_t->rows};
+  for (int k = 0; k < 2; k++) {
+    size_t n, rows = to[k] - from[k];
+    float *want = fx_floats(json_object_get(all, slices[k]), &n);
+    cr_assert_eq(n, rows);
+    float *got = malloc(rows * sizeof *got);
+    cr_assert_eq(fr_xgboost_predict(model, len, g_t->x + from[k] * g_t->cols,
+                                    rows, g_t->cols, 1, got, &err),
+                 0, "%s", err.msg);
+    size_t bad = 0;
+    for (size_t i = 0; i < rows; i++)
+      bad += !(fabsf(got[i] - want[i]) <= 1e-6f);
+    cr_expect_eq(bad, 0, "%s: %zu of %zu predictions differ from python",
+                 slices[k], bad, rows);
+    free(got);
+    free(want);
+  }
+
+  /* Early stopping on keeps best_iteration + 1 trees, and says so. */
+  free(model);
+  fixture_params(&p);
+  cr_assert_eq(fr_train_xgboost(g_t, &g_s, &p, &model, &len, &res, &err), 0,
+               "%s", err.msg);
+  cr_expect_eq(res.trees, res.best_iteration + 1);
+  cr_expect_eq(model_trees(model, len), (size_t)res.trees);
+  free(model);
+  json_decref(root);
 }
 
 Test(trainer, deterministic_for_a_seed, .init = setup, .fini = teardown) {
