@@ -558,9 +558,11 @@ FR_EXPORT void fr_train_job_default(fr_train_job *job);
  * nothing is left behind on failure).  The manifest records the parameters,
  * the split (fractions, rows, frauds and start time of each slice), the
  * training data (file, sha256, rows, skipped rows, frauds, event-time
- * range) and the library versions (docs/bundle.md).  Errors: those of every
- * stage, each naming its input; FR_EDATA "every label is 0" when the data
- * hold no fraud (PR-AUC is undefined), FR_EEXIST when out_dir exists. */
+ * range), the library versions and the drift reference of the validation
+ * slice (fr_drift_reference_json: scores of the forest engine, every
+ * feature; docs/bundle.md).  Errors: those of every stage, each naming its
+ * input; FR_EDATA "every label is 0" when the data hold no fraud (PR-AUC
+ * is undefined), FR_EEXIST when out_dir exists. */
 FR_EXPORT int fr_train_run(const fr_train_job *job, fr_train_report *rep,
                            fr_error *err);
 
@@ -604,6 +606,28 @@ FR_EXPORT void fr_tune_job_default(fr_tune_job *job);
  * error. */
 FR_EXPORT int fr_tune_job_run(const fr_tune_job *job, fr_tune_report *rep,
                               fr_error *err);
+
+/* The drift reference of a model version: the manifest's `reference`
+ * object (docs/bundle.md), which the server compares live traffic with
+ * for fraud_score_psi and fraud_feature_psi (docs/server.md, "Metrics").
+ * Compact JSON text
+ *   {"rows": n, "score": D, "features": {"<name>": D, ...}}
+ * where each D = {"edges": [e1 < ... < ek], "shares": [s0, ..., sk,
+ * s_missing]} describes one column: the edges are the deciles of its
+ * non-missing values (the value at rank floor(i m / 10) of the m sorted
+ * ones, i = 1..9, equal deciles merged, infinite ones left out: k <= 9),
+ * share b is the fraction of the n rows with exactly b edges <= the value
+ * and s_missing that of NaN rows, so the k + 2 shares sum to 1.  This is
+ * the binning of `fraud drift` (fr_drift_compute) and of the server's PSI,
+ * PSI = sum (cur - ref) ln(cur / ref) (fr_psi).  Numbers are written with
+ * 17 significant digits, so they read back as the same doubles.
+ * x: rows x cols float32 (NaN = missing); p: the rows' scores (fraud
+ * probabilities); names: cols distinct non-empty feature names (borrowed).
+ * Returns a new string (caller frees) or NULL with FR_EINVAL (no rows,
+ * NULL input, an empty or repeated name) or FR_ENOMEM.  Thread-safe. */
+FR_EXPORT char *fr_drift_reference_json(const float *x, const float *p, size_t rows,
+                                        size_t cols, const char *const *names,
+                                        fr_error *err);
 
 /* Offline evaluation / scoring of a data file with a bundle. */
 typedef struct fr_score_job {

@@ -268,6 +268,43 @@ static int finish(const fr_train_job *job, prepared *pp, const fr_train_params *
                                rep->thresholds.decline, &rep->test, err)))
     goto done;
 
+  /* The drift reference the server's PSI gauges compare live traffic with:
+   * the validation slice, as scored above (the test slice stays a pure
+   * measurement; the training slice's scores are optimistic). */
+  {
+    size_t nf = fr_featurizer_nfeatures(pp->f);
+    if (nf != t->cols) {
+      rc = fr_error_set(err, FR_EINVAL,
+                        "drift reference: the featurizer names %zu features, the table "
+                        "has %zu",
+                        nf, t->cols);
+      goto done;
+    }
+    const char **names = calloc(nf ? nf : 1, sizeof *names);
+    if (!names) {
+      rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+      goto done;
+    }
+    for (size_t j = 0; j < nf; j++)
+      names[j] = fr_featurizer_name(pp->f, j);
+    char *ref = fr_drift_reference_json(t->x + sp->train_end * t->cols, p, nv, t->cols,
+                                        names, err);
+    free(names);
+    if (!ref) {
+      rc = err ? err->code : FR_ENOMEM;
+      fr_error_prefix(err, "the validation slice");
+      goto done;
+    }
+    json_t *rj = json_loads(ref, 0, NULL);
+    free(ref);
+    if (!rj) {
+      rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+      goto done;
+    }
+    json_object_set_new(rj, "slice", json_string("validation"));
+    json_object_set_new(extra, "reference", rj);
+  }
+
   /* The manifest. */
   stage(job, "write");
   params_json = fr_train_params_json(params);

@@ -15,7 +15,9 @@
  * - fr_tune_job_run: the best trial retrained is the bundle's model (same
  *   validation PR-AUC), trials.jsonl stored with its checksum, a time box
  *   resumes to the same table;
- * - fr_bundle_write's extra files.
+ * - fr_bundle_write's extra files;
+ * - the drift reference in the manifest, against the server's own binning
+ *   of the same rows; every tree kept with early stopping off.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -24,6 +26,7 @@
 
 #include "fraud/train.h"
 #include "fr_test.h"
+#include "serve/drift.h"
 
 static char g_dir[256], g_data[512];
 
@@ -204,6 +207,84 @@ Test(pipeline, train_records_data_split_and_versions, .init = setup, .fini = tea
   cr_expect(ev.cost.cost <= ev.cost.cost_approve_all + 1e-9);
   sj.test_slice = 1;
   cr_expect_eq(fr_evaluate_run(&sj, NULL, &ev, &err), FR_EINVAL);
+}
+
+/* The bundle's drift reference is what the server would build from the
+ * validation slice's rows (features and forest scores, recomputed here from
+ * the bundle as `fraud predict` does): trackers reading the manifest and
+ * building from the rows give the same PSI, bit for bit, on the test
+ * slice's traffic, and the validation rows themselves give PSI 0.  With
+ * early stopping off the model keeps every one of n_estimators trees. */
+Test(pipeline, train_writes_the_drift_reference, .init = setup, .fini = teardown) {
+  fr_train_job job;
+  const char *out = path_in("repo/r/1");
+  job_for(&job, g_data, out);
+  job.params.n_estimators = 25;
+  job.params.early_stopping_rounds = 0;
+  fr_train_report rep;
+  fr_error err = {0};
+  cr_assert_eq(fr_train_run(&job, &rep, &err), 0, "%s", err.msg);
+  cr_expect_eq(rep.train.trees, 25);
+  cr_expect_eq(rep.train.rounds_run, 25);
+  json_t *m = manifest(out);
+  cr_expect_eq(jnum(m, "parameters.trees"), 25);
+  json_t *ref = json_object_get(m, "reference");
+  cr_assert(json_is_object(ref), "no reference in the manifest");
+  cr_expect_eq(jnum(m, "reference.rows"), jnum(m, "split.valid_rows"));
+  cr_expect_str_eq(jstr(m, "reference", "slice"), "validation");
+
+  fr_bundle *b = fr_bundle_open(out, &err);
+  cr_assert(b, "%s", err.msg);
+  cr_expect_eq(fr_forest_ntrees(fr_bundle_forest(b)), 25);
+  fr_dataset *d = fr_dataset_read_csv(fr_bundle_schema(b), g_data, NULL, &err);
+  cr_assert(d, "%s", err.msg);
+  float *p = NULL;
+  fr_table *t = fr_bundle_score_dataset(b, d, &p, &err);
+  cr_assert(t, "%s", err.msg);
+  double v0 = jnum(m, "split.valid_start_time"), t0 = jnum(m, "split.test_start_time");
+  size_t from = 0, to = 0;
+  while (from < t->rows && t->event_time[from] < v0)
+    from++;
+  to = from;
+  while (to < t->rows && t->event_time[to] < t0)
+    to++;
+  cr_assert_eq((double)(to - from), jnum(m, "split.valid_rows"));
+
+  size_t nf = fr_featurizer_nfeatures(fr_bundle_featurizer(b));
+  const char **names = calloc(nf, sizeof *names);
+  for (size_t j = 0; j < nf; j++)
+    names[j] = fr_featurizer_name(fr_bundle_featurizer(b), j);
+  cr_expect_eq(json_object_size(json_object_get(ref, "features")), nf);
+  fr__drift *man = fr__drift_new(nf, names, ref, 1u << 30);
+  fr__drift *rows = fr__drift_new(nf, names, NULL, 1u << 30);
+  fr__drift *self = fr__drift_new(nf, names, ref, 1u << 30);
+  cr_assert(fr__drift_has_reference(man), "the server refused the manifest's reference");
+  cr_assert_eq(fr__drift_set_reference(rows, t->x + from * t->cols, p + from, to - from), 0);
+  for (size_t i = to; i < t->rows; i++) {
+    fr__drift_observe(man, t->x + i * t->cols, p[i]);
+    fr__drift_observe(rows, t->x + i * t->cols, p[i]);
+  }
+  for (size_t i = from; i < to; i++)
+    fr__drift_observe(self, t->x + i * t->cols, p[i]);
+  double a = fr__drift_score_psi(man), c = fr__drift_score_psi(rows);
+  cr_expect(a == c && isfinite(a), "score PSI %.17g (manifest) vs %.17g (rows)", a, c);
+  cr_expect_eq(fr__drift_score_psi(self), 0.0);
+  for (size_t j = 0; j < nf; j++) {
+    a = fr__drift_feature_psi(man, j);
+    c = fr__drift_feature_psi(rows, j);
+    cr_expect(a == c && isfinite(a), "%s: PSI %.17g (manifest) vs %.17g (rows)", names[j], a,
+              c);
+    cr_expect_eq(fr__drift_feature_psi(self, j), 0.0, "%s", names[j]);
+  }
+  fr__drift_free(man);
+  fr__drift_free(rows);
+  fr__drift_free(self);
+  free(names);
+  free(p);
+  fr_table_free(t);
+  fr_dataset_free(d);
+  fr_bundle_unref(b);
+  json_decref(m);
 }
 
 /* A bad input: fr_train_run refuses it with `code` and a message holding
@@ -407,6 +488,9 @@ Test(pipeline, tune_writes_the_best_trial_with_its_log, .init = setup, .fini = t
   char sha[65];
   cr_assert_eq(fr_sha256_file(job.tune.log_path, sha, NULL), 0);
   cr_expect_str_eq(jstr(json_object_get(m, "files"), "trials.jsonl", "sha256"), sha);
+  /* The tuned bundle has its drift reference like a trained one. */
+  cr_expect_eq(jnum(m, "reference.rows"), jnum(m, "split.valid_rows"));
+  cr_expect(json_is_object(json_object_get(json_object_get(m, "reference"), "score")));
   json_decref(m);
   fr_bundle *b = fr_bundle_open(path_in("repo/t/1"), &err); /* checksums verified */
   cr_expect(b, "%s", err.msg);

@@ -48,3 +48,13 @@ add_test(NAME train_cli
                  $<TARGET_FILE:fraud_cli> ${PROJECT_SOURCE_DIR})
 set_tests_properties(train_cli PROPERTIES LABELS train TIMEOUT 300
                      ENVIRONMENT "${FRAUD_TEST_ENV}")
+
+# The bundle's drift reference through the real server: a model trained by
+# `fraud train`, served with its entity state warmed on the training slice;
+# replaying the validation slice gives every PSI 0 (and the offline scores),
+# replaying it with amounts x20 a score PSI above the 0.25 alert threshold.
+add_test(NAME train_drift_reference_in_server
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/train/drift_reference_test.py
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(train_drift_reference_in_server PROPERTIES LABELS train TIMEOUT 300
+                     ENVIRONMENT "${FRAUD_TEST_ENV}")
