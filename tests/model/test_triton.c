@@ -1,18 +1,27 @@
-/* Tests src/model/triton.c: the Triton model repository writer.
+/* Tests src/model/triton.c: the Triton model repository writer, and
+ * `fraud export triton` (src/cli/cmd_export.c) over it.
  *
  * Independent checks: every config.pbtxt is parsed by protobuf's own text
  * format parser (protoc --encode, then --decode to canonical text) against
  * the fields of Triton's ModelConfig schema (tests/fixtures/deploy/
  * triton_model_config.proto); the feature count comes from a model XGBoost
  * wrote (tests/fixtures/deploy/make_fixtures.py: 6 features); the ONNX
- * declaration is compared with the graph by python3-onnx. */
+ * declaration is compared with the graph by python3-onnx.  The exported
+ * model files must give our probabilities: xgboost.json scored by XGBoost
+ * itself (python3-xgboost), model.onnx by an interpreter written from the
+ * ONNX operator specification (tests/fixtures/deploy/check_triton_repo.py),
+ * on XGBoost's own rows (xgb_binary.rows) and on a bundle trained by
+ * `fraud train` from the Sparkov sample. */
 #include <criterion/criterion.h>
 #include <locale.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "fr_test.h"
+#include "fraud/data.h"
 #include "fraud/model.h"
 
 /* Runs a shell command; returns its exit status (or -1). */
@@ -277,5 +286,264 @@ Test(triton, onnx_alternative_matches_the_graph) {
   cr_assert_eq(fr_triton_write_onnx(onnx, 6, "in\"put", NULL, "probabilities",
                                     &o, path2(tmp, "r2"), &err),
                FR_EINVAL);
+  fr_rm_rf(tmp, NULL);
+}
+
+/* ---- fraud export triton ------------------------------------------------ */
+
+/* Runs `fraud <args>` (args: printf format, shell-quoted by the caller)
+ * with stderr in tmp/stderr.txt; returns the exit status. */
+static int fraud(const char *tmp, const char *fmt, ...) FR_PRINTF(2, 3);
+static int fraud(const char *tmp, const char *fmt, ...) {
+  const char *bin = getenv("FRAUD_BIN");
+  cr_assert_not_null(bin, "FRAUD_BIN is not set (run through ctest)");
+  char args[3000], cmd[4096];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(args, sizeof args, fmt, ap);
+  va_end(ap);
+  snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>'%s/stderr.txt'", bin, args, tmp);
+  return run(cmd);
+}
+
+/* What the last fraud() printed on stderr (static buffer). */
+static const char *fraud_stderr(const char *tmp) {
+  static char buf[4096];
+  char p[4096];
+  snprintf(p, sizeof p, "%s/stderr.txt", tmp);
+  size_t len = 0;
+  char *t = fr_file_read_all(p, &len, NULL);
+  snprintf(buf, sizeof buf, "%s", t ? t : "");
+  free(t);
+  return buf;
+}
+
+/* check_triton_repo.py on a version directory and a rows file. */
+static int check_repo(const char *version_dir, const char *rows) {
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s' '%s'",
+           fr_test_fixture("deploy/check_triton_repo.py"), version_dir, rows);
+  return run(cmd);
+}
+
+/* Writes rows x (n x nf) with probabilities p in check_triton_repo.py's
+ * format. */
+static void write_rows(const char *path, const float *x, const float *p, size_t n,
+                       size_t nf) {
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  for (size_t i = 0; i < n; i++) {
+    for (size_t j = 0; j < nf; j++) {
+      char b[40];
+      float v = x[i * nf + j];
+      if (isnan(v))
+        snprintf(b, sizeof b, "nan");
+      else
+        fr_fmt_float(b, sizeof b, v);
+      fprintf(f, "%s%s", j ? "," : "", b);
+    }
+    char b[40];
+    fr_fmt_float(b, sizeof b, p[i]);
+    fprintf(f, "#%s\n", b);
+  }
+  cr_assert_eq(fclose(f), 0);
+}
+
+/* xgb_binary.rows: 4 rows of 6 features and XGBoost's probabilities. */
+static size_t read_fixture_rows(float x[4 * 6], float p[4]) {
+  size_t len;
+  char *text = fr_file_read_all(fr_test_fixture("deploy/xgb_binary.rows"), &len, NULL);
+  cr_assert_not_null(text);
+  size_t n = 0;
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line && n < 4;
+       line = strtok_r(NULL, "\n", &save), n++) {
+    char *c = line;
+    for (int j = 0; j < 7; j++) {
+      size_t k = strcspn(c, ",#");
+      double v;
+      cr_assert_eq(fr_parse_double(c, k, &v), 0, "%s", line);
+      if (j < 6)
+        x[n * 6 + j] = (float)v;
+      else
+        p[n] = (float)v;
+      c += k + (c[k] != '\0');
+    }
+  }
+  free(text);
+  return n;
+}
+
+Test(triton_cli, bare_xgboost_model_for_fil_and_onnx) {
+  const char *tmp = fr_test_tmpdir();
+  const char *repo = path2(tmp, "repo");
+  const char *model = fr_test_fixture("deploy/xgb_binary.json");
+  cr_assert_eq(fraud(tmp,
+                     "export triton --model '%s' --out '%s' --name fil --threshold 0.7 "
+                     "--max-batch-size 512 --preferred-batch-size 16,128 "
+                     "--max-queue-delay-us 50 --instances 3",
+                     model, repo),
+               0, "%s", fraud_stderr(tmp));
+  cr_assert(strstr(fraud_stderr(tmp), "wrote") != NULL, "%s", fraud_stderr(tmp));
+  char want[65], got[65];
+  cr_assert_eq(fr_sha256_file(model, want, NULL), 0);
+  cr_assert_eq(fr_sha256_file(path2(repo, "fil/1/xgboost.json"), got, NULL), 0);
+  cr_expect_str_eq(got, want);
+  char *text = protoc_canonical(path2(repo, "fil"));
+  cr_assert_not_null(text, "protoc could not parse the generated config");
+  const char *expect[] = {
+      "name: \"fil\"\n",
+      "max_batch_size: 512\n",
+      "input {\n  name: \"input__0\"\n  data_type: TYPE_FP32\n  dims: 6\n}\n",
+      "instance_group {\n  count: 3\n  kind: KIND_CPU\n}\n",
+      "dynamic_batching {\n  preferred_batch_size: 16\n  preferred_batch_size: 128\n  "
+      "max_queue_delay_microseconds: 50\n}\n",
+      "key: \"threshold\"\n  value {\n    string_value: \"0.7\"\n",
+      "backend: \"fil\"\n",
+  };
+  for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
+    cr_expect(strstr(text, expect[i]) != NULL, "missing:\n%s\nin:\n%s", expect[i], text);
+  free(text);
+
+  /* The repository read back the way the server reads a FIL layout, and
+   * XGBoost itself on the exported file: XGBoost's recorded probabilities. */
+  float x[24], p[4], ours[4];
+  cr_assert_eq(read_fixture_rows(x, p), 4);
+  fr_forest_dir info;
+  fr_error err = {0};
+  fr_forest *f = fr_forest_dir_load(path2(repo, "fil/1"), &info, &err);
+  cr_assert_not_null(f, "%s", err.msg);
+  cr_expect(info.has_config && info.output_class && !info.predict_proba);
+  cr_expect_eq(info.threshold, 0.7);
+  cr_assert_eq(fr_forest_predict(f, x, 4, ours), 0);
+  for (int i = 0; i < 4; i++)
+    cr_expect(fabsf(ours[i] - p[i]) <= 1e-6f, "row %d: %.9g vs XGBoost %.9g", i, ours[i], p[i]);
+  fr_forest_free(f);
+  const char *rows = path2(tmp, "rows.txt");
+  write_rows(rows, x, ours, 4, 6);
+  cr_expect_eq(check_repo(path2(repo, "fil/1"), rows), 0,
+               "python3-xgboost on xgboost.json disagrees");
+
+  /* --onnx: the ONNX Runtime backend's entry, "<name>-onnx" by default. */
+  cr_assert_eq(fraud(tmp, "export triton --model '%s' --out '%s' --onnx --version 4", model, repo),
+               0, "%s", fraud_stderr(tmp));
+  cr_assert(fr_is_file(path2(repo, "fraud-onnx/4/model.onnx")));
+  text = protoc_canonical(path2(repo, "fraud-onnx"));
+  cr_assert_not_null(text, "protoc could not parse the ONNX config");
+  cr_expect(strstr(text, "backend: \"onnxruntime\"") && strstr(text, "name: \"fraud-onnx\"") &&
+                strstr(text, "dims: 6\n"),
+            "%s", text);
+  free(text);
+  char cmd[4096];
+  snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s/fraud-onnx/4/model.onnx' "
+           "'%s/fraud-onnx/config.pbtxt'",
+           fr_test_fixture("deploy/check_onnx_config.py"), repo, repo);
+  cr_expect_eq(run(cmd), 0, "declared tensors do not match the ONNX graph");
+  cr_expect_eq(check_repo(path2(repo, "fraud-onnx/4"), rows), 0,
+               "the ONNX graph, evaluated per the operator spec, disagrees");
+  /* Nothing else in the repository (no temporary file or directory). */
+  snprintf(cmd, sizeof cmd, "test \"$(ls -A '%s' | tr '\\n' ' ')\" = 'fil fraud-onnx '", repo);
+  cr_expect_eq(run(cmd), 0, "stray files in %s", repo);
+  fr_rm_rf(tmp, NULL);
+}
+
+Test(triton_cli, bundle_defaults_and_probabilities) {
+  const char *tmp = fr_test_tmpdir();
+  const char *bundle = path2(tmp, "models/sparkov/7");
+  const char *data = fr_test_source("data/samples/sparkov/sparkov_windows.csv.gz");
+  cr_assert_eq(fraud(tmp,
+                     "train --schema sparkov --out '%s' --version 7 --n-estimators 20 "
+                     "--early-stopping 0 --nthread 1 --quiet '%s'",
+                     bundle, data),
+               0, "%s", fraud_stderr(tmp));
+  const char *repo = path2(tmp, "triton");
+  cr_assert_eq(fraud(tmp, "export triton --model '%s' --out '%s'", bundle, repo), 0, "%s",
+               fraud_stderr(tmp));
+  cr_assert_eq(fraud(tmp, "export triton --model '%s' --out '%s' --onnx", bundle, repo), 0,
+               "%s", fraud_stderr(tmp));
+
+  fr_error err = {0};
+  fr_bundle *b = fr_bundle_open(bundle, &err);
+  cr_assert_not_null(b, "%s", err.msg);
+  /* Name and version from the bundle, its decline threshold for FIL. */
+  char *text = protoc_canonical(path2(repo, "sparkov"));
+  cr_assert_not_null(text);
+  char thr[64], line[128];
+  fr_fmt_double(thr, sizeof thr, fr_bundle_thresholds(b).decline);
+  snprintf(line, sizeof line, "key: \"threshold\"\n  value {\n    string_value: \"%s\"\n", thr);
+  cr_expect(strstr(text, line) != NULL, "want %s in\n%s", line, text);
+  snprintf(line, sizeof line, "dims: %zu\n", fr_forest_nfeatures(fr_bundle_forest(b)));
+  cr_expect(strstr(text, "name: \"sparkov\"") && strstr(text, line), "%s", text);
+  free(text);
+  cr_assert(fr_is_file(path2(repo, "sparkov/7/xgboost.json")));
+  cr_assert(fr_is_file(path2(repo, "sparkov-onnx/7/model.onnx")));
+  char want[65], got[65];
+  cr_assert_eq(fr_sha256_file(path2(bundle, "model.json"), want, NULL), 0);
+  cr_assert_eq(fr_sha256_file(path2(repo, "sparkov/7/xgboost.json"), got, NULL), 0);
+  cr_expect_str_eq(got, want);
+
+  /* Our probabilities of the sample's rows (the bundle's featurizer and
+   * forest, as `fraud predict` scores them), reproduced by both files. */
+  fr_dataset *d = fr_dataset_read_csv(fr_bundle_schema(b), data, NULL, &err);
+  cr_assert_not_null(d, "%s", err.msg);
+  float *p = NULL;
+  fr_table *t = fr_bundle_score_dataset(b, d, &p, &err);
+  cr_assert_not_null(t, "%s", err.msg);
+  size_t n = t->rows < 1500 ? t->rows : 1500;
+  const char *rows = path2(tmp, "rows.txt");
+  write_rows(rows, t->x, p, n, t->cols);
+  cr_expect_eq(check_repo(path2(repo, "sparkov/7"), rows), 0,
+               "python3-xgboost on the exported xgboost.json disagrees");
+  cr_expect_eq(check_repo(path2(repo, "sparkov-onnx/7"), rows), 0,
+               "the exported ONNX graph disagrees");
+  free(p);
+  fr_table_free(t);
+  fr_dataset_free(d);
+  fr_bundle_unref(b);
+  fr_rm_rf(tmp, NULL);
+}
+
+Test(triton_cli, usage_errors_and_failures) {
+  const char *tmp = fr_test_tmpdir();
+  const char *repo = path2(tmp, "repo");
+  const char *model = fr_test_fixture("deploy/xgb_binary.json");
+  cr_expect_eq(fraud(tmp, "export triton --help"), 0);
+  cr_expect_eq(fraud(tmp, "export triton --model '%s'", model), 2);
+  cr_expect(strstr(fraud_stderr(tmp), "--out REPO is required"), "%s", fraud_stderr(tmp));
+  cr_expect_eq(fraud(tmp, "export triton --out '%s'", repo), 2);
+  cr_expect_eq(fraud(tmp, "export tensorrt --model '%s' --out '%s'", model, repo), 2);
+  cr_expect(strstr(fraud_stderr(tmp), "onnx, triton"), "%s", fraud_stderr(tmp));
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --bogus", model, repo), 2);
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --threshold 1.5", model, repo),
+               2);
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --onnx --predict-proba", model,
+                     repo),
+               2);
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --preferred-batch-size 8,x",
+                     model, repo),
+               2);
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --max-batch-size 32 "
+                          "--preferred-batch-size 64", model, repo),
+               2);
+  cr_expect(strstr(fraud_stderr(tmp), "exceeds --max-batch-size"), "%s", fraud_stderr(tmp));
+  cr_expect(!fr_is_dir(repo), "a usage error wrote %s", repo);
+
+  /* Failures (exit 1) name what is wrong. */
+  cr_expect_eq(fraud(tmp, "export triton --model '%s/none.json' --out '%s'", tmp, repo), 1);
+  cr_expect(strstr(fraud_stderr(tmp), "none.json"), "%s", fraud_stderr(tmp));
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --name '../up'", model, repo),
+               1);
+  cr_expect(strstr(fraud_stderr(tmp), "'name'"), "%s", fraud_stderr(tmp));
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --version 0", model, repo), 1);
+  cr_expect(strstr(fraud_stderr(tmp), "'version'"), "%s", fraud_stderr(tmp));
+  cr_assert_eq(fraud(tmp, "export triton --model '%s' --out '%s'", model, repo), 0);
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s'", model, repo), 1);
+  cr_expect(strstr(fraud_stderr(tmp), "already exists"), "%s", fraud_stderr(tmp));
+  /* FIL takes XGBoost JSON; an ONNX model needs --onnx. */
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --name s",
+                     fr_test_fixture("deploy/stump.onnx"), repo),
+               1);
+  cr_expect(strstr(fraud_stderr(tmp), "use --onnx"), "%s", fraud_stderr(tmp));
+  cr_expect(!fr_is_dir(path2(repo, "s")));
   fr_rm_rf(tmp, NULL);
 }
