@@ -63,7 +63,7 @@ for s in $SAMPLES; do
     --schema "$bundle/schema.yaml" --from-time "$from" > "$OUT/$s.replay.json" || {
     echo "demo: replay of $s failed" >&2; cat "$OUT/$s.replay.json" >&2; exit 1; }
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
-  echo "   replayed the test slice over HTTP: $($PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print(f"{r[\"requests\"]} requests, {r[\"mismatches\"]} online/offline mismatches")' "$OUT/$s.replay.json")"
+  echo "   replayed the test slice over HTTP: $($PY -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["requests"], "requests,", r["mismatches"], "online/offline mismatches")' "$OUT/$s.replay.json")"
 done
 
 $PY - "$OUT" $SAMPLES <<'PYEOF'

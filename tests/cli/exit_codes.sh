@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Exit codes and messages of fraud features/train/evaluate/predict on bad
+# input: 2 for usage errors, 1 for runtime failures with a message naming the
+# file, and nothing written where nothing should be.
+set -u
+F=$1
+S=${FRAUD_SOURCE_DIR:?}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+expect() { # expect CODE PATTERN -- command...
+  local code=$1 pat=$2; shift 3
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    echo "FAIL: '$*' exited $rc, expected $code: $out"; fail=1; return
+  fi
+  if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then
+    echo "FAIL: '$*' output lacks /$pat/: $out"; fail=1; return
+  fi
+  echo "ok: $* -> $rc"
+}
+SP=$S/tests/fixtures/data/paysim_slice.csv
+expect 0 "usage: fraud train" -- "$F" train --help
+expect 2 "unknown command" -- "$F" trian
+expect 2 "missing DATA" -- "$F" train --schema paysim --out "$T/m"
+expect 2 "--schema is required" -- "$F" train --out "$T/m" "$SP"
+expect 2 "--max-depth takes an integer" -- "$F" train --schema paysim --out "$T/m" --max-depth x "$SP"
+expect 2 "unknown or incomplete option" -- "$F" train --schema paysim --out "$T/m" --bogus "$SP"
+expect 1 "no-such.csv" -- "$F" train --schema paysim --out "$T/m" "$T/no-such.csv"
+expect 1 "unknown schema|not found" -- "$F" train --schema nosuch --out "$T/m" "$SP"
+[ -e "$T/m" ] && { echo "FAIL: a failed train left $T/m behind"; fail=1; }
+printf 'step,type,amount,nameOrig,oldbalanceOrg,newbalanceOrig,nameDest,oldbalanceDest,newbalanceDest,isFraud,isFlaggedFraud\n1,PAYMENT,abc,C1,0,0,M1,0,0,0,0\n' > "$T/bad.csv"
+expect 1 "bad.csv:2:3: column 'amount'" -- "$F" features --schema paysim "$T/bad.csv" -o "$T/f.csv"
+[ -e "$T/f.csv" ] && { echo "FAIL: a failed features run wrote output"; fail=1; }
+expect 2 "--model or|--schema or --model" -- "$F" features "$SP" -o "$T/f.csv"
+expect 2 "-o OUT.csv is required" -- "$F" predict --model "$T/m" "$SP"
+expect 1 "no such bundle|manifest" -- "$F" predict --model "$T/nothing" "$SP" -o "$T/p.csv"
+expect 1 "no such bundle|manifest" -- "$F" evaluate --model "$T/nothing" "$SP"
+exit $fail

@@ -1,0 +1,17 @@
+# The demo, end to end, as a test: scripts/demo.sh on the PaySim sample
+# (train, evaluate on the test slice, predict, serve with warm state, replay
+# the test slice over HTTP, require online = offline on every row).  PaySim is
+# the quickest of the three samples (a few seconds); `make demo` runs all.
+add_test(NAME cli_demo_smoke
+         COMMAND ${CMAKE_COMMAND} -E env DEMO_OUT=${PROJECT_BINARY_DIR}/demo-smoke
+                 ${PROJECT_SOURCE_DIR}/scripts/demo.sh $<TARGET_FILE:fraud_cli> paysim
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(cli_demo_smoke PROPERTIES LABELS "cli;no-sanitize"
+                     ENVIRONMENT "${FRAUD_TEST_ENV}" TIMEOUT 300)
+
+# Usage errors and exit codes of the commands the lead owns.
+add_test(NAME cli_exit_codes
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/exit_codes.sh $<TARGET_FILE:fraud_cli>
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(cli_exit_codes PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
+                     TIMEOUT 120)
