@@ -142,6 +142,10 @@ class Section:
         self.commands = []
         self.skipped = None
         self.seconds = 0.0
+        self.headlines = []  # (what, figure): the page's summary table
+
+    def headline(self, what, figure):
+        self.headlines.append((what, figure))
 
     def command(self, cmd):
         if cmd not in self.commands:
@@ -354,6 +358,9 @@ def section_client(s, sec):
                      f"{fmt_ms(w['p50'])} / {fmt_ms(w['p99'])}",
                      f"{fmt_ms(lg['p50'])} / {fmt_ms(lg['p99'])}",
                      w["errors"] + lg["errors"]])
+        if conns == 16:
+            sec.headline("`fraud loadgen` / wrk requests/s on a fixed-body nginx, 16 connections",
+                         f"{fmt_ratio(ratio)} ({fmt_rps(lg['rps'])} / {fmt_rps(w['rps'])})")
         sec.command(s.wrk_command(conns, "small.jsonl", "http://127.0.0.1:PORT/v1/score"))
         sec.command(s.loadgen_command(conns, "--body-lines small.jsonl",
                                       "http://127.0.0.1:PORT/v1/score"))
@@ -388,6 +395,13 @@ def section_forest(s, sec):
                  "(`--quick`), TreeSHAP left out (`--no-shap`) to fit the suite's 10 minutes.")
     sec.tables.append(r.stdout.strip())
     sec.command(" ".join([rel(path)] + FOREST_ARGS))
+    # Headlines: the speed-up column of the 500-tree rows on one thread.
+    for line in r.stdout.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 6 and cells[0].startswith("500 trees") and cells[2] == "1" \
+                and cells[1] in ("1", "4096"):
+            sec.headline(f"forest engine / XGBoost C API speed-up, {cells[0]}, batch {cells[1]}, "
+                         "1 thread", cells[5])
 
 
 # The serving benchmarks' model: the Sparkov sample (per-card windowed
@@ -557,6 +571,12 @@ def section_server(s, sec):
                          fmt_ms(lg["p50"]), fmt_ms(lg["p99"]), fmt_ms(lg["p999"]),
                          fmt_ms(w["p99"]), fmt_ratio(lg["rps"] / base_rps if base_rps else None),
                          w["errors"] + lg["errors"]])
+            if conns == 16 and (label.startswith("fraud serve") or label.startswith("FastAPI")
+                                or label.startswith("bare")):
+                sec.headline(f"{label}, 16 connections: requests/s (loadgen, wrk), p99, x mhd",
+                             f"{fmt_rps(lg['rps'])}, {fmt_rps(w['rps'])}; p99 "
+                             f"{fmt_ms(lg['p99'])} ms; "
+                             f"{fmt_ratio(lg['rps'] / base_rps if base_rps else None)}")
             sec.command(s.wrk_command(conns, bdesc, "URL", secs))
             sec.command(s.loadgen_command(conns, f"--body-lines {bdesc}", "URL", secs))
     sec.tables.append(md_table(
@@ -590,6 +610,8 @@ def section_batching(s, sec):
                          fmt_ms(m["p999"]),
                          fmt_ratio(m["rps"] / a["rps"] if a["rps"] else None), m["errors"]])
         sec.command(s.loadgen_command(conns, f"--body-lines {bdesc}", f"URL{path}", secs))
+        sec.headline(f"{label}, 64 connections: batching on / off requests/s",
+                     fmt_ratio(b["rps"] / a["rps"] if a["rps"] else None))
     sec.command("fraud serve --model-repository REPO --listen 127.0.0.1 --port PORT "
                 "--no-admin --batching off|on")
     sec.intro = (
@@ -640,6 +662,9 @@ def section_state(s, sec):
         rows.append([mode, fmt_rps(m["rps"]), fmt_ms(m["p50"]), fmt_ms(m["p99"]),
                      fmt_ms(m["p999"]), fmt_ratio(m["rps"] / a["rps"] if a["rps"] else None),
                      m["errors"]])
+    b = s.summary(res["redis"])
+    sec.headline("/v1/score, 16 connections: Redis / in-process state requests/s",
+                 fmt_ratio(b["rps"] / a["rps"] if a["rps"] else None))
     sec.command(s.loadgen_command(conns, "--body-lines score.jsonl", "URL/v1/score", secs))
     sec.command("fraud serve ... --set state.backend=redis --set state.redis.url=redis://127.0.0.1:PORT")
     sec.intro = (
@@ -685,6 +710,8 @@ def section_generator(s, sec):
         rows.append([f"`-o {os.path.basename(path)}`", f"{t:.2f}", f"{GEN_ROWS / t:,.0f}",
                      f"{size / 1e6:.1f}", f"{size / 1e6 / t:.1f}"])
         sec.command(" ".join(["fraud"] + cmds[k][1:]).replace(path, os.path.basename(path)))
+        if k == "plain":
+            sec.headline("`fraud generate`, 1 M rows to plain CSV: rows/s", f"{GEN_ROWS / t:,.0f}")
         os.unlink(path)
     sec.intro = (f"`fraud generate` writes {GEN_ROWS:,} synthetic transactions (default world: "
                  "5,000 cards, 1,000 merchants, 30 days, 1 % fraud) to a plain and to a "
@@ -785,6 +812,9 @@ def section_featurizer(s, sec):
                      f"{tr['features_s']:.2f}" if tr else "-",
                      f"{nrows / tr['features_s']:,.0f}" if tr and tr["features_s"] > 0 else "-"])
         sec.command(f"fraud features --schema {name} {rel(path)} -o features.csv")
+        if tr and tr["features_s"] > 0 and name in ("sparkov", "synthetic"):
+            sec.headline(f"featurizer (offline replay), {desc}: rows/s",
+                         f"{nrows / tr['features_s']:,.0f}")
     if os.path.exists(out):
         os.unlink(out)
     sec.intro = (
@@ -807,6 +837,10 @@ def section_training(s, sec):
         rows.append([m["desc"], f"{m['rows']:,}", m["features"], m["trees"], share("read"),
                      share("features_s"), share("xgboost"), f"{m['total']:.2f}"])
         sec.command(f"fraud train --schema {name} --out DIR {rel(m['path'])}")
+        if name == "synthetic":
+            sec.headline(f"`fraud train` on {m['desc']}: total s (read / featurize / xgboost)",
+                         f"{m['total']:.1f} ({m['read']:.1f} / {m['features_s']:.1f} / "
+                         f"{m['xgboost']:.1f})")
     sec.intro = (
         "`fraud train` with its defaults (up to 500 rounds, early stopping on validation "
         "PR-AUC after 50, depth 6, XGBoost on all cores) on each data set, data sets "
@@ -937,6 +971,18 @@ def render(sections, started, total, load_before, load_after, only):
         "</details>",
         "",
     ]
+    heads = [(i, sec, what, fig) for i, sec in enumerate(sections, 1)
+             for what, fig in sec.headlines]
+    if heads:
+        lines += ["## Headlines", "",
+                  "The figures other pages quote, each from the section that measured it "
+                  "(medians of this run).", "",
+                  md_table(["figure", "value", "section"],
+                           [[what, fig, f"{i}. {sec.title}"] for i, sec, what, fig in heads],
+                           ["l", "r", "l"]), ""]
+    lines += ["The sustained run (10 minutes at 80 % of the measured capacity: errors, p99, "
+              "RSS and descriptors per minute) is `make soak`; its report is "
+              "[soak.md](soak.md).", ""]
     for i, sec in enumerate(sections, 1):
         lines.append(f"## {i}. {sec.title}")
         lines.append("")
