@@ -186,6 +186,15 @@ FR_EXPORT fr_table *fr_bundle_score_dataset(const fr_bundle *b,
                                             const fr_dataset *d, float **prob,
                                             fr_error *err);
 
+/* A further file stored in a bundle (e.g. `fraud tune`'s trials.jsonl):
+ * a plain file name (no '/'; not manifest.json, schema.yaml, features.yaml
+ * or model.json) and its bytes. */
+typedef struct fr_bundle_file {
+  const char *name;
+  const void *data;
+  size_t len;
+} fr_bundle_file;
+
 /* Everything needed to write a bundle.  Strings are borrowed. */
 typedef struct fr_bundle_spec {
   const char *name;           /* model name (repository directory name) */
@@ -198,11 +207,16 @@ typedef struct fr_bundle_spec {
   const char *params_json;    /* JSON object of training parameters, or NULL */
   const char *metrics_json;   /* JSON object of test-slice metrics, or NULL */
   const char *extra_json;     /* JSON object merged into the manifest, or NULL */
+  const fr_bundle_file *extra_files; /* n_extra_files more files written
+                                        into the bundle and listed in the
+                                        manifest's `files`, or NULL */
+  size_t n_extra_files;
 } fr_bundle_spec;
 
 /* Writes a bundle to `dir` atomically: everything goes to a temporary
  * sibling directory, then rename(2); an existing `dir` is an error
- * (FR_EEXIST) because versions are immutable.  Errors: FR_EIO, FR_EEXIST. */
+ * (FR_EEXIST) because versions are immutable.  Errors: FR_EIO, FR_EEXIST,
+ * FR_EINVAL (an extra file with a bad or reserved name). */
 FR_EXPORT int fr_bundle_write(const fr_bundle_spec *spec, const char *dir,
                               fr_error *err);
 

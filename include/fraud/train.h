@@ -43,7 +43,8 @@ FR_EXPORT int fr_split_by_time(const fr_table *t, double valid_fraction,
 typedef struct fr_train_progress {
   int iteration;            /* 0-based round just finished */
   int n_estimators;         /* upper bound on rounds */
-  double train_aucpr;       /* NaN unless fr_train_params.eval_train */
+  double train_aucpr;       /* NaN unless evaluated this round
+                               (fr_train_params.eval_train) */
   double valid_aucpr;       /* XGBoost's aucpr on the validation slice */
   int best_iteration;       /* best round so far (early-stopping rule) */
   double best_valid_aucpr;
@@ -72,9 +73,10 @@ typedef struct fr_train_params {
   int nthread;               /* 0 = all cores */
   uint64_t seed;             /* <= INT64_MAX (XGBoost's seed is int64) */
   int verbose;               /* 1: a JSON log line per round on stderr */
-  int eval_train;            /* 1: also evaluate aucpr on the training slice
-                                each round (for progress; costs a sort of the
-                                training slice per round) */
+  int eval_train;            /* k > 0: also evaluate aucpr on the training
+                                slice every k rounds (rounds 0, k, 2k, ...
+                                and the last; for progress displays: each
+                                evaluation sorts the training slice) */
   fr_train_progress_fn progress; /* optional, see above */
   void *progress_ctx;
 } fr_train_params;
@@ -90,6 +92,27 @@ FR_EXPORT void fr_train_params_default(fr_train_params *p);
  * numbers shortest-round-trip and locale-independent.  The callback fields
  * are not included.  New string, caller frees; NULL on ENOMEM. */
 FR_EXPORT char *fr_train_params_json(const fr_train_params *p);
+
+/* Checks every parameter's range (what fr_train_xgboost checks first).
+ * Errors: FR_EINVAL "train: parameter eta = 0 is out of range" (or the
+ * tree_method refusal), naming the first bad parameter. */
+FR_EXPORT int fr_train_params_check(const fr_train_params *p, fr_error *err);
+
+/* Overrides parameters of *p with those of a YAML map (docs/training.md,
+ * "Parameters file"): keys are the XGBoost names of fr_train_params_json
+ * (n_estimators, early_stopping_rounds, max_depth, eta, min_child_weight,
+ * subsample, colsample_bytree, lambda, alpha, gamma, scale_pos_weight,
+ * base_score, max_bin, tree_method, nthread, seed); keys absent keep their
+ * value; a JSON object is accepted too (JSON is YAML).  All or nothing: on
+ * error *p is unchanged.  tree_method points to a static string afterwards.
+ * Errors: FR_EIO, FR_EPARSE, FR_ESCHEMA naming "file:line:col" (unknown
+ * parameter, wrong type, value outside the parameter's range). */
+FR_EXPORT int fr_train_params_load(const char *path, fr_train_params *p,
+                                   fr_error *err);
+/* As fr_train_params_load from text; `origin` names it in messages. */
+FR_EXPORT int fr_train_params_parse(const char *yaml, size_t len,
+                                    const char *origin, fr_train_params *p,
+                                    fr_error *err);
 
 typedef struct fr_train_result {
   int best_iteration;        /* 0-based; the model is truncated to it + 1 trees */
@@ -423,6 +446,12 @@ typedef struct fr_tune_options {
                             trials (a time box; rerun to continue) */
   volatile int *cancel;  /* optional: set (e.g. by a SIGINT handler) to stop;
                             running workers are killed */
+  /* Optional: called in the calling process after each newly run trial is
+   * logged, with the trial, the trials finished so far (resumed ones
+   * included) and the planned total; for progress displays. */
+  void (*on_trial)(const fr_trial *t, size_t finished, size_t planned,
+                   void *ctx);
+  void *on_trial_ctx;
 } fr_tune_options;
 
 typedef struct fr_tune_result {
@@ -471,8 +500,9 @@ FR_EXPORT int fr_tune_objective_xgboost(const fr_train_params *p,
                                         fr_trial *out, void *ctx);
 
 /* ------------------------------------------------------------------------
- * Pipeline: the whole offline job behind `fraud train` and `fraud evaluate`
- * (src/train/pipeline.c).
+ * Pipeline: the whole offline jobs behind `fraud train`, `fraud tune` and
+ * `fraud evaluate` (src/train/pipeline.c, docs/training.md,
+ * docs/evaluation.md).
  * ------------------------------------------------------------------------ */
 
 typedef struct fr_train_job {
@@ -486,11 +516,19 @@ typedef struct fr_train_job {
   fr_train_params params;
   double valid_fraction;     /* default 0.15 */
   double test_fraction;      /* default 0.15 */
+  /* Optional: called as each stage starts ("read", "features", "train",
+   * "evaluate", "write"), from the calling thread; for progress displays. */
+  void (*on_stage)(const char *stage, void *ctx);
+  void *stage_ctx;
 } fr_train_job;
 
 typedef struct fr_train_report {
   size_t rows, skipped, features;
+  size_t positives;          /* frauds (label 1) among the rows */
+  size_t slice_positives[3]; /* frauds in the train, validation, test slices */
   fr_split split;
+  double first_time, last_time; /* event-time range of the rows (epoch s) */
+  double valid_start_time;   /* event time where the validation slice starts */
   double test_start_time;    /* event time where the test slice starts */
   fr_train_result train;
   fr_thresholds thresholds;
@@ -502,16 +540,61 @@ typedef struct fr_train_report {
  * 0.15/0.15, fail on bad rows). */
 FR_EXPORT void fr_train_job_default(fr_train_job *job);
 
-/* Reads job->data with the schema, fits the feature spec's encoders on the
- * training slice, featurizes every row in event-time order, splits by time,
- * trains XGBoost with early stopping on the validation slice, picks the
- * thresholds on the validation slice (decline: maximum F1; review: the score
- * at 1 % false-positive rate, capped at decline), measures the test slice and
- * writes the bundle atomically.  The split is made on the featurized table
- * before fitting: encoders are fitted on the training slice only.  Errors:
- * those of every stage, each naming its input. */
+/* Reads job->data with the schema, splits the rows by event time, fits the
+ * feature spec's encoders on the training slice, featurizes every row in
+ * event-time order, trains XGBoost with early stopping on the validation
+ * slice, picks the thresholds on the validation slice (decline: maximum
+ * F1; review: the score at 1 % false-positive rate, capped at decline),
+ * measures the test slice and writes the bundle atomically (fr_bundle_write:
+ * nothing is left behind on failure).  The manifest records the parameters,
+ * the split (fractions, rows, frauds and start time of each slice), the
+ * training data (file, sha256, rows, skipped rows, frauds, event-time
+ * range) and the library versions (docs/bundle.md).  Errors: those of every
+ * stage, each naming its input; FR_EDATA "every label is 0" when the data
+ * hold no fraud (PR-AUC is undefined), FR_EEXIST when out_dir exists. */
 FR_EXPORT int fr_train_run(const fr_train_job *job, fr_train_report *rep,
                            fr_error *err);
+
+/* The hyper-parameter search behind `fraud tune`: the data are read,
+ * split and featurized once (as fr_train_run does) in the calling process,
+ * the search runs in forked workers (fr_tune_run with
+ * fr_tune_objective_xgboost), then the best configuration is trained again
+ * in one more forked process with the threads of a trial (so its model is
+ * the best trial's, tree for tree) and written as a bundle like
+ * fr_train_run's,
+ * with the trials log copied into it as `trials.jsonl` (listed in the
+ * manifest's files, with a `tuning` record: seed, space digest, budgets,
+ * trials, best trial). */
+typedef struct fr_tune_job {
+  fr_train_job train;            /* data, schema, out_dir, base parameters */
+  const fr_search_space *space;  /* borrowed */
+  fr_tune_options tune;          /* log_path is required */
+} fr_tune_job;
+
+typedef struct fr_tune_report {
+  fr_tune_result result;  /* every trial; free with fr_tune_result_free */
+  fr_train_report train;  /* data, split, and the best model's metrics
+                             (train.test etc. set only when written) */
+  int written;            /* 1: the search is complete and the bundle is
+                             written */
+} fr_tune_report;
+
+/* Fills a tune job with fr_train_job_default and zeroed options (seed 42). */
+FR_EXPORT void fr_tune_job_default(fr_tune_job *job);
+
+/* Runs (or resumes) the search and, when every planned trial has finished,
+ * writes the best bundle; a time-boxed call (max_new_trials) returns 0 with
+ * rep->written = 0.  XGBoost never runs in the calling process, so it may
+ * call this again; it must not have trained with XGBoost itself before
+ * (fr_tune_run's fork constraint).  The job's progress and stage callbacks
+ * of the final training run in that child process.  Errors: those of
+ * fr_train_run's reading stages and of fr_tune_run (FR_ESTATE when
+ * cancelled: "rerun with the same log to resume"); FR_EDATA when every
+ * trial failed (the first failure's message); FR_EEXIST when out_dir
+ * exists (checked before the search starts).  rep->result is filled even on
+ * error. */
+FR_EXPORT int fr_tune_job_run(const fr_tune_job *job, fr_tune_report *rep,
+                              fr_error *err);
 
 /* Offline evaluation / scoring of a data file with a bundle. */
 typedef struct fr_score_job {
@@ -520,21 +603,91 @@ typedef struct fr_score_job {
   fr_read_options read;
   int test_slice;            /* 1: only rows at or after the bundle's recorded
                                 test-slice start time (manifest split) */
+  int valid_slice;           /* 1: only rows in the bundle's recorded
+                                validation slice [valid_start_time,
+                                test_start_time) */
   int with_event_time;       /* fr_predict_run: add an event_time column
                                 (epoch seconds) */
 } fr_score_job;
 
+/* What `fraud evaluate` computes besides the metrics. */
+typedef struct fr_evaluate_options {
+  fr_cost_params cost;       /* review and decline costs (currency units) */
+  int calibration_bins;      /* 1..FR_EVAL_MAX_BINS (default 10) */
+  fr_calib_strategy calibration_strategy; /* default FR_CALIB_UNIFORM */
+  const char *report_path;   /* write the HTML report here (atomic), or NULL */
+} fr_evaluate_options;
+
+/* Defaults: review cost 5, decline cost 25, reviews allowed, 10 uniform
+ * calibration bins, no report. */
+FR_EXPORT void fr_evaluate_options_default(fr_evaluate_options *o);
+
+#define FR_EVAL_MAX_BINS 100
+
+typedef struct fr_evaluation {
+  fr_metrics metrics;          /* at the bundle's decline threshold */
+  fr_thresholds bundle_thresholds;
+  int has_amount;              /* 1 when the schema has an amount column:
+                                  the money figures below are set */
+  double fraud_amount;         /* total amount of the frauds */
+  double amount_recall;        /* share of fraud money with p >= decline */
+  double amount_recall_review; /* share of fraud money with p >= review */
+  fr_cost_params cost_params;
+  double cost_bundle;          /* total cost at the bundle's thresholds */
+  fr_cost_result cost;         /* the cost-optimal thresholds on these rows */
+  fr_calib_bin calibration[FR_EVAL_MAX_BINS]; /* non-empty bins */
+  size_t calibration_n;
+  double ece;                  /* expected calibration error */
+} fr_evaluation;
+
 /* Scores every row of job->data (featurized in event-time order from an
- * empty state, as at training) and computes the metrics of the selected rows
- * at the bundle's decline threshold.  Errors: FR_EDATA (no labelled rows),
- * and those of the bundle, reader and featurizer. */
-FR_EXPORT int fr_evaluate_run(const fr_score_job *job, fr_metrics *m,
+ * empty state, as at training), keeps the labelled rows of the selected
+ * slice and computes: the metrics at the bundle's decline threshold, the
+ * amount-weighted recall at both thresholds (fr_amount_recall), the cost of
+ * the bundle's thresholds and the cost-optimal review and decline
+ * thresholds (fr_cost_thresholds), the calibration table (fr_calibration)
+ * and, when o->report_path is set, the HTML report (fr_report_write).  o
+ * NULL uses the defaults.  Errors: FR_EDATA (no labelled rows), FR_EINVAL
+ * (bad options), and those of the bundle, reader, featurizer and report. */
+FR_EXPORT int fr_evaluate_run(const fr_score_job *job,
+                              const fr_evaluate_options *o, fr_evaluation *ev,
                               fr_error *err);
+
+/* The evaluation as one JSON object: every field of fr_metrics_json at the
+ * top level (so it reads like the manifest's metrics), then
+ * "bundle_thresholds", and when has_amount "fraud_amount", "amount_recall",
+ * "amount_recall_review", "cost" {review_cost, decline_cost, allow_review,
+ * bundle, optimal {review, decline, cost, approve_all, approved, reviewed,
+ * declined, fraud_amount_stopped}}; then "calibration" {bins: [{lo, hi,
+ * count, mean_pred, frac_pos}], ece}.  NaN prints as null.  New string,
+ * caller frees; NULL on ENOMEM. */
+FR_EXPORT char *fr_evaluation_json(const fr_evaluation *ev);
+
+/* Writes a NEW model version `dst_dir` that is the bundle `src_dir` with
+ * other decision thresholds: every file listed in the source manifest is
+ * copied byte for byte (the model is unchanged), and the manifest gets the
+ * new thresholds, version (`version`, or the last path component of
+ * dst_dir when NULL), creation time, recomputed checksums and
+ * "derived_from": {"name", "version", "dir" of the source, "thresholds" it
+ * had} merged with the JSON object `derived_json` (e.g. the reason and the
+ * costs; may be NULL).  The source is opened with fr_bundle_open first, so
+ * a corrupt source is refused.  Written like fr_bundle_write: a temporary
+ * sibling directory renamed into place.  Errors: FR_EEXIST (dst_dir
+ * exists: versions are immutable), FR_EINVAL (thresholds not 0 <= review
+ * <= decline <= 1, derived_json not an object), FR_EIO, and those of
+ * fr_bundle_open. */
+FR_EXPORT int fr_bundle_derive_thresholds(const char *src_dir,
+                                          const char *dst_dir,
+                                          const char *version,
+                                          const fr_thresholds *t,
+                                          const char *derived_json,
+                                          fr_error *err);
 
 /* Scores every row and writes `out_csv` with the header
  * transaction_id,probability,decision (plus event_time when
- * job->with_event_time), one line per input row in input order.  transaction_id is the schema's id column, or the 1-based data row
- * number when the schema has none.  Probabilities are float32 printed
+ * job->with_event_time), one line per input row in input order.
+ * transaction_id is the schema's id column, or the 1-based data row number
+ * when the schema has none.  Probabilities are float32 printed
  * shortest-round-trip.  Atomic write.  Errors: as fr_evaluate_run, FR_EIO. */
 FR_EXPORT int fr_predict_run(const fr_score_job *job, const char *out_csv,
                              size_t *rows, fr_error *err);

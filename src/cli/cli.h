@@ -49,4 +49,11 @@ int fr_cli_double(const char *cmd, const char *opt, const char *value,
 int fr_cli_int(const char *cmd, const char *opt, const char *value, long lo,
                long hi, long *out);
 
+/* Holds (hold = 1) or releases (0) SIGINT, SIGTERM and SIGHUP for this
+ * process, around writing a model version: an interruption then takes
+ * effect only once the version is complete, so no temporary directory is
+ * left in the model repository.  A signal that arrived meanwhile acts on
+ * release. */
+void fr_cli_hold_signals(int hold);
+
 #endif

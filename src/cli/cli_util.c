@@ -2,6 +2,7 @@
  * cli_util.c - option-value parsing shared by the subcommands, so each gives
  * the same messages and exit codes.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,4 +34,13 @@ int fr_cli_int(const char *cmd, const char *opt, const char *value, long lo,
                               opt, lo, hi, value);
   *out = (long)v;
   return 0;
+}
+
+void fr_cli_hold_signals(int hold) {
+  sigset_t s;
+  sigemptyset(&s);
+  sigaddset(&s, SIGINT);
+  sigaddset(&s, SIGTERM);
+  sigaddset(&s, SIGHUP);
+  sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &s, NULL);
 }

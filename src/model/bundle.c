@@ -335,6 +335,19 @@ int fr_bundle_write(const fr_bundle_spec *spec, const char *dir, fr_error *err) 
   if ((rc = write_file(tmp, "model.json", spec->model_json, spec->model_json_len,
                        files, err)))
     goto done;
+  for (size_t i = 0; i < spec->n_extra_files; i++) {
+    const fr_bundle_file *x = &spec->extra_files[i];
+    const char *nm = x->name;
+    if (!nm || !*nm || strchr(nm, '/') || strcmp(nm, ".") == 0 ||
+        strcmp(nm, "..") == 0 || json_object_get(files, nm) ||
+        strcmp(nm, "manifest.json") == 0 || (!x->data && x->len)) {
+      rc = fr_error_set(err, FR_EINVAL, "fr_bundle_write: extra file name '%s' "
+                        "is empty, has a '/', or is reserved", nm ? nm : "(null)");
+      goto done;
+    }
+    if ((rc = write_file(tmp, nm, x->data ? x->data : "", x->len, files, err)))
+      goto done;
+  }
 
   json_t *params = parse_object(spec->params_json, "parameters", err);
   json_t *metrics = parse_object(spec->metrics_json, "metrics", err);

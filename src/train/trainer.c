@@ -84,46 +84,6 @@ char *fr_train_params_json(const fr_train_params *p) {
   return buf;
 }
 
-/* Range checks with messages naming the parameter; XGBoost would reject most
- * of these too, but with a less helpful message and only once training
- * starts. */
-static int check_params(const fr_train_params *p, fr_error *err) {
-#define BAD(cond, name, fmt, v)                                              \
-  if (cond)                                                                  \
-    return fr_error_set(err, FR_EINVAL, "train: parameter %s = " fmt " %s", \
-                        name, v, "is out of range");
-  BAD(p->n_estimators < 1, "n_estimators", "%d", p->n_estimators)
-  BAD(p->early_stopping_rounds < 0, "early_stopping_rounds", "%d",
-      p->early_stopping_rounds)
-  BAD(p->max_depth < 0, "max_depth", "%d", p->max_depth)
-  BAD(!(p->eta > 0 && p->eta <= 1), "eta", "%g", p->eta)
-  BAD(!(p->min_child_weight >= 0), "min_child_weight", "%g",
-      p->min_child_weight)
-  BAD(!(p->subsample > 0 && p->subsample <= 1), "subsample", "%g",
-      p->subsample)
-  BAD(!(p->colsample_bytree > 0 && p->colsample_bytree <= 1),
-      "colsample_bytree", "%g", p->colsample_bytree)
-  BAD(!(p->lambda >= 0), "lambda", "%g", p->lambda)
-  BAD(!(p->alpha >= 0), "alpha", "%g", p->alpha)
-  BAD(!(p->gamma >= 0), "gamma", "%g", p->gamma)
-  BAD(isnan(p->scale_pos_weight), "scale_pos_weight", "%g",
-      p->scale_pos_weight)
-  BAD(!(p->base_score < 1) || isnan(p->base_score), "base_score", "%g",
-      p->base_score)
-  BAD(p->max_bin < 2, "max_bin", "%d", p->max_bin)
-  BAD(p->nthread < 0, "nthread", "%d", p->nthread)
-  BAD(p->seed > (uint64_t)INT64_MAX, "seed", "%llu",
-      (unsigned long long)p->seed)
-#undef BAD
-  const char *tm = p->tree_method ? p->tree_method : "hist";
-  if (strcmp(tm, "hist") && strcmp(tm, "exact") && strcmp(tm, "approx"))
-    return fr_error_set(err, FR_EINVAL,
-                        "train: parameter tree_method = '%s' is not one of "
-                        "hist, exact, approx",
-                        tm);
-  return 0;
-}
-
 /* Labels of rows [from, to) must be 0 or 1; counts them. */
 static int check_labels(const fr_table *t, size_t from, size_t to,
                         const char *slice, size_t *pos, size_t *neg,
@@ -234,7 +194,7 @@ int fr_train_xgboost(const fr_table *t, const fr_split *split,
                         t->rows);
   if (t->cols == 0 || !t->x || !t->y)
     return fr_error_set(err, FR_EINVAL, "train: the table has no features");
-  int rc = check_params(p, err);
+  int rc = fr_train_params_check(p, err);
   if (rc)
     return rc;
   size_t pos, neg, vpos, vneg;
@@ -302,7 +262,10 @@ int fr_train_xgboost(const fr_table *t, const fr_split *split,
     DMatrixHandle evm[2];
     const char *evn[2];
     bst_ulong nev = 0;
-    if (p->eval_train) {
+    /* The last round is always among the evaluated ones. */
+    int eval_tr = p->eval_train > 0 &&
+                  (it % p->eval_train == 0 || it + 1 == p->n_estimators);
+    if (eval_tr) {
       evm[nev] = dtrain;
       evn[nev++] = "train";
     }
@@ -312,7 +275,7 @@ int fr_train_xgboost(const fr_table *t, const fr_split *split,
     FR_XGB_CHECK(api, err, XGBoosterEvalOneIter(b, it, evm, evn, nev, &evs));
     double va = NAN, ta = NAN;
     if (parse_eval(evs, "valid", &va) != 0 ||
-        (p->eval_train && parse_eval(evs, "train", &ta) != 0)) {
+        (eval_tr && parse_eval(evs, "train", &ta) != 0)) {
       rc = fr_error_set(err, FR_EFORMAT,
                         "train: cannot read aucpr from XGBoost's evaluation "
                         "text '%s'",

@@ -373,6 +373,13 @@ static int run_batch(tuner *tu, fr_trial **q, size_t n, fr_error *err) {
       while (waitpid(wk[i].pid, &st, 0) < 0 && errno == EINTR)
         ;
       fr_trial *t = wk[i].t;
+      if (got != (ssize_t)sizeof w && cancelled(tu)) {
+        /* Died of the interruption (a Ctrl-C reaches the workers too): not
+         * a failed trial; left unlogged so that the resumed search runs
+         * it. */
+        wk[i] = wk[--running];
+        continue;
+      }
       if (got == (ssize_t)sizeof w) {
         t->status = w.status;
         t->score = w.score;
@@ -399,6 +406,9 @@ static int run_batch(tuner *tu, fr_trial **q, size_t n, fr_error *err) {
       }
       wk[i] = wk[--running];
       tu->res->n_run++;
+      if (!rc && tu->o->on_trial)
+        tu->o->on_trial(t, tu->res->n_resumed + tu->res->n_run,
+                        tu->res->n_planned, tu->o->on_trial_ctx);
       if (rc) {
         kill_all(wk, running);
         return rc;

@@ -27,3 +27,24 @@ add_test(NAME train_report_renders_in_chromium
 set_tests_properties(train_report_renders_in_chromium PROPERTIES
   FIXTURES_REQUIRED train_report LABELS "train;no-sanitize" TIMEOUT 180
   ENVIRONMENT "${FRAUD_TEST_ENV}")
+
+# docs/results.md: `fraud train` on each bundled real sample against an
+# independent Python re-implementation of reading, the event-time split and
+# the default features, trained with python3-xgboost: same split, test PR-AUC
+# equal to 3 decimals.  A Python test, so not repeated under ASan.
+add_test(NAME train_results_match_python
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/train/check_results.py
+                 $<TARGET_FILE:fraud_cli> ${PROJECT_SOURCE_DIR} --assert)
+set_tests_properties(train_results_match_python PROPERTIES
+  LABELS "train;no-sanitize" TIMEOUT 300 ENVIRONMENT "${FRAUD_TEST_ENV}")
+
+# fraud train / evaluate / tune end to end: flags and parameter files,
+# progress only on a terminal, bad inputs leaving nothing behind, every
+# figure of `fraud evaluate --json` recomputed with scikit-learn, derived
+# threshold versions, an interrupted (SIGINT) search resumed to the same
+# trials as an uninterrupted one.
+add_test(NAME train_cli
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/train/cli_test.py
+                 $<TARGET_FILE:fraud_cli> ${PROJECT_SOURCE_DIR})
+set_tests_properties(train_cli PROPERTIES LABELS train TIMEOUT 300
+                     ENVIRONMENT "${FRAUD_TEST_ENV}")
