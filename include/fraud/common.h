@@ -174,23 +174,72 @@ typedef enum fr_time_kind {
   FR_TIME_STRFTIME           /* text in a strftime-style `format` */
 } fr_time_kind;
 
+/* An IANA time zone (e.g. America/New_York) read from the system tz
+ * database, /usr/share/zoneinfo or $TZDIR (Debian package tzdata).  Immutable
+ * once loaded: any number of threads may use one zone. */
+typedef struct fr_tz fr_tz;
+
+/* Loads zone `name` (an IANA name such as "Europe/Paris"; letters, digits and
+ * "/_-+" only, so it cannot name a file outside the database) and parses its
+ * compiled TZif file (RFC 8536: version 2+ 64-bit transitions plus the
+ * footer's POSIX TZ rule for later times).  Returns a new zone (free with
+ * fr_tz_free), or NULL with FR_ENOTFOUND (no such zone), FR_EFORMAT (corrupt
+ * file, or a "right/" zone with leap seconds), FR_EIO. */
+FR_EXPORT fr_tz *fr_tz_load(const char *name, fr_error *err);
+/* As fr_tz_load from the bytes of a TZif file; `name` is kept for messages. */
+FR_EXPORT fr_tz *fr_tz_parse(const void *data, size_t len, const char *name,
+                             fr_error *err);
+FR_EXPORT void fr_tz_free(fr_tz *z);
+FR_EXPORT const char *fr_tz_name(const fr_tz *z);
+
+/* UT offset in seconds (east positive: -18000 for New York in winter) in
+ * effect at instant t (epoch seconds).  0 for a NULL zone or NaN. */
+FR_EXPORT int32_t fr_tz_offset(const fr_tz *z, double t);
+
+/* Converts a civil local time in zone z, given as seconds of the proleptic
+ * Gregorian calendar counted like epoch seconds ("2024-11-03 01:50:00" ->
+ * days_from_civil * 86400 + 6600), to epoch seconds.
+ *  - A time that occurs once maps to its instant.
+ *  - A time skipped by a forward change (02:30 on a spring-forward night) is
+ *    read with the offset in effect before the change (PEP 495's fold = 0
+ *    rule): 02:30 EST = 03:30 EDT.
+ *  - A time that occurs twice (01:30 on a fall-back night) maps to the
+ *    earliest of its instants that is not before `hint` (pass the previous
+ *    row's event time of the same file; NaN = no hint), else to the first
+ *    occurrence.  So 01:50 EDT followed by "01:10" reads as 01:10 EST, twenty
+ *    minutes later, not forty minutes earlier.
+ * Returns 0, or FR_EINVAL for a NULL zone or NaN. */
+FR_EXPORT int fr_tz_local_to_utc(const fr_tz *z, double local, double hint,
+                                 double *out);
+
 /* A compiled event-time format.  For FR_TIME_STRFTIME, `format` supports
  * %Y %m %d %H %M %S (seconds may carry a fraction), %z (+hh:mm / +hhmm / Z), %T
- * (= %H:%M:%S), %F (= %Y-%m-%d) and literal characters; the text is local time
- * at a fixed UTC offset of `utc_offset_seconds` unless %z is present.
- * `origin` (epoch seconds) is added to OFFSET kinds. */
+ * (= %H:%M:%S), %F (= %Y-%m-%d) and literal characters; unless %z is present
+ * the text is local time in `zone` when it is set (daylight saving followed,
+ * see fr_tz_local_to_utc), else at the fixed UTC offset
+ * `utc_offset_seconds`.  `origin` (epoch seconds) is added to OFFSET kinds. */
 typedef struct fr_time_format {
   fr_time_kind kind;
   double origin;
   int32_t utc_offset_seconds;
   char format[64];
-  char timezone[64]; /* IANA name or "UTC"; informational unless resolved */
+  char timezone[64];  /* "UTC", a fixed offset or the IANA name of `zone` */
+  const fr_tz *zone;  /* IANA zone, owned by whoever loaded it (the schema);
+                         NULL = fixed offset */
 } fr_time_format;
 
 /* Parses one event-time cell. Returns 0 or FR_EPARSE (empty text, trailing
- * characters, a field out of range such as month 13 or 25:00). */
+ * characters, a field out of range such as month 13 or 25:00).  A local time
+ * in an IANA zone that occurs twice resolves to its first occurrence. */
 FR_EXPORT int fr_time_parse(const fr_time_format *fmt, const char *s,
                             size_t len, double *epoch_seconds);
+
+/* As fr_time_parse, resolving a repeated local time (a fall-back hour in
+ * fmt->zone) to the earliest instant not before `hint` (the previous row's
+ * event time; NaN = none), see fr_tz_local_to_utc. */
+FR_EXPORT int fr_time_parse_hint(const fr_time_format *fmt, const char *s,
+                                 size_t len, double hint,
+                                 double *epoch_seconds);
 
 /* Days since 1970-01-01 of a proleptic-Gregorian civil date (H. Hinnant's
  * days_from_civil algorithm, public domain, chrono-Compatible Low-Level Date

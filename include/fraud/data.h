@@ -121,6 +121,16 @@ typedef struct fr_field {
 FR_EXPORT int fr_schema_parse_cell(const fr_schema *s, size_t col,
                                    const char *text, size_t len, fr_field *out,
                                    fr_error *err);
+/* As fr_schema_parse_cell; for an event time written as naive local time in
+ * an IANA zone (schema `timezone: America/New_York`), a civil time that
+ * occurs twice (the repeated hour of a fall-back night) resolves to the
+ * earliest instant not before `hint`, else the first occurrence.  The CSV
+ * reader passes the previous row's event time; NaN = no hint (the first
+ * occurrence, which is what fr_schema_parse_cell and the server use). */
+FR_EXPORT int fr_schema_parse_cell_hint(const fr_schema *s, size_t col,
+                                        const char *text, size_t len,
+                                        double hint, fr_field *out,
+                                        fr_error *err);
 
 /* ------------------------------------------------------------------------
  * One transaction, as the featurizer sees it both offline and online.

@@ -7,8 +7,10 @@
  * Semantics (docs/features.md): a transaction's features use only events of
  * its entities strictly before its event time, so transactions with equal
  * timestamps never see each other whatever their order; the transaction is
- * added to the state after its features are computed.  Windows are (t - w, t)
- * on epoch seconds.
+ * added to the state after its features are computed.  Windows are
+ * [t - w, t) on epoch seconds, exact; a window the spec marks as bucketed
+ * (docs/features.md) is exact over [ceil((t - w) / W) * W, t) for its bucket
+ * width W, so it can miss only events of its oldest W seconds.
  */
 #ifndef FRAUD_FEATURES_H
 #define FRAUD_FEATURES_H
@@ -25,8 +27,10 @@ extern "C" {
  * (the mutable part is the fr_state). */
 typedef struct fr_featurizer fr_featurizer;
 
-/* Per-entity state (windowed events, last seen...).  Thread-safe: concurrent
- * fr_featurize calls on one state serialise per entity, never lose an update. */
+/* Per-entity state (windowed events, last seen...), in process or in Redis.
+ * Thread-safe: concurrent fr_featurize calls on one state serialise per
+ * entity (in-process: a shard mutex; Redis: compare-and-set), never lose an
+ * update. */
 typedef struct fr_state fr_state;
 
 /* Compiles the feature spec at `spec_path` (YAML; docs/features.md) against
@@ -62,39 +66,176 @@ FR_EXPORT const fr_schema *fr_featurizer_schema(const fr_featurizer *f);
 /* 1 when some feature reads per-entity state. */
 FR_EXPORT int fr_featurizer_stateful(const fr_featurizer *f);
 
-/* Options of the state store. */
+/* Options of the state store.  Zero (memset) is a valid default for every
+ * field but hash_key: fill that with fr_state_options_default or
+ * fr_hash_key_from_secret. */
 typedef struct fr_state_options {
-  size_t max_entities;       /* cap on entities kept (0 = unlimited) */
-  double ttl_seconds;        /* evict entities idle this long (0 = never) */
-  double allowed_lateness;   /* seconds; older events are not inserted */
+  size_t max_entities;       /* cap on entities kept (0 = unlimited); the
+                                least recently updated entity of a shard is
+                                evicted (counted as "capacity") */
+  double ttl_seconds;        /* in-process: evict entities whose newest event
+                                is this much older (event time) than the
+                                newest event seen (0 = never); Redis: key TTL
+                                in wall-clock seconds (0 = 30 days) */
+  double allowed_lateness;   /* seconds; an event older than its entity's
+                                newest by more is scored, not inserted */
   uint8_t hash_key[FR_HASH_KEY_BYTES]; /* key of the entity-key hash */
+  size_t max_bytes;          /* in-process: cap on the heap bytes of entity
+                                records (0 = unlimited); LRU eviction counted
+                                as "capacity" */
+  const char *snapshot_path; /* in-process: restore from this file when the
+                                state is created (if it exists), write it
+                                every snapshot_interval seconds and when the
+                                state is freed.  NULL = none.  Copied. */
+  double snapshot_interval;  /* seconds between automatic snapshots (0 =
+                                only at fr_state_free) */
 } fr_state_options;
 
-/* Default options: no cap, no TTL, lateness 0, development hash key. */
+/* Default options: no cap, no TTL, lateness 0, hash key from the
+ * FRAUD_HASH_SECRET environment variable (development key when unset). */
 FR_EXPORT void fr_state_options_default(fr_state_options *o);
 
-/* In-process state for featurizer f.  Errors: FR_ENOMEM. */
+/* In-process state for featurizer f (which must outlive it): 64 shards, each
+ * a mutex, a uthash table and an LRU list.  When o->snapshot_path names an
+ * existing snapshot it is restored first (see fr_state_restore).  Errors:
+ * FR_ENOMEM; those of fr_state_restore. */
 FR_EXPORT fr_state *fr_state_new_memory(const fr_featurizer *f,
                                         const fr_state_options *o,
                                         fr_error *err);
+
+/* What a transaction gets when the Redis store cannot be reached. */
+typedef enum fr_state_outage {
+  FR_STATE_OUTAGE_FAIL = 0,  /* fr_featurize fails with FR_EUNAVAIL (the
+                                server answers 503): fail closed */
+  FR_STATE_OUTAGE_EMPTY = 1  /* entity features from an empty history, the
+                                state is not updated, and the call reports
+                                FR_FEATURIZE_DEGRADED */
+} fr_state_outage;
+
+/* Options of the Redis store. */
+typedef struct fr_state_redis_options {
+  const char *url;           /* "redis://[:password@]host[:port][/db]" or
+                                "unix:///path/to/socket"; default
+                                redis://127.0.0.1:6379 */
+  const char *prefix;        /* key prefix, default "fraud:" */
+  double timeout;            /* seconds per connect and per round trip,
+                                default 0.05 */
+  fr_state_outage on_outage; /* default FR_STATE_OUTAGE_FAIL */
+  double retry_interval;     /* seconds between reconnection attempts while
+                                Redis is down (requests in between fail or
+                                degrade at once), default 1 */
+  int max_connections;       /* pooled connections, default 16 */
+  int max_retries;           /* compare-and-set retries per entity before
+                                FR_EUNAVAIL, default 32 */
+} fr_state_redis_options;
+
+/* Fills the defaults listed above. */
+FR_EXPORT void fr_state_redis_options_default(fr_state_redis_options *r);
+
+/* State kept in Redis (hiredis), shared by any number of server processes.
+ * Each entity is one hash {v: version, d: encoded record} under
+ * prefix + state digest (16 hex) + ":" + keyed hash (16 hex): no entity key
+ * (card number) is ever sent.  A transaction reads its entities in one
+ * pipelined round trip and writes them back in another through a Lua
+ * compare-and-set on the version (so a concurrent update of the same entity
+ * by another replica is retried, never lost); every write refreshes the key's
+ * TTL.  A broken connection is dropped and re-established on a later
+ * request (after retry_interval), so Redis can restart under a running
+ * server.  The store is created even when Redis is down at that moment.
+ * Errors: FR_EINVAL (bad URL), FR_ENOMEM. */
+FR_EXPORT fr_state *fr_state_new_redis(const fr_featurizer *f,
+                                       const fr_state_options *o,
+                                       const fr_state_redis_options *r,
+                                       fr_error *err);
+
+/* Stops the snapshot thread (writing a last snapshot when
+ * o->snapshot_path was set), frees everything.  NULL-safe. */
 FR_EXPORT void fr_state_free(fr_state *st);
-/* Number of entities currently held. */
+/* Number of entities currently held (0 for Redis, which is not scanned). */
 FR_EXPORT size_t fr_state_size(const fr_state *st);
 
-/* Counters of a state store since its creation, for the server's metrics
- * (fraud_state_evictions_total, fraud_state_late_events_total in
- * docs/metrics.md).  A late event is one older than the newest event of its
- * entity: inserted when within allowed_lateness of it, else scored but not
- * inserted (dropped). */
+/* Counters and gauges of a state store, for metrics (docs/metrics.md).
+ * Counters only grow over the store's life. */
 typedef struct fr_state_stats {
-  uint64_t evicted_ttl;      /* entities evicted by ttl_seconds */
-  uint64_t evicted_capacity; /* entities evicted by max_entities */
-  uint64_t late_inserted;
-  uint64_t late_dropped;
+  const char *backend;        /* "memory" or "redis" (static) */
+  uint64_t entities;          /* gauge: entities held (in-process) */
+  uint64_t bytes;             /* gauge: heap bytes of entity records and
+                                 their table entries (in-process) */
+  uint64_t evicted_ttl;       /* counter: entities evicted as idle */
+  uint64_t evicted_capacity;  /* counter: evicted by max_entities/max_bytes */
+  uint64_t late_inserted;     /* counter: events older than their entity's
+                                 newest, within the lateness: inserted */
+  uint64_t late_dropped;      /* counter: older than the lateness: scored,
+                                 not inserted */
+  uint64_t errors;            /* counter: store failures (Redis unreachable,
+                                 protocol or encoding errors, snapshot write
+                                 failures) */
+  uint64_t degraded;          /* counter: transactions featurized with an
+                                 empty history because the store was down */
+  uint64_t conflicts;         /* counter: compare-and-set retries (Redis) */
+  uint64_t snapshots;         /* counter: snapshots written */
+  double last_snapshot;       /* wall-clock epoch seconds of the last
+                                 snapshot written, NaN = none */
+  int available;              /* gauge: 1 when the store answers (Redis: last
+                                 round trip succeeded) */
 } fr_state_stats;
 
-/* Reads the counters.  Thread-safe; st NULL gives zeros. */
+/* Fills *out.  Thread-safe (counters are read without stopping traffic). */
 FR_EXPORT void fr_state_get_stats(const fr_state *st, fr_state_stats *out);
+
+/* One exported metric of fr_state_stats: a table for the server's
+ * /metrics, so metric names live in one place (docs/metrics.md).  The value
+ * is the uint64_t (or int, for "fraud_state_available") at `offset` in
+ * fr_state_stats; the server adds its own `backend` label. */
+typedef struct fr_state_metric {
+  const char *name;        /* e.g. "fraud_state_evictions_total" */
+  const char *type;        /* "counter" or "gauge" */
+  const char *help;
+  const char *label;       /* extra label name, or NULL */
+  const char *label_value; /* its value, e.g. "ttl" */
+  size_t offset;           /* offsetof(fr_state_stats, field) */
+  int is_int;              /* field is an int, not a uint64_t */
+} fr_state_metric;
+
+/* The table above; *n receives its length.  Static storage. */
+FR_EXPORT const fr_state_metric *fr_state_metrics(size_t *n);
+
+/* Writes a snapshot of an in-process state to `path` atomically: a
+ * temporary file in the same directory, fsync, rename(2), fsync of the
+ * directory, so a crash at any point leaves the previous snapshot intact.
+ * Format (docs/features.md): header (magic "FRSTATE1", format version, byte
+ * order mark, the featurizer's state digest), one record per entity (slot,
+ * keyed hash, encoded record, in each shard's LRU order), trailer (count,
+ * SHA-256 of everything before it).  Shards are copied one at a time under
+ * their lock, so traffic continues; each entity is consistent.  Errors:
+ * FR_EIO naming the path, FR_EINVAL (a Redis state: Redis persists itself). */
+FR_EXPORT int fr_state_snapshot(fr_state *st, const char *path, fr_error *err);
+
+/* Loads a snapshot written by fr_state_snapshot into `st` (entities present
+ * in both are replaced).  The whole file is verified (SHA-256) before
+ * anything is applied.  Errors: FR_EIO, FR_EFORMAT (not a snapshot,
+ * truncated, checksum mismatch), FR_ESTATE (written for another state
+ * layout: its digest names both), FR_ENOMEM. */
+FR_EXPORT int fr_state_restore(fr_state *st, const char *path, fr_error *err);
+
+/* "dir/state-<first 16 hex digits of the state digest>.snap", a new string
+ * the caller frees (NULL on ENOMEM): one snapshot per state layout, so model
+ * versions with another layout never read each other's snapshot. */
+FR_EXPORT char *fr_state_snapshot_path(const fr_featurizer *f,
+                                       const char *dir);
+
+/* SHA-256 (64 hex digits) of the featurizer's state layout: every entity it
+ * keeps state for, the columns of its event tuples, its horizons and bucket
+ * width.  Snapshots and Redis keys carry it; featurizers with equal digests
+ * can share state.  Static storage owned by f. */
+FR_EXPORT const char *fr_featurizer_state_digest(const fr_featurizer *f);
+
+/* Flags reported by fr_featurize_ex. */
+#define FR_FEATURIZE_DEGRADED 1u /* state store down: entity features from an
+                                    empty history (FR_STATE_OUTAGE_EMPTY) */
+#define FR_FEATURIZE_LATE 2u     /* older than an entity's newest event by
+                                    more than the allowed lateness: scored,
+                                    not inserted */
 
 /* Online path: computes the features of `txn` from `st` into out_row (array of
  * fr_featurizer_nfeatures floats; NaN = missing), then adds txn to the state.
@@ -104,6 +245,12 @@ FR_EXPORT void fr_state_get_stats(const fr_state *st, fr_state_stats *out);
 FR_EXPORT int fr_featurize(const fr_featurizer *f, const fr_txn *txn,
                            fr_state *st, float *out_row, int update,
                            fr_error *err);
+
+/* As fr_featurize, and *flags (when not NULL) receives FR_FEATURIZE_* bits
+ * saying how the transaction was handled (0 = normally). */
+FR_EXPORT int fr_featurize_ex(const fr_featurizer *f, const fr_txn *txn,
+                              fr_state *st, float *out_row, int update,
+                              unsigned *flags, fr_error *err);
 
 /* Warm start: replays the rows of `d` whose event time is before `until`
  * (every row when `until` is NaN) into `st` in (event time, file order),

@@ -3,7 +3,8 @@
  *
  * Every time the system reasons about is seconds since the Unix epoch in UTC,
  * so deltas and windows are plain subtraction and a daylight-saving change can
- * never make a delta negative.  Civil dates are converted with H. Hinnant's
+ * never make a delta negative.  Naive local times in an IANA zone are
+ * converted through the zone's rules (tz.c).  Civil dates are converted with H. Hinnant's
  * days_from_civil algorithm (public domain), which avoids timegm()/mktime()
  * and their dependence on the TZ environment variable.
  */
@@ -61,7 +62,8 @@ static int read_int(const char **p, const char *end, int maxd, int64_t *v) {
 }
 
 static int parse_strftime(const char *fmt, int32_t default_offset,
-                          const char *s, size_t len, double *out) {
+                          const fr_tz *zone, double hint, const char *s,
+                          size_t len, double *out) {
   const char *p = s, *end = s + len;
   int64_t Y = 1970, mo = 1, D = 1, H = 0, Mi = 0, S = 0;
   double frac = 0.0;
@@ -161,7 +163,6 @@ static int parse_strftime(const char *fmt, int32_t default_offset,
       return FR_EPARSE;
     }
   }
-  (void)have_z;
   if (p != end)
     return FR_EPARSE;
   if (mo < 1 || mo > 12 || D < 1 || D > (int64_t)days_in_month(Y, (unsigned)mo) ||
@@ -169,12 +170,26 @@ static int parse_strftime(const char *fmt, int32_t default_offset,
     return FR_EPARSE;
   int64_t days = fr_days_from_civil(Y, (unsigned)mo, (unsigned)D);
   double t = (double)(days * 86400 + H * 3600 + Mi * 60 + S) + frac;
+  if (!have_z && zone) {
+    /* Naive civil time in an IANA zone: the zone's rules decide the offset,
+     * including the repeated hour of a fall-back night (see tz.c). */
+    double whole = (double)(days * 86400 + H * 3600 + Mi * 60 + S), u;
+    if (fr_tz_local_to_utc(zone, whole, isnan(hint) ? hint : hint - frac, &u))
+      return FR_EPARSE;
+    *out = u + frac;
+    return 0;
+  }
   *out = t - offset;
   return 0;
 }
 
 int fr_time_parse(const fr_time_format *fmt, const char *s, size_t len,
                   double *epoch_seconds) {
+  return fr_time_parse_hint(fmt, s, len, NAN, epoch_seconds);
+}
+
+int fr_time_parse_hint(const fr_time_format *fmt, const char *s, size_t len,
+                       double hint, double *epoch_seconds) {
   double v;
   switch (fmt->kind) {
   case FR_TIME_EPOCH_SECONDS:
@@ -206,8 +221,8 @@ int fr_time_parse(const fr_time_format *fmt, const char *s, size_t len,
       len--;
     if (len == 0)
       return FR_EPARSE;
-    return parse_strftime(fmt->format, fmt->utc_offset_seconds, s, len,
-                          epoch_seconds);
+    return parse_strftime(fmt->format, fmt->utc_offset_seconds, fmt->zone,
+                          hint, s, len, epoch_seconds);
   }
   return FR_EINVAL;
 }

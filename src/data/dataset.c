@@ -335,6 +335,7 @@ fr_dataset *fr_dataset_read_csv(const fr_schema *s, const char *path,
     goto done;
   int et_col = fr_schema_role_column(s, FR_ROLE_EVENT_TIME);
   int label_col = fr_schema_role_column(s, FR_ROLE_LABEL);
+  double prev_time = NAN;
   char msg[1024];
   for (;;) {
     if (opt->max_rows && d->rows >= opt->max_rows)
@@ -360,8 +361,12 @@ fr_dataset *fr_dataset_read_csv(const fr_schema *s, const char *path,
         continue;
       }
       fr_error e;
-      if (fr_schema_parse_cell(s, k, f[c->field], lens[c->field], &cells[k],
-                               &e) != 0) {
+      /* The event time gets the previous row's as a hint: a naive local
+       * time repeated by a fall-back night is read as the later instant
+       * when the earlier one would go back in time (fr_tz_local_to_utc). */
+      if (fr_schema_parse_cell_hint(s, k, f[c->field], lens[c->field],
+                                    (int)k == et_col ? prev_time : NAN,
+                                    &cells[k], &e) != 0) {
         snprintf(msg, sizeof msg, "%s:%zu:%zu: %s", path, line, c->field + 1,
                  e.msg);
         bad = 1;
@@ -408,7 +413,7 @@ fr_dataset *fr_dataset_read_csv(const fr_schema *s, const char *path,
                       ? (int8_t)(cells[label_col].num != 0.0)
                       : (int8_t)-1;
     if (et_col >= 0)
-      d->event_time[r] = cells[et_col].num;
+      d->event_time[r] = prev_time = cells[et_col].num;
     d->line[r] = line;
     d->rows++;
   }

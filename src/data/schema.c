@@ -27,6 +27,7 @@ struct fr_schema {
   fr_column_info *cols;
   size_t ncols;
   fr_time_format tf;
+  fr_tz *tz;      /* IANA zone of the event time (tf.zone), or NULL */
   int role_col[FR_ROLE_LABEL + 1];
   size_t nent;
   char **ent_names;
@@ -78,6 +79,7 @@ void fr_schema_free(fr_schema *s) {
   free(s->path);
   free(s->source);
   free(s->features);
+  fr_tz_free(s->tz);
   free(s);
 }
 
@@ -154,6 +156,12 @@ static int all_blank(const char *s, size_t len) {
 
 int fr_schema_parse_cell(const fr_schema *s, size_t col, const char *text,
                          size_t len, fr_field *out, fr_error *err) {
+  return fr_schema_parse_cell_hint(s, col, text, len, NAN, out, err);
+}
+
+int fr_schema_parse_cell_hint(const fr_schema *s, size_t col, const char *text,
+                              size_t len, double hint, fr_field *out,
+                              fr_error *err) {
   char q[80];
   out->str = NULL;
   out->len = 0;
@@ -173,7 +181,7 @@ int fr_schema_parse_cell(const fr_schema *s, size_t col, const char *text,
     if (len == 0 || all_blank(text, len))
       return 0;
     double t;
-    if (fr_time_parse(&s->tf, text, len, &t) != 0)
+    if (fr_time_parse_hint(&s->tf, text, len, hint, &t) != 0)
       return fr_error_set(err, FR_EPARSE,
                           "column '%s': cannot parse '%s' as an event time "
                           "(format %s)",
@@ -365,12 +373,20 @@ static int parse_time_format(loader *L, const fr_yaml_node *col,
       return fr_yaml_error(L->doc, tz, L->err, FR_ESCHEMA,
                            "'timezone' applies only to strftime formats (epoch "
                            "and offset times are already UTC)");
-    if (parse_offset(z, &tf->utc_offset_seconds) != 0)
-      return fr_yaml_error(L->doc, tz, L->err, FR_ESCHEMA,
-                           "timezone '%s': only UTC or a fixed offset such as "
-                           "+05:30 is supported (IANA zone names are not "
-                           "resolved yet)",
-                           z);
+    if (parse_offset(z, &tf->utc_offset_seconds) != 0) {
+      /* Not a fixed offset: an IANA zone, whose daylight-saving rules the
+       * parser follows (fr_tz, read once here from the tz database). */
+      fr_error ze = {0};
+      fr_tz *zone = fr_tz_load(z, &ze);
+      if (!zone)
+        return fr_yaml_error(L->doc, tz, L->err, FR_ESCHEMA,
+                             "timezone '%s': not UTC, a fixed offset such as "
+                             "+05:30, or a known IANA zone (%s)",
+                             z, ze.msg);
+      fr_tz_free(L->s->tz);
+      L->s->tz = zone;
+      tf->zone = zone;
+    }
     snprintf(tf->timezone, sizeof tf->timezone, "%s", z);
   }
   fr_coltype want = numeric ? FR_COL_NUMBER : FR_COL_STRING;

@@ -2,8 +2,13 @@
  * featurize.c - the feature program, run once per transaction, identically
  * offline (fr_featurize_dataset replays a data set in event-time order with a
  * fresh state) and online (fr_featurize, one request at a time against the
- * live state).  There is no second implementation anywhere: that is what
- * makes training/serving skew impossible.
+ * live state).  The feature arithmetic (stateless transforms, window
+ * aggregates, entity updates) exists once; the two paths differ only in how
+ * they find an entity's record: online through the keyed hash of its key in
+ * a state store, offline through dense per-row entity numbers computed once
+ * from the data set's string dictionaries (no hashing or locking per row).
+ * Both partition transactions into entities by the same key text, so they
+ * give the same features bit for bit; the tests replay streams both ways.
  *
  * Entity features read only events strictly before the transaction's event
  * time and windows are [t - w, t), so equal timestamps never see each other;
@@ -13,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/data_internal.h"
 #include "features/internal.h"
 
 #define FR__PI 3.14159265358979323846
@@ -20,13 +26,33 @@
  * System 1980", Bulletin Geodesique 54, 1980). */
 #define FR__EARTH_RADIUS_KM 6371.0088
 
+/* cos of a latitude in degrees, through a small per-thread cache: the same
+ * points come back (a card's home, the point of its previous event, the
+ * merchant point both geo features of a transaction read).  Same value as
+ * calling cos. */
+static _Thread_local struct {
+  double lat, c;
+} tl_coslat[512];
+
+static double cos_lat(double lat) {
+  uint64_t bits;
+  memcpy(&bits, &lat, sizeof bits);
+  size_t i = (size_t)((bits * 0x9e3779b97f4a7c15ull) >> 55);
+  if (tl_coslat[i].lat == lat && tl_coslat[i].c != 0)
+    return tl_coslat[i].c;
+  double c = cos(lat * (FR__PI / 180.0));
+  tl_coslat[i].lat = lat;
+  tl_coslat[i].c = c;
+  return c;
+}
+
 double fr__haversine_km(double lat1, double lon1, double lat2, double lon2) {
   /* Haversine formula (R. W. Sinnott, "Virtues of the Haversine", Sky and
    * Telescope 68(2), 1984), stable for small distances. */
   double r = FR__PI / 180.0;
   double dlat = (lat2 - lat1) * r, dlon = (lon2 - lon1) * r;
-  double a = sin(dlat / 2) * sin(dlat / 2) +
-             cos(lat1 * r) * cos(lat2 * r) * sin(dlon / 2) * sin(dlon / 2);
+  double sa = sin(dlat / 2), so = sin(dlon / 2);
+  double a = sa * sa + cos_lat(lat1) * cos_lat(lat2) * so * so;
   if (a > 1)
     a = 1;
   return 2 * FR__EARTH_RADIUS_KM * asin(sqrt(a));
@@ -37,13 +63,57 @@ static double floor_mod(double a, double m) {
   return r < 0 ? r + m : r;
 }
 
-/* Per-thread scratch for distinct counts; grows, never shrinks. */
+/* ---- per-thread scratch ---------------------------------------------------
+ * Grown on first use and kept: the request path allocates nothing in the
+ * steady state.  Freed by the thread's exit only (a few KB per thread). */
 static _Thread_local uint64_t *tl_hashes;
 static _Thread_local size_t tl_hashes_cap;
+static _Thread_local double *tl_res;
+static _Thread_local size_t tl_res_cap;
+static _Thread_local fr__entity *tl_ents;
+static _Thread_local size_t tl_nents;
+static _Thread_local int tl_registered;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
+/* Runs in an exiting thread (pthread key destructor), while its
+ * thread-local variables are still there: frees its scratch. */
+static void scratch_free(void *unused) {
+  (void)unused;
+  free(tl_hashes);
+  free(tl_res);
+  for (size_t i = 0; i < tl_nents; i++)
+    fr__entity_clear(&tl_ents[i]);
+  free(tl_ents);
+  tl_hashes = NULL;
+  tl_res = NULL;
+  tl_ents = NULL;
+  tl_hashes_cap = tl_res_cap = tl_nents = 0;
+  tl_registered = 0;
+}
+
+static void make_key(void) { pthread_key_create(&tl_key, scratch_free); }
+
+/* Arranges for scratch_free at this thread's exit (once per thread). */
+static void scratch_register(void) {
+  if (tl_registered)
+    return;
+  pthread_once(&tl_once, make_key);
+  pthread_setspecific(tl_key, &tl_registered); /* any non-NULL value */
+  tl_registered = 1;
+}
+
+static double *res_scratch(size_t n) {
+  if (n > tl_res_cap) {
+    scratch_register();
+    size_t nc = n < 256 ? 256 : n * 2;
+    double *nb = realloc(tl_res, nc * sizeof *nb);
+    if (!nb)
+      return NULL;
+    tl_res = nb;
+    tl_res_cap = nc;
+  }
+  return tl_res;
 }
 
 static double field_num(const fr_txn *txn, int col) {
@@ -68,8 +138,15 @@ static int field_hash(const fr_txn *txn, int col, uint64_t *out) {
   return 1;
 }
 
+/* Local calendar position of a time, cached per thread: the hour, day and
+ * cyclic features of one transaction share one computation. */
+static _Thread_local double tl_local = NAN, tl_sod, tl_dow;
+static _Thread_local double tl_sc_local = NAN, tl_sin, tl_cos;
+
+/* pos: the category's position in the vocabulary (-1 unseen), or -2 when
+ * the cell is missing; categorical ops only. */
 static void stateless(const fr_featurizer *f, const fr__op *op, const fr_txn *txn,
-                      float *out) {
+                      float *out, long pos) {
   double t = txn->event_time, v = NAN;
   switch (op->kind) {
   case FR__K_NUMERIC:
@@ -99,24 +176,34 @@ static void stateless(const fr_featurizer *f, const fr__op *op, const fr_txn *tx
     if (isnan(t))
       break;
     double local = t + op->utc_offset;
+    if (op->tz)
+      local = t + fr_tz_offset(op->tz, t); /* the zone's offset at t */
     if (op->offset_col >= 0) {
       double m = field_num(txn, op->offset_col);
       if (isnan(m))
         break;
       local += m * 60.0;
     }
-    double sod = floor_mod(local, 86400.0);
-    double days = floor(local / 86400.0);
-    /* 1970-01-01 was a Thursday: Monday = 0 makes it 3. */
-    double dow = floor_mod(days + 3.0, 7.0);
+    if (local != tl_local) {
+      double days = floor(local / 86400.0);
+      tl_sod = local - days * 86400.0;
+      /* 1970-01-01 was a Thursday: Monday = 0 makes it 3. */
+      tl_dow = floor_mod(days + 3.0, 7.0);
+      tl_local = local;
+    }
+    double sod = tl_sod, dow = tl_dow;
     if (op->kind == FR__K_HOUR)
       v = floor(sod / 3600.0);
     else if (op->kind == FR__K_DOW)
       v = dow;
-    else if (op->kind == FR__K_HOUR_SIN)
-      v = sin(2 * FR__PI * sod / 86400.0);
-    else if (op->kind == FR__K_HOUR_COS)
-      v = cos(2 * FR__PI * sod / 86400.0);
+    else if (op->kind == FR__K_HOUR_SIN || op->kind == FR__K_HOUR_COS) {
+      if (tl_sc_local != local) {
+        /* hour_sin and hour_cos usually come together: one sincos. */
+        sincos(2 * FR__PI * sod / 86400.0, &tl_sin, &tl_cos);
+        tl_sc_local = local;
+      }
+      v = op->kind == FR__K_HOUR_SIN ? tl_sin : tl_cos;
+    }
     else if (op->kind == FR__K_DOW_SIN)
       v = sin(2 * FR__PI * (dow * 86400.0 + sod) / 604800.0);
     else
@@ -135,13 +222,11 @@ static void stateless(const fr_featurizer *f, const fr__op *op, const fr_txn *tx
   case FR__K_FREQUENCY:
   case FR__K_TARGET_ENCODING: {
     const fr__encoder *enc = &f->encs[op->enc];
-    const fr_field *fl = &txn->fields[op->col];
-    if (!fl->present) {
+    if (pos == -2) {
       for (size_t j = 0; j < op->nout; j++)
         out[op->out + j] = NAN;
       return;
     }
-    long pos = fr__encoder_find(enc, fl->str, fl->len);
     if (pos >= 0 && ((op->max_categories > 0 && pos >= op->max_categories) ||
                      enc->count[pos] < op->min_count))
       pos = -1; /* rare or beyond the cap: treated as unseen */
@@ -167,47 +252,100 @@ static void stateless(const fr_featurizer *f, const fr__op *op, const fr_txn *tx
   out[op->out] = (float)v;
 }
 
-/* Window aggregates of every value of a slot over [t - w, t). */
-typedef struct agg {
-  double count;
-  double n[64], sum[64], mean[64], m2[64], min[64], max[64];
-} agg;
+static long category_pos(const fr_featurizer *f, const fr__op *op,
+                         const fr_txn *txn) {
+  if (op->enc < 0)
+    return -1;
+  const fr_field *fl = &txn->fields[op->col];
+  if (!fl->present)
+    return -2;
+  return fr__encoder_find(&f->encs[op->enc], fl->str, fl->len);
+}
 
-static void aggregate(const fr__slot *sl, const fr__entity *e, uint32_t end,
-                      double t, double w, agg *a) {
-  size_t nv = sl->nvals;
-  a->count = 0;
+/* ---- window aggregates ----------------------------------------------------
+ * Per window the result block holds: count, then per value n, sum, min,
+ * max, m2 (sum of squared deviations from the window mean, only for values
+ * a std or zscore reads). */
+
+#define R_N 0
+#define R_SUM 1
+#define R_MIN 2
+#define R_MAX 3
+#define R_M2 4
+
+typedef struct running {
+  double count;
+  double v[FR__MAX_VALS][4]; /* n, sum, min, max */
+} running;
+
+static void run_init(running *r, size_t nv) {
+  r->count = 0;
   for (size_t k = 0; k < nv; k++) {
-    a->n[k] = a->sum[k] = a->mean[k] = a->m2[k] = 0;
-    a->min[k] = INFINITY;
-    a->max[k] = -INFINITY;
+    r->v[k][0] = r->v[k][1] = 0;
+    r->v[k][2] = INFINITY;
+    r->v[k][3] = -INFINITY;
   }
-  if (!e)
-    return;
-  double from = t - w;
-  uint32_t start = end;
-  while (start > 0 && e->ev[(size_t)(start - 1) * sl->stride] >= from)
-    start--;
-  /* Oldest to newest, so the sums are those of a forward pass. */
-  for (uint32_t i = start; i < end; i++) {
-    const double *ev = e->ev + (size_t)i * sl->stride;
-    a->count += 1;
-    for (size_t k = 0; k < nv; k++) {
-      double x = ev[1 + k];
-      if (isnan(x))
-        continue;
-      /* Welford's online update (B. P. Welford, Technometrics 4(3), 1962). */
-      a->n[k] += 1;
-      a->sum[k] += x;
-      double d = x - a->mean[k];
-      a->mean[k] += d / a->n[k];
-      a->m2[k] += d * (x - a->mean[k]);
-      if (x < a->min[k])
-        a->min[k] = x;
-      if (x > a->max[k])
-        a->max[k] = x;
+}
+
+static inline void run_add_event(running *r, const double *ev, size_t nv) {
+  r->count += 1;
+  for (size_t k = 0; k < nv; k++) {
+    double x = ev[1 + k];
+    if (isnan(x))
+      continue;
+    double *a = r->v[k];
+    a[0] += 1;
+    a[1] += x;
+    if (x < a[2])
+      a[2] = x;
+    if (x > a[3])
+      a[3] = x;
+  }
+}
+
+static inline void run_add_bucket(running *r, const double *b, size_t nv) {
+  r->count += b[1];
+  for (size_t k = 0; k < nv; k++) {
+    const double *bv = b + 2 + 5 * k;
+    if (bv[0] <= 0)
+      continue;
+    double *a = r->v[k];
+    a[0] += bv[0];
+    a[1] += bv[1];
+    if (bv[3] < a[2])
+      a[2] = bv[3];
+    if (bv[4] > a[3])
+      a[3] = bv[4];
+  }
+}
+
+/* res = log part (+ bucket part when b != NULL). */
+static void run_store(double *res, const running *l, const running *b,
+                      size_t nv) {
+  res[0] = l->count + (b ? b->count : 0);
+  for (size_t k = 0; k < nv; k++) {
+    double *o = res + 1 + 5 * k;
+    const double *x = l->v[k];
+    o[R_N] = x[0];
+    o[R_SUM] = x[1];
+    o[R_MIN] = x[2];
+    o[R_MAX] = x[3];
+    o[R_M2] = 0;
+    if (b) {
+      const double *y = b->v[k];
+      o[R_N] += y[0];
+      o[R_SUM] += y[1];
+      if (y[2] < o[R_MIN])
+        o[R_MIN] = y[2];
+      if (y[3] > o[R_MAX])
+        o[R_MAX] = y[3];
     }
   }
+}
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return x < y ? -1 : x > y;
 }
 
 static double distinct_count(const fr__slot *sl, const fr__entity *e,
@@ -217,6 +355,30 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
   double from = t - w;
   size_t m = 0;
   size_t h0 = 1 + sl->nvals + (size_t)hidx;
+  /* A window of at most 16 events, the common case: compare in place. */
+  uint32_t start = end;
+  while (start > 0 && end - start <= 16 &&
+         e->ev[(size_t)(start - 1) * sl->stride] >= from)
+    start--;
+  if (end - start <= 16 &&
+      (start == 0 || e->ev[(size_t)(start - 1) * sl->stride] < from)) {
+    size_t d = 0;
+    for (uint32_t i = start; i < end; i++) {
+      uint64_t h;
+      memcpy(&h, &e->ev[(size_t)i * sl->stride + h0], sizeof h);
+      if (h == 0)
+        continue; /* missing value */
+      uint32_t j = start;
+      for (; j < i; j++) {
+        uint64_t g;
+        memcpy(&g, &e->ev[(size_t)j * sl->stride + h0], sizeof g);
+        if (g == h)
+          break;
+      }
+      d += j == i;
+    }
+    return (double)d;
+  }
   for (uint32_t i = end; i > 0; i--) {
     const double *ev = e->ev + (size_t)(i - 1) * sl->stride;
     if (ev[0] < from)
@@ -226,6 +388,7 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
     if (h == 0)
       continue; /* missing value */
     if (m == tl_hashes_cap) {
+      scratch_register();
       size_t nc = tl_hashes_cap ? tl_hashes_cap * 2 : 256;
       uint64_t *nb = realloc(tl_hashes, nc * sizeof *nb);
       if (!nb)
@@ -244,108 +407,146 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
   return (double)d;
 }
 
-/* Builds "entity\0key1\x1fkey2..." for the keyed hash. Returns length or -1
- * when a key column is missing, -2 when too long. */
-static long entity_key(const fr__slot *sl, const fr_txn *txn, char *buf,
-                       size_t cap) {
-  size_t o = strlen(sl->name) + 1;
-  if (o >= cap)
-    return -2;
-  memcpy(buf, sl->name, o);
-  for (size_t i = 0; i < sl->ncols; i++) {
-    const fr_field *fl = &txn->fields[sl->cols[i]];
-    if (!fl->present)
-      return -1;
-    if (i > 0) {
-      if (o + 1 >= cap)
-        return -2;
-      buf[o++] = '\x1f';
-    }
-    if (fl->str) {
-      if (o + fl->len >= cap)
-        return -2;
-      memcpy(buf + o, fl->str, fl->len);
-      o += fl->len;
-    } else {
-      char num[40];
-      int n = fr_fmt_double(num, sizeof num, fl->num);
-      if (o + (size_t)n >= cap)
-        return -2;
-      memcpy(buf + o, num, (size_t)n);
-      o += (size_t)n;
-    }
+/* Sum of squared deviations from `mean` of value k over log events
+ * [from, end) and buckets [b0, b1). */
+static double window_m2(const fr__slot *sl, const fr__entity *e, uint32_t from,
+                        uint32_t end, uint32_t b0, uint32_t b1, size_t k,
+                        double mean) {
+  double m2 = 0;
+  for (uint32_t i = end; i > from; i--) {
+    double x = e->ev[(size_t)(i - 1) * sl->stride + 1 + k];
+    if (!isnan(x))
+      m2 += (x - mean) * (x - mean);
   }
-  return (long)o;
+  /* Buckets: their own M2 plus the shift of their mean (the decomposition of
+   * T. F. Chan, G. H. Golub, R. J. LeVeque, "Algorithms for computing the
+   * sample variance", The American Statistician 37(3), 1983). */
+  for (uint32_t j = b1; j > b0; j--) {
+    const double *bv = e->bk + (size_t)(j - 1) * sl->bstride + 2 + 5 * k;
+    if (bv[0] <= 0)
+      continue;
+    double d = bv[1] / bv[0] - mean;
+    m2 += bv[2] + bv[0] * d * d;
+  }
+  return m2;
 }
 
 static void slot_features(const fr_featurizer *f, const fr__slot *sl,
                           const fr__entity *e, const fr_txn *txn, float *out) {
   double t = txn->event_time;
-  uint32_t end = e ? fr__entity_before(e, sl->stride, t) : 0;
-  agg a;
-  for (size_t wi = 0; wi < sl->nwindows; wi++) {
-    double w = sl->windows[wi];
-    int have = 0;
+  size_t nv = sl->nvals, rs = 1 + 5 * nv, stride = sl->stride;
+  uint32_t end = e ? fr__entity_before(e, stride, t) : 0;
+  /* Per window: result block, and the log / bucket ranges it covers. */
+  double *res = sl->nwin ? res_scratch(sl->nwin * (rs + 3)) : NULL;
+  if (sl->nwin && !res) {
     for (size_t k = 0; k < sl->nop_idx; k++) {
       const fr__op *op = &f->ops[sl->op_idx[k]];
-      if (op->window != w)
-        continue;
-      if (op->kind == FR__K_DISTINCT) {
-        out[op->out] = (float)distinct_count(sl, e, end, t, w, op->hidx);
-        continue;
+      out[op->out] = NAN;
+    }
+    return;
+  }
+  double *rng = res + sl->nwin * rs; /* log start, bucket b0, bucket b1 */
+  running run;
+  if (sl->nwin) {
+    /* Exact windows, ascending: one backward pass over the log. */
+    run_init(&run, nv);
+    uint32_t i = end;
+    for (size_t k = 0; k < sl->nexact; k++) {
+      double from = t - sl->win[k].w;
+      while (i > 0 && e->ev[(size_t)(i - 1) * stride] >= from) {
+        run_add_event(&run, e->ev + (size_t)(i - 1) * stride, nv);
+        i--;
       }
-      if (!have) {
-        aggregate(sl, e, end, t, w, &a);
-        have = 1;
+      run_store(res + k * rs, &run, NULL, nv);
+      rng[3 * k] = i;
+      rng[3 * k + 1] = rng[3 * k + 2] = 0;
+    }
+    if (sl->nwin > sl->nexact) {
+      /* Bucketed windows: the log for the newest, still open bucket
+       * [cur, t), closed buckets [b, cur) with b = ceil((t - w) / W) * W,
+       * so a window is exact over [b, t) whatever was folded when. */
+      double W = sl->bucket_width, cur = floor(t / W) * W;
+      running lrun, brun;
+      run_init(&lrun, nv);
+      run_init(&brun, nv);
+      uint32_t li = end;
+      while (li > 0 && e && e->ev[(size_t)(li - 1) * stride] >= cur) {
+        run_add_event(&lrun, e->ev + (size_t)(li - 1) * stride, nv);
+        li--;
       }
-      int vi = op->vidx;
-      double v = NAN;
-      switch (op->kind) {
-      case FR__K_COUNT:
-        v = a.count;
-        break;
-      case FR__K_SUM:
-        v = a.sum[vi];
-        break;
-      case FR__K_MEAN:
-        v = a.n[vi] > 0 ? a.mean[vi] : NAN;
-        break;
-      case FR__K_MIN:
-        v = a.n[vi] > 0 ? a.min[vi] : NAN;
-        break;
-      case FR__K_MAX:
-        v = a.n[vi] > 0 ? a.max[vi] : NAN;
-        break;
-      case FR__K_STD:
-        v = a.n[vi] > 1 ? sqrt(a.m2[vi] / (a.n[vi] - 1)) : NAN;
-        break;
-      case FR__K_RATIO_TO_MEAN: {
-        double x = field_num(txn, op->col);
-        v = a.n[vi] > 0 && a.mean[vi] != 0 && !isnan(x) ? x / a.mean[vi] : NAN;
-        break;
+      uint32_t j = e ? e->nb : 0;
+      while (j > 0 && e->bk[(size_t)(j - 1) * sl->bstride] >= cur)
+        j--;
+      uint32_t b1 = j;
+      for (size_t k = sl->nexact; k < sl->nwin; k++) {
+        double b = ceil((t - sl->win[k].w) / W) * W;
+        while (j > 0 && e->bk[(size_t)(j - 1) * sl->bstride] >= b) {
+          run_add_bucket(&brun, e->bk + (size_t)(j - 1) * sl->bstride, nv);
+          j--;
+        }
+        run_store(res + k * rs, &lrun, &brun, nv);
+        rng[3 * k] = li;
+        rng[3 * k + 1] = j;
+        rng[3 * k + 2] = b1;
       }
-      case FR__K_ZSCORE: {
-        double x = field_num(txn, op->col);
-        double sd = a.n[vi] > 1 ? sqrt(a.m2[vi] / (a.n[vi] - 1)) : NAN;
-        v = sd > 0 && !isnan(x) ? (x - a.mean[vi]) / sd : NAN;
-        break;
+    }
+    /* Squared deviations where a std or zscore needs them (two-pass, about
+     * the window's own mean). */
+    for (size_t k = 0; k < sl->nwin; k++) {
+      uint64_t mask = sl->win[k].m2mask;
+      for (size_t v = 0; mask && v < nv; v++, mask >>= 1) {
+        if (!(mask & 1))
+          continue;
+        double *o = res + k * rs + 1 + 5 * v;
+        if (o[R_N] > 1)
+          o[R_M2] = window_m2(sl, e, (uint32_t)rng[3 * k], end,
+                              (uint32_t)rng[3 * k + 1], (uint32_t)rng[3 * k + 2],
+                              v, o[R_SUM] / o[R_N]);
       }
-      default:
-        break;
-      }
-      out[op->out] = (float)v;
     }
   }
-  /* Features without a window. */
   for (size_t k = 0; k < sl->nop_idx; k++) {
     const fr__op *op = &f->ops[sl->op_idx[k]];
-    if (op->window > 0)
-      continue;
     double v = NAN;
+    const double *r = op->widx >= 0 ? res + (size_t)op->widx * rs : NULL;
+    const double *o = r && op->vidx >= 0 ? r + 1 + 5 * op->vidx : NULL;
     switch (op->kind) {
+    case FR__K_COUNT:
+      v = r[0];
+      break;
+    case FR__K_SUM:
+      v = o[R_SUM];
+      break;
+    case FR__K_MEAN:
+      v = o[R_N] > 0 ? o[R_SUM] / o[R_N] : NAN;
+      break;
+    case FR__K_MIN:
+      v = o[R_N] > 0 ? o[R_MIN] : NAN;
+      break;
+    case FR__K_MAX:
+      v = o[R_N] > 0 ? o[R_MAX] : NAN;
+      break;
+    case FR__K_STD:
+      v = o[R_N] > 1 ? sqrt(o[R_M2] / (o[R_N] - 1)) : NAN;
+      break;
+    case FR__K_RATIO_TO_MEAN: {
+      double x = field_num(txn, op->col);
+      double mean = o[R_N] > 0 ? o[R_SUM] / o[R_N] : NAN;
+      v = o[R_N] > 0 && mean != 0 && !isnan(x) ? x / mean : NAN;
+      break;
+    }
+    case FR__K_ZSCORE: {
+      double x = field_num(txn, op->col);
+      double sd = o[R_N] > 1 ? sqrt(o[R_M2] / (o[R_N] - 1)) : NAN;
+      v = sd > 0 && !isnan(x) ? (x - o[R_SUM] / o[R_N]) / sd : NAN;
+      break;
+    }
+    case FR__K_DISTINCT:
+      v = distinct_count(sl, e, end, t, op->window, op->hidx);
+      break;
     case FR__K_TIME_SINCE_PREV:
       if (e && end > 0)
-        v = t - e->ev[(size_t)(end - 1) * sl->stride];
+        v = t - e->ev[(size_t)(end - 1) * stride];
       else if (e && e->pruned_ts < t)
         v = t - e->pruned_ts;
       break;
@@ -359,7 +560,7 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
       size_t g0 = 1 + sl->nvals + sl->nhash + 2 * (size_t)op->gidx;
       double pt = NAN, plat = NAN, plon = NAN;
       for (uint32_t i = end; i > 0; i--) {
-        const double *ev = e->ev + (size_t)(i - 1) * sl->stride;
+        const double *ev = e->ev + (size_t)(i - 1) * stride;
         if (!isnan(ev[g0]) && !isnan(ev[g0 + 1])) {
           pt = ev[0];
           plat = ev[g0];
@@ -384,15 +585,27 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
   }
 }
 
-/* The event tuple this transaction adds to slot sl. */
-static void make_tuple(const fr__slot *sl, const fr_txn *txn, double *tuple) {
+/* A transaction without the entity's key (a key column is missing) has no
+ * such entity: every feature of the entity is missing. */
+static void slot_missing(const fr_featurizer *f, const fr__slot *sl, float *out) {
+  for (size_t k = 0; k < sl->nop_idx; k++)
+    out[f->ops[sl->op_idx[k]].out] = NAN;
+}
+
+/* The event tuple this transaction adds to slot sl.  hashes: when not
+ * NULL, the precomputed (field_hash) values of the slot's hashed columns
+ * (offline path), 0 = missing. */
+static void make_tuple(const fr__slot *sl, const fr_txn *txn, double *tuple,
+                       const uint64_t *hashes) {
   tuple[0] = txn->event_time;
   size_t o = 1;
   for (size_t k = 0; k < sl->nvals; k++)
     tuple[o++] = field_num(txn, sl->val_cols[k]);
   for (size_t k = 0; k < sl->nhash; k++) {
     uint64_t h = 0;
-    if (!field_hash(txn, sl->hash_cols[k], &h))
+    if (hashes)
+      h = hashes[k];
+    else if (!field_hash(txn, sl->hash_cols[k], &h))
       h = 0;
     else if (h == 0)
       h = 1; /* 0 marks "missing" */
@@ -404,8 +617,197 @@ static void make_tuple(const fr__slot *sl, const fr_txn *txn, double *tuple) {
   }
 }
 
+int fr__entity_hash(const fr__slot *sl, const fr_txn *txn,
+                    const uint8_t key[FR_HASH_KEY_BYTES], uint64_t *h,
+                    fr_error *err) {
+  /* "entity\0key1\x1fkey2...": the entity name keeps the card "42" and the
+   * merchant "42" apart; the unit separator keeps ("ab","c") and ("a","bc")
+   * apart. */
+  char buf[4096];
+  size_t o = strlen(sl->name) + 1;
+  if (o >= sizeof buf)
+    goto too_long;
+  memcpy(buf, sl->name, o);
+  for (size_t i = 0; i < sl->ncols; i++) {
+    const fr_field *fl = &txn->fields[sl->cols[i]];
+    if (!fl->present)
+      return 0;
+    if (i > 0) {
+      if (o + 1 >= sizeof buf)
+        goto too_long;
+      buf[o++] = '\x1f';
+    }
+    if (fl->str) {
+      if (o + fl->len >= sizeof buf)
+        goto too_long;
+      memcpy(buf + o, fl->str, fl->len);
+      o += fl->len;
+    } else {
+      char num[40];
+      int n = fr_fmt_double(num, sizeof num, fl->num == 0 ? 0.0 : fl->num);
+      if (o + (size_t)n >= sizeof buf)
+        goto too_long;
+      memcpy(buf + o, num, (size_t)n);
+      o += (size_t)n;
+    }
+  }
+  *h = fr_hash_keyed(key, buf, o);
+  return 1;
+too_long:
+  return fr_error_set(err, FR_EINVAL, "entity '%s': key longer than %zu bytes",
+                      sl->name, sizeof buf);
+}
+
+/* Inserts txn into entity e unless it is later than the allowed lateness.
+ * *late: 0 in order, 1 late but inserted, 2 late and dropped. */
+static int apply_update(const fr__slot *sl, fr__entity *e, const fr_txn *txn,
+                        double lateness, int *modified, int *late) {
+  double t = txn->event_time;
+  *modified = 0;
+  *late = 0;
+  if (!isnan(e->latest_ts) && t < e->latest_ts) {
+    if (t < e->latest_ts - lateness) {
+      *late = 2; /* scored with the current state, not inserted */
+      return 0;
+    }
+    *late = 1;
+  }
+  double tuple[FR__MAX_TUPLE];
+  make_tuple(sl, txn, tuple, NULL);
+  int rc = fr__entity_insert(e, sl, tuple, lateness);
+  *modified = rc == 0;
+  return rc;
+}
+
+static void count_late(fr_state *st, int late, unsigned *flags) {
+  if (late == 1)
+    atomic_fetch_add(&st->c.late_inserted, 1);
+  else if (late == 2) {
+    atomic_fetch_add(&st->c.late_dropped, 1);
+    *flags |= FR_FEATURIZE_LATE;
+  }
+}
+
+/* ---- remote (batched) path ---------------------------------------------- */
+
+static fr__entity *remote_scratch(size_t n) {
+  if (n > tl_nents) {
+    scratch_register();
+    fr__entity *ne = realloc(tl_ents, n * sizeof *ne);
+    if (!ne)
+      return NULL;
+    for (size_t i = tl_nents; i < n; i++)
+      fr__entity_init(&ne[i]);
+    tl_ents = ne;
+    tl_nents = n;
+  }
+  return tl_ents;
+}
+
+static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
+                            fr_state *st, float *out, int update,
+                            unsigned *flags, fr_error *err) {
+  size_t ns = f->nslots;
+  fr__remote_item items[ns ? ns : 1];
+  fr__entity *ents = remote_scratch(ns);
+  if (!ents)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  size_t n = 0;
+  int item_of[ns ? ns : 1];
+  for (size_t s = 0; s < ns; s++) {
+    uint64_t h;
+    int rc = fr__entity_hash(&f->slots[s], txn, st->opt.hash_key, &h, err);
+    if (rc < 0)
+      return rc;
+    item_of[s] = -1;
+    if (rc == 0)
+      continue;
+    item_of[s] = (int)n;
+    /* Scratch records are per slot: a record's capacity is counted in
+     * events of its slot's layout. */
+    items[n] = (fr__remote_item){.slot = (int)s, .key = h, .ent = &ents[s]};
+    n++;
+  }
+  int rc = n ? st->vt->fetch(st, items, n, err) : 0;
+  if (rc) {
+    atomic_fetch_add(&st->c.errors, 1);
+    if (rc != FR_EUNAVAIL || !st->outage_empty)
+      return rc;
+    /* Outage, configured to score anyway: no history, nothing stored. */
+    atomic_fetch_add(&st->c.degraded, 1);
+    *flags |= FR_FEATURIZE_DEGRADED;
+    for (size_t s = 0; s < ns; s++) {
+      if (item_of[s] >= 0)
+        slot_features(f, &f->slots[s], NULL, txn, out);
+      else
+        slot_missing(f, &f->slots[s], out);
+    }
+    return 0;
+  }
+  for (size_t s = 0; s < ns; s++) {
+    if (item_of[s] >= 0)
+      slot_features(f, &f->slots[s], items[item_of[s]].ent, txn, out);
+    else
+      slot_missing(f, &f->slots[s], out);
+  }
+  if (!update || n == 0)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    rc = apply_update(&f->slots[items[i].slot], items[i].ent, txn,
+                      st->opt.allowed_lateness, &items[i].modified, &items[i].late);
+    if (rc)
+      return fr_error_set(err, rc, "out of memory updating entity state");
+  }
+  rc = st->vt->store(st, items, n, err);
+  for (int attempt = 0; rc == 0; attempt++) {
+    /* Entities someone else updated between our read and write: read again,
+     * recompute that entity's features, write again. */
+    size_t nc = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (!items[i].conflict) {
+        count_late(st, items[i].late, flags);
+        continue;
+      }
+      items[nc++] = items[i];
+    }
+    if (nc == 0)
+      return 0;
+    atomic_fetch_add(&st->c.conflicts, nc);
+    if (attempt >= st->max_retries)
+      return fr_error_set(err, FR_EUNAVAIL,
+                          "state store: %zu entities still contended after %d "
+                          "compare-and-set retries", nc, attempt);
+    n = nc;
+    for (size_t i = 0; i < n; i++)
+      items[i].conflict = 0;
+    if ((rc = st->vt->fetch(st, items, n, err)))
+      break;
+    for (size_t i = 0; i < n; i++) {
+      const fr__slot *sl = &f->slots[items[i].slot];
+      slot_features(f, sl, items[i].ent, txn, out);
+      rc = apply_update(sl, items[i].ent, txn, st->opt.allowed_lateness,
+                        &items[i].modified, &items[i].late);
+      if (rc)
+        return fr_error_set(err, rc, "out of memory updating entity state");
+    }
+    rc = st->vt->store(st, items, n, err);
+  }
+  atomic_fetch_add(&st->c.errors, 1);
+  if (rc == FR_EUNAVAIL && st->outage_empty) {
+    /* Features were computed from the stored history; the update is lost. */
+    atomic_fetch_add(&st->c.degraded, 1);
+    *flags |= FR_FEATURIZE_DEGRADED;
+    return 0;
+  }
+  return rc;
+}
+
 int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
-                      float *out, int update, fr_error *err) {
+                      float *out, int update, unsigned *flags, fr_error *err) {
+  unsigned fl = 0;
+  if (!flags)
+    flags = &fl;
+  *flags = 0;
   if (!f->fitted)
     return fr_error_set(err, FR_ESTATE,
                         "feature spec has categorical encoders that are not "
@@ -419,47 +821,44 @@ int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
     return fr_error_set(err, FR_EINVAL, "transaction has no event time");
   for (size_t i = 0; i < f->nops; i++)
     if (f->ops[i].slot < 0)
-      stateless(f, &f->ops[i], txn, out);
+      stateless(f, &f->ops[i], txn, out, category_pos(f, &f->ops[i], txn));
+  if (st && st->f != f &&
+      strcmp(st->f->state_digest, f->state_digest) != 0)
+    return fr_error_set(err, FR_EINVAL,
+                        "state store was made for another state layout");
+  if (st && st->vt->fetch)
+    return featurize_remote(f, txn, st, out, update, flags, err);
   for (size_t s = 0; s < f->nslots; s++) {
     const fr__slot *sl = &f->slots[s];
-    char key[4096];
-    long klen = entity_key(sl, txn, key, sizeof key);
-    if (klen == -2)
-      return fr_error_set(err, FR_EINVAL, "entity '%s': key longer than %zu bytes",
-                          sl->name, sizeof key);
-    if (klen < 0 || !st) {
-      /* No key (a key column is missing) or no state: no history. */
-      slot_features(f, sl, NULL, txn, out);
+    uint64_t h = 0;
+    int k = st ? fr__entity_hash(sl, txn, st->opt.hash_key, &h, err) : 0;
+    if (k < 0)
+      return k;
+    if (k == 0) {
+      /* No state: no history; no key (a key column is missing): no
+       * entity. */
+      if (st)
+        slot_missing(f, sl, out);
+      else
+        slot_features(f, sl, NULL, txn, out);
       continue;
     }
-    uint64_t h = fr_hash_keyed(st->opt.hash_key, key, (size_t)klen);
     fr__entity_ref ref = {0};
     int rc = st->vt->begin(st, (int)s, h, update, &ref, err);
     if (rc)
       return rc;
     slot_features(f, sl, ref.ent, txn, out);
-    int modified = 0;
+    int modified = 0, late = 0;
     if (update && ref.ent) {
-      double tuple[1 + 64 + 64 + 2 * FR__MAX_GEO];
-      make_tuple(sl, txn, tuple);
-      double late = st->opt.allowed_lateness;
-      if (!isnan(ref.ent->latest_ts) && txn->event_time < ref.ent->latest_ts - late) {
-        /* Older than the allowed lateness: scored, not inserted. */
-        atomic_fetch_add(&st->late_dropped, 1);
-        rc = 0;
-      } else {
-        if (!isnan(ref.ent->latest_ts) && txn->event_time < ref.ent->latest_ts)
-          atomic_fetch_add(&st->late_inserted, 1);
-        rc = fr__entity_insert(ref.ent, sl, tuple, late);
-        modified = rc == 0;
-      }
+      rc = apply_update(sl, ref.ent, txn, st->opt.allowed_lateness, &modified,
+                        &late);
       if (rc) {
         st->vt->commit(st, &ref, 0, NULL);
         return fr_error_set(err, rc, "out of memory updating entity state");
       }
+      count_late(st, late, flags);
     }
-    rc = st->vt->commit(st, &ref, modified, err);
-    if (rc)
+    if ((rc = st->vt->commit(st, &ref, modified, err)))
       return rc;
   }
   return 0;
@@ -467,9 +866,16 @@ int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
 
 int fr_featurize(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
                  float *out_row, int update, fr_error *err) {
+  return fr_featurize_ex(f, txn, st, out_row, update, NULL, err);
+}
+
+int fr_featurize_ex(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
+                    float *out_row, int update, unsigned *flags, fr_error *err) {
+  if (flags)
+    *flags = 0;
   if (!f || !txn || !out_row)
     return fr_error_set(err, FR_EINVAL, "fr_featurize: NULL argument");
-  return fr__featurize_one(f, txn, st, out_row, update, err);
+  return fr__featurize_one(f, txn, st, out_row, update, flags, err);
 }
 
 int fr_featurizer_fit(fr_featurizer *f, const fr_dataset *d, const size_t *rows,
@@ -489,38 +895,436 @@ int fr_featurizer_fit(fr_featurizer *f, const fr_dataset *d, const size_t *rows,
   return 0;
 }
 
+/* ---- offline: dense entity numbers ---------------------------------------
+ * Each row's entity of each slot as a number 0..n-1, from the data set's
+ * string dictionaries (equal text = equal dictionary id), combined column by
+ * column for composite keys.  Keys are made dense by an LSD radix sort of
+ * (key, row) pairs, O(rows). */
+
+typedef struct kr {
+  uint64_t key;
+  uint32_t row;
+} kr;
+
+/* keys[r] (UINT64_MAX = missing) -> ids[r] dense in sorted key order. */
+static int densify(const uint64_t *keys, size_t rows, uint32_t *ids,
+                   uint64_t *ndistinct) {
+  kr *a = malloc((rows ? rows : 1) * sizeof *a);
+  kr *b = malloc((rows ? rows : 1) * sizeof *b);
+  size_t *cnt = malloc(65537 * sizeof *cnt);
+  if (!a || !b || !cnt) {
+    free(a);
+    free(b);
+    free(cnt);
+    return FR_ENOMEM;
+  }
+  size_t m = 0;
+  uint64_t maxk = 0;
+  for (size_t r = 0; r < rows; r++) {
+    ids[r] = UINT32_MAX;
+    if (keys[r] == UINT64_MAX)
+      continue;
+    a[m].key = keys[r];
+    a[m].row = (uint32_t)r;
+    if (keys[r] > maxk)
+      maxk = keys[r];
+    m++;
+  }
+  for (int shift = 0; shift < 64 && (maxk >> shift) != 0; shift += 16) {
+    memset(cnt, 0, 65537 * sizeof *cnt);
+    for (size_t i = 0; i < m; i++)
+      cnt[((a[i].key >> shift) & 0xffff) + 1]++;
+    for (size_t i = 1; i <= 65536; i++)
+      cnt[i] += cnt[i - 1];
+    for (size_t i = 0; i < m; i++)
+      b[cnt[(a[i].key >> shift) & 0xffff]++] = a[i];
+    kr *tmp = a;
+    a = b;
+    b = tmp;
+  }
+  uint64_t next = 0;
+  for (size_t i = 0; i < m; i++) {
+    if (i > 0 && a[i].key != a[i - 1].key)
+      next++;
+    ids[a[i].row] = (uint32_t)next;
+  }
+  *ndistinct = m ? next + 1 : 0;
+  free(a);
+  free(b);
+  free(cnt);
+  return 0;
+}
+
+/* Dense ids of the rows' values of column col: 1 done, 0 when the column
+ * cannot be numbered this way (strings not interned), <0 error. */
+static int column_ids(const fr_dataset *d, int col, uint32_t *ids,
+                      uint64_t *n) {
+  size_t rows = fr_dataset_rows(d);
+  const fr_schema *s = fr_dataset_schema(d);
+  const fr_column_info *ci = fr_schema_column(s, (size_t)col);
+  if (!fr__dataset_has_column(d, col)) {
+    for (size_t r = 0; r < rows; r++)
+      ids[r] = UINT32_MAX;
+    *n = 0;
+    return 1;
+  }
+  if (ci->type == FR_COL_STRING) {
+    if (ci->role == FR_ROLE_ID || ci->role == FR_ROLE_EVENT_TIME)
+      return 0; /* not interned: equal text may have several ids */
+    const uint32_t *sid = fr__dataset_string_ids(d, (size_t)col);
+    size_t nd;
+    fr__dataset_dict(d, (size_t)col, &nd);
+    if (!sid)
+      return 0;
+    memcpy(ids, sid, rows * sizeof *ids); /* FR__NO_STRING = UINT32_MAX */
+    *n = nd;
+    return 1;
+  }
+  const double *num = fr__dataset_numbers(d, (size_t)col);
+  if (!num)
+    return 0;
+  uint64_t *keys = malloc((rows ? rows : 1) * sizeof *keys);
+  if (!keys)
+    return FR_ENOMEM;
+  for (size_t r = 0; r < rows; r++) {
+    double v = num[r] == 0 ? 0.0 : num[r];
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    /* Order-preserving map of the bits; NaN (missing) -> UINT64_MAX. */
+    keys[r] = isnan(v) ? UINT64_MAX
+                       : (bits >> 63 ? ~bits : bits | (1ull << 63)) >> 1;
+  }
+  int rc = densify(keys, rows, ids, n);
+  free(keys);
+  return rc ? rc : 1;
+}
+
+/* Slot ids: 1 done, 0 not possible, <0 error. */
+static int slot_ids(const fr_dataset *d, const fr__slot *sl, uint32_t *ids,
+                    uint64_t *nent) {
+  size_t rows = fr_dataset_rows(d);
+  int rc = column_ids(d, sl->cols[0], ids, nent);
+  if (rc <= 0 || sl->ncols == 1)
+    return rc;
+  uint32_t *next = malloc((rows ? rows : 1) * sizeof *next);
+  uint64_t *keys = malloc((rows ? rows : 1) * sizeof *keys);
+  if (!next || !keys) {
+    free(next);
+    free(keys);
+    return FR_ENOMEM;
+  }
+  for (size_t c = 1; c < sl->ncols && rc > 0; c++) {
+    uint64_t nn;
+    rc = column_ids(d, sl->cols[c], next, &nn);
+    if (rc <= 0)
+      break;
+    for (size_t r = 0; r < rows; r++)
+      keys[r] = ids[r] == UINT32_MAX || next[r] == UINT32_MAX
+                    ? UINT64_MAX
+                    : (uint64_t)ids[r] * (nn + 1) + next[r];
+    int r2 = densify(keys, rows, ids, nent);
+    if (r2)
+      rc = r2;
+  }
+  free(next);
+  free(keys);
+  return rc;
+}
+
+/* Offline state: per slot, an array of records indexed by dense id; and
+ * per-dictionary caches of what the online path computes per row from the
+ * text (category positions, distinct-count hashes), so each is computed once
+ * per distinct value.  The values are the same, so are the features. */
+typedef struct offline {
+  uint32_t **ids;      /* per slot: rows ids */
+  fr__entity **ents;   /* per slot: records */
+  uint64_t *nent;
+  size_t nslots;
+  long **catpos;       /* per encoder: dictionary id -> vocabulary position */
+  const uint32_t **catids; /* per encoder: the column's per-row dict ids */
+  uint64_t ***hcache;  /* per slot, per hashed column: dict id -> hash */
+  const uint32_t ***hids; /* per slot, per hashed column: per-row dict ids */
+  size_t nencs;
+} offline;
+
+static void offline_free(offline *o) {
+  for (size_t s = 0; s < o->nslots; s++) {
+    if (o->ents && o->ents[s])
+      for (uint64_t i = 0; i < o->nent[s]; i++)
+        fr__entity_clear(&o->ents[s][i]);
+    if (o->ents)
+      free(o->ents[s]);
+    if (o->ids)
+      free(o->ids[s]);
+    if (o->hcache && o->hcache[s]) {
+      for (size_t k = 0; k < FR__MAX_VALS; k++)
+        free(o->hcache[s][k]);
+      free(o->hcache[s]);
+    }
+    if (o->hids)
+      free(o->hids[s]);
+  }
+  for (size_t e = 0; o->catpos && e < o->nencs; e++)
+    free(o->catpos[e]);
+  free(o->catpos);
+  free(o->catids);
+  free(o->hcache);
+  free(o->hids);
+  free(o->ids);
+  free(o->ents);
+  free(o->nent);
+  memset(o, 0, sizeof *o);
+}
+
+/* Dictionary and per-row ids of an interned string column, or NULL. */
+static const fr__str *interned(const fr_dataset *d, int col, size_t *nd,
+                               const uint32_t **ids) {
+  const fr_column_info *ci = fr_schema_column(fr_dataset_schema(d), (size_t)col);
+  if (ci->type != FR_COL_STRING || ci->role == FR_ROLE_ID ||
+      ci->role == FR_ROLE_EVENT_TIME || !fr__dataset_has_column(d, (size_t)col))
+    return NULL;
+  *ids = fr__dataset_string_ids(d, (size_t)col);
+  const fr__str *dict = fr__dataset_dict(d, (size_t)col, nd);
+  return *ids ? dict : NULL;
+}
+
+/* 1 ready, 0 not possible (use the state-store path), <0 error. */
+static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d) {
+  memset(o, 0, sizeof *o);
+  size_t rows = fr_dataset_rows(d);
+  if (rows >= UINT32_MAX)
+    return 0;
+  size_t ns = f->nslots ? f->nslots : 1;
+  o->nslots = f->nslots;
+  o->nencs = f->nencs;
+  o->ids = calloc(ns, sizeof *o->ids);
+  o->ents = calloc(ns, sizeof *o->ents);
+  o->nent = calloc(ns, sizeof *o->nent);
+  o->hcache = calloc(ns, sizeof *o->hcache);
+  o->hids = calloc(ns, sizeof *o->hids);
+  o->catpos = calloc(f->nencs ? f->nencs : 1, sizeof *o->catpos);
+  o->catids = calloc(f->nencs ? f->nencs : 1, sizeof *o->catids);
+  if (!o->ids || !o->ents || !o->nent || !o->hcache || !o->hids || !o->catpos ||
+      !o->catids)
+    return FR_ENOMEM;
+  for (size_t e = 0; e < f->nencs; e++) {
+    size_t nd;
+    const fr__str *dict = interned(d, f->encs[e].column, &nd, &o->catids[e]);
+    if (!dict)
+      continue; /* looked up per row */
+    o->catpos[e] = malloc((nd ? nd : 1) * sizeof **o->catpos);
+    if (!o->catpos[e])
+      return FR_ENOMEM;
+    for (size_t i = 0; i < nd; i++)
+      o->catpos[e][i] = fr__encoder_find(&f->encs[e], dict[i].ptr, dict[i].len);
+  }
+  for (size_t s = 0; s < f->nslots; s++) {
+    const fr__slot *sl = &f->slots[s];
+    o->ids[s] = malloc((rows ? rows : 1) * sizeof **o->ids);
+    o->hcache[s] = calloc(FR__MAX_VALS, sizeof **o->hcache);
+    o->hids[s] = calloc(FR__MAX_VALS, sizeof **o->hids);
+    if (!o->ids[s] || !o->hcache[s] || !o->hids[s])
+      return FR_ENOMEM;
+    int rc = slot_ids(d, sl, o->ids[s], &o->nent[s]);
+    if (rc <= 0)
+      return rc;
+    o->ents[s] = malloc((o->nent[s] ? o->nent[s] : 1) * sizeof **o->ents);
+    if (!o->ents[s])
+      return FR_ENOMEM;
+    for (uint64_t i = 0; i < o->nent[s]; i++)
+      fr__entity_init(&o->ents[s][i]);
+    for (size_t k = 0; k < sl->nhash; k++) {
+      size_t nd;
+      const fr__str *dict = interned(d, sl->hash_cols[k], &nd, &o->hids[s][k]);
+      if (!dict) {
+        o->hids[s][k] = NULL;
+        continue; /* hashed per row */
+      }
+      uint64_t *hc = malloc((nd ? nd : 1) * sizeof *hc);
+      if (!hc)
+        return FR_ENOMEM;
+      for (size_t i = 0; i < nd; i++) {
+        uint64_t h = fr_hash_fnv1a(dict[i].ptr, dict[i].len);
+        hc[i] = h ? h : 1; /* as make_tuple: 0 marks "missing" */
+      }
+      o->hcache[s][k] = hc;
+    }
+  }
+  return 1;
+}
+
+/* Fills the transaction view of row r with only the columns the features
+ * read (fields of the others stay missing): as fr_dataset_txn otherwise. */
+static void offline_txn(const fr_featurizer *f, const fr_dataset *d, size_t r,
+                        fr_field *fields, fr_txn *out) {
+  for (size_t i = 0; i < f->nused; i++) {
+    size_t col = (size_t)f->used_cols[i];
+    fr_field *fl = &fields[col];
+    const double *num = fr__dataset_numbers(d, col);
+    const uint32_t *ids;
+    if (num) {
+      *fl = (fr_field){.num = num[r], .present = !isnan(num[r])};
+    } else if ((ids = fr__dataset_string_ids(d, col)) != NULL) {
+      size_t nd;
+      const fr__str *dict = fr__dataset_dict(d, col, &nd);
+      uint32_t id = ids[r];
+      if (id == UINT32_MAX)
+        *fl = (fr_field){.num = NAN};
+      else
+        *fl = (fr_field){.str = dict[id].ptr, .len = dict[id].len, .present = 1,
+                         .num = NAN};
+    } else {
+      *fl = (fr_field){.num = NAN};
+    }
+  }
+  out->event_time = fr_dataset_event_time(d, r);
+  out->fields = fields;
+  out->nfields = fr_schema_ncols(f->schema);
+  out->line = fr_dataset_line(d, r);
+}
+
+/* Starts loading the records rows ahead will touch: the entity structs
+ * first, their newest events once the structs are (likely) in cache.  The
+ * offline replay is bound by these cache misses otherwise. */
+#define PREFETCH_FAR 16
+#define PREFETCH_NEAR 8
+
+static void offline_prefetch(const fr_featurizer *f, const offline *o,
+                             const size_t *order, size_t i, size_t rows) {
+  for (size_t s = 0; s < f->nslots; s++) {
+    if (i + PREFETCH_FAR < rows) {
+      uint32_t id = o->ids[s][order[i + PREFETCH_FAR]];
+      if (id != UINT32_MAX)
+        __builtin_prefetch(&o->ents[s][id], 1);
+    }
+    if (i + PREFETCH_NEAR < rows) {
+      uint32_t id = o->ids[s][order[i + PREFETCH_NEAR]];
+      if (id != UINT32_MAX) {
+        const fr__entity *e = &o->ents[s][id];
+        if (e->n > 0)
+          __builtin_prefetch(e->ev + (size_t)(e->n - 1) * f->slots[s].stride, 1);
+      }
+    }
+  }
+}
+
+static int offline_row(const fr_featurizer *f, offline *o, size_t r,
+                       const fr_txn *txn, float *out) {
+  if (f->needs_time && isnan(txn->event_time))
+    return FR_EINVAL;
+  for (size_t i = 0; i < f->nops; i++) {
+    const fr__op *op = &f->ops[i];
+    if (op->slot >= 0)
+      continue;
+    long pos = -1;
+    if (op->enc >= 0) {
+      if (o->catpos[op->enc]) {
+        uint32_t id = o->catids[op->enc][r];
+        pos = id == UINT32_MAX ? -2 : o->catpos[op->enc][id];
+      } else {
+        pos = category_pos(f, op, txn);
+      }
+    }
+    stateless(f, op, txn, out, pos);
+  }
+  for (size_t s = 0; s < f->nslots; s++) {
+    const fr__slot *sl = &f->slots[s];
+    uint32_t id = o->ids[s][r];
+    if (id == UINT32_MAX) {
+      slot_missing(f, sl, out);
+      continue;
+    }
+    fr__entity *e = &o->ents[s][id];
+    slot_features(f, sl, e, txn, out);
+    {
+      /* Rows come in time order: never late. */
+      uint64_t hashes[FR__MAX_VALS];
+      int cached = 1;
+      for (size_t k = 0; k < sl->nhash; k++) {
+        if (!o->hids[s][k]) {
+          cached = 0;
+          break;
+        }
+        uint32_t hid = o->hids[s][k][r];
+        hashes[k] = hid == UINT32_MAX ? 0 : o->hcache[s][k][hid];
+      }
+      double tuple[FR__MAX_TUPLE];
+      make_tuple(sl, txn, tuple, cached ? hashes : NULL);
+      if (fr__entity_insert(e, sl, tuple, 0.0))
+        return FR_ENOMEM;
+    }
+  }
+  return 0;
+}
+
 fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
                                fr_error *err) {
   if (!f || !d) {
     fr_error_set(err, FR_EINVAL, "fr_featurize_dataset: NULL argument");
     return NULL;
   }
+  if (!f->fitted) {
+    fr_error_set(err, FR_ESTATE,
+                 "feature spec has categorical encoders that are not fitted "
+                 "(train a model, or load a bundle's spec)");
+    return NULL;
+  }
   size_t rows = fr_dataset_rows(d), cols = f->nfeatures;
   size_t ncols = fr_schema_ncols(f->schema);
+  if (fr_schema_ncols(fr_dataset_schema(d)) != ncols) {
+    fr_error_set(err, FR_EINVAL, "data set and featurizer use different schemas");
+    return NULL;
+  }
   fr_table *t = fr_table_new(rows, cols);
   fr_field *fields = calloc(ncols ? ncols : 1, sizeof *fields);
-  /* An offline replay's state lives only for this call: any fixed key will
-   * do, and no production secret is needed. */
-  fr_state_options o;
-  memset(&o, 0, sizeof o);
-  fr_hash_key_from_secret("offline-replay", o.hash_key);
-  fr_state *st = f->nslots ? fr_state_new_memory(f, &o, err) : NULL;
-  if (!t || !fields || (f->nslots && !st)) {
+  offline o;
+  int fast = 0;
+  fr_state *st = NULL;
+  if (t && fields) {
+    fast = offline_init(&o, f, d);
+    if (fast == 0 && f->nslots) {
+      /* Keys the dense numbering cannot handle: go through a state store
+       * (any fixed hash key will do, no production secret is needed). */
+      offline_free(&o);
+      fr_state_options so;
+      memset(&so, 0, sizeof so);
+      fr_hash_key_from_secret("offline-replay", so.hash_key);
+      st = fr_state_new_memory(f, &so, err);
+      if (!st)
+        fast = FR_ENOMEM;
+    }
+  }
+  if (!t || !fields || fast < 0) {
+    if (fast > 0 || fast < 0)
+      offline_free(&o);
     fr_table_free(t);
     free(fields);
-    fr_state_free(st);
     fr_error_set(err, FR_ENOMEM, "out of memory for a %zu x %zu feature table",
                  rows, cols);
     return NULL;
   }
   for (size_t j = 0; j < cols; j++)
     fr_table_set_name(t, j, f->names[j]);
+  for (size_t k = 0; k < ncols; k++)
+    fields[k] = (fr_field){.num = NAN};
   const size_t *order = fr_dataset_time_order(d);
   for (size_t i = 0; i < rows; i++) {
     size_t r = order[i];
     fr_txn txn;
-    fr_dataset_txn(d, r, fields, &txn);
-    int rc = fr__featurize_one(f, &txn, st, t->x + i * cols, 1, err);
+    if (fast > 0)
+      offline_txn(f, d, r, fields, &txn);
+    else
+      fr_dataset_txn(d, r, fields, &txn);
+    int rc;
+    if (fast > 0) {
+      offline_prefetch(f, &o, order, i, rows);
+      rc = offline_row(f, &o, r, &txn, t->x + i * cols);
+      if (rc)
+        fr_error_set(err, rc, rc == FR_EINVAL ? "transaction has no event time"
+                                              : "out of memory");
+    } else {
+      rc = fr__featurize_one(f, &txn, st, t->x + i * cols, 1, NULL, err);
+    }
     if (rc) {
       fr_error_prefix(err, "%s:%zu", fr_dataset_path(d), fr_dataset_line(d, r));
       fr_table_free(t);
@@ -532,6 +1336,8 @@ fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
     t->event_time[i] = txn.event_time;
     t->source_row[i] = r;
   }
+  if (fast > 0)
+    offline_free(&o);
   free(fields);
   fr_state_free(st);
   return t;
@@ -556,7 +1362,7 @@ int fr_state_warm(fr_state *st, const fr_featurizer *f, const fr_dataset *d,
       break; /* time order: everything after is later */
     fr_txn txn;
     fr_dataset_txn(d, r, fields, &txn);
-    if ((rc = fr__featurize_one(f, &txn, st, row, 1, err))) {
+    if ((rc = fr__featurize_one(f, &txn, st, row, 1, NULL, err))) {
       fr_error_prefix(err, "%s:%zu", fr_dataset_path(d), fr_dataset_line(d, r));
       goto done;
     }

@@ -6,7 +6,11 @@
  * says which keys each kind takes, so unknown keys and missing ones are
  * errors that name the spec line.  Entities come from the schema (single
  * ENTITY columns and composite_entities); each entity a feature reads becomes
- * a "slot" whose event tuples carry exactly the values its features need.
+ * a "slot" whose event tuples carry exactly the values its features need,
+ * with its windows (exact, or served by time buckets: per feature `bucket:`
+ * or the top-level `buckets: {from, width}`) and horizons.  The slots'
+ * layout is summarised in a SHA-256 digest that snapshots and Redis keys
+ * carry, so a state is never read by a featurizer of another layout.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -26,7 +30,8 @@ enum {
   A_ENTITY = 1 << 7,    /* entity */
   A_WINDOW = 1 << 8,    /* window (required) */
   A_POINT = 1 << 9,     /* point */
-  A_OPT_WINDOW = 1 << 10 /* window (optional) */
+  A_OPT_WINDOW = 1 << 10, /* window (optional) */
+  A_BUCKET = 1 << 11     /* bucket (window served by time buckets) */
 };
 
 typedef struct kind_info {
@@ -55,20 +60,20 @@ static const kind_info kinds[] = {
      "share of training rows with the category"},
     {"target_encoding", FR__K_TARGET_ENCODING, A_COLUMN | A_CAT | A_SMOOTH,
      "smoothed fraud rate of the category"},
-    {"count", FR__K_COUNT, A_ENTITY | A_WINDOW, "events in the window"},
-    {"sum", FR__K_SUM, A_ENTITY | A_COLUMN | A_WINDOW, "sum in the window"},
-    {"mean", FR__K_MEAN, A_ENTITY | A_COLUMN | A_WINDOW, "mean in the window"},
-    {"min", FR__K_MIN, A_ENTITY | A_COLUMN | A_WINDOW, "minimum in the window"},
-    {"max", FR__K_MAX, A_ENTITY | A_COLUMN | A_WINDOW, "maximum in the window"},
-    {"std", FR__K_STD, A_ENTITY | A_COLUMN | A_WINDOW,
+    {"count", FR__K_COUNT, A_ENTITY | A_WINDOW | A_BUCKET, "events in the window"},
+    {"sum", FR__K_SUM, A_ENTITY | A_COLUMN | A_WINDOW | A_BUCKET, "sum in the window"},
+    {"mean", FR__K_MEAN, A_ENTITY | A_COLUMN | A_WINDOW | A_BUCKET, "mean in the window"},
+    {"min", FR__K_MIN, A_ENTITY | A_COLUMN | A_WINDOW | A_BUCKET, "minimum in the window"},
+    {"max", FR__K_MAX, A_ENTITY | A_COLUMN | A_WINDOW | A_BUCKET, "maximum in the window"},
+    {"std", FR__K_STD, A_ENTITY | A_COLUMN | A_WINDOW | A_BUCKET,
      "sample standard deviation in the window"},
     {"distinct_count", FR__K_DISTINCT, A_ENTITY | A_COLUMN | A_WINDOW,
      "distinct values of the column in the window"},
     {"time_since_prev", FR__K_TIME_SINCE_PREV, A_ENTITY,
      "seconds since the entity's previous event"},
-    {"ratio_to_mean", FR__K_RATIO_TO_MEAN, A_ENTITY | A_COLUMN | A_WINDOW,
+    {"ratio_to_mean", FR__K_RATIO_TO_MEAN, A_ENTITY | A_COLUMN | A_WINDOW | A_BUCKET,
      "value / mean of the window"},
-    {"zscore", FR__K_ZSCORE, A_ENTITY | A_COLUMN | A_WINDOW,
+    {"zscore", FR__K_ZSCORE, A_ENTITY | A_COLUMN | A_WINDOW | A_BUCKET,
      "(value - mean) / std of the window"},
     {"first_seen", FR__K_FIRST_SEEN, A_ENTITY,
      "1 when the entity has no earlier event"},
@@ -92,15 +97,17 @@ static int is_categorical(fr__kind k) {
 void fr_featurizer_free(fr_featurizer *f) {
   if (!f)
     return;
-  for (size_t i = 0; i < f->nops; i++)
+  for (size_t i = 0; i < f->nops; i++) {
     free(f->ops[i].name);
+    fr_tz_free(f->ops[i].tz);
+  }
   free(f->ops);
   for (size_t i = 0; f->names && i < f->nfeatures; i++)
     free(f->names[i]);
   free(f->names);
   for (size_t i = 0; i < f->nslots; i++) {
     free(f->slots[i].op_idx);
-    free(f->slots[i].windows);
+    free(f->slots[i].win);
     free(f->slots[i].val_cols);
     free(f->slots[i].hash_cols);
     free(f->slots[i].geo_lat);
@@ -112,6 +119,7 @@ void fr_featurizer_free(fr_featurizer *f) {
   free(f->encs);
   free(f->spec_yaml);
   free(f->origin);
+  free(f->used_cols);
   free(f);
 }
 
@@ -121,6 +129,10 @@ typedef struct compiler {
   fr_featurizer *f;
   const fr_yaml_doc *doc;
   fr_error *err;
+  double auto_from;    /* top-level buckets.from: windows this long or longer
+                          are bucketed (0 = none) */
+  double auto_width;   /* top-level buckets.width */
+  int *bucket_line;    /* per slot: spec line that set its bucket width */
 } compiler;
 
 static int column_of(compiler *c, const fr_yaml_node *item, const char *key,
@@ -273,6 +285,11 @@ static int slot_of(compiler *c, const fr_yaml_node *item, int *slot_out) {
   if (!ns)
     return fr_error_set(c->err, FR_ENOMEM, "out of memory");
   f->slots = ns;
+  int *bl = realloc(c->bucket_line, (f->nslots + 1) * sizeof *bl);
+  if (!bl)
+    return fr_error_set(c->err, FR_ENOMEM, "out of memory");
+  c->bucket_line = bl;
+  bl[f->nslots] = 0;
   fr__slot *sl = &f->slots[f->nslots];
   memset(sl, 0, sizeof *sl);
   sl->entity = e;
@@ -332,7 +349,7 @@ static int compile_feature(compiler *c, const fr_yaml_node *item, fr__op *op) {
       "name", "kind", "column", "numerator", "denominator", "min", "max",
       "utc_offset", "offset_column", "from", "to", "min_count",
       "max_categories", "smoothing", "entity", "window", "point",
-      "description", NULL};
+      "description", "timezone", "bucket", NULL};
   if (!item || item->type != FR_YAML_MAP)
     return fr_yaml_error(c->doc, item, c->err, FR_ESCHEMA,
                          "each feature must be a mapping {name, kind, ...}");
@@ -376,7 +393,8 @@ static int compile_feature(compiler *c, const fr_yaml_node *item, fr__op *op) {
                   {"to", A_GEO2},           {"min_count", A_CAT},
                   {"max_categories", A_CAT}, {"smoothing", A_SMOOTH},
                   {"entity", A_ENTITY},     {"window", A_WINDOW | A_OPT_WINDOW},
-                  {"point", A_POINT}};
+                  {"point", A_POINT},       {"timezone", A_TIME},
+                  {"bucket", A_BUCKET}};
   for (size_t i = 0; i < item->n; i++)
     for (size_t k = 0; k < sizeof key_args / sizeof key_args[0]; k++)
       if (strcmp(item->keys[i], key_args[k].key) == 0 &&
@@ -391,7 +409,7 @@ static int compile_feature(compiler *c, const fr_yaml_node *item, fr__op *op) {
   op->line = item->line;
   op->slot = op->enc = op->offset_col = -1;
   op->col = op->col2 = op->lat1 = op->lon1 = op->lat2 = op->lon2 = -1;
-  op->vidx = op->hidx = op->gidx = -1;
+  op->vidx = op->hidx = op->gidx = op->widx = -1;
   op->nout = 1;
   op->name = strdup(name);
   if (!op->name)
@@ -436,6 +454,21 @@ static int compile_feature(compiler *c, const fr_yaml_node *item, fr__op *op) {
     if (fr_yaml_get(item, "offset_column") &&
         (rc = column_of(c, item, "offset_column", 1, &op->offset_col)))
       return rc;
+    const fr_yaml_node *tzn = fr_yaml_get(item, "timezone");
+    if (tzn) {
+      const char *zn;
+      if ((rc = fr_yaml_as_string(c->doc, tzn, "timezone", &zn, c->err)))
+        return rc;
+      if (on || op->offset_col >= 0)
+        return fr_yaml_error(c->doc, tzn, c->err, FR_ESCHEMA,
+                             "feature '%s': give one of utc_offset, "
+                             "offset_column, timezone", name);
+      fr_error ze = {0};
+      op->tz = fr_tz_load(zn, &ze);
+      if (!op->tz)
+        return fr_yaml_error(c->doc, tzn, c->err, FR_ESCHEMA,
+                             "feature '%s': timezone: %s", name, ze.msg);
+    }
     c->f->needs_time = 1;
   }
   if (ki->args & A_GEO2) {
@@ -481,6 +514,27 @@ static int compile_feature(compiler *c, const fr_yaml_node *item, fr__op *op) {
                              ws);
     }
   }
+  double bucket_width = 0;
+  const fr_yaml_node *bn = fr_yaml_get(item, "bucket");
+  if (bn) {
+    const char *bs;
+    if ((rc = fr_yaml_as_string(c->doc, bn, "bucket", &bs, c->err)))
+      return rc;
+    if (strcmp(bs, "none") != 0 && fr_parse_duration(bs, &bucket_width))
+      return fr_yaml_error(c->doc, bn, c->err, FR_ESCHEMA,
+                           "bucket '%s': expected a bucket width such as 1h, "
+                           "or none", bs);
+  } else if ((ki->args & A_BUCKET) && c->auto_from > 0 &&
+             op->window >= c->auto_from) {
+    bucket_width = c->auto_width;
+  }
+  if (bucket_width > 0) {
+    if (!(bucket_width < op->window))
+      return fr_yaml_error(c->doc, bn ? bn : item, c->err, FR_ESCHEMA,
+                           "feature '%s': bucket width must be shorter than "
+                           "the window", name);
+    op->bucketed = 1;
+  }
   if (ki->args & A_POINT) {
     if ((rc = point_of(c, item, "point", &op->lat1, &op->lon1)))
       return rc;
@@ -488,8 +542,21 @@ static int compile_feature(compiler *c, const fr_yaml_node *item, fr__op *op) {
   if (is_stateful(k)) {
     fr__slot *sl = &c->f->slots[op->slot];
     c->f->needs_time = 1;
-    if (op->window > sl->horizon)
-      sl->horizon = op->window;
+    if (op->bucketed) {
+      /* One bucket width per entity: every event is folded into one set of
+       * buckets. */
+      if (sl->bucket_width > 0 && sl->bucket_width != bucket_width)
+        return fr_yaml_error(c->doc, bn ? bn : item, c->err, FR_ESCHEMA,
+                             "feature '%s': entity '%s' already uses buckets "
+                             "of another width (line %d); one width per "
+                             "entity", name, sl->name, c->bucket_line[op->slot]);
+      sl->bucket_width = bucket_width;
+      c->bucket_line[op->slot] = item->line;
+      if (op->window > sl->bucket_horizon)
+        sl->bucket_horizon = op->window;
+    } else if (op->window > sl->exact_horizon) {
+      sl->exact_horizon = op->window;
+    }
     if (k == FR__K_DISTINCT) {
       op->hidx = slot_add(&sl->hash_cols, &sl->nhash, op->col);
     } else if (k == FR__K_GEO_VELOCITY) {
@@ -549,6 +616,188 @@ fr_featurizer *fr_featurizer_load(const fr_schema *s, const char *spec_path,
 
 static int load_fitted(compiler *c, const fr_yaml_node *fitted);
 
+/* buckets: {from: 7d, width: 1h} - windows of `from` or longer of the
+ * kinds that can be bucketed use time buckets of `width` unless the feature
+ * says `bucket: none`. */
+static int parse_buckets(compiler *c, const fr_yaml_node *b) {
+  if (!b)
+    return 0;
+  static const char *const keys[] = {"from", "width", NULL};
+  int rc = fr_yaml_check_keys(c->doc, b, "buckets", keys, c->err);
+  if (rc)
+    return rc;
+  const char *names[2] = {"from", "width"};
+  double *outs[2] = {&c->auto_from, &c->auto_width};
+  for (int i = 0; i < 2; i++) {
+    const fr_yaml_node *n = fr_yaml_get(b, names[i]);
+    const char *v;
+    if (!n)
+      return fr_yaml_error(c->doc, b, c->err, FR_ESCHEMA,
+                           "buckets needs '%s' (a duration such as 7d / 1h)",
+                           names[i]);
+    if ((rc = fr_yaml_as_string(c->doc, n, names[i], &v, c->err)))
+      return rc;
+    if (fr_parse_duration(v, outs[i]))
+      return fr_yaml_error(c->doc, n, c->err, FR_ESCHEMA,
+                           "buckets.%s '%s': expected a positive duration such "
+                           "as 7d or 1h", names[i], v);
+  }
+  return 0;
+}
+
+static int cmp_window(const void *a, const void *b) {
+  const fr__window *x = a, *y = b;
+  if (x->bucketed != y->bucketed)
+    return x->bucketed - y->bucketed;
+  return x->w < y->w ? -1 : x->w > y->w;
+}
+
+/* Lays out each slot: event tuple (ts, values, hashes, (lat, lon) pairs),
+ * bucket record, the sorted window list (exact ascending, then bucketed
+ * ascending) with the values whose squared deviations each needs, and the
+ * horizons. */
+static int compile_slots(compiler *c) {
+  fr_featurizer *f = c->f;
+  for (size_t i = 0; i < f->nslots; i++) {
+    fr__slot *sl = &f->slots[i];
+    sl->stride = 1 + sl->nvals + sl->nhash + 2 * sl->ngeo;
+    sl->bstride = 2 + 5 * sl->nvals;
+    if (sl->nvals > FR__MAX_VALS || sl->nhash > FR__MAX_VALS)
+      return fr_error_set(c->err, FR_ESCHEMA,
+                          "%s: entity '%s': at most %d aggregated columns",
+                          c->doc->path, sl->name, FR__MAX_VALS);
+    if (sl->ngeo > FR__MAX_GEO)
+      return fr_error_set(c->err, FR_ESCHEMA,
+                          "%s: entity '%s': geo_velocity from at most %d points",
+                          c->doc->path, sl->name, FR__MAX_GEO);
+    /* The bucketed windows read the log for the newest, still open bucket
+     * (see featurize.c): keep at least one bucket width of events. */
+    if (sl->bucket_width > 0 && sl->exact_horizon < sl->bucket_width)
+      sl->exact_horizon = sl->bucket_width;
+    sl->op_idx = calloc(f->nops, sizeof *sl->op_idx);
+    sl->win = calloc(f->nops ? f->nops : 1, sizeof *sl->win);
+    if (!sl->op_idx || !sl->win)
+      return fr_error_set(c->err, FR_ENOMEM, "out of memory");
+    for (size_t k = 0; k < f->nops; k++) {
+      const fr__op *op = &f->ops[k];
+      if (op->slot != (int)i)
+        continue;
+      sl->op_idx[sl->nop_idx++] = k;
+      if (op->window <= 0 || op->kind == FR__K_DISTINCT)
+        continue;
+      size_t j = 0;
+      while (j < sl->nwin &&
+             !(sl->win[j].w == op->window && sl->win[j].bucketed == op->bucketed))
+        j++;
+      if (j == sl->nwin) {
+        sl->win[j].w = op->window;
+        sl->win[j].bucketed = op->bucketed;
+        sl->nwin++;
+      }
+    }
+    qsort(sl->win, sl->nwin, sizeof *sl->win, cmp_window);
+    sl->nexact = 0;
+    while (sl->nexact < sl->nwin && !sl->win[sl->nexact].bucketed)
+      sl->nexact++;
+    for (size_t k = 0; k < f->nops; k++) {
+      fr__op *op = &f->ops[k];
+      if (op->slot != (int)i || op->window <= 0 || op->kind == FR__K_DISTINCT)
+        continue;
+      for (size_t j = 0; j < sl->nwin; j++)
+        if (sl->win[j].w == op->window && sl->win[j].bucketed == op->bucketed)
+          op->widx = (int)j;
+      if (op->kind == FR__K_STD || op->kind == FR__K_ZSCORE)
+        sl->win[op->widx].m2mask |= (uint64_t)1 << op->vidx;
+    }
+  }
+  /* The columns a transaction's features read (the offline path fills only
+   * these). */
+  size_t ncols = fr_schema_ncols(f->schema);
+  f->used_cols = calloc(ncols ? ncols : 1, sizeof *f->used_cols);
+  char *used = calloc(ncols ? ncols : 1, 1);
+  if (!f->used_cols || !used) {
+    free(used);
+    return fr_error_set(c->err, FR_ENOMEM, "out of memory");
+  }
+#define USE(col)                                  \
+  do {                                            \
+    if ((col) >= 0 && (size_t)(col) < ncols)      \
+      used[(col)] = 1;                            \
+  } while (0)
+  for (size_t k = 0; k < f->nops; k++) {
+    const fr__op *op = &f->ops[k];
+    USE(op->col);
+    USE(op->col2);
+    USE(op->lat1);
+    USE(op->lon1);
+    USE(op->lat2);
+    USE(op->lon2);
+    USE(op->offset_col);
+  }
+  for (size_t i = 0; i < f->nslots; i++) {
+    const fr__slot *sl = &f->slots[i];
+    for (size_t k = 0; k < sl->ncols; k++)
+      USE(sl->cols[k]);
+    for (size_t k = 0; k < sl->nvals; k++)
+      USE(sl->val_cols[k]);
+    for (size_t k = 0; k < sl->nhash; k++)
+      USE(sl->hash_cols[k]);
+    for (size_t k = 0; k < sl->ngeo; k++) {
+      USE(sl->geo_lat[k]);
+      USE(sl->geo_lon[k]);
+    }
+  }
+#undef USE
+  for (size_t k = 0; k < ncols; k++)
+    if (used[k])
+      f->used_cols[f->nused++] = (int)k;
+  free(used);
+  /* The state layout digest: what a stored record depends on. */
+  size_t cap = 256, len = 0;
+  char *text = malloc(cap);
+  if (!text)
+    return fr_error_set(c->err, FR_ENOMEM, "out of memory");
+#define DIG_APPEND(...)                                                    \
+  do {                                                                     \
+    int n_ = fr_snprintf_c(NULL, 0, __VA_ARGS__);                          \
+    if (len + (size_t)n_ + 1 > cap) {                                      \
+      cap = (len + (size_t)n_ + 1) * 2;                                    \
+      char *t_ = realloc(text, cap);                                       \
+      if (!t_) {                                                           \
+        free(text);                                                        \
+        return fr_error_set(c->err, FR_ENOMEM, "out of memory");           \
+      }                                                                    \
+      text = t_;                                                           \
+    }                                                                      \
+    len += (size_t)fr_snprintf_c(text + len, cap - len, __VA_ARGS__);      \
+  } while (0)
+  const fr_schema *s = f->schema;
+#define COLNAME(i) fr_schema_column(s, (size_t)(i))->name
+  DIG_APPEND("fraud-state-layout 1\n");
+  for (size_t i = 0; i < f->nslots; i++) {
+    const fr__slot *sl = &f->slots[i];
+    DIG_APPEND("entity %s key", sl->name);
+    for (size_t k = 0; k < sl->ncols; k++)
+      DIG_APPEND(" %s", COLNAME(sl->cols[k]));
+    DIG_APPEND("\nvalues");
+    for (size_t k = 0; k < sl->nvals; k++)
+      DIG_APPEND(" %s", COLNAME(sl->val_cols[k]));
+    DIG_APPEND("\nhashes");
+    for (size_t k = 0; k < sl->nhash; k++)
+      DIG_APPEND(" %s", COLNAME(sl->hash_cols[k]));
+    DIG_APPEND("\ngeo");
+    for (size_t k = 0; k < sl->ngeo; k++)
+      DIG_APPEND(" %s:%s", COLNAME(sl->geo_lat[k]), COLNAME(sl->geo_lon[k]));
+    DIG_APPEND("\nhorizon %.17g buckets %.17g %.17g\n", sl->exact_horizon,
+               sl->bucket_width, sl->bucket_horizon);
+  }
+#undef COLNAME
+#undef DIG_APPEND
+  fr_sha256_hex(text, len, f->state_digest);
+  free(text);
+  return 0;
+}
+
 static fr_featurizer *compile(const fr_schema *s, fr_yaml_doc *doc,
                               const char *text, size_t len, fr_error *err) {
   fr_featurizer *f = calloc(1, sizeof *f);
@@ -560,14 +809,16 @@ static fr_featurizer *compile(const fr_schema *s, fr_yaml_doc *doc,
   f->origin = strdup(doc->path);
   f->spec_yaml = strndup(text, len);
   compiler c = {.f = f, .doc = doc, .err = err};
-  static const char *const top_keys[] = {"version", "description", "features",
-                                         "fitted", NULL};
+  static const char *const top_keys[] = {"version", "description", "buckets",
+                                         "features", "fitted", NULL};
   int rc = 0;
   if (!doc->root) {
     rc = fr_error_set(err, FR_ESCHEMA, "%s: empty feature spec", doc->path);
     goto fail;
   }
   if ((rc = fr_yaml_check_keys(doc, doc->root, "feature spec", top_keys, err)))
+    goto fail;
+  if ((rc = parse_buckets(&c, fr_yaml_get(doc->root, "buckets"))))
     goto fail;
   const fr_yaml_node *feats = fr_yaml_get(doc->root, "features");
   if (!feats || feats->type != FR_YAML_SEQ || feats->n == 0) {
@@ -588,40 +839,8 @@ static fr_featurizer *compile(const fr_schema *s, fr_yaml_doc *doc,
     f->ops[i].out = f->nfeatures;
     f->nfeatures += f->ops[i].nout;
   }
-  /* Event tuple layout per slot: ts, values, hashes, (lat, lon) pairs. */
-  for (size_t i = 0; i < f->nslots; i++) {
-    fr__slot *sl = &f->slots[i];
-    sl->stride = 1 + sl->nvals + sl->nhash + 2 * sl->ngeo;
-    if (sl->nvals > 64 || sl->nhash > 64) {
-      rc = fr_error_set(err, FR_ESCHEMA,
-                        "%s: entity '%s': at most 64 aggregated columns",
-                        doc->path, sl->name);
-      goto fail;
-    }
-    if (sl->ngeo > FR__MAX_GEO) {
-      rc = fr_error_set(err, FR_ESCHEMA,
-                        "%s: entity '%s': geo_velocity from at most %d points",
-                        doc->path, sl->name, FR__MAX_GEO);
-      goto fail;
-    }
-    sl->op_idx = calloc(f->nops, sizeof *sl->op_idx);
-    sl->windows = calloc(f->nops, sizeof *sl->windows);
-    if (!sl->op_idx || !sl->windows) {
-      rc = fr_error_set(err, FR_ENOMEM, "out of memory");
-      goto fail;
-    }
-    for (size_t k = 0; k < f->nops; k++) {
-      if (f->ops[k].slot != (int)i)
-        continue;
-      sl->op_idx[sl->nop_idx++] = k;
-      double w = f->ops[k].window;
-      size_t j = 0;
-      while (j < sl->nwindows && sl->windows[j] != w)
-        j++;
-      if (j == sl->nwindows && w > 0)
-        sl->windows[sl->nwindows++] = w;
-    }
-  }
+  if ((rc = compile_slots(&c)))
+    goto fail;
   const fr_yaml_node *fitted = fr_yaml_get(doc->root, "fitted");
   if (fitted) {
     if ((rc = load_fitted(&c, fitted)))
@@ -657,9 +876,11 @@ static fr_featurizer *compile(const fr_schema *s, fr_yaml_doc *doc,
       }
     }
   }
+  free(c.bucket_line);
   return f;
 fail:
   (void)rc;
+  free(c.bucket_line);
   fr_featurizer_free(f);
   return NULL;
 }
@@ -753,6 +974,10 @@ const fr_schema *fr_featurizer_schema(const fr_featurizer *f) {
 }
 
 int fr_featurizer_stateful(const fr_featurizer *f) { return f && f->nslots > 0; }
+
+const char *fr_featurizer_state_digest(const fr_featurizer *f) {
+  return f ? f->state_digest : NULL;
+}
 
 /* One-hot output names carry the category: "<name>=<category>". */
 void fr__featurizer_name_one_hot(fr_featurizer *f) {

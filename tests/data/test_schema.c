@@ -149,8 +149,9 @@ Test(schema, errors_name_file_and_line) {
   expect_error("name: x\ncolumns:\n  - {name: t, role: event_time, format: \"%Y %q\"}\n",
                "unsupported conversion '%q'");
   expect_error("name: x\ncolumns:\n  - {name: t, role: event_time, format: \"%Y-%m-%d\","
-               " timezone: Europe/Paris}\n",
-               "IANA zone names are not resolved yet");
+               " timezone: Mars/Olympus_Mons}\n",
+               "t.yaml:3:63: timezone 'Mars/Olympus_Mons': not UTC, a fixed offset such as "
+               "+05:30, or a known IANA zone");
   expect_error("name: x\ncolumns:\n  - {name: lat, role: latitude}\n", "needs a 'point'");
   expect_error("name: x\ncolumns:\n  - {name: lat, role: latitude, point: p}\n",
                "point 'p' needs exactly one latitude and one longitude");

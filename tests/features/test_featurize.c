@@ -391,3 +391,252 @@ Test(featurize, missing_event_time_is_rejected_online) {
   cr_assert(strstr(err.msg, "event time") != NULL, "%s", err.msg);
   unload(&fx);
 }
+
+Test(featurize, daylight_saving_fall_back_from_naive_local_times) {
+  /* New York, 2024-11-03: clocks go back from 02:00 EDT to 01:00 EST.  The
+   * file gives naive local times; the schema names the zone.  01:30 and
+   * 01:50 are EDT, the following 01:10 is EST: 20 minutes after 01:50, not
+   * 40 minutes before it.  hour_of_day in the zone reads the local hour. */
+  const char *schema =
+      "name: dst\n"
+      "columns:\n"
+      "  - {name: id, role: id}\n"
+      "  - {name: ts, role: event_time, format: \"%Y-%m-%d %H:%M:%S\","
+      " timezone: America/New_York}\n"
+      "  - {name: card, role: entity, entity: card}\n"
+      "  - {name: amt, role: amount}\n";
+  const char *spec =
+      "features:\n"
+      "  - {name: since, kind: time_since_prev, entity: card}\n"
+      "  - {name: n1h, kind: count, entity: card, window: 1h}\n"
+      "  - {name: hour_ny, kind: hour_of_day, timezone: America/New_York}\n"
+      "  - {name: hour_utc, kind: hour_of_day}\n";
+  fr_error err = {0};
+  fr_schema *s = fr_schema_load_string(schema, strlen(schema), "dst.yaml", &err);
+  cr_assert_not_null(s, "%s", err.msg);
+  fr_featurizer *f = fr_featurizer_load_string(s, spec, strlen(spec), "spec.yaml", &err);
+  cr_assert_not_null(f, "%s", err.msg);
+  const char *path = fr_test_write(fr_test_tmpdir(), "dst.csv",
+                                   "id,ts,card,amt\n"
+                                   "a,2024-11-03 01:30:00,C1,10\n"
+                                   "b,2024-11-03 01:50:00,C1,20\n"
+                                   "c,2024-11-03 01:10:00,C1,30\n");
+  fr_dataset *d = fr_dataset_read_csv(s, path, NULL, &err);
+  cr_assert_not_null(d, "%s", err.msg);
+  cr_assert_eq(fr_dataset_event_time(d, 0), 1730611800.0); /* 05:30Z */
+  cr_assert_eq(fr_dataset_event_time(d, 2), 1730614200.0); /* 06:10Z */
+  fr_table *t = fr_featurize_dataset(f, d, &err);
+  cr_assert_not_null(t, "%s", err.msg);
+  /* Time order = file order here. */
+  for (size_t i = 0; i < 3; i++)
+    cr_assert_eq(t->source_row[i], i);
+  cr_assert(isnan(t->x[0]));
+  cr_assert_eq(t->x[1 * 4 + 0], 1200.0f);
+  cr_assert_eq(t->x[2 * 4 + 0], 1200.0f); /* +20 min, not -40 min */
+  cr_assert_eq(t->x[2 * 4 + 1], 2.0f);    /* both earlier ones in the hour */
+  cr_assert_eq(t->x[0 * 4 + 2], 1.0f);    /* 01:30 EDT */
+  cr_assert_eq(t->x[2 * 4 + 2], 1.0f);    /* 01:10 EST */
+  cr_assert_eq(t->x[0 * 4 + 3], 5.0f);    /* 05:30Z */
+  cr_assert_eq(t->x[2 * 4 + 3], 6.0f);    /* 06:10Z */
+  fr_table_free(t);
+  fr_dataset_free(d);
+  fr_featurizer_free(f);
+  fr_schema_free(s);
+}
+
+Test(featurize, missing_entity_key_means_no_entity) {
+  /* Row b has no merchant: its card x merchant features are missing, not
+   * "first time"; it is not added to that entity.  Its card features are
+   * computed as usual. */
+  const char *spec =
+      "features:\n"
+      "  - {name: new_pair, kind: first_seen, entity: card_merchant}\n"
+      "  - {name: pair_n, kind: count, entity: card_merchant, window: 1d}\n"
+      "  - {name: card_n, kind: count, entity: card, window: 1d}\n";
+  fixture fx;
+  load(&fx, spec,
+       "a,10,C1,M1,1,x,,,,,0\n"
+       "b,20,C1,,1,x,,,,,0\n"
+       "c,30,C1,M1,1,x,,,,,0\n");
+  cr_assert_eq(feat(&fx, 0, "new_pair"), 1);
+  ASSERT_NAN(feat(&fx, 1, "new_pair"));
+  ASSERT_NAN(feat(&fx, 1, "pair_n"));
+  cr_assert_eq(feat(&fx, 1, "card_n"), 1);
+  cr_assert_eq(feat(&fx, 2, "new_pair"), 0);
+  cr_assert_eq(feat(&fx, 2, "pair_n"), 1);
+  cr_assert_eq(feat(&fx, 2, "card_n"), 2);
+  /* Online the same. */
+  fr_error err = {0};
+  fr_state_options o;
+  fr_state_options_default(&o);
+  fr_state *st = fr_state_new_memory(fx.f, &o, &err);
+  fr_field fields[16];
+  float row[3];
+  for (size_t i = 0; i < 3; i++) {
+    fr_txn txn;
+    fr_dataset_txn(fx.d, fx.t->source_row[i], fields, &txn);
+    cr_assert_eq(fr_featurize(fx.f, &txn, st, row, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(memcmp(row, fx.t->x + i * 3, sizeof row), 0);
+  }
+  cr_assert_eq(fr_state_size(st), 2); /* C1 and (C1, M1) */
+  fr_state_free(st);
+  unload(&fx);
+}
+
+Test(featurize, late_events_online) {
+  /* Allowed lateness 100 s.  After an event at 1000: one at 950 is late but
+   * within the lateness: inserted in order (a later query counts it); one
+   * at 800 is too late: scored with the current state, not inserted. */
+  fixture fx;
+  load(&fx, window_spec,
+       "a,1000,C1,M1,10,x,,,,,0\n"
+       "b,950,C1,M1,20,x,,,,,0\n"
+       "c,800,C1,M1,40,x,,,,,0\n"
+       "d,1100,C1,M1,5,x,,,,,0\n");
+  fr_error err = {0};
+  fr_state_options o;
+  fr_state_options_default(&o);
+  o.allowed_lateness = 100;
+  fr_state *st = fr_state_new_memory(fx.f, &o, &err);
+  cr_assert_not_null(st);
+  fr_field fields[16];
+  float row[4];
+  unsigned flags[4];
+  for (size_t r = 0; r < 4; r++) { /* file order = arrival order */
+    fr_txn txn;
+    fr_dataset_txn(fx.d, r, fields, &txn);
+    cr_assert_eq(fr_featurize_ex(fx.f, &txn, st, row, 1, &flags[r], &err), 0, "%s",
+                 err.msg);
+    if (r == 1) {
+      cr_assert_eq(row[0], 0); /* nothing before 950 */
+      ASSERT_NAN(row[3]); /* nothing before 950 */
+    }
+    if (r == 2) {
+      cr_assert_eq(row[0], 0); /* scored with what is before 800: nothing */
+      ASSERT_NAN(row[3]);
+    }
+    if (r == 3) {
+      cr_assert_eq(row[0], 2);  /* 950 and 1000 in [-2500, 1100), not 800 */
+      cr_assert_eq(row[1], 30);
+      cr_assert_eq(row[2], 2);
+      cr_assert_eq(row[3], 100); /* since 1000 */
+    }
+  }
+  cr_assert_eq(flags[0], 0);
+  cr_assert_eq(flags[1], 0);
+  cr_assert_eq(flags[2], FR_FEATURIZE_LATE);
+  fr_state_stats stats;
+  fr_state_get_stats(st, &stats);
+  cr_assert_eq(stats.late_inserted, 1);
+  cr_assert_eq(stats.late_dropped, 1);
+  cr_assert_str_eq(stats.backend, "memory");
+  fr_state_free(st);
+  unload(&fx);
+}
+
+Test(featurize, any_file_order_gives_the_same_features) {
+  /* Shuffling the whole file changes no transaction's features (rows are
+   * processed by event time; equal times never see each other). */
+  const char *spec =
+      "features:\n"
+      "  - {name: n1h, kind: count, entity: card, window: 1h}\n"
+      "  - {name: s1h, kind: sum, entity: card, column: amt, window: 1h}\n"
+      "  - {name: sd1h, kind: std, entity: card, column: amt, window: 1h}\n"
+      "  - {name: d1h, kind: distinct_count, entity: card, column: merchant, window: 1h}\n"
+      "  - {name: since, kind: time_since_prev, entity: card}\n"
+      "  - {name: new, kind: first_seen, entity: card_merchant}\n"
+      "  - {name: mn, kind: count, entity: merchant, window: 10m}\n";
+  enum { N = 400 };
+  static char lines[N][80];
+  uint64_t seed = 99;
+  for (int i = 0; i < N; i++) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    unsigned r = (unsigned)(seed >> 33);
+    snprintf(lines[i], sizeof lines[i], "t%d,%u,C%u,M%u,%u,x,,,,,0\n", i,
+             100000 + (r % 200) * 60, r % 5, (r >> 8) % 4, (r >> 12) % 100);
+  }
+  static char a[N * 80], b[N * 80];
+  size_t oa = 0, ob = 0;
+  int perm[N];
+  for (int i = 0; i < N; i++)
+    perm[i] = i;
+  for (int i = N - 1; i > 0; i--) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    int j = (int)((seed >> 33) % (unsigned)(i + 1));
+    int tmp = perm[i];
+    perm[i] = perm[j];
+    perm[j] = tmp;
+  }
+  for (int i = 0; i < N; i++) {
+    oa += (size_t)snprintf(a + oa, sizeof a - oa, "%s", lines[i]);
+    ob += (size_t)snprintf(b + ob, sizeof b - ob, "%s", lines[perm[i]]);
+  }
+  fixture x, y;
+  load(&x, spec, a);
+  load(&y, spec, b);
+  size_t cols = x.t->cols;
+  for (int i = 0; i < N; i++) {
+    /* Row i of a is row inv(i) of b. */
+    size_t rb = 0;
+    while (perm[rb] != i)
+      rb++;
+    size_t ia = 0, ib = 0;
+    while (x.t->source_row[ia] != (size_t)i)
+      ia++;
+    while (y.t->source_row[ib] != rb)
+      ib++;
+    cr_assert_eq(memcmp(x.t->x + ia * cols, y.t->x + ib * cols, cols * sizeof(float)), 0,
+                 "transaction t%d differs between file orders", i);
+  }
+  unload(&x);
+  unload(&y);
+}
+
+Test(featurize, more_stateless_kinds) {
+  const char *spec =
+      "features:\n"
+      "  - {name: r, kind: ratio, numerator: amt, denominator: lat}\n"
+      "  - {name: hcos, kind: hour_cos}\n"
+      "  - {name: dsin, kind: dow_sin}\n"
+      "  - {name: dcos, kind: dow_cos}\n"
+      "  - {name: hoff, kind: hour_of_day, offset_column: lon}\n"
+      "  - {name: num, kind: numeric, column: amt}\n";
+  fixture fx;
+  /* 1546300818 = Tuesday 2019-01-01T00:00:18Z: 1 day + 18 s into the week
+   * (Monday 00:00 = 0).  lon holds an offset in minutes here: -90 -> 22:30
+   * the previous day. */
+  load(&fx, spec,
+       "a,1546300818,C1,M,10,x,4,-90,,,0\n"
+       "b,1546300818,C1,M,10,x,0,,,,0\n");
+  cr_assert_float_eq(feat(&fx, 0, "r"), 2.5f, 1e-6);
+  ASSERT_NAN(feat(&fx, 1, "r")); /* denominator 0 */
+  cr_assert_float_eq(feat(&fx, 0, "hcos"), (float)cos(2 * M_PI * 18 / 86400.0), 1e-6);
+  double wk = (86400.0 + 18) / 604800.0;
+  cr_assert_float_eq(feat(&fx, 0, "dsin"), (float)sin(2 * M_PI * wk), 1e-6);
+  cr_assert_float_eq(feat(&fx, 0, "dcos"), (float)cos(2 * M_PI * wk), 1e-6);
+  cr_assert_eq(feat(&fx, 0, "hoff"), 22);
+  ASSERT_NAN(feat(&fx, 1, "hoff")); /* no offset */
+  cr_assert_eq(feat(&fx, 0, "num"), 10);
+  unload(&fx);
+}
+
+Test(featurize, missing_event_time_names_the_data_line) {
+  fr_error err = {0};
+  fr_schema *s = fr_schema_load_string(schema_yaml, strlen(schema_yaml), "toy.yaml", &err);
+  cr_assert_not_null(s);
+  const char *path = fr_test_write(fr_test_tmpdir(), "bad.csv",
+                                   "id,ts,card,merchant,amt,cat,lat,lon,mlat,mlon,label\n"
+                                   "a,1000,C1,M1,10,x,,,,,0\n"
+                                   "b,,C1,M1,10,x,,,,,0\n");
+  fr_dataset *d = fr_dataset_read_csv(s, path, NULL, &err);
+  cr_assert_null(d);
+  cr_assert(strstr(err.msg, "bad.csv:3:") != NULL, "%s", err.msg);
+  cr_assert(strstr(err.msg, "missing event time") != NULL, "%s", err.msg);
+  path = fr_test_write(fr_test_tmpdir(), "bad2.csv",
+                       "id,ts,card,merchant,amt,cat,lat,lon,mlat,mlon,label\n"
+                       "a,yesterday,C1,M1,10,x,,,,,0\n");
+  d = fr_dataset_read_csv(s, path, NULL, &err);
+  cr_assert_null(d);
+  cr_assert(strstr(err.msg, "bad2.csv:2:") != NULL, "%s", err.msg);
+  fr_schema_free(s);
+}
