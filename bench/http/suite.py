@@ -627,21 +627,8 @@ def section_batching(s, sec):
 def section_state(s, sec):
     """/v1/score with the per-entity state in process and in Redis."""
     sv = serving(s)
-    s.need_prog("redis-server", "redis-server")
     secs = s.server_seconds
-    rport = free_port()
-    rdir = tempfile.mkdtemp(prefix="redis-", dir=s.tmp)
-    redis = s.start("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--dir", rdir])
-    deadline = time.time() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", rport), timeout=0.5).close()
-            break
-        except OSError:
-            if time.time() > deadline or not redis.alive():
-                raise RuntimeError(f"redis-server did not start: {redis.tail()}")
-            time.sleep(0.1)
+    _, rport = start_redis(s)
     mem, mem_base = sv.start("serve-memory", ["--batching", "off"])
     try:
         red, red_base = sv.start("serve-redis", ["--batching", "off", "--set",
@@ -719,26 +706,38 @@ def section_generator(s, sec):
     sec.tables.append(md_table(["output", "seconds", "rows/s", "MB written", "MB/s"], rows))
 
 
-# The data sets of the featurizer and training tables: the bundled real
-# samples and the generator's output (when the schema has a feature spec).
+# The data sets of the training table: the bundled real samples and rows
+# from the generator.  200,000 generated rows keep five training runs within
+# the suite's budget (1 M rows take about a minute per run here:
+# bench/train/train_bench.py measures that case on its own).
 SAMPLES = [("ulb", "data/samples/ulb/creditcard.csv.gz"),
            ("paysim", "data/samples/paysim/paysim.csv.gz"),
            ("sparkov", "data/samples/sparkov/sparkov_windows.csv.gz")]
-TRAIN_GEN_ROWS = 1000000
+TRAIN_GEN_ROWS = 200000
+
+
+def samples():
+    return [(name, os.path.join(ROOT, path), f"{name} sample") for name, path in SAMPLES
+            if os.path.exists(os.path.join(ROOT, path))]
+
+
+def generated(s, rows, seed=7):
+    """Path of `fraud generate --rows ROWS --seed SEED` output (made once)."""
+    path = os.path.join(s.tmp, f"gen-{rows}-{seed}.csv")
+    if not os.path.exists(path):
+        s.need_cmd("generate")
+        timed([s.fraud, "generate", "--rows", str(rows), "--seed", str(seed), "-o", path])
+    return path
 
 
 def datasets(s):
-    """[(schema, path, description)]: the samples, plus 1 M generated rows
-    when `fraud generate` exists and schema 'synthetic' has a feature spec."""
-    out = [(name, os.path.join(ROOT, path), f"{name} sample") for name, path in SAMPLES
-           if os.path.exists(os.path.join(ROOT, path))]
-    spec = os.path.join(ROOT, "schemas", "synthetic.features.yaml")
-    if s.have_cmd("generate") and os.path.exists(spec):
-        path = os.path.join(s.tmp, "train-gen.csv")
-        if not os.path.exists(path):
-            timed([s.fraud, "generate", "--rows", str(TRAIN_GEN_ROWS), "--seed", "7", "-o", path])
-        out.append(("synthetic", path, f"{TRAIN_GEN_ROWS:,} generated rows "
-                                       "(`fraud generate --rows 1000000 --seed 7`)"))
+    """[(schema, path, description)] for the training table: the samples,
+    plus generated rows when schema 'synthetic' has a feature spec."""
+    out = samples()
+    if s.have_cmd("generate") and os.path.exists(os.path.join(ROOT, "schemas",
+                                                               "synthetic.features.yaml")):
+        out.append(("synthetic", generated(s, TRAIN_GEN_ROWS),
+                    f"{TRAIN_GEN_ROWS:,} generated rows"))
     return out
 
 
@@ -750,11 +749,8 @@ TRAIN_TREES = re.compile(r"trees: (\d+)")
 
 def train_runs(s):
     """`fraud train` on every data set, the data sets alternating, reps
-    times; cached so the featurizer and training tables share the runs.
-    Returns {schema: {"rows", "features", "trees", "read", "features_s",
-    "xgboost", "total", "wall"}} of medians, plus the description."""
-    if hasattr(s, "_train_runs"):
-        return s._train_runs
+    times.  Returns {schema: medians of "read", "features_s", "xgboost",
+    "total", "wall", with "rows", "features", "trees", "desc", "path"}."""
     s.need_cmd("train")
     sets = datasets(s)
     runs = {name: [] for name, _, _ in sets}
@@ -776,56 +772,126 @@ def train_runs(s):
                                "wall": wall, "rows": int(rows.group(1)) if rows else None,
                                "features": int(rows.group(2)) if rows else None,
                                "trees": int(trees.group(1)) if trees else None})
-    s._train_runs = {}
+    out = {}
     for name, path, desc in sets:
         rr = runs[name]
         med = {k: median(x[k] for x in rr) for k in ("read", "features_s", "xgboost", "total",
                                                      "wall")}
         med.update(rows=rr[0]["rows"], features=rr[0]["features"], trees=rr[0]["trees"],
                    desc=desc, path=path)
-        s._train_runs[name] = med
-    return s._train_runs
+        out[name] = med
+    return out
+
+
+FEAT_ROWS = 1000000
+FEAT_REDIS_ROWS = 20000
+
+
+def start_redis(s):
+    """A local redis-server without persistence; returns (Proc, port)."""
+    s.need_prog("redis-server", "redis-server")
+    port = free_port()
+    rdir = tempfile.mkdtemp(prefix="redis-", dir=s.tmp)
+    p = s.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                          "--save", "", "--appendonly", "no", "--dir", rdir])
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return p, port
+        except OSError:
+            if time.time() > deadline or not p.alive():
+                raise RuntimeError(f"redis-server did not start: {p.tail()}")
+            time.sleep(0.1)
 
 
 def section_featurizer(s, sec):
-    """The featurizer offline: `fraud features` end to end (read, replay in
-    event-time order with per-entity state, write the matrix), and the
-    featurize phase alone as `fraud train` times it."""
+    """The featurizer itself (bench/features/bench_features.c, the feature
+    module's benchmark program) on 1 M rows per spec, offline and online,
+    in process and through Redis; and `fraud features` end to end on the
+    bundled samples."""
+    bench = os.path.join(s.build, "tests", "bench_features")
+    tables = []
+    if os.access(bench, os.X_OK) and s.have_cmd("generate"):
+        sets = [("synthetic", generated(s, FEAT_ROWS),
+                 f"synthetic spec, {FEAT_ROWS:,} generated rows")]
+        spk = os.path.join(s.tmp, "sparkov-tiled.csv")
+        run_checked([PY, os.path.join(ROOT, "bench", "features", "make_sparkov_bench.py"),
+                     str(FEAT_ROWS), spk])
+        sets.append(("sparkov", spk, f"Sparkov spec, the sample tiled to {FEAT_ROWS:,} rows"))
+        redis_url = None
+        try:
+            _, rport = start_redis(s)
+            redis_url = f"redis://127.0.0.1:{rport}"
+        except Skip:
+            pass
+        runs = {name: [] for name, _, _ in sets}
+        for rep in range(s.reps):
+            for name, path, _ in sets:
+                args = [bench, "--schema", name, "--repeat", "1"]
+                if redis_url:
+                    args += ["--redis", redis_url, "--redis-rows", str(FEAT_REDIS_ROWS)]
+                r = run_checked(args + [path])
+                kv = dict(line.split(None, 1) for line in r.stdout.splitlines() if " " in line)
+                runs[name].append(kv)
+        rows = []
+        for name, path, desc in sets:
+            rr = runs[name]
+            num = lambda k: median(float(x[k]) for x in rr if k in x)
+            rows.append([desc, rr[0].get("features", "-"),
+                         f"{num('offline_txn_per_cpu_second'):,.0f}",
+                         f"{num('online_memory_ns_per_txn'):,.0f}",
+                         f"{num('online_redis_us_per_txn'):.1f}" if redis_url else "-",
+                         f"{int(rr[0].get('memory_entities', 0)):,}",
+                         rr[0].get("memory_bytes_per_entity", "-")])
+            sec.headline(f"featurizer, {desc}: offline transactions per CPU-second; online "
+                         "in process ns per transaction",
+                         f"{num('offline_txn_per_cpu_second'):,.0f}; "
+                         f"{num('online_memory_ns_per_txn'):,.0f}")
+        sec.command(f"fraud generate --rows {FEAT_ROWS} --seed 7 -o synthetic.csv")
+        sec.command(f"bench/features/make_sparkov_bench.py {FEAT_ROWS} sparkov.csv")
+        sec.command(f"build/tests/bench_features --schema synthetic|sparkov --repeat 1"
+                    + (f" --redis redis://127.0.0.1:PORT --redis-rows {FEAT_REDIS_ROWS}"
+                       if redis_url else "") + " synthetic.csv|sparkov.csv")
+        tables.append(md_table(
+            ["data", "features", "offline txn per CPU-s", "online in process ns/txn",
+             "online via Redis us/txn", "entities", "bytes/entity"], rows))
+        intro = (
+            "bench/features/bench_features.c (the feature module's benchmark; "
+            "docs/benchmarks-features.md explains it): **offline**, the whole data set "
+            "replayed in event-time order by `fr_featurize_dataset`, transactions per "
+            "CPU-second of one core, the CSV read before the clock starts; **online in "
+            "process**, `fr_featurize` + state update one transaction at a time against the "
+            "in-process store, CPU ns per transaction; **online via Redis**, the same for the "
+            f"first {FEAT_REDIS_ROWS:,} transactions against a local redis-server (wall time, "
+            "one connection); memory per entity after the in-process replay. The two data sets "
+            f"alternate, {s.reps} runs each (`--repeat 1`), medians.")
+    else:
+        intro = ("skipped: bench_features (built with the tests as build/tests/bench_features) "
+                 "or `fraud generate` is not in this build.")
     s.need_cmd("features")
-    sets = datasets(s)
-    walls = {name: [] for name, _, _ in sets}
+    walls, nrows = {}, {}
+    sets = samples()
     out = os.path.join(s.tmp, "features.csv")
     for rep in range(s.reps):
         for name, path, _ in sets:
-            walls[name].append(timed([s.fraud, "features", "--schema", name, path, "-o", out]))
-    trains = train_runs(s) if s.have_cmd("train") else {}
+            walls.setdefault(name, []).append(
+                timed([s.fraud, "features", "--schema", name, path, "-o", out]))
+            if name not in nrows:
+                with open(out) as f:
+                    nrows[name] = sum(1 for _ in f) - 1
     rows = []
     for name, path, desc in sets:
         t = median(walls[name])
-        tr = trains.get(name)
-        nrows = tr["rows"] if tr else None
-        if nrows is None:
-            with open(out) as f:
-                nrows = sum(1 for _ in f) - 1
-        rows.append([desc, f"{nrows:,}", tr["features"] if tr else "-", f"{t:.2f}",
-                     f"{nrows / t:,.0f}",
-                     f"{tr['features_s']:.2f}" if tr else "-",
-                     f"{nrows / tr['features_s']:,.0f}" if tr and tr["features_s"] > 0 else "-"])
+        rows.append([desc, f"{nrows[name]:,}", f"{t:.2f}", f"{nrows[name] / t:,.0f}"])
         sec.command(f"fraud features --schema {name} {rel(path)} -o features.csv")
-        if tr and tr["features_s"] > 0 and name in ("sparkov", "synthetic"):
-            sec.headline(f"featurizer (offline replay), {desc}: rows/s",
-                         f"{nrows / tr['features_s']:,.0f}")
     if os.path.exists(out):
         os.unlink(out)
-    sec.intro = (
-        "Offline featurization (replay in event-time order through the same featurizer the "
-        f"server runs online). Data sets alternating, {s.reps} runs each, medians. "
-        "\"end to end\" is the wall time of `fraud features` (read the CSV, replay, write the "
-        "matrix as text); \"featurize phase\" is the replay alone, as `fraud train` reports it "
-        "(its `time:` line) in the training runs of section \"Training time split\". A phase "
-        "printed as 0.00 s is under `fraud train`'s 10 ms resolution.")
-    sec.tables.append(md_table(["data set", "rows", "features", "end to end s", "rows/s",
-                                "featurize phase s", "rows/s"], rows))
+    tables.append(md_table(["`fraud features` end to end", "rows", "seconds", "rows/s"], rows))
+    sec.intro = intro + (" The second table is `fraud features` end to end on the bundled "
+                         f"samples (reading and writing CSV text included), {s.reps} runs "
+                         "alternating, medians.")
+    sec.tables.extend(tables)
 
 
 def section_training(s, sec):
@@ -836,14 +902,20 @@ def section_training(s, sec):
         share = (lambda k: f"{m[k]:.2f} ({100 * m[k] / m['total']:.0f} %)" if m["total"] else "-")
         rows.append([m["desc"], f"{m['rows']:,}", m["features"], m["trees"], share("read"),
                      share("features_s"), share("xgboost"), f"{m['total']:.2f}"])
-        sec.command(f"fraud train --schema {name} --out DIR {rel(m['path'])}")
+        if m["path"].startswith(s.tmp):
+            sec.command(f"fraud generate --rows {TRAIN_GEN_ROWS} --seed 7 -o gen.csv")
+            sec.command(f"fraud train --schema {name} --out DIR gen.csv")
+        else:
+            sec.command(f"fraud train --schema {name} --out DIR {rel(m['path'])}")
         if name == "synthetic":
             sec.headline(f"`fraud train` on {m['desc']}: total s (read / featurize / xgboost)",
                          f"{m['total']:.1f} ({m['read']:.1f} / {m['features_s']:.1f} / "
                          f"{m['xgboost']:.1f})")
     sec.intro = (
         "`fraud train` with its defaults (up to 500 rounds, early stopping on validation "
-        "PR-AUC after 50, depth 6, XGBoost on all cores) on each data set, data sets "
+        "PR-AUC after 50, depth 6, XGBoost on all cores) on each bundled sample and on "
+        f"{TRAIN_GEN_ROWS:,} generated rows (1 M rows take about a minute per run here; "
+        "bench/train/train_bench.py measures that case), data sets "
         f"alternating, {s.reps} runs each; the phases are those `fraud train` prints on its "
         "`time:` line (read and parse the CSV; featurize; XGBoost training including "
         "early-stopping evaluation), medians; trees = the best iteration kept.")
