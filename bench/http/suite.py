@@ -1071,7 +1071,7 @@ def render(sections, started, total, load_before, load_after, only):
         for n in sec.notes:
             lines += [n, ""]
         if sec.commands:
-            lines += ["Each repetition ran:", "", "```"] + sec.commands + ["```", ""]
+            lines += ["Commands (one repetition of each):", "", "```"] + sec.commands + ["```", ""]
     return "\n".join(lines)
 
 
