@@ -10,6 +10,10 @@
  * follows the node's default direction; 0.0 is an ordinary value; leaf values
  * are summed in float32 in tree order; for binary:logistic the margin starts
  * at logit(base_score) and the probability is a numerically stable sigmoid.
+ * It also loads LightGBM text models and ONNX TreeEnsemble models (their
+ * splits converted exactly to that form), explains rows with exact TreeSHAP,
+ * exports to ONNX, and finds bare model files in model-repository
+ * directories laid out for Triton's FIL backend.
  */
 #ifndef FRAUD_MODEL_H
 #define FRAUD_MODEL_H
@@ -112,6 +116,50 @@ FR_EXPORT int fr_forest_predict_margin(const fr_forest *f, const float *x,
 FR_EXPORT int fr_forest_predict(const fr_forest *f, const float *x, size_t n,
                                 float *out);
 
+/* Instruction sets of the prediction kernels. */
+typedef enum fr_simd {
+  FR_SIMD_AUTO = 0, /* chosen at run time: AVX-512, else AVX2, else
+                       scalar, except on AMD CPUs (slow microcoded gathers)
+                       where the portable kernel is faster; the environment
+                       variable FRAUD_SIMD=scalar|avx2|avx512 overrides */
+  FR_SIMD_SCALAR,   /* portable C */
+  FR_SIMD_AVX2,     /* 8 lanes, gathers */
+  FR_SIMD_AVX512    /* 16 lanes, gathers and mask registers */
+} fr_simd;
+
+/* 1 when this CPU (and OS) can run kernels of `s`; FR_SIMD_AUTO and
+ * FR_SIMD_SCALAR always can. */
+FR_EXPORT int fr_simd_supported(fr_simd s);
+/* "auto", "scalar", "avx2", "avx512". */
+FR_EXPORT const char *fr_simd_name(fr_simd s);
+/* What FR_SIMD_AUTO resolves to on this machine (after FRAUD_SIMD). */
+FR_EXPORT fr_simd fr_simd_best(void);
+
+/* Options of the _ex predict calls; zero-initialised means "auto, calling
+ * thread only". */
+typedef struct fr_predict_opts {
+  fr_simd simd;      /* instruction set; every set gives bit-identical output */
+  unsigned nthreads; /* 0 or 1: the calling thread only.  More: the rows are
+                        split in contiguous chunks over up to this many
+                        threads (the caller's and nthreads - 1 started for
+                        the call and joined before return), at least 256 rows
+                        per thread, so small batches never pay for a thread
+                        hand-off */
+} fr_predict_opts;
+
+/* fr_forest_predict_margin with options.  Forests with categorical, EQ/NEQ
+ * or LightGBM zero-band splits always use the portable kernel.  Output is
+ * bit-identical for every simd and nthreads value.  Thread-safe; allocates
+ * nothing when nthreads <= 1.  Errors: FR_EINVAL (NULL pointers),
+ * FR_EUNAVAIL (the CPU lacks the requested instruction set). */
+FR_EXPORT int fr_forest_predict_margin_ex(const fr_forest *f, const float *x,
+                                          size_t n, float *margin,
+                                          const fr_predict_opts *opts);
+/* fr_forest_predict with options (see fr_forest_predict_margin_ex). */
+FR_EXPORT int fr_forest_predict_ex(const fr_forest *f, const float *x,
+                                   size_t n, float *out,
+                                   const fr_predict_opts *opts);
+
 /* Applies the objective's transform to n rows of margins (n x noutputs)
  * into out (which may be margin itself): sigmoid for the logistic
  * objectives, softmax per row for multi:softprob (shifted by the row's
@@ -123,6 +171,150 @@ FR_EXPORT void fr_forest_transform(const fr_forest *f, const float *margin,
  * negative margins do not underflow to 0 early (margin -17.31 -> 3.03e-8):
  * e^m / (1 + e^m) for m < 0, in double, rounded once to float. */
 FR_EXPORT float fr_sigmoid(float margin);
+
+/* ------------------------------------------------------------------------
+ * Bare model files in a model repository (Triton FIL layout)
+ * ------------------------------------------------------------------------ */
+
+/* What a version directory holds when it has a bare model file instead of
+ * a bundle. */
+typedef struct fr_forest_dir {
+  fr_forest_format format; /* from config.pbtxt, or FR_FOREST_AUTO (by
+                              content) when no config names one */
+  char model_path[4096];   /* the model file */
+  int has_config;          /* a config.pbtxt was found and read */
+  char config_path[4096];  /* its path, when has_config */
+  int output_class;        /* FIL output_class / is_classifier "true" */
+  int predict_proba;       /* FIL predict_proba "true" */
+  double threshold;        /* FIL threshold (default 0.5) */
+  size_t max_batch_size;   /* ModelConfig max_batch_size, 0 if absent */
+} fr_forest_dir;
+
+/* Finds the model file of a model-repository version directory
+ * (REPO/<name>/<version>) the way Triton's FIL backend does.  The optional
+ * config is REPO/<name>/config.pbtxt (Triton's place) or
+ * <version>/config.pbtxt, in the Protocol Buffers text format of Triton's
+ * ModelConfig; read from it: parameters model_type ("xgboost_json" ->
+ * xgboost.json, "lightgbm" -> model.txt, and our "onnx" -> model.onnx; FIL's
+ * binary "xgboost", "xgboost_ubj" and "treelite_checkpoint" are refused),
+ * backend "onnxruntime" / platform "onnxruntime_onnx" (-> model.onnx),
+ * default_model_filename (overrides the file name), output_class or
+ * is_classifier, predict_proba, threshold and max_batch_size (FIL backend
+ * docs/model_config.md).  Without a config, the first of xgboost.json,
+ * model.json, model.txt, model.onnx that exists, format by content.
+ * Errors: FR_ENOTFOUND (no model file, naming the directory), FR_EPARSE
+ * (config.pbtxt syntax, naming path:line), FR_EFORMAT (an unsupported
+ * model_type or a bad parameter value), FR_EIO.  Reads files only. */
+FR_EXPORT int fr_forest_dir_read(const char *version_dir, fr_forest_dir *out,
+                                 fr_error *err);
+/* Triton FIL's output__0 for rows already transformed by fr_forest_predict
+ * (pred: n x noutputs), per the FIL backend's docs/model_config.md:
+ *   output_class and predict_proba: class probabilities, [P(0), P(1)] for a
+ *     binary model (width 2), one per class otherwise;
+ *   output_class only: the class id as a float: 1 when P(1) >= threshold
+ *     for a binary model, the most probable class otherwise (width 1);
+ *   neither: the prediction itself (width noutputs).
+ * out: n x fr_forest_dir_output_width().  treeshap_output is
+ * fr_forest_shap's [n, nfeatures + 1] for a single-output model. */
+FR_EXPORT size_t fr_forest_dir_output_width(const fr_forest *f,
+                                            const fr_forest_dir *d);
+FR_EXPORT void fr_forest_dir_output(const fr_forest *f, const fr_forest_dir *d,
+                                    const float *pred, size_t n, float *out);
+/* fr_forest_dir_read then fr_forest_load.  info may be NULL. */
+FR_EXPORT fr_forest *fr_forest_dir_load(const char *version_dir,
+                                        fr_forest_dir *info, fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * ONNX export
+ * ------------------------------------------------------------------------ */
+
+/* Serialises the forest as an ONNX model (IR 8) with one ai.onnx.ml
+ * (opset 3) TreeEnsembleClassifier (binary:logistic: labels [0, 1], one
+ * score, post_transform LOGISTIC; multi:softprob: one label per class,
+ * SOFTMAX) or TreeEnsembleRegressor (reg:logistic: LOGISTIC; others: NONE).
+ * Input "input" float [N, nfeatures]; outputs "label" and "probabilities"
+ * [N, classes] (classifier) or "variable" [N, outputs] (regressor).  Splits
+ * keep their float32 thresholds: XGBoost's x < t becomes BRANCH_LT t, NaN
+ * directions become nodes_missing_value_tracks_true, base_values carry the
+ * base margin (the logit of base_score for logistic objectives), node covers
+ * go to nodes_hitrates and feature names to metadata_props.  Loading the
+ * result with fr_forest_load gives the same margins and probabilities.  The
+ * file passes onnx.checker (tests/model/test_onnx.c).  *data is a new
+ * buffer of *len bytes (caller frees).  Errors: FR_EINVAL, FR_ENOMEM,
+ * FR_EUNAVAIL (a categorical or LightGBM zero-band split, which opset 3
+ * cannot express). */
+FR_EXPORT int fr_forest_to_onnx(const fr_forest *f, uint8_t **data,
+                                size_t *len, fr_error *err);
+/* fr_forest_to_onnx written to `path` atomically.  Errors as above, FR_EIO. */
+FR_EXPORT int fr_forest_export_onnx(const fr_forest *f, const char *path,
+                                    fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Explanations: exact TreeSHAP and top-k reasons
+ * ------------------------------------------------------------------------ */
+
+/* SHAP values of n rows: exact path-dependent TreeSHAP (Lundberg, Erion &
+ * Lee 2018, "Consistent Individualized Feature Attribution for Tree
+ * Ensembles", Algorithm 2), with subtree expectations weighted by the node
+ * covers of the model file (XGBoost sum_hessian, LightGBM counts, ONNX
+ * nodes_hitrates).  contrib: n x noutputs x (nfeatures + 1) float32; for
+ * each row and output, nfeatures contributions then the bias (base margin
+ * plus every tree's expected value); they sum to the row's margin (margin
+ * units: log-odds for the logistic objectives).  Equal to XGBoost's
+ * predict(pred_contribs=True) within 1e-5.  The first call builds a cache of
+ * per-leaf coefficients (see fr_forest_shap_prepare) that makes a row cost
+ * O(nodes + leaves x depth); without it (too large) the direct algorithm
+ * costs O(leaves x depth^2) per tree (docs/benchmarks-forest.md).
+ * Thread-safe; after the cache exists, allocates nothing for
+ * noutputs x (nfeatures + 1) <= 1024 (and for depth <= 32 without it).  Errors:
+ * FR_EINVAL, FR_EUNAVAIL (the model file has no covers, e.g. an ONNX model
+ * without nodes_hitrates), FR_ELIMIT (depth > 512), FR_ENOMEM. */
+FR_EXPORT int fr_forest_shap(const fr_forest *f, const float *x, size_t n,
+                             float *contrib);
+
+/* Builds the TreeSHAP coefficient cache now rather than on the first
+ * explanation (a server preparing a model at load, so the first request
+ * does not pay for it).  The cache holds, for every leaf with m distinct
+ * features on its path, the contribution coefficients of all 2^m subsets
+ * of them that a row can satisfy (the precomputation of Fast TreeSHAP v2,
+ * J. Yang 2021, arXiv:2109.09847): at most 16 Mi floats (64 MiB), trees up
+ * to depth 64, m <= 16.  Thread-safe (built once under a lock).  Errors:
+ * FR_EUNAVAIL (no covers), FR_ELIMIT (too large: SHAP still works, with the
+ * direct algorithm), FR_EINVAL. */
+FR_EXPORT int fr_forest_shap_prepare(const fr_forest *f, fr_error *err);
+
+/* One reason for a score: a feature, the row's value of it and its SHAP
+ * contribution (margin units). */
+typedef struct fr_reason {
+  uint32_t feature;   /* index into the row */
+  float value;        /* the row's value (NaN = missing) */
+  float contribution; /* SHAP value */
+} fr_reason;
+
+typedef enum fr_reason_order {
+  FR_REASONS_TOWARD_POSITIVE = 0, /* largest positive contributions: what
+                                     pushed the score toward fraud; features
+                                     with contribution <= 0 are left out */
+  FR_REASONS_BY_MAGNITUDE         /* largest |contribution|, either sign;
+                                     zero contributions left out */
+} fr_reason_order;
+
+/* Picks up to k reasons from one row's contributions (contrib: nfeatures
+ * values, the bias after them is ignored; x: the row, or NULL) into out[k],
+ * best first, ties by lower feature index.  Returns how many were written
+ * (fewer than k when fewer features qualify). */
+FR_EXPORT size_t fr_shap_top_k(const float *contrib, const float *x,
+                               size_t nfeatures, size_t k,
+                               fr_reason_order order, fr_reason *out);
+
+/* TreeSHAP of one row for one output (only that output's trees are
+ * walked), then fr_shap_top_k.  out: k entries; *nout gets the number
+ * written.  Feature names come from the caller's featurizer or
+ * fr_forest_feature_name.  Thread-safe; allocates nothing for depth <= 32
+ * and nfeatures < 512.  Errors as fr_forest_shap. */
+FR_EXPORT int fr_forest_reasons(const fr_forest *f, const float *x,
+                                size_t output, size_t k, fr_reason_order order,
+                                fr_reason *out, size_t *nout);
 
 /* ------------------------------------------------------------------------
  * Model bundle: one model version on disk (docs/bundle.md).
@@ -219,6 +411,77 @@ typedef struct fr_bundle_spec {
  * FR_EINVAL (an extra file with a bad or reserved name). */
 FR_EXPORT int fr_bundle_write(const fr_bundle_spec *spec, const char *dir,
                               fr_error *err);
+
+/* ------------------------------------------------------------------------
+ * Model paths, feature matrices and explanations (the library side of
+ * `fraud predict --features`, `fraud explain`, `fraud export`)
+ * ------------------------------------------------------------------------ */
+
+/* What a --model path names, opened: a bundle directory (manifest.json), a
+ * model-repository version directory with a bare model file
+ * (fr_forest_dir_read), or a model file (any format, by content).  Caller
+ * owns the struct; close with fr_model_source_close. */
+typedef struct fr_model_source {
+  fr_bundle *bundle;        /* a bundle (one reference), else NULL */
+  fr_forest *forest_owned;  /* a bare model, else NULL */
+  const fr_forest *forest;  /* the forest either way */
+} fr_model_source;
+
+/* Errors: those of fr_bundle_open, fr_forest_dir_read and fr_forest_load. */
+FR_EXPORT int fr_model_source_open(const char *path, fr_model_source *m,
+                                   fr_error *err);
+/* NULL-safe; zeroes *m. */
+FR_EXPORT void fr_model_source_close(fr_model_source *m);
+/* Name of feature i: the bundle featurizer's, else the model file's, else
+ * NULL.  Owned by m. */
+FR_EXPORT const char *fr_model_source_feature_name(const fr_model_source *m,
+                                                   size_t i);
+/* Matches the columns of feature matrix t (fr_table_read_csv) to the
+ * model's features: map[j] = the column of feature j (map has nfeatures
+ * entries).  By name when every feature has one (each must be a column and
+ * every column a feature), else by position (the counts must agree).
+ * Errors: FR_ESCHEMA naming `what` (the file) and the column. */
+FR_EXPORT int fr_model_source_match(const fr_model_source *m, const fr_table *t,
+                                    size_t *map, const char *what,
+                                    fr_error *err);
+/* Scores every row of a feature-matrix CSV (fr_table_read_csv format:
+ * header of feature names, empty cell = missing, optional `label` column)
+ * and writes out_csv atomically ("-": standard output) with the columns
+ * `probability,margin`, or
+ * `probability_0..probability_K-1,margin_0..margin_K-1` for K outputs, one
+ * line per row in input order, floats shortest round trip.  *rows gets the
+ * count.  Errors: FR_EIO, FR_EPARSE (a row with the wrong number of cells,
+ * a cell that is not a number: path:line:column), FR_ESCHEMA (columns
+ * versus model features). */
+FR_EXPORT int fr_model_source_score_csv(const fr_model_source *m,
+                                        const char *matrix_csv,
+                                        const char *out_csv,
+                                        const fr_predict_opts *opts,
+                                        size_t *rows, fr_error *err);
+
+/* An explanation run: per row, the probability, the margin and the top-k
+ * TreeSHAP reasons. */
+typedef struct fr_explain_job {
+  const char *model;    /* bundle directory, version directory or model file */
+  const char *data;     /* raw data file read with the bundle's schema and
+                           featurized as `fraud predict` does, or NULL */
+  const char *features; /* a feature matrix CSV instead of data, or NULL */
+  size_t k;             /* reasons per row (0: 3) */
+  fr_reason_order order;
+  fr_read_options read; /* for data */
+} fr_explain_job;
+
+/* Writes out_csv atomically ("-": standard output): transaction_id (the
+ * schema's id column, else
+ * the 1-based row number), class (multi-class models: the most probable
+ * class, whose reasons are given), probability, margin, then k triples
+ * reason_i (feature name), value_i (the row's value, empty when missing),
+ * contribution_i (SHAP, margin units); one line per input row in input
+ * order, empty triples when fewer features qualify.  Errors: FR_EINVAL (not
+ * exactly one of data / features; raw data with a bare model file), those of
+ * the readers, featurizer and fr_forest_reasons (FR_EUNAVAIL: no covers). */
+FR_EXPORT int fr_explain_run(const fr_explain_job *job, const char *out_csv,
+                             size_t *rows, fr_error *err);
 
 /* ------------------------------------------------------------------------
  * Triton export (docs/deploy.md): the same model as a Triton Inference

@@ -6,18 +6,43 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "fraud/model.h"
 #include "fraud/train.h"
+
+/* --features: a feature matrix scored with any model (bare model file,
+ * version directory or bundle); the library does it. */
+static int predict_features(const char *model, const char *matrix, const char *out) {
+  fr_error err = {0};
+  fr_model_source m;
+  size_t rows = 0;
+  if (fr_model_source_open(model, &m, &err))
+    return fr_cli_fail("predict", &err);
+  int rc = fr_model_source_score_csv(&m, matrix, out, NULL, &rows, &err);
+  fr_model_source_close(&m);
+  if (rc)
+    return fr_cli_fail("predict", &err);
+  fprintf(stderr, "fraud predict: wrote %zu rows to %s\n", rows, out);
+  return FR_EXIT_OK;
+}
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: fraud predict --model DIR DATA -o OUT.csv\n\n"
+          "usage: fraud predict --model DIR DATA -o OUT.csv\n"
+          "       fraud predict --model FILE --features MATRIX.csv -o OUT.csv\n\n"
           "Scores every row of DATA (.csv or .csv.gz, the bundle's schema) with the\n"
           "model bundle DIR and writes OUT.csv with the columns\n"
           "transaction_id,probability,decision, one line per input row in input\n"
           "order.  Features are computed in event-time order from an empty state,\n"
           "exactly as the server computes them live.\n\n"
+          "With --features, MATRIX.csv is a feature matrix (header row of feature\n"
+          "names, one row per example, empty cell = missing) scored with a bare model\n"
+          "file (XGBoost JSON, LightGBM text, ONNX), a version directory holding one,\n"
+          "or a bundle; OUT.csv has the columns probability,margin (per-class\n"
+          "probability_<k>, margin_<k> for multi-class models).\n\n"
           "options:\n"
-          "  --model DIR            model bundle directory\n"
+          "  --model DIR            model bundle directory (with --features: also a\n"
+          "                         model file or version directory)\n"
+          "  --features MATRIX.csv  score a feature matrix instead of raw data\n"
           "  -o, --output OUT.csv   output file (written atomically)\n"
           "  --event-time           add an event_time column (epoch seconds, UTC)\n"
           "  --on-bad-row fail|skip what to do with a malformed row (default fail)\n");
@@ -28,10 +53,11 @@ int fr_cmd_predict(int argc, char **argv) {
                                        {"output", required_argument, 0, 'o'},
                                        {"on-bad-row", required_argument, 0, 'b'},
                                        {"event-time", no_argument, 0, 'E'},
+                                       {"features", required_argument, 0, 'F'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   fr_score_job job = {0};
-  const char *out = NULL;
+  const char *out = NULL, *features = NULL;
   int c;
   optind = 1;
   opterr = 0;
@@ -40,6 +66,7 @@ int fr_cmd_predict(int argc, char **argv) {
     case 'm': job.model_dir = optarg; break;
     case 'o': out = optarg; break;
     case 'E': job.with_event_time = 1; break;
+    case 'F': features = optarg; break;
     case 'b':
       if (fr_cli_bad_row("predict", optarg, &job.read))
         return FR_EXIT_USAGE;
@@ -54,6 +81,11 @@ int fr_cmd_predict(int argc, char **argv) {
     return fr_cli_usage_error("predict", "--model is required");
   if (!out)
     return fr_cli_usage_error("predict", "-o OUT.csv is required");
+  if (features) {
+    if (optind != argc)
+      return fr_cli_usage_error("predict", "give either DATA or --features, not both");
+    return predict_features(job.model_dir, features, out);
+  }
   if (optind != argc - 1)
     return fr_cli_usage_error("predict", optind >= argc ? "missing DATA file"
                                                         : "expected one DATA file");

@@ -148,6 +148,8 @@ void fr_forest_free(fr_forest *f) {
   if (!f)
     return;
   free(f->nodes);
+  free(f->cnodes);
+  free(f->leaf_value);
   free(f->tree_root);
   free(f->tree_depth);
   free(f->tree_group);
@@ -161,6 +163,8 @@ void fr_forest_free(fr_forest *f) {
   free(f->cat_words);
   free(f->cover);
   free(f->node_mean);
+  fr__shap_cache_free(f->shap);
+  pthread_mutex_destroy(&f->shap_lock);
   free(f);
 }
 
@@ -186,6 +190,47 @@ static void compute_node_means(fr_forest *f) {
   }
 }
 
+/* Builds the compact 8-byte twin of the node array when every node fits
+ * (forest_internal.h).  Out of memory just leaves it out: the wide kernels
+ * give the same results. */
+static void build_compact(fr_forest *f) {
+  if (f->has_special || f->nfeatures > FR__C_MAX_FEATURES || f->nnodes == 0)
+    return;
+  for (size_t i = 0; i < f->nnodes; i++) {
+    const fr__node *n = &f->nodes[i];
+    if (n->left != i && n->left + 1 - i > FR__C_MAX_ROFF)
+      return;
+  }
+  size_t bytes = (f->nnodes * sizeof(fr__cnode) + 63) & ~(size_t)63;
+  f->cnodes = aligned_alloc(64, bytes);
+  f->leaf_value = calloc(f->nnodes, sizeof(float));
+  if (!f->cnodes || !f->leaf_value) {
+    free(f->cnodes);
+    free(f->leaf_value);
+    f->cnodes = NULL;
+    f->leaf_value = NULL;
+    return;
+  }
+  uint32_t nf = (uint32_t)f->nfeatures;
+  for (size_t i = 0; i < f->nnodes; i++) {
+    const fr__node *n = &f->nodes[i];
+    fr__cnode *c = &f->cnodes[i];
+    if (n->left == i) {
+      c->tkey = UINT32_MAX;
+      c->meta = 1u << 16;
+      f->leaf_value[i] = n->u.value;
+      continue;
+    }
+    int nan_right = (n->feat & FR__NODE_NAN_RIGHT) != 0;
+    uint32_t key = (n->feat & FR__NODE_FEAT_MASK) + (nan_right ? nf : 0);
+    c->meta = key | ((n->left + 1 - (uint32_t)i) << 16);
+    if (isnan(n->thr)) /* every number left; NaN by its default */
+      c->tkey = nan_right ? FR__KEY_NAN_HI : UINT32_MAX;
+    else
+      c->tkey = fr__key(n->thr);
+  }
+}
+
 fr_forest *fr__builder_finish(fr__builder *b, fr_error *err) {
   const char *o = b->origin;
   if (b->noutputs == 0 || !b->base_margin) {
@@ -202,6 +247,7 @@ fr_forest *fr__builder_finish(fr__builder *b, fr_error *err) {
     fr_error_set(err, FR_ENOMEM, "%s: out of memory", o);
     return NULL;
   }
+  pthread_mutex_init(&f->shap_lock, NULL);
   f->ntrees = b->ntrees;
   f->nnodes = b->nnodes;
   f->nfeatures = b->nfeatures;
@@ -352,6 +398,7 @@ fr_forest *fr__builder_finish(fr__builder *b, fr_error *err) {
   }
   f->nnodes = out;
   compute_node_means(f);
+  build_compact(f);
   free(queue);
   free(depth);
   free(seen);
@@ -418,11 +465,11 @@ fr_forest *fr_forest_load_buffer(const void *data, size_t len,
     f = fr__load_xgboost_json(data, len, origin, err);
     break;
   case FR_FOREST_LIGHTGBM_TEXT:
+    f = fr__load_lightgbm(data, len, origin, err);
+    break;
   case FR_FOREST_ONNX:
-    /* Loaders for these formats land in the next steps of issue 4. */
-    fr_error_set(err, FR_EUNAVAIL, "%s: %s models are not supported yet", origin,
-                 fr_forest_format_name(fmt));
-    return NULL;
+    f = fr__load_onnx(data, len, origin, err);
+    break;
   default:
     fr_error_set(err, FR_EINVAL, "%s: unknown model format %d", origin, (int)fmt);
     return NULL;
@@ -571,42 +618,4 @@ void fr_forest_transform(const fr_forest *f, const float *margin, size_t n,
       memmove(out, margin, n * k * sizeof(float));
     break;
   }
-}
-
-/* ------------------------------------------------------------------------
- * Prediction
- * ------------------------------------------------------------------------ */
-
-static void init_margin(const fr_forest *f, size_t n, float *margin) {
-  size_t k = f->noutputs;
-  if (k == 1) {
-    float b = f->base_margin[0];
-    for (size_t i = 0; i < n; i++)
-      margin[i] = b;
-  } else {
-    for (size_t i = 0; i < n; i++)
-      memcpy(margin + i * k, f->base_margin, k * sizeof(float));
-  }
-}
-
-int fr_forest_predict_margin(const fr_forest *f, const float *x, size_t n,
-                             float *margin) {
-  if (!f || (!x && n) || (!margin && n))
-    return FR_EINVAL;
-  if (n == 0)
-    return 0;
-  init_margin(f, n, margin);
-  if (f->has_special)
-    fr__kernel_general(f, x, n, margin);
-  else
-    fr__kernel_scalar(f, x, n, margin);
-  return 0;
-}
-
-int fr_forest_predict(const fr_forest *f, const float *x, size_t n,
-                      float *out) {
-  int rc = fr_forest_predict_margin(f, x, n, out);
-  if (rc == 0)
-    fr_forest_transform(f, out, n, out);
-  return rc;
 }

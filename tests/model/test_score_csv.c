@@ -1,0 +1,233 @@
+/* Tests src/model/score_csv.c: feature-matrix CSVs scored with bare model
+ * files reproduce XGBoost's predictions (golden cases), columns are matched
+ * by name or position with clear errors, and explanations list XGBoost's
+ * own largest SHAP contributions. */
+#include <criterion/criterion.h>
+#include <math.h>
+
+#include "fraud/model.h"
+#include "model_case.h"
+
+/* Writes case c's rows as a feature matrix with the given header names
+ * (NULL: f0..), columns in the order perm (NULL: identity). */
+static void write_matrix(const model_case *c, const char *path, const fr_forest *f,
+                         const size_t *perm, const char *extra_col) {
+  FILE *out = fopen(path, "w");
+  cr_assert_not_null(out);
+  for (size_t j = 0; j < c->nf; j++) {
+    size_t fj = perm ? perm[j] : j;
+    const char *nm = fr_forest_feature_name(f, fj);
+    if (nm)
+      fprintf(out, "%s%s", j ? "," : "", nm);
+    else
+      fprintf(out, "%sf%zu", j ? "," : "", fj);
+  }
+  if (extra_col)
+    fprintf(out, ",%s", extra_col);
+  fprintf(out, "\n");
+  for (size_t r = 0; r < c->n; r++) {
+    for (size_t j = 0; j < c->nf; j++) {
+      float v = c->x[r * c->nf + (perm ? perm[j] : j)];
+      char buf[48] = "";
+      if (!isnan(v))
+        fr_fmt_float(buf, sizeof buf, v);
+      fprintf(out, "%s%s", j ? "," : "", buf);
+    }
+    if (extra_col)
+      fprintf(out, ",1");
+    fprintf(out, "\n");
+  }
+  fclose(out);
+}
+
+/* Reads a CSV of numbers written by the library (no quoting needed). */
+static size_t read_numbers(const char *path, float *out, size_t cap, size_t *cols) {
+  FILE *f = fopen(path, "r");
+  cr_assert_not_null(f);
+  char line[65536];
+  size_t n = 0;
+  cr_assert_not_null(fgets(line, sizeof line, f)); /* header */
+  *cols = 1;
+  for (char *p = line; *p; p++)
+    *cols += *p == ',';
+  while (fgets(line, sizeof line, f)) {
+    char *s = line;
+    for (;;) {
+      char *e = strpbrk(s, ",\n");
+      double d;
+      cr_assert_lt(n, cap);
+      out[n++] = (e == s) ? NAN : (fr_parse_double(s, (size_t)(e - s), &d) == 0 ? (float)d : NAN);
+      if (!e || *e == '\n')
+        break;
+      s = e + 1;
+    }
+  }
+  fclose(f);
+  return n;
+}
+
+static void check_scores(const char *cname, int shuffle) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", fr_test_fixture("model/xgb"));
+  model_case c;
+  cr_assert_eq(model_case_load(dir, cname, &c), 0);
+  fr_model_source m;
+  fr_error err;
+  cr_assert_eq(fr_model_source_open(c.model_path, &m, &err), 0, "%s", err.msg);
+  const char *tmp = fr_test_tmpdir();
+  char in[512], out[512];
+  snprintf(in, sizeof in, "%s/x.csv", tmp);
+  snprintf(out, sizeof out, "%s/p.csv", tmp);
+  size_t *perm = NULL;
+  if (shuffle) { /* reverse the columns: matched back by name */
+    perm = malloc(c.nf * sizeof *perm);
+    for (size_t j = 0; j < c.nf; j++)
+      perm[j] = c.nf - 1 - j;
+  }
+  write_matrix(&c, in, m.forest, perm, "label");
+  size_t rows;
+  cr_assert_eq(fr_model_source_score_csv(&m, in, out, NULL, &rows, &err), 0, "%s", err.msg);
+  cr_assert_eq(rows, c.n);
+  size_t cap = c.n * c.nout * 2 + 8, cols;
+  float *v = malloc(cap * sizeof *v);
+  size_t got = read_numbers(out, v, cap, &cols);
+  cr_assert_eq(cols, 2 * c.nout);
+  cr_assert_eq(got, c.n * 2 * c.nout);
+  for (size_t r = 0; r < c.n; r++)
+    for (size_t g = 0; g < c.nout; g++) {
+      float p = v[r * 2 * c.nout + g], mg = v[r * 2 * c.nout + c.nout + g];
+      cr_assert(fabs((double)p - c.pred[r * c.nout + g]) <= 1e-6, "%s row %zu", cname, r);
+      /* +-inf rows: XGBoost's reference is at +-FLT_MAX, the same path */
+      cr_assert(mg == c.margin[r * c.nout + g], "%s row %zu margin %.9g vs %.9g", cname, r, mg,
+                c.margin[r * c.nout + g]);
+    }
+  free(v);
+  free(perm);
+  fr_model_source_close(&m);
+  model_case_free(&c);
+}
+
+Test(score_csv, matrix_scores_equal_xgboost) {
+  check_scores("ulb", 0);      /* named features (V1..Amount) */
+  check_scores("ulb", 1);      /* the same, columns reversed */
+  check_scores("d3_base04", 0); /* no names: by position */
+  check_scores("softprob3", 0); /* per-class columns */
+}
+
+Test(score_csv, column_errors) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", fr_test_fixture("model/xgb"));
+  model_case c;
+  cr_assert_eq(model_case_load(dir, "ulb", &c), 0);
+  fr_model_source m;
+  cr_assert_eq(fr_model_source_open(c.model_path, &m, NULL), 0);
+  const char *tmp = fr_test_tmpdir();
+  char in[512], out[512];
+  snprintf(in, sizeof in, "%s/x.csv", tmp);
+  snprintf(out, sizeof out, "%s/p.csv", tmp);
+  fr_error err;
+  write_matrix(&c, in, m.forest, NULL, "merchant_id");
+  cr_assert_eq(fr_model_source_score_csv(&m, in, out, NULL, NULL, &err), FR_ESCHEMA);
+  cr_assert(strstr(err.msg, "'merchant_id' is not a feature") != NULL, "%s", err.msg);
+  fr_test_write(tmp, "y.csv", "V1,V2\n1,2\n");
+  snprintf(in, sizeof in, "%s/y.csv", tmp);
+  cr_assert_eq(fr_model_source_score_csv(&m, in, out, NULL, NULL, &err), FR_ESCHEMA);
+  cr_assert(strstr(err.msg, "no column 'V3'") != NULL, "%s", err.msg);
+  fr_model_source_close(&m);
+  model_case_free(&c);
+  /* By position: the count must agree; a short row is a parse error. */
+  cr_assert_eq(fr_model_source_open(fr_test_fixture("model/xgb/d3_base04.model.json"), &m, NULL),
+               0);
+  fr_test_write(tmp, "z.csv", "a,b\n1,2\n");
+  snprintf(in, sizeof in, "%s/z.csv", tmp);
+  cr_assert_eq(fr_model_source_score_csv(&m, in, out, NULL, NULL, &err), FR_ESCHEMA);
+  cr_assert(strstr(err.msg, "2 feature columns, the model expects 8") != NULL, "%s", err.msg);
+  fr_test_write(tmp, "w.csv", "a,b,c,d,e,f,g,h\n1,2,3,4,5,6,7,8\n1,2,3\n");
+  snprintf(in, sizeof in, "%s/w.csv", tmp);
+  cr_assert_eq(fr_model_source_score_csv(&m, in, out, NULL, NULL, &err), FR_EPARSE);
+  cr_assert(strstr(err.msg, "w.csv:3") != NULL, "names the line: %s", err.msg);
+  fr_model_source_close(&m);
+}
+
+/* The reasons written for each row are XGBoost's largest positive
+ * contributions (pred_contribs), with the row's values. */
+Test(score_csv, explain_matches_xgboost_contribs) {
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", fr_test_fixture("model/xgb"));
+  model_case c;
+  cr_assert_eq(model_case_load(dir, "paysim", &c), 0);
+  fr_model_source m;
+  cr_assert_eq(fr_model_source_open(c.model_path, &m, NULL), 0);
+  const char *tmp = fr_test_tmpdir();
+  char in[512], out[512];
+  snprintf(in, sizeof in, "%s/x.csv", tmp);
+  snprintf(out, sizeof out, "%s/e.csv", tmp);
+  write_matrix(&c, in, m.forest, NULL, NULL);
+  fr_explain_job job = {0};
+  job.model = c.model_path;
+  job.features = in;
+  job.k = 3;
+  fr_error err;
+  size_t rows;
+  cr_assert_eq(fr_explain_run(&job, out, &rows, &err), 0, "%s", err.msg);
+  cr_assert_eq(rows, c.n);
+  FILE *f = fopen(out, "r");
+  char line[4096];
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  cr_assert_str_eq(line, "transaction_id,probability,margin,reason_1,value_1,contribution_1,"
+                         "reason_2,value_2,contribution_2,reason_3,value_3,contribution_3\n");
+  size_t r = 0;
+  while (fgets(line, sizeof line, f) && r < c.ncontrib) {
+    char *cells[16];
+    size_t nc = 0;
+    for (char *s = line; nc < 16;) {
+      cells[nc++] = s;
+      char *e = strpbrk(s, ",\n");
+      if (!e || *e == '\n') {
+        if (e)
+          *e = 0;
+        break;
+      }
+      *e = 0;
+      s = e + 1;
+    }
+    cr_assert_eq(nc, 12, "row %zu has %zu cells", r, nc);
+    cr_assert_eq((size_t)atol(cells[0]), r + 1);
+    const float *xc = c.contribs + r * (c.nf + 1);
+    double p;
+    fr_parse_double(cells[1], strlen(cells[1]), &p);
+    cr_assert(fabs(p - c.pred[r]) <= 1e-6);
+    double prev = INFINITY;
+    for (int i = 0; i < 3; i++) {
+      const char *name = cells[3 + 3 * i];
+      if (!*name)
+        break;
+      size_t j = 0;
+      while (j < c.nf && strcmp(fr_forest_feature_name(m.forest, j), name) != 0)
+        j++;
+      cr_assert_lt(j, c.nf, "unknown reason '%s'", name);
+      double contrib;
+      fr_parse_double(cells[5 + 3 * i], strlen(cells[5 + 3 * i]), &contrib);
+      cr_assert(fabs(contrib - xc[j]) <= 1e-5, "row %zu %s: %g vs XGBoost %g", r, name, contrib,
+                xc[j]);
+      cr_assert_gt(contrib, 0);
+      cr_assert_leq(contrib, prev + 1e-6, "best first");
+      prev = contrib;
+      /* no unlisted feature contributes more (beyond rounding) */
+      if (i == 2)
+        for (size_t q = 0; q < c.nf; q++) {
+          int listed = 0;
+          for (int t = 0; t < 3; t++)
+            listed |= strcmp(cells[3 + 3 * t], fr_forest_feature_name(m.forest, q)) == 0;
+          if (!listed)
+            cr_assert_leq(xc[q], contrib + 1e-5, "row %zu: %s was left out", r,
+                          fr_forest_feature_name(m.forest, q));
+        }
+    }
+    r++;
+  }
+  fclose(f);
+  cr_assert_eq(r, c.ncontrib);
+  fr_model_source_close(&m);
+  model_case_free(&c);
+}
