@@ -142,6 +142,10 @@ class Section:
         self.commands = []
         self.skipped = None
         self.seconds = 0.0
+        self.headlines = []  # (what, figure): the page's summary table
+
+    def headline(self, what, figure):
+        self.headlines.append((what, figure))
 
     def command(self, cmd):
         if cmd not in self.commands:
@@ -354,6 +358,9 @@ def section_client(s, sec):
                      f"{fmt_ms(w['p50'])} / {fmt_ms(w['p99'])}",
                      f"{fmt_ms(lg['p50'])} / {fmt_ms(lg['p99'])}",
                      w["errors"] + lg["errors"]])
+        if conns == 16:
+            sec.headline("`fraud loadgen` / wrk requests/s on a fixed-body nginx, 16 connections",
+                         f"{fmt_ratio(ratio)} ({fmt_rps(lg['rps'])} / {fmt_rps(w['rps'])})")
         sec.command(s.wrk_command(conns, "small.jsonl", "http://127.0.0.1:PORT/v1/score"))
         sec.command(s.loadgen_command(conns, "--body-lines small.jsonl",
                                       "http://127.0.0.1:PORT/v1/score"))
@@ -363,23 +370,48 @@ def section_client(s, sec):
     s.stop(nginx)
 
 
-FOREST_ARGS = ["--markdown"]
+# bench_forest's default (>= 0.3 s per timing, TreeSHAP too) runs for well
+# over 10 minutes on 2 busy cores; --quick (>= 0.05 s per timing, still best
+# of 3) without TreeSHAP takes well under a minute and keeps every model and
+# batch size.  As in docs/benchmarks-forest.md, one thread is timed in CPU
+# time (--clock cpu: other jobs' use of the core is left out, for both
+# engines alike) and two threads in wall time.
+FOREST_RUNS = [("One thread, CPU time of the calling thread",
+                ["--markdown", "--quick", "--no-shap", "--threads", "1", "--clock", "cpu"]),
+               ("Two threads, wall time",
+                ["--markdown", "--quick", "--no-shap", "--threads", "2"])]
 
 
 def section_forest(s, sec):
     """The model module's bench_forest: our forest engine and XGBoost's C API
-    on the same model and rows in the same run; its --markdown table is
-    embedded as it prints it."""
+    on the same model and rows in the same run; its --markdown tables are
+    embedded as it prints them."""
     path = os.path.join(s.build, "bench", "bench_forest")
     if not os.access(path, os.X_OK):
         raise Skip("bench/bench_forest (the model module's benchmark) is not in this build")
-    r = subprocess.run([path] + FOREST_ARGS, capture_output=True, text=True, timeout=300)
-    if r.returncode != 0:
-        raise RuntimeError(f"bench_forest failed ({r.returncode}): {r.stderr[-800:]}")
-    sec.intro = ("Produced by bench/bench_forest.c (the model module's benchmark; its header "
-                 "comment describes the models, rows and timing method).")
-    sec.tables.append(r.stdout.strip())
-    sec.command(" ".join([rel(path)] + FOREST_ARGS))
+    for title, args in FOREST_RUNS:
+        r = subprocess.run([path] + args, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError(f"bench_forest failed ({r.returncode}): {r.stderr[-800:]}")
+        sec.tables.append(f"**{title}.** " + r.stdout.strip())
+        sec.command(" ".join([rel(path)] + args))
+        if "--clock" not in args:
+            continue
+        # Headlines: the speed-up column of the 500-tree rows.
+        for line in r.stdout.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 6 and cells[0].startswith("500 trees") and cells[2] == "1" \
+                    and cells[1] in ("1", "4096"):
+                sec.headline(f"forest engine / XGBoost C API speed-up, {cells[0]}, batch "
+                             f"{cells[1]}, 1 thread (CPU time)", cells[5])
+    sec.intro = ("Produced by bench/bench_forest.c, the model module's benchmark "
+                 "(docs/benchmarks-forest.md and its header comment describe the models, "
+                 "rows and method): both engines load the same model JSON and score the same "
+                 "rows in the same run, after checking that their probabilities agree.  Its "
+                 "timing method differs from the rest of this page: each cell is the best of 3 "
+                 "timings of at least 0.05 s (`--quick`), TreeSHAP left out (`--no-shap`) to "
+                 "fit the suite's 10 minutes; docs/benchmarks-forest.md has the longer runs "
+                 "and the TreeSHAP cost.")
 
 
 # The serving benchmarks' model: the Sparkov sample (per-card windowed
@@ -549,6 +581,12 @@ def section_server(s, sec):
                          fmt_ms(lg["p50"]), fmt_ms(lg["p99"]), fmt_ms(lg["p999"]),
                          fmt_ms(w["p99"]), fmt_ratio(lg["rps"] / base_rps if base_rps else None),
                          w["errors"] + lg["errors"]])
+            if conns == 16 and (label.startswith("fraud serve") or label.startswith("FastAPI")
+                                or label.startswith("bare")):
+                sec.headline(f"{label}, 16 connections: requests/s (loadgen, wrk), p99, x mhd",
+                             f"{fmt_rps(lg['rps'])}, {fmt_rps(w['rps'])}; p99 "
+                             f"{fmt_ms(lg['p99'])} ms; "
+                             f"{fmt_ratio(lg['rps'] / base_rps if base_rps else None)}")
             sec.command(s.wrk_command(conns, bdesc, "URL", secs))
             sec.command(s.loadgen_command(conns, f"--body-lines {bdesc}", "URL", secs))
     sec.tables.append(md_table(
@@ -582,6 +620,8 @@ def section_batching(s, sec):
                          fmt_ms(m["p999"]),
                          fmt_ratio(m["rps"] / a["rps"] if a["rps"] else None), m["errors"]])
         sec.command(s.loadgen_command(conns, f"--body-lines {bdesc}", f"URL{path}", secs))
+        sec.headline(f"{label}, 64 connections: batching on / off requests/s",
+                     fmt_ratio(b["rps"] / a["rps"] if a["rps"] else None))
     sec.command("fraud serve --model-repository REPO --listen 127.0.0.1 --port PORT "
                 "--no-admin --batching off|on")
     sec.intro = (
@@ -597,21 +637,8 @@ def section_batching(s, sec):
 def section_state(s, sec):
     """/v1/score with the per-entity state in process and in Redis."""
     sv = serving(s)
-    s.need_prog("redis-server", "redis-server")
     secs = s.server_seconds
-    rport = free_port()
-    rdir = tempfile.mkdtemp(prefix="redis-", dir=s.tmp)
-    redis = s.start("redis", ["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
-                              "--save", "", "--appendonly", "no", "--dir", rdir])
-    deadline = time.time() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", rport), timeout=0.5).close()
-            break
-        except OSError:
-            if time.time() > deadline or not redis.alive():
-                raise RuntimeError(f"redis-server did not start: {redis.tail()}")
-            time.sleep(0.1)
+    _, rport = start_redis(s)
     mem, mem_base = sv.start("serve-memory", ["--batching", "off"])
     try:
         red, red_base = sv.start("serve-redis", ["--batching", "off", "--set",
@@ -632,6 +659,9 @@ def section_state(s, sec):
         rows.append([mode, fmt_rps(m["rps"]), fmt_ms(m["p50"]), fmt_ms(m["p99"]),
                      fmt_ms(m["p999"]), fmt_ratio(m["rps"] / a["rps"] if a["rps"] else None),
                      m["errors"]])
+    b = s.summary(res["redis"])
+    sec.headline("/v1/score, 16 connections: Redis / in-process state requests/s",
+                 fmt_ratio(b["rps"] / a["rps"] if a["rps"] else None))
     sec.command(s.loadgen_command(conns, "--body-lines score.jsonl", "URL/v1/score", secs))
     sec.command("fraud serve ... --set state.backend=redis --set state.redis.url=redis://127.0.0.1:PORT")
     sec.intro = (
@@ -677,6 +707,8 @@ def section_generator(s, sec):
         rows.append([f"`-o {os.path.basename(path)}`", f"{t:.2f}", f"{GEN_ROWS / t:,.0f}",
                      f"{size / 1e6:.1f}", f"{size / 1e6 / t:.1f}"])
         sec.command(" ".join(["fraud"] + cmds[k][1:]).replace(path, os.path.basename(path)))
+        if k == "plain":
+            sec.headline("`fraud generate`, 1 M rows to plain CSV: rows/s", f"{GEN_ROWS / t:,.0f}")
         os.unlink(path)
     sec.intro = (f"`fraud generate` writes {GEN_ROWS:,} synthetic transactions (default world: "
                  "5,000 cards, 1,000 merchants, 30 days, 1 % fraud) to a plain and to a "
@@ -684,26 +716,38 @@ def section_generator(s, sec):
     sec.tables.append(md_table(["output", "seconds", "rows/s", "MB written", "MB/s"], rows))
 
 
-# The data sets of the featurizer and training tables: the bundled real
-# samples and the generator's output (when the schema has a feature spec).
+# The data sets of the training table: the bundled real samples and rows
+# from the generator.  200,000 generated rows keep five training runs within
+# the suite's budget (1 M rows take about a minute per run here:
+# bench/train/train_bench.py measures that case on its own).
 SAMPLES = [("ulb", "data/samples/ulb/creditcard.csv.gz"),
            ("paysim", "data/samples/paysim/paysim.csv.gz"),
            ("sparkov", "data/samples/sparkov/sparkov_windows.csv.gz")]
-TRAIN_GEN_ROWS = 1000000
+TRAIN_GEN_ROWS = 200000
+
+
+def samples():
+    return [(name, os.path.join(ROOT, path), f"{name} sample") for name, path in SAMPLES
+            if os.path.exists(os.path.join(ROOT, path))]
+
+
+def generated(s, rows, seed=7):
+    """Path of `fraud generate --rows ROWS --seed SEED` output (made once)."""
+    path = os.path.join(s.tmp, f"gen-{rows}-{seed}.csv")
+    if not os.path.exists(path):
+        s.need_cmd("generate")
+        timed([s.fraud, "generate", "--rows", str(rows), "--seed", str(seed), "-o", path])
+    return path
 
 
 def datasets(s):
-    """[(schema, path, description)]: the samples, plus 1 M generated rows
-    when `fraud generate` exists and schema 'synthetic' has a feature spec."""
-    out = [(name, os.path.join(ROOT, path), f"{name} sample") for name, path in SAMPLES
-           if os.path.exists(os.path.join(ROOT, path))]
-    spec = os.path.join(ROOT, "schemas", "synthetic.features.yaml")
-    if s.have_cmd("generate") and os.path.exists(spec):
-        path = os.path.join(s.tmp, "train-gen.csv")
-        if not os.path.exists(path):
-            timed([s.fraud, "generate", "--rows", str(TRAIN_GEN_ROWS), "--seed", "7", "-o", path])
-        out.append(("synthetic", path, f"{TRAIN_GEN_ROWS:,} generated rows "
-                                       "(`fraud generate --rows 1000000 --seed 7`)"))
+    """[(schema, path, description)] for the training table: the samples,
+    plus generated rows when schema 'synthetic' has a feature spec."""
+    out = samples()
+    if s.have_cmd("generate") and os.path.exists(os.path.join(ROOT, "schemas",
+                                                               "synthetic.features.yaml")):
+        out.append(("synthetic", generated(s, TRAIN_GEN_ROWS),
+                    f"{TRAIN_GEN_ROWS:,} generated rows"))
     return out
 
 
@@ -715,11 +759,8 @@ TRAIN_TREES = re.compile(r"trees: (\d+)")
 
 def train_runs(s):
     """`fraud train` on every data set, the data sets alternating, reps
-    times; cached so the featurizer and training tables share the runs.
-    Returns {schema: {"rows", "features", "trees", "read", "features_s",
-    "xgboost", "total", "wall"}} of medians, plus the description."""
-    if hasattr(s, "_train_runs"):
-        return s._train_runs
+    times.  Returns {schema: medians of "read", "features_s", "xgboost",
+    "total", "wall", with "rows", "features", "trees", "desc", "path"}."""
     s.need_cmd("train")
     sets = datasets(s)
     runs = {name: [] for name, _, _ in sets}
@@ -741,53 +782,126 @@ def train_runs(s):
                                "wall": wall, "rows": int(rows.group(1)) if rows else None,
                                "features": int(rows.group(2)) if rows else None,
                                "trees": int(trees.group(1)) if trees else None})
-    s._train_runs = {}
+    out = {}
     for name, path, desc in sets:
         rr = runs[name]
         med = {k: median(x[k] for x in rr) for k in ("read", "features_s", "xgboost", "total",
                                                      "wall")}
         med.update(rows=rr[0]["rows"], features=rr[0]["features"], trees=rr[0]["trees"],
                    desc=desc, path=path)
-        s._train_runs[name] = med
-    return s._train_runs
+        out[name] = med
+    return out
+
+
+FEAT_ROWS = 1000000
+FEAT_REDIS_ROWS = 20000
+
+
+def start_redis(s):
+    """A local redis-server without persistence; returns (Proc, port)."""
+    s.need_prog("redis-server", "redis-server")
+    port = free_port()
+    rdir = tempfile.mkdtemp(prefix="redis-", dir=s.tmp)
+    p = s.start("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                          "--save", "", "--appendonly", "no", "--dir", rdir])
+    deadline = time.time() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return p, port
+        except OSError:
+            if time.time() > deadline or not p.alive():
+                raise RuntimeError(f"redis-server did not start: {p.tail()}")
+            time.sleep(0.1)
 
 
 def section_featurizer(s, sec):
-    """The featurizer offline: `fraud features` end to end (read, replay in
-    event-time order with per-entity state, write the matrix), and the
-    featurize phase alone as `fraud train` times it."""
+    """The featurizer itself (bench/features/bench_features.c, the feature
+    module's benchmark program) on 1 M rows per spec, offline and online,
+    in process and through Redis; and `fraud features` end to end on the
+    bundled samples."""
+    bench = os.path.join(s.build, "tests", "bench_features")
+    tables = []
+    if os.access(bench, os.X_OK) and s.have_cmd("generate"):
+        sets = [("synthetic", generated(s, FEAT_ROWS),
+                 f"synthetic spec, {FEAT_ROWS:,} generated rows")]
+        spk = os.path.join(s.tmp, "sparkov-tiled.csv")
+        run_checked([PY, os.path.join(ROOT, "bench", "features", "make_sparkov_bench.py"),
+                     str(FEAT_ROWS), spk])
+        sets.append(("sparkov", spk, f"Sparkov spec, the sample tiled to {FEAT_ROWS:,} rows"))
+        redis_url = None
+        try:
+            _, rport = start_redis(s)
+            redis_url = f"redis://127.0.0.1:{rport}"
+        except Skip:
+            pass
+        runs = {name: [] for name, _, _ in sets}
+        for rep in range(s.reps):
+            for name, path, _ in sets:
+                args = [bench, "--schema", name, "--repeat", "1"]
+                if redis_url:
+                    args += ["--redis", redis_url, "--redis-rows", str(FEAT_REDIS_ROWS)]
+                r = run_checked(args + [path])
+                kv = dict(line.split(None, 1) for line in r.stdout.splitlines() if " " in line)
+                runs[name].append(kv)
+        rows = []
+        for name, path, desc in sets:
+            rr = runs[name]
+            num = lambda k: median(float(x[k]) for x in rr if k in x)
+            rows.append([desc, rr[0].get("features", "-"),
+                         f"{num('offline_txn_per_cpu_second'):,.0f}",
+                         f"{num('online_memory_ns_per_txn'):,.0f}",
+                         f"{num('online_redis_us_per_txn'):.1f}" if redis_url else "-",
+                         f"{int(rr[0].get('memory_entities', 0)):,}",
+                         rr[0].get("memory_bytes_per_entity", "-")])
+            sec.headline(f"featurizer, {desc}: offline transactions per CPU-second; online "
+                         "in process ns per transaction",
+                         f"{num('offline_txn_per_cpu_second'):,.0f}; "
+                         f"{num('online_memory_ns_per_txn'):,.0f}")
+        sec.command(f"fraud generate --rows {FEAT_ROWS} --seed 7 -o synthetic.csv")
+        sec.command(f"bench/features/make_sparkov_bench.py {FEAT_ROWS} sparkov.csv")
+        sec.command(f"build/tests/bench_features --schema synthetic|sparkov --repeat 1"
+                    + (f" --redis redis://127.0.0.1:PORT --redis-rows {FEAT_REDIS_ROWS}"
+                       if redis_url else "") + " synthetic.csv|sparkov.csv")
+        tables.append(md_table(
+            ["data", "features", "offline txn per CPU-s", "online in process ns/txn",
+             "online via Redis us/txn", "entities", "bytes/entity"], rows))
+        intro = (
+            "bench/features/bench_features.c (the feature module's benchmark; "
+            "docs/benchmarks-features.md explains it): **offline**, the whole data set "
+            "replayed in event-time order by `fr_featurize_dataset`, transactions per "
+            "CPU-second of one core, the CSV read before the clock starts; **online in "
+            "process**, `fr_featurize` + state update one transaction at a time against the "
+            "in-process store, CPU ns per transaction; **online via Redis**, the same for the "
+            f"first {FEAT_REDIS_ROWS:,} transactions against a local redis-server (wall time, "
+            "one connection); memory per entity after the in-process replay. The two data sets "
+            f"alternate, {s.reps} runs each (`--repeat 1`), medians.")
+    else:
+        intro = ("skipped: bench_features (built with the tests as build/tests/bench_features) "
+                 "or `fraud generate` is not in this build.")
     s.need_cmd("features")
-    sets = datasets(s)
-    walls = {name: [] for name, _, _ in sets}
+    walls, nrows = {}, {}
+    sets = samples()
     out = os.path.join(s.tmp, "features.csv")
     for rep in range(s.reps):
         for name, path, _ in sets:
-            walls[name].append(timed([s.fraud, "features", "--schema", name, path, "-o", out]))
-    trains = train_runs(s) if s.have_cmd("train") else {}
+            walls.setdefault(name, []).append(
+                timed([s.fraud, "features", "--schema", name, path, "-o", out]))
+            if name not in nrows:
+                with open(out) as f:
+                    nrows[name] = sum(1 for _ in f) - 1
     rows = []
     for name, path, desc in sets:
         t = median(walls[name])
-        tr = trains.get(name)
-        nrows = tr["rows"] if tr else None
-        if nrows is None:
-            with open(out) as f:
-                nrows = sum(1 for _ in f) - 1
-        rows.append([desc, f"{nrows:,}", tr["features"] if tr else "-", f"{t:.2f}",
-                     f"{nrows / t:,.0f}",
-                     f"{tr['features_s']:.2f}" if tr else "-",
-                     f"{nrows / tr['features_s']:,.0f}" if tr and tr["features_s"] > 0 else "-"])
+        rows.append([desc, f"{nrows[name]:,}", f"{t:.2f}", f"{nrows[name] / t:,.0f}"])
         sec.command(f"fraud features --schema {name} {rel(path)} -o features.csv")
     if os.path.exists(out):
         os.unlink(out)
-    sec.intro = (
-        "Offline featurization (replay in event-time order through the same featurizer the "
-        f"server runs online). Data sets alternating, {s.reps} runs each, medians. "
-        "\"end to end\" is the wall time of `fraud features` (read the CSV, replay, write the "
-        "matrix as text); \"featurize phase\" is the replay alone, as `fraud train` reports it "
-        "(its `time:` line) in the training runs of section \"Training time split\". A phase "
-        "printed as 0.00 s is under `fraud train`'s 10 ms resolution.")
-    sec.tables.append(md_table(["data set", "rows", "features", "end to end s", "rows/s",
-                                "featurize phase s", "rows/s"], rows))
+    tables.append(md_table(["`fraud features` end to end", "rows", "seconds", "rows/s"], rows))
+    sec.intro = intro + (" The second table is `fraud features` end to end on the bundled "
+                         f"samples (reading and writing CSV text included), {s.reps} runs "
+                         "alternating, medians.")
+    sec.tables.extend(tables)
 
 
 def section_training(s, sec):
@@ -798,10 +912,20 @@ def section_training(s, sec):
         share = (lambda k: f"{m[k]:.2f} ({100 * m[k] / m['total']:.0f} %)" if m["total"] else "-")
         rows.append([m["desc"], f"{m['rows']:,}", m["features"], m["trees"], share("read"),
                      share("features_s"), share("xgboost"), f"{m['total']:.2f}"])
-        sec.command(f"fraud train --schema {name} --out DIR {rel(m['path'])}")
+        if m["path"].startswith(s.tmp):
+            sec.command(f"fraud generate --rows {TRAIN_GEN_ROWS} --seed 7 -o gen.csv")
+            sec.command(f"fraud train --schema {name} --out DIR gen.csv")
+        else:
+            sec.command(f"fraud train --schema {name} --out DIR {rel(m['path'])}")
+        if name == "synthetic":
+            sec.headline(f"`fraud train` on {m['desc']}: total s (read / featurize / xgboost)",
+                         f"{m['total']:.1f} ({m['read']:.1f} / {m['features_s']:.1f} / "
+                         f"{m['xgboost']:.1f})")
     sec.intro = (
         "`fraud train` with its defaults (up to 500 rounds, early stopping on validation "
-        "PR-AUC after 50, depth 6, XGBoost on all cores) on each data set, data sets "
+        "PR-AUC after 50, depth 6, XGBoost on all cores) on each bundled sample and on "
+        f"{TRAIN_GEN_ROWS:,} generated rows (1 M rows take about a minute per run here; "
+        "bench/train/train_bench.py measures that case), data sets "
         f"alternating, {s.reps} runs each; the phases are those `fraud train` prints on its "
         "`time:` line (read and parse the CSV; featurize; XGBoost training including "
         "early-stopping evaluation), medians; trees = the best iteration kept.")
@@ -929,6 +1053,18 @@ def render(sections, started, total, load_before, load_after, only):
         "</details>",
         "",
     ]
+    heads = [(i, sec, what, fig) for i, sec in enumerate(sections, 1)
+             for what, fig in sec.headlines]
+    if heads:
+        lines += ["## Headlines", "",
+                  "The figures other pages quote, each from the section that measured it "
+                  "(medians of this run).", "",
+                  md_table(["figure", "value", "section"],
+                           [[what, fig, f"{i}. {sec.title}"] for i, sec, what, fig in heads],
+                           ["l", "r", "l"]), ""]
+    lines += ["The sustained run (10 minutes at 80 % of the measured capacity: errors, p99, "
+              "RSS and descriptors per minute) is `make soak`; its report is "
+              "[soak.md](soak.md).", ""]
     for i, sec in enumerate(sections, 1):
         lines.append(f"## {i}. {sec.title}")
         lines.append("")
@@ -945,7 +1081,7 @@ def render(sections, started, total, load_before, load_after, only):
         for n in sec.notes:
             lines += [n, ""]
         if sec.commands:
-            lines += ["Each repetition ran:", "", "```"] + sec.commands + ["```", ""]
+            lines += ["Commands (one repetition of each):", "", "```"] + sec.commands + ["```", ""]
     return "\n".join(lines)
 
 

@@ -229,6 +229,24 @@ Test(loadgen, closed_loop_counts_every_request) {
   fr_loadgen_bodies_free(b);
 }
 
+Test(loadgen, more_connections_than_requests) {
+  /* 3 requests over 8 connections in 2 threads: the count is split 1 + 2
+   * and idle connections simply end. */
+  fr_loadgen_config c;
+  fr_loadgen_config_default(&c);
+  c.url = url("/v1/score");
+  c.requests = 3;
+  c.duration = 0;
+  c.connections = 8;
+  c.threads = 2;
+  fr_loadgen_result r;
+  run_ok(&c, NULL, &r);
+  cr_assert_eq(atomic_load(&srv.count), 3);
+  cr_assert_eq(r.completed, 3);
+  cr_assert_leq(r.connects, 3, "no connection opened without a request to send");
+  fr_loadgen_result_close(&r);
+}
+
 Test(loadgen, statuses_are_counted) {
   srv.fail_every = 10;
   fr_loadgen_config c;
