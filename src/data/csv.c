@@ -20,6 +20,7 @@
 
 #include <csv.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -70,6 +71,28 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
   return 0;
 }
 
+/* 1 when t[0..len) holds a CR or LF (only a quoted field can).  Every field
+ * is checked, so 8 bytes at a time: a word has a byte equal to b when
+ * w ^ (b * 0x01..01) has a zero byte, which (x - 0x01..01) & ~x & 0x80..80
+ * detects exactly (S. E. Anderson, "Bit Twiddling Hacks", "Determine if a
+ * word has a zero byte"; H. S. Warren, "Hacker's Delight", 2nd ed., 6-1). */
+static int has_line_break(const char *t, size_t len) {
+  const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+  const uint64_t lf = ones * '\n', cr = ones * '\r';
+  size_t i = 0;
+  for (; i + 8 <= len; i += 8) {
+    uint64_t w;
+    memcpy(&w, t + i, 8);
+    uint64_t a = w ^ lf, b = w ^ cr;
+    if (((a - ones) & ~a & highs) | ((b - ones) & ~b & highs))
+      return 1;
+  }
+  int any = 0;
+  for (; i < len; i++)
+    any |= (t[i] == '\n') | (t[i] == '\r');
+  return any;
+}
+
 static void on_field(void *s, size_t len, void *ud) {
   fr_csv *c = ud;
   if (c->oom)
@@ -93,9 +116,10 @@ static void on_field(void *s, size_t len, void *ud) {
     c->nf_cap = cap;
   }
   const char *t = s;
-  for (size_t i = 0; i < len; i++)
-    if (t[i] == '\n' || (t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n')))
-      c->pending_nl++;
+  if (has_line_break(t, len))
+    for (size_t i = 0; i < len; i++)
+      if (t[i] == '\n' || (t[i] == '\r' && (i + 1 == len || t[i + 1] != '\n')))
+        c->pending_nl++;
   if (len)
     memcpy(c->data + c->data_len, s, len);
   c->data[c->data_len + len] = '\0';

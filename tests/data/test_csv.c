@@ -272,3 +272,46 @@ Test(csv, big_file_crosses_chunks) {
   remove(path);
   rmdir(dir);
 }
+
+/* Line breaks inside quoted fields at every offset of the reader's 8-byte
+ * scan (csv.c, has_line_break): each record's physical line must follow. */
+Test(csv, line_breaks_at_every_offset) {
+  const char *dir = fr_test_tmpdir();
+  cr_assert_not_null(dir);
+  char text[8192] = "a,b\n";
+  size_t o = strlen(text);
+  for (int k = 0; k < 20; k++) {
+    /* field: k letters, a break, 5 letters; CR LF for odd k, LF else */
+    text[o++] = '"';
+    for (int i = 0; i < k; i++)
+      text[o++] = 'x';
+    if (k % 2)
+      text[o++] = '\r';
+    text[o++] = '\n';
+    memcpy(text + o, "yyyyy\",1\n", 9);
+    o += 9;
+  }
+  strcpy(text + o, "\"lone\rcr in a long field\",2\nlast,3\n");
+  const char *path = fr_test_write(dir, "breaks.csv", text);
+  fr_error err = {0};
+  fr_csv *c = fr_csv_open(path, &err);
+  cr_assert_not_null(c, "%s", err.msg);
+  char **f;
+  size_t *lens, n;
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+  for (int k = 0; k < 20; k++) {
+    cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+    cr_assert_eq(lens[0], (size_t)k + 6 + (k % 2));
+    cr_assert_eq(fr_csv_line(c), (size_t)(2 + 2 * k), "record %d", k);
+  }
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+  cr_assert_str_eq(f[0], "lone\rcr in a long field");
+  cr_assert_eq(fr_csv_line(c), 42);
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+  cr_assert_str_eq(f[0], "last");
+  cr_assert_eq(fr_csv_line(c), 44, "a lone CR in a quoted field is a line break");
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 0);
+  fr_csv_close(c);
+  remove(path);
+  rmdir(dir);
+}
