@@ -227,6 +227,17 @@ static int index_grow(column *c) {
   return 0;
 }
 
+/* memcmp(a, b, n) == 0; a loop for the short tails of most keys (a call
+ * to memcmp costs more than comparing a few bytes). */
+static int tail_equal(const char *a, const char *b, size_t n) {
+  if (n > 16)
+    return memcmp(a, b, n) == 0;
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i])
+      return 0;
+  return 1;
+}
+
 /* Returns the dictionary id of s[0..len) in column c, adding it if new;
  * UINT32_MAX on ENOMEM.  h: fr__text_hash(s, len) for an interned column. */
 static uint32_t intern(fr_dataset *d, column *c, const char *s, size_t len,
@@ -245,7 +256,7 @@ static uint32_t intern(fr_dataset *d, column *c, const char *s, size_t len,
       if (len <= 8)
         return t->id1 - 1;
       const fr__str *e = &c->dict[t->id1 - 1];
-      if (e->len == len && memcmp(e->ptr + 8, s + 8, len - 8) == 0)
+      if (e->len == len && tail_equal(e->ptr + 8, s + 8, len - 8))
         return t->id1 - 1;
     }
   }
