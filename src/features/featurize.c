@@ -60,9 +60,19 @@ double fr__haversine_km(double lat1, double lon1, double lat2, double lon2) {
   return 2 * FR__EARTH_RADIUS_KM * asin(sqrt(a));
 }
 
-static double floor_mod(double a, double m) {
-  double r = fmod(a, m);
-  return r < 0 ? r + m : r;
+/* a mod 7 in [0, 7) for an integer-valued a (a day number).  Integer
+ * arithmetic when a is exactly an int64 (always, for any event time):
+ * fmod of integer-valued doubles is exact, so both give the same value, and
+ * glibc's fmod costs a hundred instructions. */
+static double floor_mod7(double a) {
+  if (fabs(a) < 9007199254740992.0) { /* 2^53: integers are exact */
+    int64_t q = (int64_t)a % 7;
+    if (q == 0)
+      return signbit(a) ? -0.0 : 0.0; /* fmod keeps the sign of a zero result */
+    return (double)(q < 0 ? q + 7 : q);
+  }
+  double r = fmod(a, 7.0);
+  return r < 0 ? r + 7.0 : r;
 }
 
 /* ---- per-thread scratch ---------------------------------------------------
@@ -190,7 +200,7 @@ static void stateless(const fr_featurizer *f, const fr__op *op, const fr_txn *tx
       double days = floor(local / 86400.0);
       tl_sod = local - days * 86400.0;
       /* 1970-01-01 was a Thursday: Monday = 0 makes it 3. */
-      tl_dow = floor_mod(days + 3.0, 7.0);
+      tl_dow = floor_mod7(days + 3.0);
       tl_local = local;
     }
     double sod = tl_sod, dow = tl_dow;
