@@ -56,6 +56,10 @@ int fr__dataset_has_column(const fr_dataset *d, size_t col);
 /* 1-based field number of schema column col in the file (0 if absent). */
 size_t fr__dataset_field_of(const fr_dataset *d, size_t col);
 
+/* Hash of a cell's text in the interning index (dataset.c), exposed so
+ * that tests can build texts whose slots collide. */
+uint64_t fr__text_hash(const char *s, size_t len);
+
 /* The first bad rows met while reading (skipped ones), for reports. */
 #define FR__BAD_EXAMPLES 5
 size_t fr__dataset_bad_examples(const fr_dataset *d, const char *const **msgs,

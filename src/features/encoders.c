@@ -12,6 +12,7 @@
 #include <string.h>
 #include <uthash.h>
 
+#include "data/data_internal.h"
 #include "features/internal.h"
 
 struct fr__vocab_entry {
@@ -96,12 +97,45 @@ int fr__encoder_fit(fr__encoder *enc, const fr_dataset *d, const size_t *rows,
                     size_t n, int min_count, int max_categories, fr_error *err) {
   int col = enc->column;
   tally *all = NULL;
-  tally *pool = calloc(n ? n : 1, sizeof *pool);
-  if (!pool)
-    return fr_error_set(err, FR_ENOMEM, "out of memory");
   size_t used = 0;
   double total = 0, total_pos = 0;
-  for (size_t i = 0; i < n; i++) {
+  /* An interned column (data_internal.h) already numbers its distinct texts:
+   * tally by dictionary id, no hashing per row.  The same additions happen
+   * in the same order, so the tallies are the same as through the hash. */
+  const fr_column_info *ci =
+      fr_schema_column(fr_dataset_schema(d), (size_t)col);
+  const uint32_t *ids = ci->type == FR_COL_STRING && ci->role != FR_ROLE_ID &&
+                                ci->role != FR_ROLE_EVENT_TIME
+                            ? fr__dataset_string_ids(d, (size_t)col)
+                            : NULL;
+  size_t nd = 0;
+  const fr__str *dict = ids ? fr__dataset_dict(d, (size_t)col, &nd) : NULL;
+  size_t npool = dict && nd < n ? nd : n; /* at most one tally per text */
+  tally *pool = calloc(npool ? npool : 1, sizeof *pool);
+  tally **by_id = dict ? calloc(nd ? nd : 1, sizeof *by_id) : NULL;
+  if (!pool || (dict && !by_id)) {
+    free(pool);
+    free(by_id);
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; by_id && i < n; i++) {
+    uint32_t id = ids[rows[i]];
+    if (id == FR__NO_STRING)
+      continue;
+    int y = fr_dataset_label(d, rows[i]);
+    tally *t = by_id[id];
+    if (!t) {
+      t = by_id[id] = &pool[used++];
+      t->text = dict[id].ptr;
+      t->len = dict[id].len;
+    }
+    t->count += 1;
+    t->pos += y == 1;
+    total += 1;
+    total_pos += y == 1;
+  }
+  free(by_id);
+  for (size_t i = 0; !dict && i < n; i++) {
     size_t len;
     const char *s = fr_dataset_string(d, (size_t)col, rows[i], &len);
     if (!s)

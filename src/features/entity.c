@@ -38,6 +38,16 @@ void fr__entity_init(fr__entity *e) {
     e->anchor[3 * g] = NAN;
 }
 
+void fr__entity_reset(fr__entity *e) {
+  double *ev = e->ev, *bk = e->bk;
+  uint32_t cap = e->cap, capb = e->capb;
+  fr__entity_init(e);
+  e->ev = ev;
+  e->bk = bk;
+  e->cap = cap;
+  e->capb = capb;
+}
+
 void fr__entity_clear(fr__entity *e) {
   free(e->ev);
   free(e->bk);

@@ -6,9 +6,11 @@
  * aggregates, entity updates) exists once; the two paths differ only in how
  * they find an entity's record: online through the keyed hash of its key in
  * a state store, offline through dense per-row entity numbers computed once
- * from the data set's string dictionaries (no hashing or locking per row).
- * Both partition transactions into entities by the same key text, so they
- * give the same features bit for bit; the tests replay streams both ways.
+ * from the data set's string dictionaries (no hashing or locking per row),
+ * replaying one entity at a time (see "Offline replay" below).  Both
+ * partition transactions into entities by the same key text and feed each
+ * entity its events in the same order, so they give the same features bit
+ * for bit; the tests replay streams both ways.
  *
  * Entity features read only events strictly before the transaction's event
  * time and windows are [t - w, t), so equal timestamps never see each other;
@@ -58,9 +60,19 @@ double fr__haversine_km(double lat1, double lon1, double lat2, double lon2) {
   return 2 * FR__EARTH_RADIUS_KM * asin(sqrt(a));
 }
 
-static double floor_mod(double a, double m) {
-  double r = fmod(a, m);
-  return r < 0 ? r + m : r;
+/* a mod 7 in [0, 7) for an integer-valued a (a day number).  Integer
+ * arithmetic when a is exactly an int64 (always, for any event time):
+ * fmod of integer-valued doubles is exact, so both give the same value, and
+ * glibc's fmod costs a hundred instructions. */
+static double floor_mod7(double a) {
+  if (fabs(a) < 9007199254740992.0) { /* 2^53: integers are exact */
+    int64_t q = (int64_t)a % 7;
+    if (q == 0)
+      return signbit(a) ? -0.0 : 0.0; /* fmod keeps the sign of a zero result */
+    return (double)(q < 0 ? q + 7 : q);
+  }
+  double r = fmod(a, 7.0);
+  return r < 0 ? r + 7.0 : r;
 }
 
 /* ---- per-thread scratch ---------------------------------------------------
@@ -188,7 +200,7 @@ static void stateless(const fr_featurizer *f, const fr__op *op, const fr_txn *tx
       double days = floor(local / 86400.0);
       tl_sod = local - days * 86400.0;
       /* 1970-01-01 was a Thursday: Monday = 0 makes it 3. */
-      tl_dow = floor_mod(days + 3.0, 7.0);
+      tl_dow = floor_mod7(days + 3.0);
       tl_local = local;
     }
     double sod = tl_sod, dow = tl_dow;
@@ -431,9 +443,14 @@ static double window_m2(const fr__slot *sl, const fr__entity *e, uint32_t from,
   return m2;
 }
 
+/* The features of slot sl for the transaction whose event tuple (make_tuple:
+ * event time, then the slot's values, hashes and geo points) is `tuple`,
+ * from the entity's record e (NULL: no history), into out[op->out].  The
+ * tuple holds every transaction value a slot feature reads (ratio_to_mean
+ * and zscore read value op->vidx, geo_velocity point op->gidx). */
 static void slot_features(const fr_featurizer *f, const fr__slot *sl,
-                          const fr__entity *e, const fr_txn *txn, float *out) {
-  double t = txn->event_time;
+                          const fr__entity *e, const double *tuple, float *out) {
+  double t = tuple[0];
   size_t nv = sl->nvals, rs = 1 + 5 * nv, stride = sl->stride;
   uint32_t end = e ? fr__entity_before(e, stride, t) : 0;
   /* Per window: result block, and the log / bucket ranges it covers. */
@@ -530,13 +547,13 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
       v = o[R_N] > 1 ? sqrt(o[R_M2] / (o[R_N] - 1)) : NAN;
       break;
     case FR__K_RATIO_TO_MEAN: {
-      double x = field_num(txn, op->col);
+      double x = tuple[1 + op->vidx];
       double mean = o[R_N] > 0 ? o[R_SUM] / o[R_N] : NAN;
       v = o[R_N] > 0 && mean != 0 && !isnan(x) ? x / mean : NAN;
       break;
     }
     case FR__K_ZSCORE: {
-      double x = field_num(txn, op->col);
+      double x = tuple[1 + op->vidx];
       double sd = o[R_N] > 1 ? sqrt(o[R_M2] / (o[R_N] - 1)) : NAN;
       v = sd > 0 && !isnan(x) ? (x - o[R_SUM] / o[R_N]) / sd : NAN;
       break;
@@ -554,10 +571,10 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
       v = (!e || isnan(e->first_ts) || e->first_ts >= t) ? 1.0 : 0.0;
       break;
     case FR__K_GEO_VELOCITY: {
-      double lat = field_num(txn, op->lat1), lon = field_num(txn, op->lon1);
+      size_t g0 = 1 + sl->nvals + sl->nhash + 2 * (size_t)op->gidx;
+      double lat = tuple[g0], lon = tuple[g0 + 1];
       if (isnan(lat) || isnan(lon) || !e)
         break;
-      size_t g0 = 1 + sl->nvals + sl->nhash + 2 * (size_t)op->gidx;
       double pt = NAN, plat = NAN, plon = NAN;
       for (uint32_t i = end; i > 0; i--) {
         const double *ev = e->ev + (size_t)(i - 1) * stride;
@@ -658,11 +675,12 @@ too_long:
                       sl->name, sizeof buf);
 }
 
-/* Inserts txn into entity e unless it is later than the allowed lateness.
- * *late: 0 in order, 1 late but inserted, 2 late and dropped. */
-static int apply_update(const fr__slot *sl, fr__entity *e, const fr_txn *txn,
+/* Inserts the event tuple (make_tuple) into entity e unless it is later
+ * than the allowed lateness.  *late: 0 in order, 1 late but inserted, 2 late
+ * and dropped. */
+static int apply_update(const fr__slot *sl, fr__entity *e, const double *tuple,
                         double lateness, int *modified, int *late) {
-  double t = txn->event_time;
+  double t = tuple[0];
   *modified = 0;
   *late = 0;
   if (!isnan(e->latest_ts) && t < e->latest_ts) {
@@ -672,8 +690,6 @@ static int apply_update(const fr__slot *sl, fr__entity *e, const fr_txn *txn,
     }
     *late = 1;
   }
-  double tuple[FR__MAX_TUPLE];
-  make_tuple(sl, txn, tuple, NULL);
   int rc = fr__entity_insert(e, sl, tuple, lateness);
   *modified = rc == 0;
   return rc;
@@ -709,6 +725,7 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
                             unsigned *flags, fr_error *err) {
   size_t ns = f->nslots;
   fr__remote_item items[ns ? ns : 1];
+  double tuple[FR__MAX_TUPLE];
   fr__entity *ents = remote_scratch(ns);
   if (!ents)
     return fr_error_set(err, FR_ENOMEM, "out of memory");
@@ -737,24 +754,30 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
     atomic_fetch_add(&st->c.degraded, 1);
     *flags |= FR_FEATURIZE_DEGRADED;
     for (size_t s = 0; s < ns; s++) {
-      if (item_of[s] >= 0)
-        slot_features(f, &f->slots[s], NULL, txn, out);
-      else
+      if (item_of[s] >= 0) {
+        make_tuple(&f->slots[s], txn, tuple, NULL);
+        slot_features(f, &f->slots[s], NULL, tuple, out);
+      } else {
         slot_missing(f, &f->slots[s], out);
+      }
     }
     return 0;
   }
   for (size_t s = 0; s < ns; s++) {
-    if (item_of[s] >= 0)
-      slot_features(f, &f->slots[s], items[item_of[s]].ent, txn, out);
-    else
+    if (item_of[s] >= 0) {
+      make_tuple(&f->slots[s], txn, tuple, NULL);
+      slot_features(f, &f->slots[s], items[item_of[s]].ent, tuple, out);
+    } else {
       slot_missing(f, &f->slots[s], out);
+    }
   }
   if (!update || n == 0)
     return 0;
   for (size_t i = 0; i < n; i++) {
-    rc = apply_update(&f->slots[items[i].slot], items[i].ent, txn,
-                      st->opt.allowed_lateness, &items[i].modified, &items[i].late);
+    const fr__slot *sl = &f->slots[items[i].slot];
+    make_tuple(sl, txn, tuple, NULL);
+    rc = apply_update(sl, items[i].ent, tuple, st->opt.allowed_lateness,
+                      &items[i].modified, &items[i].late);
     if (rc)
       return fr_error_set(err, rc, "out of memory updating entity state");
   }
@@ -784,8 +807,9 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
       break;
     for (size_t i = 0; i < n; i++) {
       const fr__slot *sl = &f->slots[items[i].slot];
-      slot_features(f, sl, items[i].ent, txn, out);
-      rc = apply_update(sl, items[i].ent, txn, st->opt.allowed_lateness,
+      make_tuple(sl, txn, tuple, NULL);
+      slot_features(f, sl, items[i].ent, tuple, out);
+      rc = apply_update(sl, items[i].ent, tuple, st->opt.allowed_lateness,
                         &items[i].modified, &items[i].late);
       if (rc)
         return fr_error_set(err, rc, "out of memory updating entity state");
@@ -828,29 +852,32 @@ int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
                         "state store was made for another state layout");
   if (st && st->vt->fetch)
     return featurize_remote(f, txn, st, out, update, flags, err);
+  double tuple[FR__MAX_TUPLE];
   for (size_t s = 0; s < f->nslots; s++) {
     const fr__slot *sl = &f->slots[s];
     uint64_t h = 0;
     int k = st ? fr__entity_hash(sl, txn, st->opt.hash_key, &h, err) : 0;
     if (k < 0)
       return k;
+    if (k == 0 && st) {
+      /* No key (a key column is missing): no entity. */
+      slot_missing(f, sl, out);
+      continue;
+    }
+    make_tuple(sl, txn, tuple, NULL);
     if (k == 0) {
-      /* No state: no history; no key (a key column is missing): no
-       * entity. */
-      if (st)
-        slot_missing(f, sl, out);
-      else
-        slot_features(f, sl, NULL, txn, out);
+      /* No state: no history. */
+      slot_features(f, sl, NULL, tuple, out);
       continue;
     }
     fr__entity_ref ref = {0};
     int rc = st->vt->begin(st, (int)s, h, update, &ref, err);
     if (rc)
       return rc;
-    slot_features(f, sl, ref.ent, txn, out);
+    slot_features(f, sl, ref.ent, tuple, out);
     int modified = 0, late = 0;
     if (update && ref.ent) {
-      rc = apply_update(sl, ref.ent, txn, st->opt.allowed_lateness, &modified,
+      rc = apply_update(sl, ref.ent, tuple, st->opt.allowed_lateness, &modified,
                         &late);
       if (rc) {
         st->vt->commit(st, &ref, 0, NULL);
@@ -1031,29 +1058,49 @@ static int slot_ids(const fr_dataset *d, const fr__slot *sl, uint32_t *ids,
   return rc;
 }
 
-/* Offline state: per slot, an array of records indexed by dense id; and
- * per-dictionary caches of what the online path computes per row from the
+/* Offline replay, entity by entity.  An entity's features depend only on
+ * its own earlier events, so instead of replaying rows in time order against
+ * every entity's record at once (a cache miss on some record per row and
+ * slot, and all records of the data set in memory), each slot is replayed
+ * on its own: its rows grouped by entity (a counting sort of the time-ordered
+ * rows by dense entity id, stable, so each entity's rows stay in event-time
+ * order, ties in file order), and each entity's rows run through the same
+ * slot_features + insert as online, on one scratch record that is emptied
+ * between entities and stays in cache.  The record sees exactly the events
+ * it would see in a time-ordered replay, so the features are the same bit
+ * for bit.  Stateless features are computed in a separate pass in time
+ * order.
+ *
+ * Per-dictionary caches hold what the online path computes per row from the
  * text (category positions, distinct-count hashes), so each is computed once
  * per distinct value.  The values are the same, so are the features. */
+
+/* Where the replay reads a schema column: a NUMBER column's values, or a
+ * STRING column's per-row dictionary ids and dictionary (neither: absent). */
+typedef struct src_col {
+  int col;
+  const double *num;
+  const uint32_t *ids;
+  const fr__str *dict;
+} src_col;
+
 typedef struct offline {
-  uint32_t **ids;      /* per slot: rows ids */
-  fr__entity **ents;   /* per slot: records */
-  uint64_t *nent;
+  uint32_t **ids;      /* per slot: per data row, dense entity id */
+  uint64_t *nent;      /* per slot: entities */
   size_t nslots;
   long **catpos;       /* per encoder: dictionary id -> vocabulary position */
   const uint32_t **catids; /* per encoder: the column's per-row dict ids */
   uint64_t ***hcache;  /* per slot, per hashed column: dict id -> hash */
   const uint32_t ***hids; /* per slot, per hashed column: per-row dict ids */
   size_t nencs;
+  src_col *scols;      /* columns the stateless features read */
+  size_t nscols;
+  src_col **slot_cols; /* per slot: columns its features and events read */
+  size_t *nslot_cols;
 } offline;
 
 static void offline_free(offline *o) {
   for (size_t s = 0; s < o->nslots; s++) {
-    if (o->ents && o->ents[s])
-      for (uint64_t i = 0; i < o->nent[s]; i++)
-        fr__entity_clear(&o->ents[s][i]);
-    if (o->ents)
-      free(o->ents[s]);
     if (o->ids)
       free(o->ids[s]);
     if (o->hcache && o->hcache[s]) {
@@ -1063,6 +1110,8 @@ static void offline_free(offline *o) {
     }
     if (o->hids)
       free(o->hids[s]);
+    if (o->slot_cols)
+      free(o->slot_cols[s]);
   }
   for (size_t e = 0; o->catpos && e < o->nencs; e++)
     free(o->catpos[e]);
@@ -1071,8 +1120,10 @@ static void offline_free(offline *o) {
   free(o->hcache);
   free(o->hids);
   free(o->ids);
-  free(o->ents);
   free(o->nent);
+  free(o->scols);
+  free(o->slot_cols);
+  free(o->nslot_cols);
   memset(o, 0, sizeof *o);
 }
 
@@ -1088,25 +1139,54 @@ static const fr__str *interned(const fr_dataset *d, int col, size_t *nd,
   return *ids ? dict : NULL;
 }
 
+/* The read plan of the columns marked in used[0..ncols): *out, *n. */
+static int plan_cols(const fr_dataset *d, const char *used, size_t ncols,
+                     src_col **out, size_t *n) {
+  *n = 0;
+  *out = malloc((ncols ? ncols : 1) * sizeof **out);
+  if (!*out)
+    return FR_ENOMEM;
+  for (size_t k = 0; k < ncols; k++) {
+    if (!used[k])
+      continue;
+    src_col c = {(int)k, fr__dataset_numbers(d, k), NULL, NULL};
+    if (!c.num && (c.ids = fr__dataset_string_ids(d, k)) != NULL) {
+      size_t nd;
+      c.dict = fr__dataset_dict(d, k, &nd);
+    }
+    (*out)[(*n)++] = c;
+  }
+  return 0;
+}
+
+/* Marks column col in used (ignoring -1). */
+static void mark(char *used, size_t ncols, int col) {
+  if (col >= 0 && (size_t)col < ncols)
+    used[col] = 1;
+}
+
 /* 1 ready, 0 not possible (use the state-store path), <0 error. */
 static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d) {
   memset(o, 0, sizeof *o);
-  size_t rows = fr_dataset_rows(d);
+  size_t rows = fr_dataset_rows(d), ncols = fr_schema_ncols(f->schema);
   if (rows >= UINT32_MAX)
     return 0;
   size_t ns = f->nslots ? f->nslots : 1;
   o->nslots = f->nslots;
   o->nencs = f->nencs;
   o->ids = calloc(ns, sizeof *o->ids);
-  o->ents = calloc(ns, sizeof *o->ents);
   o->nent = calloc(ns, sizeof *o->nent);
   o->hcache = calloc(ns, sizeof *o->hcache);
   o->hids = calloc(ns, sizeof *o->hids);
+  o->slot_cols = calloc(ns, sizeof *o->slot_cols);
+  o->nslot_cols = calloc(ns, sizeof *o->nslot_cols);
   o->catpos = calloc(f->nencs ? f->nencs : 1, sizeof *o->catpos);
   o->catids = calloc(f->nencs ? f->nencs : 1, sizeof *o->catids);
-  if (!o->ids || !o->ents || !o->nent || !o->hcache || !o->hids || !o->catpos ||
-      !o->catids)
-    return FR_ENOMEM;
+  char *used = calloc(ncols ? ncols : 1, 1);
+  int rc = FR_ENOMEM;
+  if (!o->ids || !o->nent || !o->hcache || !o->hids || !o->slot_cols ||
+      !o->nslot_cols || !o->catpos || !o->catids || !used)
+    goto done;
   for (size_t e = 0; e < f->nencs; e++) {
     size_t nd;
     const fr__str *dict = interned(d, f->encs[e].column, &nd, &o->catids[e]);
@@ -1114,147 +1194,229 @@ static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d)
       continue; /* looked up per row */
     o->catpos[e] = malloc((nd ? nd : 1) * sizeof **o->catpos);
     if (!o->catpos[e])
-      return FR_ENOMEM;
+      goto done;
     for (size_t i = 0; i < nd; i++)
       o->catpos[e][i] = fr__encoder_find(&f->encs[e], dict[i].ptr, dict[i].len);
   }
+  for (size_t k = 0; k < f->nops; k++) {
+    const fr__op *op = &f->ops[k];
+    if (op->slot >= 0)
+      continue;
+    mark(used, ncols, op->col);
+    mark(used, ncols, op->col2);
+    mark(used, ncols, op->lat1);
+    mark(used, ncols, op->lon1);
+    mark(used, ncols, op->lat2);
+    mark(used, ncols, op->lon2);
+    mark(used, ncols, op->offset_col);
+  }
+  if ((rc = plan_cols(d, used, ncols, &o->scols, &o->nscols)))
+    goto done;
+  rc = FR_ENOMEM;
   for (size_t s = 0; s < f->nslots; s++) {
     const fr__slot *sl = &f->slots[s];
     o->ids[s] = malloc((rows ? rows : 1) * sizeof **o->ids);
     o->hcache[s] = calloc(FR__MAX_VALS, sizeof **o->hcache);
     o->hids[s] = calloc(FR__MAX_VALS, sizeof **o->hids);
     if (!o->ids[s] || !o->hcache[s] || !o->hids[s])
-      return FR_ENOMEM;
-    int rc = slot_ids(d, sl, o->ids[s], &o->nent[s]);
-    if (rc <= 0)
-      return rc;
-    o->ents[s] = malloc((o->nent[s] ? o->nent[s] : 1) * sizeof **o->ents);
-    if (!o->ents[s])
-      return FR_ENOMEM;
-    for (uint64_t i = 0; i < o->nent[s]; i++)
-      fr__entity_init(&o->ents[s][i]);
+      goto done;
+    int r = slot_ids(d, sl, o->ids[s], &o->nent[s]);
+    if (r <= 0) {
+      rc = r;
+      goto done;
+    }
+    /* The columns slot_features and make_tuple read for this slot. */
+    memset(used, 0, ncols ? ncols : 1);
+    for (size_t k = 0; k < sl->nop_idx; k++) {
+      const fr__op *op = &f->ops[sl->op_idx[k]];
+      if (op->kind == FR__K_RATIO_TO_MEAN || op->kind == FR__K_ZSCORE)
+        mark(used, ncols, op->col); /* the transaction's own value */
+      if (op->kind == FR__K_GEO_VELOCITY) {
+        mark(used, ncols, op->lat1);
+        mark(used, ncols, op->lon1);
+      }
+    }
+    for (size_t k = 0; k < sl->nvals; k++)
+      mark(used, ncols, sl->val_cols[k]);
+    for (size_t k = 0; k < sl->ngeo; k++) {
+      mark(used, ncols, sl->geo_lat[k]);
+      mark(used, ncols, sl->geo_lon[k]);
+    }
     for (size_t k = 0; k < sl->nhash; k++) {
       size_t nd;
       const fr__str *dict = interned(d, sl->hash_cols[k], &nd, &o->hids[s][k]);
       if (!dict) {
         o->hids[s][k] = NULL;
-        continue; /* hashed per row */
+        mark(used, ncols, sl->hash_cols[k]); /* hashed per row */
+        continue;
       }
       uint64_t *hc = malloc((nd ? nd : 1) * sizeof *hc);
       if (!hc)
-        return FR_ENOMEM;
+        goto done;
       for (size_t i = 0; i < nd; i++) {
         uint64_t h = fr_hash_fnv1a(dict[i].ptr, dict[i].len);
         hc[i] = h ? h : 1; /* as make_tuple: 0 marks "missing" */
       }
       o->hcache[s][k] = hc;
     }
+    if ((rc = plan_cols(d, used, ncols, &o->slot_cols[s], &o->nslot_cols[s])))
+      goto done;
+    rc = FR_ENOMEM;
   }
-  return 1;
+  rc = 1;
+done:
+  free(used);
+  return rc;
 }
 
-/* Fills the transaction view of row r with only the columns the features
- * read (fields of the others stay missing): as fr_dataset_txn otherwise. */
-static void offline_txn(const fr_featurizer *f, const fr_dataset *d, size_t r,
-                        fr_field *fields, fr_txn *out) {
-  for (size_t i = 0; i < f->nused; i++) {
-    size_t col = (size_t)f->used_cols[i];
-    fr_field *fl = &fields[col];
-    const double *num = fr__dataset_numbers(d, col);
-    const uint32_t *ids;
-    if (num) {
-      *fl = (fr_field){.num = num[r], .present = !isnan(num[r])};
-    } else if ((ids = fr__dataset_string_ids(d, col)) != NULL) {
-      size_t nd;
-      const fr__str *dict = fr__dataset_dict(d, col, &nd);
-      uint32_t id = ids[r];
-      if (id == UINT32_MAX)
-        *fl = (fr_field){.num = NAN};
-      else
-        *fl = (fr_field){.str = dict[id].ptr, .len = dict[id].len, .present = 1,
-                         .num = NAN};
+/* Fills the fields of row r that plan cols[0..n) names (the others keep
+ * whatever they hold: the features about to run do not read them), as
+ * fr_dataset_txn would. */
+static void fill_fields(const src_col *cols, size_t n, size_t r,
+                        fr_field *fields) {
+  for (size_t i = 0; i < n; i++) {
+    const src_col *c = &cols[i];
+    fr_field *fl = &fields[c->col];
+    if (c->num) {
+      *fl = (fr_field){.num = c->num[r], .present = !isnan(c->num[r])};
+    } else if (c->ids && c->ids[r] != UINT32_MAX) {
+      const fr__str *v = &c->dict[c->ids[r]];
+      *fl = (fr_field){.str = v->ptr, .len = v->len, .present = 1, .num = NAN};
     } else {
       *fl = (fr_field){.num = NAN};
     }
   }
-  out->event_time = fr_dataset_event_time(d, r);
-  out->fields = fields;
-  out->nfields = fr_schema_ncols(f->schema);
-  out->line = fr_dataset_line(d, r);
 }
 
-/* Starts loading the records rows ahead will touch: the entity structs
- * first, their newest events once the structs are (likely) in cache.  The
- * offline replay is bound by these cache misses otherwise. */
-#define PREFETCH_FAR 16
-#define PREFETCH_NEAR 8
-
-static void offline_prefetch(const fr_featurizer *f, const offline *o,
-                             const size_t *order, size_t i, size_t rows) {
-  for (size_t s = 0; s < f->nslots; s++) {
-    if (i + PREFETCH_FAR < rows) {
-      uint32_t id = o->ids[s][order[i + PREFETCH_FAR]];
-      if (id != UINT32_MAX)
-        __builtin_prefetch(&o->ents[s][id], 1);
+/* Pass 1, rows in time order: stateless features, labels, times. */
+static int offline_stateless(const fr_featurizer *f, const offline *o,
+                             const fr_dataset *d, const size_t *order,
+                             fr_field *fields, fr_table *t, size_t *bad) {
+  size_t rows = fr_dataset_rows(d), cols = t->cols;
+  for (size_t i = 0; i < rows; i++) {
+    size_t r = order[i];
+    fr_txn txn = {.event_time = fr_dataset_event_time(d, r),
+                  .fields = fields,
+                  .nfields = fr_schema_ncols(f->schema),
+                  .line = fr_dataset_line(d, r)};
+    if (f->needs_time && isnan(txn.event_time)) {
+      *bad = r;
+      return FR_EINVAL;
     }
-    if (i + PREFETCH_NEAR < rows) {
-      uint32_t id = o->ids[s][order[i + PREFETCH_NEAR]];
-      if (id != UINT32_MAX) {
-        const fr__entity *e = &o->ents[s][id];
-        if (e->n > 0)
-          __builtin_prefetch(e->ev + (size_t)(e->n - 1) * f->slots[s].stride, 1);
-      }
-    }
-  }
-}
-
-static int offline_row(const fr_featurizer *f, offline *o, size_t r,
-                       const fr_txn *txn, float *out) {
-  if (f->needs_time && isnan(txn->event_time))
-    return FR_EINVAL;
-  for (size_t i = 0; i < f->nops; i++) {
-    const fr__op *op = &f->ops[i];
-    if (op->slot >= 0)
-      continue;
-    long pos = -1;
-    if (op->enc >= 0) {
-      if (o->catpos[op->enc]) {
-        uint32_t id = o->catids[op->enc][r];
-        pos = id == UINT32_MAX ? -2 : o->catpos[op->enc][id];
-      } else {
-        pos = category_pos(f, op, txn);
-      }
-    }
-    stateless(f, op, txn, out, pos);
-  }
-  for (size_t s = 0; s < f->nslots; s++) {
-    const fr__slot *sl = &f->slots[s];
-    uint32_t id = o->ids[s][r];
-    if (id == UINT32_MAX) {
-      slot_missing(f, sl, out);
-      continue;
-    }
-    fr__entity *e = &o->ents[s][id];
-    slot_features(f, sl, e, txn, out);
-    {
-      /* Rows come in time order: never late. */
-      uint64_t hashes[FR__MAX_VALS];
-      int cached = 1;
-      for (size_t k = 0; k < sl->nhash; k++) {
-        if (!o->hids[s][k]) {
-          cached = 0;
-          break;
+    fill_fields(o->scols, o->nscols, r, fields);
+    float *out = t->x + i * cols;
+    for (size_t k = 0; k < f->nops; k++) {
+      const fr__op *op = &f->ops[k];
+      if (op->slot >= 0)
+        continue;
+      long pos = -1;
+      if (op->enc >= 0) {
+        if (o->catpos[op->enc]) {
+          uint32_t id = o->catids[op->enc][r];
+          pos = id == UINT32_MAX ? -2 : o->catpos[op->enc][id];
+        } else {
+          pos = category_pos(f, op, &txn);
         }
-        uint32_t hid = o->hids[s][k][r];
-        hashes[k] = hid == UINT32_MAX ? 0 : o->hcache[s][k][hid];
       }
-      double tuple[FR__MAX_TUPLE];
-      make_tuple(sl, txn, tuple, cached ? hashes : NULL);
-      if (fr__entity_insert(e, sl, tuple, 0.0))
-        return FR_ENOMEM;
+      stateless(f, op, &txn, out, pos);
     }
+    int y = fr_dataset_label(d, r);
+    t->y[i] = y < 0 ? NAN : (float)y;
+    t->event_time[i] = txn.event_time;
+    t->source_row[i] = r;
   }
   return 0;
+}
+
+/* Rows ahead whose output the slot replay prefetches. */
+#define PREFETCH_ROWS 32
+
+/* Pass 2 for slot s.  (a) A counting sort of the time positions by entity
+ * (stable: each entity's rows stay in time order); (b) in time order, each
+ * row's event tuple (make_tuple) written at its place in entity order, so
+ * the data set's columns are read in sequence; (c) entity by entity, on one
+ * scratch record: slot_features, then insert, reading the tuples in
+ * sequence. */
+static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
+                        const fr_dataset *d, const size_t *order,
+                        fr_field *fields, fr_table *t) {
+  const fr__slot *sl = &f->slots[s];
+  size_t rows = fr_dataset_rows(d), cols = t->cols, n = o->nent[s];
+  size_t stride = sl->stride;
+  const uint32_t *ids = o->ids[s];
+  uint32_t *first = calloc(n + 1, sizeof *first);
+  uint32_t *perm = malloc((rows ? rows : 1) * sizeof *perm);
+  if (!first || !perm) {
+    free(first);
+    free(perm);
+    return FR_ENOMEM;
+  }
+  for (size_t i = 0; i < rows; i++) {
+    uint32_t id = ids[order[i]];
+    if (id == UINT32_MAX)
+      slot_missing(f, sl, t->x + i * cols);
+    else
+      first[id + 1]++;
+  }
+  for (size_t e = 0; e < n; e++)
+    first[e + 1] += first[e];
+  size_t m = first[n];
+  double *tuples = malloc((m ? m : 1) * stride * sizeof *tuples);
+  if (!tuples) {
+    free(first);
+    free(perm);
+    return FR_ENOMEM;
+  }
+  const src_col *sc = o->slot_cols[s];
+  size_t nsc = o->nslot_cols[s];
+  int cached = 1;
+  for (size_t k = 0; k < sl->nhash; k++)
+    cached &= o->hids[s][k] != NULL;
+  fr_txn txn = {.fields = fields, .nfields = fr_schema_ncols(f->schema)};
+  double tuple[FR__MAX_TUPLE];
+  for (size_t i = 0; i < rows; i++) {
+    size_t r = order[i];
+    uint32_t id = ids[r];
+    if (id == UINT32_MAX)
+      continue;
+    fill_fields(sc, nsc, r, fields);
+    txn.event_time = t->event_time[i];
+    uint64_t hashes[FR__MAX_VALS];
+    for (size_t h = 0; cached && h < sl->nhash; h++) {
+      uint32_t hid = o->hids[s][h][r];
+      hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
+    }
+    make_tuple(sl, &txn, tuple, cached ? hashes : NULL);
+    size_t k = first[id]++;
+    memcpy(tuples + k * stride, tuple, stride * sizeof *tuple);
+    perm[k] = (uint32_t)i;
+  }
+  /* first[e] now is the end of entity e's rows: shift back. */
+  for (size_t e = n; e > 0; e--)
+    first[e] = first[e - 1];
+  first[0] = 0;
+  size_t out0 = f->ops[sl->op_idx[0]].out;
+  fr__entity ent;
+  fr__entity_init(&ent);
+  int rc = 0;
+  for (size_t e = 0; e < n && !rc; e++) {
+    fr__entity_reset(&ent);
+    for (size_t k = first[e]; k < first[e + 1]; k++) {
+      if (k + PREFETCH_ROWS < m)
+        __builtin_prefetch(t->x + (size_t)perm[k + PREFETCH_ROWS] * cols + out0, 1);
+      const double *tp = tuples + k * stride;
+      slot_features(f, sl, &ent, tp, t->x + (size_t)perm[k] * cols);
+      if (fr__entity_insert(&ent, sl, tp, 0.0)) {
+        rc = FR_ENOMEM;
+        break;
+      }
+    }
+  }
+  fr__entity_clear(&ent);
+  free(tuples);
+  free(first);
+  free(perm);
+  return rc;
 }
 
 fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
@@ -1277,10 +1439,12 @@ fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
   }
   fr_table *t = fr_table_new(rows, cols);
   fr_field *fields = calloc(ncols ? ncols : 1, sizeof *fields);
+  const size_t *order = fr_dataset_time_order(d);
   offline o;
+  memset(&o, 0, sizeof o);
   int fast = 0;
   fr_state *st = NULL;
-  if (t && fields) {
+  if (t && fields && order) {
     fast = offline_init(&o, f, d);
     if (fast == 0 && f->nslots) {
       /* Keys the dense numbering cannot handle: go through a state store
@@ -1294,9 +1458,8 @@ fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
         fast = FR_ENOMEM;
     }
   }
-  if (!t || !fields || fast < 0) {
-    if (fast > 0 || fast < 0)
-      offline_free(&o);
+  if (!t || !fields || !order || fast < 0) {
+    offline_free(&o);
     fr_table_free(t);
     free(fields);
     fr_error_set(err, FR_ENOMEM, "out of memory for a %zu x %zu feature table",
@@ -1307,24 +1470,32 @@ fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
     fr_table_set_name(t, j, f->names[j]);
   for (size_t k = 0; k < ncols; k++)
     fields[k] = (fr_field){.num = NAN};
-  const size_t *order = fr_dataset_time_order(d);
+  if (fast > 0) {
+    size_t bad = 0;
+    int rc = offline_stateless(f, &o, d, order, fields, t, &bad);
+    if (rc) {
+      fr_error_set(err, rc, "%s:%zu: transaction has no event time",
+                   fr_dataset_path(d), fr_dataset_line(d, bad));
+    } else {
+      for (size_t s = 0; s < f->nslots && !rc; s++)
+        rc = offline_slot(f, &o, s, d, order, fields, t);
+      if (rc)
+        fr_error_set(err, rc, "%s: out of memory for entity state",
+                     fr_dataset_path(d));
+    }
+    offline_free(&o);
+    free(fields);
+    if (rc) {
+      fr_table_free(t);
+      return NULL;
+    }
+    return t;
+  }
   for (size_t i = 0; i < rows; i++) {
     size_t r = order[i];
     fr_txn txn;
-    if (fast > 0)
-      offline_txn(f, d, r, fields, &txn);
-    else
-      fr_dataset_txn(d, r, fields, &txn);
-    int rc;
-    if (fast > 0) {
-      offline_prefetch(f, &o, order, i, rows);
-      rc = offline_row(f, &o, r, &txn, t->x + i * cols);
-      if (rc)
-        fr_error_set(err, rc, rc == FR_EINVAL ? "transaction has no event time"
-                                              : "out of memory");
-    } else {
-      rc = fr__featurize_one(f, &txn, st, t->x + i * cols, 1, NULL, err);
-    }
+    fr_dataset_txn(d, r, fields, &txn);
+    int rc = fr__featurize_one(f, &txn, st, t->x + i * cols, 1, NULL, err);
     if (rc) {
       fr_error_prefix(err, "%s:%zu", fr_dataset_path(d), fr_dataset_line(d, r));
       fr_table_free(t);
@@ -1336,8 +1507,6 @@ fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
     t->event_time[i] = txn.event_time;
     t->source_row[i] = r;
   }
-  if (fast > 0)
-    offline_free(&o);
   free(fields);
   fr_state_free(st);
   return t;

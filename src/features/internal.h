@@ -222,6 +222,9 @@ struct fr_state {
 /* entity.c */
 void fr__entity_init(fr__entity *e);
 void fr__entity_clear(fr__entity *e);
+/* Empties a record of a slot but keeps its buffers (for the next entity of
+ * the same slot). */
+void fr__entity_reset(fr__entity *e);
 /* Index one past the last event with ts < t (events are sorted by ts). */
 uint32_t fr__entity_before(const fr__entity *e, size_t stride, double t);
 /* Inserts an event tuple (stride doubles, ts first) after every event with

@@ -272,3 +272,101 @@ Test(csv, big_file_crosses_chunks) {
   remove(path);
   rmdir(dir);
 }
+
+/* Line breaks inside quoted fields at every offset of the reader's 8-byte
+ * scan (csv.c, has_line_break): each record's physical line must follow. */
+Test(csv, line_breaks_at_every_offset) {
+  const char *dir = fr_test_tmpdir();
+  cr_assert_not_null(dir);
+  char text[8192] = "a,b\n";
+  size_t o = strlen(text);
+  for (int k = 0; k < 20; k++) {
+    /* field: k letters, a break, 5 letters; CR LF for odd k, LF else */
+    text[o++] = '"';
+    for (int i = 0; i < k; i++)
+      text[o++] = 'x';
+    if (k % 2)
+      text[o++] = '\r';
+    text[o++] = '\n';
+    memcpy(text + o, "yyyyy\",1\n", 9);
+    o += 9;
+  }
+  strcpy(text + o, "\"lone\rcr in a long field\",2\nlast,3\n");
+  const char *path = fr_test_write(dir, "breaks.csv", text);
+  fr_error err = {0};
+  fr_csv *c = fr_csv_open(path, &err);
+  cr_assert_not_null(c, "%s", err.msg);
+  char **f;
+  size_t *lens, n;
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+  for (int k = 0; k < 20; k++) {
+    cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+    cr_assert_eq(lens[0], (size_t)k + 6 + (k % 2));
+    cr_assert_eq(fr_csv_line(c), (size_t)(2 + 2 * k), "record %d", k);
+  }
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+  cr_assert_str_eq(f[0], "lone\rcr in a long field");
+  cr_assert_eq(fr_csv_line(c), 42);
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+  cr_assert_str_eq(f[0], "last");
+  cr_assert_eq(fr_csv_line(c), 44, "a lone CR in a quoted field is a line break");
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 0);
+  fr_csv_close(c);
+  remove(path);
+  rmdir(dir);
+}
+
+/* Blanks are part of a cell's text wherever they fall relative to the
+ * reader's blocks (csv.c, parse_blocks: blocks without a blank are parsed
+ * with libcsv's default space test, the others keep every blank): rows of
+ * random length, a few with leading, inner and trailing blanks and tabs in
+ * unquoted and quoted cells, over several 16 KB blocks.  The truth is the
+ * text the test wrote. */
+Test(csv, blanks_kept_across_blocks) {
+  enum { ROWS = 20000 };
+  const char *dir = fr_test_tmpdir();
+  cr_assert_not_null(dir);
+  char path[512];
+  snprintf(path, sizeof path, "%s/blanks.csv", dir);
+  FILE *fp = fopen(path, "w");
+  cr_assert_not_null(fp);
+  static char cells[ROWS][2][40];
+  uint64_t st = 99;
+  fprintf(fp, "a,b\n");
+  for (int r = 0; r < ROWS; r++) {
+    st = st * 6364136223846793005ull + 1442695040888963407ull;
+    int len = 1 + (int)((st >> 40) % 30);
+    int blank = (st >> 20) % 700 == 0;
+    for (int k = 0; k < 2; k++) {
+      char *t = cells[r][k];
+      for (int i = 0; i < len; i++)
+        t[i] = (char)('a' + (i + r + k) % 26);
+      t[len] = '\0';
+      if (blank) {
+        t[0] = k ? '\t' : ' ';
+        t[len / 2] = ' ';
+        t[len - 1] = ' ';
+      }
+    }
+    /* the second cell quoted every third row */
+    fprintf(fp, r % 3 ? "%s,%s\n" : "%s,\"%s\"\n", cells[r][0], cells[r][1]);
+  }
+  fclose(fp);
+  fr_error err = {0};
+  fr_csv *c = fr_csv_open(path, &err);
+  cr_assert_not_null(c, "%s", err.msg);
+  char **f;
+  size_t *lens, n;
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1);
+  for (int r = 0; r < ROWS; r++) {
+    cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 1, "row %d: %s", r, err.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(f[0], cells[r][0], "row %d", r);
+    cr_assert_str_eq(f[1], cells[r][1], "row %d", r);
+    cr_assert_eq(fr_csv_line(c), (size_t)r + 2);
+  }
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), 0);
+  fr_csv_close(c);
+  remove(path);
+  rmdir(dir);
+}

@@ -3,7 +3,12 @@
  * computed independently (tests/fixtures/data/make_fixtures.py ->
  * expected_samples.txt / expected_slices.txt), and the stable time order. */
 #include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
+#include "data/data_internal.h"
 #include "data_test.h"
 
 typedef struct expected {
@@ -188,4 +193,105 @@ Test(dataset, max_rows) {
   cr_assert_eq(fr_dataset_rows(d), 2);
   fr_dataset_free(d);
   fr_schema_free(s);
+}
+
+/* The interning index (dataset.c): texts that share their first 8 bytes,
+ * differ only in length or in a trailing blank, long texts, pairs of texts
+ * whose index slots collide (same hash tag, same probe start: only the
+ * comparison of the whole text tells them apart), and enough distinct values
+ * to grow the index many times.  The truth is the list the test wrote:
+ * equal text <=> equal dictionary id, each distinct text stored once. */
+typedef struct hkey {
+  uint64_t key;
+  uint32_t i;
+} hkey;
+
+static int cmp_hkey(const void *a, const void *b) {
+  uint64_t x = ((const hkey *)a)->key, y = ((const hkey *)b)->key;
+  return x < y ? -1 : x > y;
+}
+
+/* Finds pairs "merchant%08d" (16 bytes, same first 8) whose hashes agree
+ * in the 16-bit tag and the low 20 bits (the probe start of any index of up
+ * to 2^20 slots); returns how many pairs were written to out. */
+static size_t colliding_pairs(char (*out)[48], size_t max_pairs) {
+  enum { N = 1 << 20 };
+  hkey *k = malloc(N * sizeof *k);
+  cr_assert_not_null(k);
+  char t[32];
+  for (uint32_t i = 0; i < N; i++) {
+    snprintf(t, sizeof t, "merchant%08u", i);
+    uint64_t h = fr__text_hash(t, 16);
+    k[i] = (hkey){((h >> 48) << 20) | (h & 0xfffff), i};
+  }
+  qsort(k, N, sizeof *k, cmp_hkey);
+  size_t n = 0;
+  for (size_t i = 1; i < N && n + 2 <= 2 * max_pairs; i++)
+    if (k[i].key == k[i - 1].key) {
+      snprintf(out[n++], 48, "merchant%08u", k[i - 1].i);
+      snprintf(out[n++], 48, "merchant%08u", k[i].i);
+      i++;
+    }
+  free(k);
+  return n / 2;
+}
+
+Test(dataset, interning_distinct_texts) {
+  enum { DISTINCT = 40000, ROWS = 120000, PAIRS = 8 };
+  static char texts[DISTINCT + 2 * PAIRS][48];
+  for (int i = 0; i < DISTINCT; i++) {
+    switch (i % 6) {
+    case 0: snprintf(texts[i], sizeof texts[i], "c%07d", i); break; /* 8 bytes */
+    case 1: snprintf(texts[i], sizeof texts[i], "merchant_%d", i); break;
+    case 2: snprintf(texts[i], sizeof texts[i], "fraud_Kub and Mann %d", i); break;
+    case 3: snprintf(texts[i], sizeof texts[i], "c%07d ", i - 3); break; /* + blank */
+    case 4: snprintf(texts[i], sizeof texts[i], "%d", i); break;
+    default: snprintf(texts[i], sizeof texts[i], "c%07dX%030d", i - 5, i); break;
+    }
+  }
+  size_t pairs = colliding_pairs(texts + DISTINCT, PAIRS);
+  cr_assert_geq(pairs, 1, "no colliding pair found among 2^20 texts");
+  int distinct = DISTINCT + 2 * (int)pairs;
+  const char *dir = fr_test_tmpdir();
+  cr_assert_not_null(dir);
+  char path[512];
+  snprintf(path, sizeof path, "%s/intern.csv", dir);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "id,t,card,cat,amt,label\n");
+  uint64_t st = 12345;
+  int *which = malloc(ROWS * sizeof *which);
+  for (int r = 0; r < ROWS; r++) {
+    st = st * 6364136223846793005ull + 1442695040888963407ull;
+    which[r] = r < distinct ? (int)((r * 7919L) % distinct) : (int)((st >> 33) % distinct);
+    fprintf(f, "r%d,%d,\"%s\",a,1,0\n", r, r, texts[which[r]]);
+  }
+  fclose(f);
+  fr_schema *s = mini_schema();
+  fr_error err = {0};
+  fr_dataset *d = fr_dataset_read_csv(s, path, NULL, &err);
+  cr_assert_not_null(d, "%s", err.msg);
+  cr_assert_eq(fr_dataset_rows(d), ROWS);
+  size_t card = (size_t)fr_schema_find(s, "card"), nd;
+  fr__dataset_dict(d, card, &nd);
+  cr_assert_eq(nd, (size_t)distinct, "%zu distinct texts interned, %d written", nd, distinct);
+  const uint32_t *ids = fr__dataset_string_ids(d, card);
+  uint32_t *id_of = malloc((size_t)distinct * sizeof *id_of);
+  for (int i = 0; i < distinct; i++)
+    id_of[i] = UINT32_MAX;
+  for (int r = 0; r < ROWS; r++) {
+    size_t len;
+    const char *v = fr_dataset_string(d, card, (size_t)r, &len);
+    cr_assert(v && len == strlen(texts[which[r]]) && memcmp(v, texts[which[r]], len) == 0,
+              "row %d: read '%s', wrote '%s'", r, v ? v : "(null)", texts[which[r]]);
+    if (id_of[which[r]] == UINT32_MAX)
+      id_of[which[r]] = ids[r];
+    cr_assert_eq(ids[r], id_of[which[r]], "row %d: '%s' has two ids", r, texts[which[r]]);
+  }
+  free(id_of);
+  free(which);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+  remove(path);
+  rmdir(dir);
 }

@@ -232,6 +232,28 @@ Test(featurize, stateless_kinds) {
   unload(&fx);
 }
 
+/* Day of week on both sides of the epoch (featurize.c computes the day
+ * number modulo 7 in integers): noon UTC of dates whose weekdays Python's
+ * datetime gives (Monday = 0). */
+Test(featurize, day_of_week_across_the_epoch) {
+  const char *spec = "features:\n  - {name: dow, kind: day_of_week}\n";
+  fixture fx;
+  load(&fx, spec,
+       "a,-2208945600,C1,M,1,x,,,,,0\n"  /* 1900-01-01 */
+       "b,-820800,C1,M,1,x,,,,,0\n"      /* 1969-12-22 */
+       "c,-43200,C1,M,1,x,,,,,0\n"       /* 1969-12-31 */
+       "d,43200,C1,M,1,x,,,,,0\n"        /* 1970-01-01 */
+       "e,388800,C1,M,1,x,,,,,0\n"       /* 1970-01-05 */
+       "f,951825600,C1,M,1,x,,,,,0\n"    /* 2000-02-29 */
+       "g,1710072000,C1,M,1,x,,,,,0\n"   /* 2024-03-10 */
+       "h,4133937600,C1,M,1,x,,,,,0\n"); /* 2100-12-31 */
+  const int want[] = {0, 0, 2, 3, 0, 1, 6, 4};
+  for (size_t r = 0; r < 8; r++)
+    cr_assert_eq(feat(&fx, r, "dow"), (float)want[r], "row %zu: dow %g, want %d", r,
+                 (double)feat(&fx, r, "dow"), want[r]);
+  unload(&fx);
+}
+
 Test(featurize, geo_velocity) {
   const char *spec =
       "features:\n"
