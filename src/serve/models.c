@@ -11,7 +11,7 @@
  */
 #include "serve/models.h"
 
-#include "serve/flatjson.h"
+#include "serve/txnjson.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -97,6 +97,7 @@ static void mv_destroy(fr__mv *v) {
   group_unref(v->sg);
   fr__drift_free(v->drift);
   free(v->col_hash);
+  free(v->col_len);
   fr_bundle_unref(v->bundle);
   fr_forest_free(v->own_forest);
   free(v);
@@ -480,13 +481,15 @@ static fr__mv *load_version(fr__registry *r, const char *name, const char *versi
   if (v->schema) {
     size_t nc = fr_schema_ncols(v->schema);
     v->col_hash = calloc(nc ? nc : 1, sizeof *v->col_hash);
-    if (!v->col_hash) {
+    v->col_len = calloc(nc ? nc : 1, sizeof *v->col_len);
+    if (!v->col_hash || !v->col_len) {
       fr_error_set(err, FR_ENOMEM, "out of memory");
       goto fail;
     }
     for (size_t c = 0; c < nc; c++) {
       const char *cn = fr_schema_column(v->schema, c)->name;
-      v->col_hash[c] = fr__flatjson_hash(cn, strlen(cn));
+      v->col_len[c] = strlen(cn);
+      v->col_hash[c] = fr__txnjson_hash(cn, v->col_len[c]);
     }
     v->id_col = fr_schema_role_column(v->schema, FR_ROLE_ID);
     v->amount_col = fr_schema_role_column(v->schema, FR_ROLE_AMOUNT);

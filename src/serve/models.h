@@ -59,7 +59,8 @@ typedef struct fr__mv {
   /* schema roles (-1 when absent) */
   int id_col, amount_col, time_col, label_col;
   int route_entity;             /* entity index for canary stickiness, -1 */
-  uint64_t *col_hash;           /* fr__flatjson_hash of each column name */
+  uint64_t *col_hash;           /* fr__txnjson_hash of each column name */
+  size_t *col_len;              /* strlen of each column name */
   /* cached metric series */
   fr__series *m_featurize, *m_inference, *m_score;
   fr__series *m_decisions[3], *m_amount[3];

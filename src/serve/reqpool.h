@@ -11,7 +11,9 @@
  * every other jansson user in the process is unaffected.  A free of memory
  * that lies in the current arena is a no-op.  JSON values parsed in an arena
  * must never be freed with json_decref outside it: they are simply dropped
- * and the arena is reset when the connection's next request starts.
+ * and the arena is reset when the connection's next request starts.  The
+ * /v1/score body reader gives yajl the same pool through yajl's own
+ * allocator hooks (txnjson.c).
  */
 #ifndef FRAUD_SERVE_REQPOOL_H
 #define FRAUD_SERVE_REQPOOL_H
@@ -29,11 +31,17 @@ typedef struct fr__reqpool {
 void fr__reqpool_install(void);
 /* Makes `a` the calling thread's current arena (NULL: none). */
 void fr__reqpool_enter(fr__reqpool *a);
-/* Frees every chunk but the first (kept for reuse) and empties it. */
+/* Frees every chunk but the newest (kept for reuse, unless it is larger
+ * than 1 MiB: one huge body must not pin its memory to the connection) and
+ * empties it. */
 void fr__reqpool_reset(fr__reqpool *a);
 /* Frees everything.  NULL-safe. */
 void fr__reqpool_free(fr__reqpool *a);
 /* Allocates n bytes (16-byte aligned) from a; NULL on ENOMEM. */
 void *fr__reqpool_alloc(fr__reqpool *a, size_t n);
+/* Makes sure the next allocations totalling n bytes (each rounded up to
+ * 16) succeed without a new chunk: for a library that does not check its
+ * allocations (yajl).  0 or FR_ENOMEM. */
+int fr__reqpool_reserve(fr__reqpool *a, size_t n);
 
 #endif

@@ -25,14 +25,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/flatjson.h"
 #include "serve/models.h"
+#include "serve/txnjson.h"
 
 #define MAX_TXNS 10000
 
 typedef struct slot {
   fr__mv *mv;       /* version that answers */
-  size_t m0, nm;    /* its members: c->mem[m0 .. m0 + nm) */
+  size_t m0, nm;    /* its members: c->rd.mem[m0 .. m0 + nm) */
   size_t row;       /* its output row */
   size_t foff;      /* offset of its feature row in the scratch matrix */
   double event_time;
@@ -42,8 +42,8 @@ typedef struct slot {
 
 typedef struct fr__score_ctx {
   json_t *doc;      /* jansson path only (pool memory) */
-  fr__member *mem;  /* members of every transaction */
-  size_t mcap, nmem;
+  fr__txnjson rd;   /* the body's members (yajl's path fills it, or the
+                       jansson tree is copied into it) */
   int is_array;
   size_t n;
   slot *t;
@@ -66,7 +66,7 @@ void fr__score_free(fr__scratch *sc) {
     return;
   fr__score_ctx *c = sc->score;
   c->doc = NULL; /* arena memory, freed with the connection's arena */
-  free(c->mem);
+  fr__txnjson_close(&c->rd);
   free(c->t);
   free(c->fields);
   free(c->alt);
@@ -97,37 +97,55 @@ static void where(char *buf, size_t cap, const fr__score_ctx *c, size_t i) {
 }
 
 /* Text of a member used as a key or a STRING cell: strings as they are,
- * integers in decimal (the text a CSV cell would hold).  0 or -1. */
-static int scalar_text(const fr__member *m, fr__buf *strings, const char **p, size_t *len) {
+ * integers in decimal (the text a CSV cell would hold), written in the
+ * request pool, where it stays put for the request (parsed fields may point
+ * at it).  0, or -1 for another kind (or no memory). */
+static int scalar_text(const fr__member *m, fr__reqpool *pool, const char **p, size_t *len) {
   if (m->kind == FR__J_STRING) {
     *p = m->str;
     *len = m->slen;
     return 0;
   }
   if (m->kind == FR__J_INTEGER) {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)m->i);
-    size_t off = strings->len;
-    fr__buf_append(strings, tmp, (size_t)n + 1); /* reserved in advance: no move */
-    if (strings->oom)
+    char *t = fr__reqpool_alloc(pool, 24);
+    if (!t)
       return -1;
-    *p = strings->data + off;
-    *len = (size_t)n;
+    /* Decimal digits by hand: INT64_MIN has no positive counterpart, so
+     * the digits come from the unsigned magnitude. */
+    uint64_t u = m->i < 0 ? (uint64_t)0 - (uint64_t)m->i : (uint64_t)m->i;
+    char tmp[24];
+    size_t k = sizeof tmp;
+    do {
+      tmp[--k] = (char)('0' + u % 10);
+      u /= 10;
+    } while (u);
+    if (m->i < 0)
+      tmp[--k] = '-';
+    *len = sizeof tmp - k;
+    memcpy(t, tmp + k, *len);
+    t[*len] = '\0';
+    *p = t;
     return 0;
   }
   return -1;
 }
 
-/* The member named like column c (hash first, then the name). */
-static const fr__member *member_of(const fr__mv *mv, size_t col, const fr__member *ms, size_t nm) {
+/* The member named like column col: hash first, then the name.  Bodies
+ * usually list the columns in the schema's order, so the search starts
+ * after the member found last (*hint) and wraps around: one comparison per
+ * column instead of a scan. */
+static const fr__member *member_of(const fr__mv *mv, size_t col, const fr__member *ms, size_t nm,
+                                   size_t *hint) {
   uint64_t h = mv->col_hash[col];
-  for (size_t k = 0; k < nm; k++) {
-    if (ms[k].khash != h)
+  size_t start = *hint < nm ? *hint : 0;
+  for (size_t j = 0; j < nm; j++) {
+    size_t k = start + j < nm ? start + j : start + j - nm;
+    if (ms[k].khash != h || ms[k].klen != mv->col_len[col])
       continue;
-    const char *name = fr_schema_column(mv->schema, col)->name;
-    size_t nl = strlen(name);
-    if (ms[k].klen == nl && memcmp(ms[k].key, name, nl) == 0)
+    if (memcmp(ms[k].key, fr_schema_column(mv->schema, col)->name, ms[k].klen) == 0) {
+      *hint = k + 1;
       return &ms[k];
+    }
   }
   return NULL;
 }
@@ -148,19 +166,20 @@ static void cell_error(fr__req *r, const fr_column_info *ci, const char *pre, co
 /* Fills fields[0..ncols) of mv's schema from the members.  Returns 0, or an
  * HTTP error already answered (reason + message) and -1. */
 static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size_t nm,
-                        fr_field *fields, double *event_time, fr__buf *strings, const char *pre,
+                        fr_field *fields, double *event_time, fr__reqpool *pool, const char *pre,
                         int answer) {
   const fr_schema *schema = mv->schema;
   size_t nc = fr_schema_ncols(schema);
   int time_col = fr_schema_role_column(schema, FR_ROLE_EVENT_TIME);
   const fr_time_format *tf = fr_schema_time_format(schema);
   *event_time = NAN;
+  size_t hint = 0;
   for (size_t c = 0; c < nc; c++) {
     const fr_column_info *ci = fr_schema_column(schema, c);
     fr_field *f = &fields[c];
     memset(f, 0, sizeof *f);
     f->num = NAN;
-    const fr__member *v = member_of(mv, c, ms, nm);
+    const fr__member *v = member_of(mv, c, ms, nm, &hint);
     if (!v || v->kind == FR__J_NULL) {
       if (!v && ci->required && ci->role != FR_ROLE_LABEL && ci->role != FR_ROLE_IGNORE) {
         if (answer)
@@ -189,12 +208,17 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
       } else {
         const char *p;
         size_t len;
-        if (scalar_text(v, strings, &p, &len)) {
+        if (v->kind == FR__J_REAL) {
           if (answer)
             fr__req_error(r, 400, FR__REASON_BAD_TYPE,
                           "%sfield '%s': a text column takes a string (or an integer), got a "
                           "fractional number",
                           pre, ci->name);
+          return -1;
+        }
+        if (scalar_text(v, pool, &p, &len)) {
+          if (answer)
+            fr__req_error(r, 500, "internal", "out of memory");
           return -1;
         }
         if (fr_schema_parse_cell(schema, c, p, len, f, &err)) {
@@ -254,19 +278,19 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
 
 /* Canary routing: a keyed hash of the routing entity's key, mapped to [0, 1). */
 static fr__mv *route(fr_server *s, fr__snapshot *snap, const fr__member *ms, size_t nm,
-                     fr__buf *strings) {
+                     fr__reqpool *pool) {
   fr__mv *p = snap->primary;
   if (!snap->canary || !(snap->canary_weight > 0) || p->route_entity < 0 || !p->schema)
     return p;
   size_t nk;
   const int *cols = fr_schema_entity_columns(p->schema, (size_t)p->route_entity, &nk);
   char key[512];
-  size_t kl = 0;
+  size_t kl = 0, hint = 0;
   for (size_t i = 0; i < nk; i++) {
-    const fr__member *v = member_of(p, (size_t)cols[i], ms, nm);
+    const fr__member *v = member_of(p, (size_t)cols[i], ms, nm, &hint);
     const char *t;
     size_t len;
-    if (!v || scalar_text(v, strings, &t, &len))
+    if (!v || scalar_text(v, pool, &t, &len))
       return p; /* no key: production */
     if (kl + len + 1 >= sizeof key)
       return p;
@@ -347,7 +371,7 @@ static void feed_others(fr__req *r, fr__scratch *sc, fr__snapshot *snap, size_t 
       size_t nca = fr_schema_ncols(who->schema);
       double et;
       if (grow((void **)&c->alt, &c->acap, nca, sizeof *c->alt) ||
-          build_fields(r, who, c->mem + t->m0, t->nm, c->alt, &et, &sc->strings, "", 0))
+          build_fields(r, who, c->rd.mem + t->m0, t->nm, c->alt, &et, &sc->arena, "", 0))
         continue; /* this version's schema cannot read the transaction */
       txn.fields = c->alt;
       txn.nfields = nca;
@@ -368,8 +392,9 @@ static void put_result(fr__req *r, fr__score_ctx *c, size_t i, float p, double l
   fr__mv *mv = t->mv;
   fr__buf *o = &r->out;
   fr__buf_puts(o, "{\"transaction_id\":");
+  size_t hint = 0;
   const fr__member *id =
-      mv->id_col >= 0 ? member_of(mv, (size_t)mv->id_col, c->mem + t->m0, t->nm) : NULL;
+      mv->id_col >= 0 ? member_of(mv, (size_t)mv->id_col, c->rd.mem + t->m0, t->nm, &hint) : NULL;
   if (id && id->kind == FR__J_STRING)
     fr__buf_json_str(o, id->str, id->slen);
   else if (id && id->kind == FR__J_INTEGER)
@@ -564,32 +589,27 @@ void fr__h_score(fr__req *r) {
                   pinned->name, pinned->version, pinned->name);
     goto fail;
   }
-  /* Body: the flat-object fast path, else jansson (whose tree lives in the
-   * connection's pool until its next request, dropped, never
-   * json_decref'ed).  Both give the same members (flatjson.h). */
+  /* Body: read with yajl (txnjson.h).  What the reader leaves - a syntax
+   * error, or one of the rare inputs where yajl and jansson differ - goes
+   * to jansson, which words the error message or gives the members; its
+   * tree lives in the connection's pool until the next request (dropped,
+   * never json_decref'ed).  Both give the same members. */
   c->doc = NULL;
-  c->nmem = 0;
-  fr__buf_reset(&sc->strings);
   size_t maxc = 0;
   for (size_t i = 0; i < snap->n; i++)
     if (snap->v[i]->schema && fr_schema_ncols(snap->v[i]->schema) > maxc)
       maxc = fr_schema_ncols(snap->v[i]->schema);
   const char *body = r->body.data ? r->body.data : "";
-  /* Unescaped strings and integer texts go to sc->strings: reserve enough
-   * for every pointer into it to stay put (at most the body's size, plus
-   * 24 bytes per number turned into text). */
-  if (grow((void **)&c->mem, &c->mcap, 2 * maxc + 16, sizeof *c->mem) ||
-      fr__buf_reserve(&sc->strings, r->body.len + (2 * maxc + 16) * 24)) {
+  fr__reqpool_reset(&sc->arena);
+  int read = fr__txnjson_read(&c->rd, body, r->body.len, &sc->arena);
+  if (read < 0) {
     fr__req_error(r, 500, "internal", "out of memory");
     goto fail;
   }
-  long fast = fr__flatjson_scan(body, r->body.len, c->mem, c->mcap, &sc->strings);
-  if (fast >= 0) {
-    c->is_array = 0;
-    c->n = 1;
-    c->nmem = (size_t)fast;
+  if (read) {
+    c->is_array = c->rd.shape == FR__TXN_ARRAY;
+    c->n = c->rd.n;
   } else {
-    fr__buf_reset(&sc->strings);
     json_error_t je;
     fr__reqpool_reset(&sc->arena);
     fr__reqpool_enter(&sc->arena);
@@ -618,7 +638,8 @@ void fr__h_score(fr__req *r) {
     goto fail;
   }
   if (c->doc) {
-    /* Members of each object of the jansson tree. */
+    /* Members of each object of the jansson tree, into the reader's
+     * member array. */
     size_t total = 0;
     for (size_t i = 0; i < c->n; i++) {
       json_t *o = c->is_array ? json_array_get(c->doc, i) : c->doc;
@@ -630,21 +651,22 @@ void fr__h_score(fr__req *r) {
       }
       total += json_object_size(o);
     }
-    if (grow((void **)&c->mem, &c->mcap, total + 1, sizeof *c->mem)) {
+    if (grow((void **)&c->rd.mem, &c->rd.mcap, total + 1, sizeof *c->rd.mem)) {
       fr__req_error(r, 500, "internal", "out of memory");
       goto fail;
     }
+    size_t nmem = 0;
     for (size_t i = 0; i < c->n; i++) {
       json_t *o = c->is_array ? json_array_get(c->doc, i) : c->doc;
-      c->t[i].m0 = c->nmem;
+      c->t[i].m0 = nmem;
       const char *k;
       json_t *v;
       json_object_foreach(o, k, v) {
-        fr__member *m = &c->mem[c->nmem++];
+        fr__member *m = &c->rd.mem[nmem++];
         memset(m, 0, sizeof *m);
         m->key = k;
         m->klen = strlen(k);
-        m->khash = fr__flatjson_hash(k, m->klen);
+        m->khash = fr__txnjson_hash(k, m->klen);
         if (json_is_string(v)) {
           m->kind = FR__J_STRING;
           m->str = json_string_value(v);
@@ -661,16 +683,23 @@ void fr__h_score(fr__req *r) {
                     : json_is_null(v) ? FR__J_NULL : FR__J_OTHER;
         }
       }
-      c->t[i].nm = c->nmem - c->t[i].m0;
+      c->t[i].nm = nmem - c->t[i].m0;
     }
+    c->rd.nmem = nmem;
   } else {
-    c->t[0].m0 = 0;
-    c->t[0].nm = c->nmem;
+    if (c->rd.first_bad >= 0) {
+      char pre[48];
+      where(pre, sizeof pre, c, (size_t)c->rd.first_bad);
+      fr__req_error(r, 400, FR__REASON_BAD_JSON, "%sa transaction must be a JSON object", pre);
+      goto fail;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+      c->t[i].m0 = c->rd.span[i].m0;
+      c->t[i].nm = c->rd.span[i].nm;
+    }
   }
-  /* Route and validate every transaction before touching any state.
-   * Integer texts for text columns and keys: reserve so pointers stay put. */
-  if (fr__buf_reserve(&sc->strings, c->n * (maxc + 4) * 24) ||
-      grow((void **)&c->fields, &c->fcap, c->n * maxc, sizeof *c->fields)) {
+  /* Route and validate every transaction before touching any state. */
+  if (grow((void **)&c->fields, &c->fcap, c->n * maxc, sizeof *c->fields)) {
     fr__req_error(r, 500, "internal", "out of memory");
     goto fail;
   }
@@ -678,15 +707,15 @@ void fr__h_score(fr__req *r) {
     slot *t = &c->t[i];
     char pre[48];
     where(pre, sizeof pre, c, i);
-    const fr__member *ms = c->mem + t->m0;
-    t->mv = pin && pin[0] ? pinned : route(s, snap, ms, t->nm, &sc->strings);
+    const fr__member *ms = c->rd.mem + t->m0;
+    t->mv = pin && pin[0] ? pinned : route(s, snap, ms, t->nm, &sc->arena);
     if (!t->mv->feat) {
       fr__req_error(r, 400, FR__REASON_BAD_TYPE, "%sversion '%s' has no feature spec", pre,
                     t->mv->version);
       goto fail;
     }
     size_t nc = fr_schema_ncols(t->mv->schema);
-    if (build_fields(r, t->mv, ms, t->nm, c->fields + i * nc, &t->event_time, &sc->strings, pre,
+    if (build_fields(r, t->mv, ms, t->nm, c->fields + i * nc, &t->event_time, &sc->arena, pre,
                      1))
       goto fail;
     t->amount = NAN;

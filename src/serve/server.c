@@ -145,7 +145,6 @@ static void scratch_free(void *app, void *p) {
   free(sc->labels);
   free(sc->tmp_row);
   free(sc->contrib);
-  fr__buf_close(&sc->strings);
   free(sc);
 }
 

@@ -117,7 +117,6 @@ typedef struct fr__scratch {
   size_t tcap;
   float *contrib;      /* TreeSHAP contributions */
   size_t ccap;
-  fr__buf strings;     /* text of numbers given for STRING columns */
   fr__batch_item item;
   fr__pending pend;
   struct fr__score_ctx *score; /* /v1/score parse state, reused */
