@@ -120,14 +120,23 @@ int fr__entity_insert(fr__entity *e, const fr__slot *sl, const double *tuple,
                       double lateness) {
   size_t stride = sl->stride;
   double t = tuple[0];
-  if (grow(&e->ev, &e->cap, e->n + 1, stride))
-    return FR_ENOMEM;
-  if (sl->bucket_width > 0 && bucket_fold(e, sl, tuple))
-    return FR_ENOMEM;
   /* Position after every event with ts <= t (stable for equal times). */
   uint32_t pos = e->n;
   while (pos > 0 && e->ev[(size_t)(pos - 1) * stride] > t)
     pos--;
+  if (sl->id_col >= 0) {
+    /* A replay (a retried request, a re-sent batch) of a transaction the log
+     * holds: same event time, same id hash.  Compared bit for bit. */
+    uint64_t id;
+    memcpy(&id, &tuple[stride - 1], sizeof id);
+    for (uint32_t i = pos; id != 0 && i > 0 && e->ev[(size_t)(i - 1) * stride] == t; i--)
+      if (memcmp(&e->ev[(size_t)i * stride - 1], &id, sizeof id) == 0)
+        return 1;
+  }
+  if (grow(&e->ev, &e->cap, e->n + 1, stride))
+    return FR_ENOMEM;
+  if (sl->bucket_width > 0 && bucket_fold(e, sl, tuple))
+    return FR_ENOMEM;
   if (pos < e->n)
     memmove(e->ev + (size_t)(pos + 1) * stride, e->ev + (size_t)pos * stride,
             (size_t)(e->n - pos) * stride * sizeof(double));

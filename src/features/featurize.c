@@ -135,8 +135,7 @@ static double field_num(const fr_txn *txn, int col) {
 }
 
 /* Hash of a cell for distinct counts: text for strings, bits for numbers. */
-static int field_hash(const fr_txn *txn, int col, uint64_t *out) {
-  const fr_field *fl = &txn->fields[col];
+static int field_value_hash(const fr_field *fl, uint64_t *out) {
   if (!fl->present)
     return 0;
   if (fl->str) {
@@ -148,6 +147,10 @@ static int field_hash(const fr_txn *txn, int col, uint64_t *out) {
     *out = fr_hash_fnv1a(&bits, sizeof bits);
   }
   return 1;
+}
+
+static int field_hash(const fr_txn *txn, int col, uint64_t *out) {
+  return field_value_hash(&txn->fields[col], out);
 }
 
 /* Local calendar position of a time, cached per thread: the hour, day and
@@ -611,9 +614,10 @@ static void slot_missing(const fr_featurizer *f, const fr__slot *sl, float *out)
 
 /* The event tuple this transaction adds to slot sl.  hashes: when not
  * NULL, the precomputed (field_hash) values of the slot's hashed columns
- * (offline path), 0 = missing. */
+ * (offline path), 0 = missing.  idh: when not NULL, the precomputed hash of
+ * the transaction id (as below). */
 static void make_tuple(const fr__slot *sl, const fr_txn *txn, double *tuple,
-                       const uint64_t *hashes) {
+                       const uint64_t *hashes, const uint64_t *idh) {
   tuple[0] = txn->event_time;
   size_t o = 1;
   for (size_t k = 0; k < sl->nvals; k++)
@@ -631,6 +635,17 @@ static void make_tuple(const fr__slot *sl, const fr_txn *txn, double *tuple,
   for (size_t k = 0; k < sl->ngeo; k++) {
     tuple[o++] = field_num(txn, sl->geo_lat[k]);
     tuple[o++] = field_num(txn, sl->geo_lon[k]);
+  }
+  if (sl->id_col >= 0) {
+    /* The transaction id's hash bits, 0 = no id (never a duplicate). */
+    uint64_t h = 0;
+    if (idh)
+      h = *idh;
+    else if (!field_hash(txn, sl->id_col, &h))
+      h = 0;
+    else if (h == 0)
+      h = 1;
+    memcpy(&tuple[o++], &h, sizeof h);
   }
 }
 
@@ -676,8 +691,9 @@ too_long:
 }
 
 /* Inserts the event tuple (make_tuple) into entity e unless it is later
- * than the allowed lateness.  *late: 0 in order, 1 late but inserted, 2 late
- * and dropped. */
+ * than the allowed lateness or a replay of a transaction e holds.  *late: 0
+ * in order, 1 late but inserted, 2 late and dropped, 3 duplicate (same event
+ * time and transaction id as a held event: not inserted). */
 static int apply_update(const fr__slot *sl, fr__entity *e, const double *tuple,
                         double lateness, int *modified, int *late) {
   double t = tuple[0];
@@ -691,6 +707,10 @@ static int apply_update(const fr__slot *sl, fr__entity *e, const double *tuple,
     *late = 1;
   }
   int rc = fr__entity_insert(e, sl, tuple, lateness);
+  if (rc == 1) {
+    *late = 3;
+    return 0;
+  }
   *modified = rc == 0;
   return rc;
 }
@@ -701,6 +721,8 @@ static void count_late(fr_state *st, int late, unsigned *flags) {
   else if (late == 2) {
     atomic_fetch_add(&st->c.late_dropped, 1);
     *flags |= FR_FEATURIZE_LATE;
+  } else if (late == 3) {
+    *flags |= FR_FEATURIZE_DUPLICATE; /* counted once per transaction */
   }
 }
 
@@ -755,7 +777,7 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
     *flags |= FR_FEATURIZE_DEGRADED;
     for (size_t s = 0; s < ns; s++) {
       if (item_of[s] >= 0) {
-        make_tuple(&f->slots[s], txn, tuple, NULL);
+        make_tuple(&f->slots[s], txn, tuple, NULL, NULL);
         slot_features(f, &f->slots[s], NULL, tuple, out);
       } else {
         slot_missing(f, &f->slots[s], out);
@@ -765,7 +787,7 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
   }
   for (size_t s = 0; s < ns; s++) {
     if (item_of[s] >= 0) {
-      make_tuple(&f->slots[s], txn, tuple, NULL);
+      make_tuple(&f->slots[s], txn, tuple, NULL, NULL);
       slot_features(f, &f->slots[s], items[item_of[s]].ent, tuple, out);
     } else {
       slot_missing(f, &f->slots[s], out);
@@ -775,7 +797,7 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
     return 0;
   for (size_t i = 0; i < n; i++) {
     const fr__slot *sl = &f->slots[items[i].slot];
-    make_tuple(sl, txn, tuple, NULL);
+    make_tuple(sl, txn, tuple, NULL, NULL);
     rc = apply_update(sl, items[i].ent, tuple, st->opt.allowed_lateness,
                       &items[i].modified, &items[i].late);
     if (rc)
@@ -807,7 +829,7 @@ static int featurize_remote(const fr_featurizer *f, const fr_txn *txn,
       break;
     for (size_t i = 0; i < n; i++) {
       const fr__slot *sl = &f->slots[items[i].slot];
-      make_tuple(sl, txn, tuple, NULL);
+      make_tuple(sl, txn, tuple, NULL, NULL);
       slot_features(f, sl, items[i].ent, tuple, out);
       rc = apply_update(sl, items[i].ent, tuple, st->opt.allowed_lateness,
                         &items[i].modified, &items[i].late);
@@ -850,8 +872,12 @@ int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
       strcmp(st->f->state_digest, f->state_digest) != 0)
     return fr_error_set(err, FR_EINVAL,
                         "state store was made for another state layout");
-  if (st && st->vt->fetch)
-    return featurize_remote(f, txn, st, out, update, flags, err);
+  if (st && st->vt->fetch) {
+    int rc = featurize_remote(f, txn, st, out, update, flags, err);
+    if (*flags & FR_FEATURIZE_DUPLICATE)
+      atomic_fetch_add(&st->c.duplicates, 1);
+    return rc;
+  }
   double tuple[FR__MAX_TUPLE];
   for (size_t s = 0; s < f->nslots; s++) {
     const fr__slot *sl = &f->slots[s];
@@ -864,7 +890,7 @@ int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
       slot_missing(f, sl, out);
       continue;
     }
-    make_tuple(sl, txn, tuple, NULL);
+    make_tuple(sl, txn, tuple, NULL, NULL);
     if (k == 0) {
       /* No state: no history. */
       slot_features(f, sl, NULL, tuple, out);
@@ -888,6 +914,8 @@ int fr__featurize_one(const fr_featurizer *f, const fr_txn *txn, fr_state *st,
     if ((rc = st->vt->commit(st, &ref, modified, err)))
       return rc;
   }
+  if (*flags & FR_FEATURIZE_DUPLICATE)
+    atomic_fetch_add(&st->c.duplicates, 1);
   return 0;
 }
 
@@ -1097,6 +1125,8 @@ typedef struct offline {
   size_t nscols;
   src_col **slot_cols; /* per slot: columns its features and events read */
   size_t *nslot_cols;
+  uint64_t *idhash;    /* per data row: the transaction id's hash as
+                          make_tuple computes it (NULL: no id column) */
 } offline;
 
 static void offline_free(offline *o) {
@@ -1124,6 +1154,7 @@ static void offline_free(offline *o) {
   free(o->scols);
   free(o->slot_cols);
   free(o->nslot_cols);
+  free(o->idhash);
   memset(o, 0, sizeof *o);
 }
 
@@ -1164,6 +1195,9 @@ static void mark(char *used, size_t ncols, int col) {
   if (col >= 0 && (size_t)col < ncols)
     used[col] = 1;
 }
+
+static void fill_fields(const src_col *cols, size_t n, size_t r,
+                        fr_field *fields);
 
 /* 1 ready, 0 not possible (use the state-store path), <0 error. */
 static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d) {
@@ -1262,6 +1296,28 @@ static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d)
     if ((rc = plan_cols(d, used, ncols, &o->slot_cols[s], &o->nslot_cols[s])))
       goto done;
     rc = FR_ENOMEM;
+  }
+  /* The transaction id's hash, once per row for every slot's event tuples
+   * (the same value make_tuple computes from the field online). */
+  int idc = f->nslots ? f->slots[0].id_col : -1;
+  if (idc >= 0) {
+    src_col c = {idc, fr__dataset_numbers(d, (size_t)idc), NULL, NULL};
+    if (!c.num && (c.ids = fr__dataset_string_ids(d, (size_t)idc)) != NULL) {
+      size_t nd;
+      c.dict = fr__dataset_dict(d, (size_t)idc, &nd);
+    }
+    if (!(o->idhash = malloc((rows ? rows : 1) * sizeof *o->idhash)))
+      goto done;
+    fr_field fl[1];
+    for (size_t r = 0; r < rows; r++) {
+      src_col one = c;
+      one.col = 0;
+      fill_fields(&one, 1, r, fl);
+      uint64_t h = 0;
+      if (field_value_hash(&fl[0], &h) && h == 0)
+        h = 1;
+      o->idhash[r] = h;
+    }
   }
   rc = 1;
 done:
@@ -1386,7 +1442,8 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
       uint32_t hid = o->hids[s][h][r];
       hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
     }
-    make_tuple(sl, &txn, tuple, cached ? hashes : NULL);
+    uint64_t idh = o->idhash ? o->idhash[r] : 0;
+    make_tuple(sl, &txn, tuple, cached ? hashes : NULL, o->idhash ? &idh : NULL);
     size_t k = first[id]++;
     memcpy(tuples + k * stride, tuple, stride * sizeof *tuple);
     perm[k] = (uint32_t)i;
@@ -1406,7 +1463,7 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
         __builtin_prefetch(t->x + (size_t)perm[k + PREFETCH_ROWS] * cols + out0, 1);
       const double *tp = tuples + k * stride;
       slot_features(f, sl, &ent, tp, t->x + (size_t)perm[k] * cols);
-      if (fr__entity_insert(&ent, sl, tp, 0.0)) {
+      if (fr__entity_insert(&ent, sl, tp, 0.0) < 0) {
         rc = FR_ENOMEM;
         break;
       }

@@ -110,7 +110,9 @@ typedef struct fr__slot {
   int *hash_cols;
   size_t ngeo;           /* geo points per event */
   int *geo_lat, *geo_lon;
-  size_t stride;         /* doubles per event: 1 (ts) + nvals + nhash + 2*ngeo */
+  int id_col;            /* the schema's transaction id column, -1 = none */
+  size_t stride;         /* doubles per event: 1 (ts) + nvals + nhash +
+                            2*ngeo, + 1 (the id's hash bits) with an id */
   double exact_horizon;  /* the log keeps events this old (plus lateness) */
   double bucket_width;   /* 0 = no buckets */
   double bucket_horizon; /* longest bucketed window */
@@ -125,7 +127,7 @@ typedef struct fr__slot {
 #define FR__MAX_GEO 2
 /* Values aggregated per entity (numeric columns; hashed columns). */
 #define FR__MAX_VALS 64
-#define FR__MAX_TUPLE (1 + 2 * FR__MAX_VALS + 2 * FR__MAX_GEO)
+#define FR__MAX_TUPLE (1 + 2 * FR__MAX_VALS + 2 * FR__MAX_GEO + 1)
 
 struct fr_featurizer {
   const fr_schema *schema;
@@ -178,7 +180,8 @@ typedef struct fr__remote_item {
   fr__entity *ent;       /* decoded record (scratch owned by the caller) */
   int64_t version;       /* version read (0 = absent) */
   int modified;
-  int late;              /* 0 in order, 1 late inserted, 2 late dropped */
+  int late;              /* 0 in order, 1 late inserted, 2 late dropped,
+                            3 duplicate (not inserted) */
   int conflict;          /* set by store: someone else wrote first */
 } fr__remote_item;
 
@@ -206,7 +209,7 @@ typedef struct fr__state_vtable {
 
 /* Counters every backend shares (featurize.c updates them). */
 typedef struct fr__state_counters {
-  atomic_uint_fast64_t late_inserted, late_dropped;
+  atomic_uint_fast64_t late_inserted, late_dropped, duplicates;
   atomic_uint_fast64_t errors, degraded, conflicts;
 } fr__state_counters;
 
@@ -230,7 +233,11 @@ uint32_t fr__entity_before(const fr__entity *e, size_t stride, double t);
 /* Inserts an event tuple (stride doubles, ts first) after every event with
  * ts <= its ts, folds it into its time bucket, then drops log events older
  * than latest - exact_horizon - lateness (recording pruned_ts and geo
- * anchors) and buckets no bucketed window can reach.  0 or FR_ENOMEM. */
+ * anchors) and buckets no bucketed window can reach.  When the slot has a
+ * transaction id (id_col >= 0) and the log already holds an event with the
+ * same ts and the same id hash (the tuple's last double, 0 = no id), the
+ * tuple is a replay of that transaction: nothing changes and 1 is returned.
+ * 0 inserted, 1 duplicate, FR_ENOMEM. */
 int fr__entity_insert(fr__entity *e, const fr__slot *sl, const double *tuple,
                       double lateness);
 /* Heap bytes held by a record (struct, log and bucket capacity). */

@@ -660,7 +660,8 @@ static int compile_slots(compiler *c) {
   fr_featurizer *f = c->f;
   for (size_t i = 0; i < f->nslots; i++) {
     fr__slot *sl = &f->slots[i];
-    sl->stride = 1 + sl->nvals + sl->nhash + 2 * sl->ngeo;
+    sl->id_col = fr_schema_role_column(f->schema, FR_ROLE_ID);
+    sl->stride = 1 + sl->nvals + sl->nhash + 2 * sl->ngeo + (sl->id_col >= 0);
     sl->bstride = 2 + 5 * sl->nvals;
     if (sl->nvals > FR__MAX_VALS || sl->nhash > FR__MAX_VALS)
       return fr_error_set(c->err, FR_ESCHEMA,
@@ -746,6 +747,7 @@ static int compile_slots(compiler *c) {
       USE(sl->geo_lat[k]);
       USE(sl->geo_lon[k]);
     }
+    USE(sl->id_col);
   }
 #undef USE
   for (size_t k = 0; k < ncols; k++)
@@ -788,6 +790,8 @@ static int compile_slots(compiler *c) {
     DIG_APPEND("\ngeo");
     for (size_t k = 0; k < sl->ngeo; k++)
       DIG_APPEND(" %s:%s", COLNAME(sl->geo_lat[k]), COLNAME(sl->geo_lon[k]));
+    if (sl->id_col >= 0)
+      DIG_APPEND("\nid %s", COLNAME(sl->id_col));
     DIG_APPEND("\nhorizon %.17g buckets %.17g %.17g\n", sl->exact_horizon,
                sl->bucket_width, sl->bucket_horizon);
   }

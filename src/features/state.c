@@ -29,6 +29,7 @@ void fr__state_init_base(fr_state *st, const fr__state_vtable *vt,
     st->opt.allowed_lateness = 0;
   atomic_init(&st->c.late_inserted, 0);
   atomic_init(&st->c.late_dropped, 0);
+  atomic_init(&st->c.duplicates, 0);
   atomic_init(&st->c.errors, 0);
   atomic_init(&st->c.degraded, 0);
   atomic_init(&st->c.conflicts, 0);
@@ -52,6 +53,7 @@ void fr_state_get_stats(const fr_state *st, fr_state_stats *out) {
   fr_state *m = (fr_state *)st; /* atomics are read, not changed */
   out->late_inserted = atomic_load(&m->c.late_inserted);
   out->late_dropped = atomic_load(&m->c.late_dropped);
+  out->duplicates = atomic_load(&m->c.duplicates);
   out->errors = atomic_load(&m->c.errors);
   out->degraded = atomic_load(&m->c.degraded);
   out->conflicts = atomic_load(&m->c.conflicts);
@@ -77,6 +79,9 @@ static const fr_state_metric metrics[] = {
     {"fraud_state_late_events_total", "counter",
      "events older than the entity's latest", "action", "dropped",
      U64(late_dropped)},
+    {"fraud_state_duplicate_events_total", "counter",
+     "transactions whose event time and id an entity already holds (replays): "
+     "scored, not inserted again", NULL, NULL, U64(duplicates)},
     {"fraud_state_errors_total", "counter",
      "state store failures (Redis unreachable, ...)", NULL, NULL, U64(errors)},
     {"fraud_state_degraded_total", "counter",

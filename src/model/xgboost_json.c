@@ -323,7 +323,7 @@ static int load_categories(ctx *c, fr__builder *b, fr__raw_node *nodes,
     if (nw)
       memset(words, 0, nw * sizeof *words);
     for (int64_t k = 0; k < sn; k++) {
-      int64_t cv;
+      int64_t cv = 0; /* checked by the pass above */
       as_int(json_array_get(cats, (size_t)(s0 + k)), &cv);
       words[cv >> 5] |= 1u << (cv & 31);
     }

@@ -412,6 +412,8 @@ static void put_result(fr__req *r, fr__score_ctx *c, size_t i, float p, double l
     fr__buf_puts(o, ",\"degraded\":true"); /* state store down: empty history */
   if (t->flags & FR_FEATURIZE_LATE)
     fr__buf_puts(o, ",\"late\":true"); /* scored, not added to the state */
+  if (t->flags & FR_FEATURIZE_DUPLICATE)
+    fr__buf_puts(o, ",\"duplicate\":true"); /* a replay: not added again */
   if (c->explain_features) {
     fr__scratch *sc2 = r->scratch;
     const float *row = sc2->f + t->foff;
