@@ -362,6 +362,13 @@ FR_EXPORT int fr_generate_csv(const fr_gen_config *c, const char *path,
 FR_EXPORT double fr_psi(const double *ref_share, const double *cur_share,
                         size_t n);
 
+/* Bin of a non-missing value x among nedges ascending bin edges (e.g. the
+ * reference deciles): the number of edges <= x, in [0, nedges].  So bin i
+ * holds edges[i-1] <= x < edges[i]; a value equal to an edge goes up.  The
+ * one binning rule of `fraud drift`, the bundle's drift reference and the
+ * server's live PSI. */
+FR_EXPORT size_t fr_psi_bin(const double *edges, size_t nedges, double x);
+
 typedef struct fr_drift_column {
   const char *column;   /* owned by the schema */
   int categorical;      /* 1: bins are categories; 0: reference deciles */

@@ -34,8 +34,7 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Bin of x among sorted edges: the number of edges <= x. */
-static size_t bin_of(const double *edges, size_t ne, double x) {
+size_t fr_psi_bin(const double *edges, size_t ne, double x) {
   size_t lo = 0, hi = ne;
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
@@ -69,9 +68,9 @@ static int numeric_psi(const double *rx, size_t rn, const double *cx, size_t cn,
   size_t nb = ne + 2; /* ne + 1 value bins, then missing */
   double rs[11] = {0}, cs[11] = {0};
   for (size_t i = 0; i < rn; i++)
-    rs[isnan(rx[i]) ? nb - 1 : bin_of(edges, ne, rx[i])] += 1.0 / (double)rn;
+    rs[isnan(rx[i]) ? nb - 1 : fr_psi_bin(edges, ne, rx[i])] += 1.0 / (double)rn;
   for (size_t i = 0; i < cn; i++)
-    cs[isnan(cx[i]) ? nb - 1 : bin_of(edges, ne, cx[i])] += 1.0 / (double)cn;
+    cs[isnan(cx[i]) ? nb - 1 : fr_psi_bin(edges, ne, cx[i])] += 1.0 / (double)cn;
   /* The missing bin counts only when some cell is missing. */
   if (rs[nb - 1] == 0 && cs[nb - 1] == 0)
     nb--;

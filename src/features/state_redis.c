@@ -244,15 +244,6 @@ static void item_key(const redis_state *rs, const fr__remote_item *it,
   snprintf(buf, cap, "%s%d:%s", rs->keyprefix, it->slot, hex);
 }
 
-static void entity_reset(fr__entity *e) {
-  double *ev = e->ev, *bk = e->bk;
-  uint32_t cap = e->cap, capb = e->capb;
-  fr__entity_init(e);
-  e->ev = ev;
-  e->bk = bk;
-  e->cap = cap;
-  e->capb = capb;
-}
 
 static int redis_fetch(fr_state *st, fr__remote_item *items, size_t n,
                        fr_error *err) {
@@ -285,7 +276,7 @@ static int redis_fetch(fr_state *st, fr__remote_item *items, size_t n,
       } else {
         redisReply *v = r->element[0], *d = r->element[1];
         fr__entity *e = items[i].ent;
-        entity_reset(e);
+        fr__entity_reset(e);
         items[i].version = 0;
         if (v->type == REDIS_REPLY_STRING && d->type == REDIS_REPLY_STRING) {
           int64_t ver;

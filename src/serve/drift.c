@@ -37,15 +37,7 @@ static size_t nbins(const dist *d) { return d->nedges + 2; }
 static size_t bin_of(const dist *d, double v) {
   if (isnan(v))
     return d->nedges + 1;
-  size_t lo = 0, hi = d->nedges;
-  while (lo < hi) { /* number of edges <= v */
-    size_t mid = (lo + hi) / 2;
-    if (d->edges[mid] <= v)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
+  return fr_psi_bin(d->edges, d->nedges, v);
 }
 
 static int parse_dist(const json_t *j, dist *d) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fraud/data.h"
 #include "fraud/train.h"
 
 #define MAX_EDGES 9 /* deciles */
@@ -23,19 +24,6 @@
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return x < y ? -1 : x > y;
-}
-
-/* Number of edges <= v: the bin of a non-missing value. */
-static size_t bin_of(const double *edges, size_t ne, double v) {
-  size_t lo = 0, hi = ne;
-  while (lo < hi) {
-    size_t mid = (lo + hi) / 2;
-    if (edges[mid] <= v)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
 }
 
 /* {"edges": [...], "shares": [...]} of the n values v[i * stride]; buf
@@ -62,7 +50,7 @@ static json_t *distribution(const float *v, size_t stride, size_t n, double *buf
   }
   size_t counts[MAX_EDGES + 2] = {0};
   for (size_t i = 0; i < m; i++)
-    counts[bin_of(edges, ne, buf[i])]++;
+    counts[fr_psi_bin(edges, ne, buf[i])]++;
   counts[ne + 1] = n - m;
   json_t *je = json_array(), *js = json_array(), *o = json_object();
   if (!je || !js || !o) {
