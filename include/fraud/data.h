@@ -168,7 +168,14 @@ FR_EXPORT void fr_csv_close(fr_csv *c);
 /* Reads the next record.  On success returns 1 and sets *fields to an array
  * of *n pointers to NUL-terminated cells (with *lens their lengths), valid
  * until the next call; returns 0 at end of file; negative FR_E* on a
- * malformed file (unterminated quote...) with err naming path:line. */
+ * malformed file (unterminated quote...) with err naming path:line.  A .gz
+ * file whose gzip stream stops before its end (a cut download, `head -c`,
+ * a writer that never finished) is FR_EFORMAT "PATH: truncated gzip stream
+ * (unexpected end of file after N bytes of data)" (zlib's gzerror
+ * Z_BUF_ERROR), returned as soon as the read meets the cut and again on
+ * every later call; it is an error of the file, not of a row, so no
+ * on_bad_row policy skips it.  A corrupt stream (bad CRC, bad data) is
+ * FR_EIO "PATH: read failed: ...". */
 FR_EXPORT int fr_csv_next(fr_csv *c, char ***fields, size_t **lens, size_t *n,
                           fr_error *err);
 /* Line on which the last returned record started. */
