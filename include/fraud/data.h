@@ -92,6 +92,18 @@ FR_EXPORT int fr_schema_find(const fr_schema *s, const char *name);
 FR_EXPORT int fr_schema_role_column(const fr_schema *s, fr_role role);
 FR_EXPORT const fr_time_format *fr_schema_time_format(const fr_schema *s);
 
+/* Default plausible event-time range when the event-time column declares
+ * no min/max: 1970-01-01T00:00:00Z .. 2100-01-01T00:00:00Z (epoch seconds). */
+#define FR_SCHEMA_TIME_MIN 0.0
+#define FR_SCHEMA_TIME_MAX 4102444800.0
+
+/* The event-time range of the schema, inclusive, in epoch seconds: the
+ * event-time column's `min`/`max` where declared, else FR_SCHEMA_TIME_MIN /
+ * FR_SCHEMA_TIME_MAX.  fraud validate's "time_range" check reports rows
+ * outside it; the server refuses such a transaction (400, nothing stored).
+ * A schema without an event-time column gets the defaults. */
+FR_EXPORT void fr_schema_time_range(const fr_schema *s, double *lo, double *hi);
+
 /* Entities: named keys made of one or more columns.  Every ENTITY column
  * defines a single-column entity named by its `entity:` field; the schema's
  * `composite_entities:` block adds composite ones (card_merchant: [cc_num,

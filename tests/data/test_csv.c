@@ -222,6 +222,24 @@ Test(csv, truncated_gzip_sync_flushed_without_end) {
 
 Test(csv, truncated_gzip_cut_mid_record) { assert_truncated("truncated_cut.csv.gz", 4931); }
 
+/* An event time outside the hard range (common.h FR_TIME_MIN_SECONDS ..
+ * FR_TIME_MAX_SECONDS) is a bad row naming file:line:column and the column;
+ * line 3 holds 1e300, line 4 -99999999999 (year -1199). */
+Test(csv, absurd_event_time_is_a_bad_row) {
+  fr_schema *s = mini_schema();
+  fr_error err = mini_fail(s, "absurd_time.csv");
+  cr_assert(strstr(err.msg, "absurd_time.csv:3:2: column 't': event time '1e300' is outside "
+                            "the supported range 1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z"),
+            "%s", err.msg);
+  fr_dataset *d = mini_read(s, "absurd_time.csv", FR_BAD_ROW_SKIP);
+  cr_assert_eq(fr_dataset_rows(d), 2);
+  cr_assert_eq(fr_dataset_skipped(d), 2);
+  cr_assert_eq(fr_dataset_line(d, 1), 5);
+  cr_assert_eq(fr_dataset_event_time(d, 1), 103.0);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+}
+
 Test(csv, unterminated_quote) {
   fr_schema *s = mini_schema();
   fr_error err = mini_fail(s, "unterminated.csv");
