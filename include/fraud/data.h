@@ -123,7 +123,8 @@ FR_EXPORT int fr_schema_find_entity(const fr_schema *s, const char *name);
  * the EVENT_TIME column `num` is the parsed event time in epoch seconds
  * (whatever the format) and `str` the text when the column is a STRING.
  * Errors: FR_EPARSE with err naming the column and the text (the caller
- * prefixes file:line or request). */
+ * prefixes file:line or request); FR_ERANGE for an event time outside the
+ * hard range FR_TIME_MIN_SECONDS .. FR_TIME_MAX_SECONDS (common.h). */
 typedef struct fr_field {
   const char *str;  /* STRING columns: text, not owned; NULL for NUMBER */
   uint32_t len;

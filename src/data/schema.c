@@ -190,7 +190,7 @@ int fr_schema_parse_cell_hint(const fr_schema *s, size_t col, const char *text,
     double t;
     int rc = fr_time_parse_hint(&s->tf, text, len, hint, &t);
     if (rc == FR_ERANGE)
-      return fr_error_set(err, FR_EPARSE,
+      return fr_error_set(err, FR_ERANGE,
                           "column '%s': event time '%s' is outside the supported "
                           "range 1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z "
                           "(epoch seconds -9223372036 .. 9223372036)",
