@@ -49,7 +49,7 @@ for s in $SAMPLES; do
   "$FRAUD" predict --model "$bundle" --event-time "$data" -o "$OUT/$s.offline.csv" 2>/dev/null
   from=$($PY -c 'import json,sys; print(repr(json.load(open(sys.argv[1]))["split"]["test_start_time"]))' "$bundle/manifest.json")
   port=$(free_port)
-  "$FRAUD" serve --model-repository "$repo" --listen 127.0.0.1 --port "$port" \
+  "$FRAUD" serve --model-repository "$repo" --listen 127.0.0.1 --port "$port" --no-admin \
     --warm-state "$data" --warm-until "$from" 2> "$OUT/$s.server.log" &
   SERVER_PID=$!
   for _ in $(seq 1 300); do
