@@ -140,8 +140,9 @@ def system_health():
             [(f"fraud:scoring_error_ratio:rate5m{{{NS}}}", "{{namespace}}")],
             w=6, unit="percentunit", thresholds=[(None, "green"), (0.01, "red")])
     d.panel("timeseries", "Client errors by reason",
-            "4xx/5xx answers by reason (bad_json, bad_shape, missing_field, "
-            "unknown_model, not_ready, too_large, internal).",
+            "4xx/5xx answers by reason (bad_json, bad_shape, bad_type, missing_field, "
+            "out_of_range, unknown_model, not_ready, too_large, timeout, internal; "
+            "docs/metrics.md lists them all).",
             [(f"sum by (reason) (rate(fraud_request_errors_total{{{NS}}}[$__rate_interval]))",
               "{{reason}}")], w=6, unit="reqps")
     d.row("Latency")
