@@ -119,10 +119,19 @@ FR_EXPORT void fr_log_set_stream(FILE *f);
  * "msg":MSG, ...fields} followed by a newline, as one write(2) so lines from
  * threads never interleave.  `fields` is either NULL or a string of extra JSON
  * members already encoded, without braces ("\"request_id\":\"r1\",\"status\":400").
- * The message is JSON-escaped.  Callers must never pass a full card number:
- * log entity keys through fr_hash_hex(). */
+ * The message is JSON-escaped after fr_mask_card_numbers (a safety net for
+ * messages that quote input text).  Callers must never pass a full card
+ * number: log entity keys through fr_hash_hex(). */
 FR_EXPORT void fr_log(fr_log_level level, const char *event, const char *fields,
                       const char *fmt, ...) FR_PRINTF(4, 5);
+
+/* Masks, in place, every run of 13 or more consecutive ASCII digits in the
+ * NUL-terminated string s (a primary account number has 13 to 19 digits,
+ * ISO/IEC 7812-1): all but the run's last 4 digits become '*', as PCI DSS
+ * requirement 3.4 allows a PAN to be displayed ("4111111111111111x" becomes
+ * "************1111x").  Shorter runs are left alone.  Returns the number of
+ * runs masked. */
+FR_EXPORT size_t fr_mask_card_numbers(char *s);
 
 /* Appends `s` (length n) JSON-escaped (RFC 8259 section 7) to buf, which has
  * cap bytes, and NUL-terminates.  Returns the length the full escaped text

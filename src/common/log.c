@@ -86,6 +86,25 @@ size_t fr_json_escape(char *buf, size_t cap, const char *s, size_t n) {
   return o;
 }
 
+size_t fr_mask_card_numbers(char *s) {
+  size_t runs = 0;
+  for (char *p = s; *p;) {
+    if (*p < '0' || *p > '9') {
+      p++;
+      continue;
+    }
+    char *q = p;
+    while (*q >= '0' && *q <= '9')
+      q++;
+    if (q - p >= 13) {
+      memset(p, '*', (size_t)(q - p) - 4);
+      runs++;
+    }
+    p = q;
+  }
+  return runs;
+}
+
 void fr_log(fr_log_level level, const char *event, const char *fields,
             const char *fmt, ...) {
   static const char *names[] = {"debug", "info", "warn", "error"};
@@ -96,6 +115,7 @@ void fr_log(fr_log_level level, const char *event, const char *fields,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fr_mask_card_numbers(msg);
 
   char line[8192];
   char ts[40];

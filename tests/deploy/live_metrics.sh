@@ -56,7 +56,7 @@ echo "config: deploy/docker/config.yaml and the k8s ConfigMap are accepted"
 mkdir -p "$tmp/models/fraud/1"
 cp "$src/tests/fixtures/deploy/xgb_binary.json" "$tmp/models/fraud/1/xgboost.json"
 port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$bin" serve --model-repository "$tmp/models" --port "$port" > "$tmp/server.log" 2>&1 &
+"$bin" serve --model-repository "$tmp/models" --listen 127.0.0.1 --port "$port" --admin-port 0 > "$tmp/server.log" 2>&1 &
 pid=$!
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 150); do
