@@ -237,9 +237,23 @@ typedef struct fr_time_format {
                          NULL = fixed offset */
 } fr_time_format;
 
-/* Parses one event-time cell. Returns 0 or FR_EPARSE (empty text, trailing
- * characters, a field out of range such as month 13 or 25:00).  A local time
- * in an IANA zone that occurs twice resolves to its first occurrence. */
+/* The hard range of an event time, whatever the schema says: what a signed
+ * 64-bit count of nanoseconds since the epoch can hold (pandas, Arrow and
+ * most time-series stores use it), 1677-09-21T00:12:44Z ..
+ * 2262-04-11T23:47:16Z, whole seconds inside +-2^63 ns.  A value outside it
+ * is a unit error or garbage (1e300, epoch milliseconds read as seconds),
+ * never a transaction: letting it in would make every later event of its
+ * entity "late" and would overflow integer time arithmetic.  Inside it a
+ * double is exact to 2 microseconds.  The schema's own (narrower) bounds are
+ * fr_schema_time_range (data.h). */
+#define FR_TIME_MIN_SECONDS (-9223372036.0)
+#define FR_TIME_MAX_SECONDS 9223372036.0
+
+/* Parses one event-time cell. Returns 0, FR_EPARSE (empty text, trailing
+ * characters, a field out of range such as month 13 or 25:00) or FR_ERANGE
+ * (a number or date that parses but lies outside FR_TIME_MIN_SECONDS ..
+ * FR_TIME_MAX_SECONDS, e.g. 1e19 or year 9999).  A local time in an IANA
+ * zone that occurs twice resolves to its first occurrence. */
 FR_EXPORT int fr_time_parse(const fr_time_format *fmt, const char *s,
                             size_t len, double *epoch_seconds);
 
@@ -256,7 +270,11 @@ FR_EXPORT int fr_time_parse_hint(const fr_time_format *fmt, const char *s,
 FR_EXPORT int64_t fr_days_from_civil(int64_t y, unsigned m, unsigned d);
 
 /* Formats epoch seconds as ISO 8601 UTC "2026-11-29T15:44:28Z" (fraction
- * omitted when zero, else milliseconds).  Returns length like snprintf. */
+ * omitted when zero, else milliseconds).  Defined for every double: NaN is
+ * written "NaN", infinities "+inf" / "-inf", and a finite value whose
+ * magnitude reaches 1e15 s (beyond year +-31 million, where no calendar
+ * date is meaningful) as its number of seconds, "1e+300s".  Returns length
+ * like snprintf. */
 FR_EXPORT int fr_fmt_iso8601(char *buf, size_t cap, double epoch_seconds);
 
 /* Parses a duration such as "90s", "10m", "1h", "24h", "7d", "500ms", "1.5h"

@@ -92,6 +92,18 @@ FR_EXPORT int fr_schema_find(const fr_schema *s, const char *name);
 FR_EXPORT int fr_schema_role_column(const fr_schema *s, fr_role role);
 FR_EXPORT const fr_time_format *fr_schema_time_format(const fr_schema *s);
 
+/* Default plausible event-time range when the event-time column declares
+ * no min/max: 1970-01-01T00:00:00Z .. 2100-01-01T00:00:00Z (epoch seconds). */
+#define FR_SCHEMA_TIME_MIN 0.0
+#define FR_SCHEMA_TIME_MAX 4102444800.0
+
+/* The event-time range of the schema, inclusive, in epoch seconds: the
+ * event-time column's `min`/`max` where declared, else FR_SCHEMA_TIME_MIN /
+ * FR_SCHEMA_TIME_MAX.  fraud validate's "time_range" check reports rows
+ * outside it; the server refuses such a transaction (400, nothing stored).
+ * A schema without an event-time column gets the defaults. */
+FR_EXPORT void fr_schema_time_range(const fr_schema *s, double *lo, double *hi);
+
 /* Entities: named keys made of one or more columns.  Every ENTITY column
  * defines a single-column entity named by its `entity:` field; the schema's
  * `composite_entities:` block adds composite ones (card_merchant: [cc_num,
@@ -111,7 +123,8 @@ FR_EXPORT int fr_schema_find_entity(const fr_schema *s, const char *name);
  * the EVENT_TIME column `num` is the parsed event time in epoch seconds
  * (whatever the format) and `str` the text when the column is a STRING.
  * Errors: FR_EPARSE with err naming the column and the text (the caller
- * prefixes file:line or request). */
+ * prefixes file:line or request); FR_ERANGE for an event time outside the
+ * hard range FR_TIME_MIN_SECONDS .. FR_TIME_MAX_SECONDS (common.h). */
 typedef struct fr_field {
   const char *str;  /* STRING columns: text, not owned; NULL for NUMBER */
   uint32_t len;
@@ -168,7 +181,14 @@ FR_EXPORT void fr_csv_close(fr_csv *c);
 /* Reads the next record.  On success returns 1 and sets *fields to an array
  * of *n pointers to NUL-terminated cells (with *lens their lengths), valid
  * until the next call; returns 0 at end of file; negative FR_E* on a
- * malformed file (unterminated quote...) with err naming path:line. */
+ * malformed file (unterminated quote...) with err naming path:line.  A .gz
+ * file whose gzip stream stops before its end (a cut download, `head -c`,
+ * a writer that never finished) is FR_EFORMAT "PATH: truncated gzip stream
+ * (unexpected end of file after N bytes of data)" (zlib's gzerror
+ * Z_BUF_ERROR), returned as soon as the read meets the cut and again on
+ * every later call; it is an error of the file, not of a row, so no
+ * on_bad_row policy skips it.  A corrupt stream (bad CRC, bad data) is
+ * FR_EIO "PATH: read failed: ...". */
 FR_EXPORT int fr_csv_next(fr_csv *c, char ***fields, size_t **lens, size_t *n,
                           fr_error *err);
 /* Line on which the last returned record started. */

@@ -188,8 +188,25 @@ int fr_time_parse(const fr_time_format *fmt, const char *s, size_t len,
   return fr_time_parse_hint(fmt, s, len, NAN, epoch_seconds);
 }
 
+static int parse_any(const fr_time_format *fmt, const char *s, size_t len,
+                     double hint, double *epoch_seconds);
+
 int fr_time_parse_hint(const fr_time_format *fmt, const char *s, size_t len,
                        double hint, double *epoch_seconds) {
+  double t;
+  int rc = parse_any(fmt, s, len, hint, &t);
+  if (rc)
+    return rc;
+  /* One check for every format: a NaN cannot get here (each parser refuses
+   * it), and the negated test keeps any that ever did out too. */
+  if (!(t >= FR_TIME_MIN_SECONDS && t <= FR_TIME_MAX_SECONDS))
+    return FR_ERANGE;
+  *epoch_seconds = t;
+  return 0;
+}
+
+static int parse_any(const fr_time_format *fmt, const char *s, size_t len,
+                     double hint, double *epoch_seconds) {
   double v;
   switch (fmt->kind) {
   case FR_TIME_EPOCH_SECONDS:
@@ -228,6 +245,18 @@ int fr_time_parse_hint(const fr_time_format *fmt, const char *s, size_t len,
 }
 
 int fr_fmt_iso8601(char *buf, size_t cap, double t) {
+  /* Outside +-1e15 s the day arithmetic below would still fit int64, but
+   * the cast of floor(t) to int64 and the negation of INT64_MIN would not
+   * (undefined behaviour), and a date of year 31,690,000 means nothing. */
+  if (isnan(t))
+    return fr_snprintf_c(buf, cap, "NaN");
+  if (isinf(t))
+    return fr_snprintf_c(buf, cap, t > 0 ? "+inf" : "-inf");
+  if (!(fabs(t) < 1e15)) {
+    char num[40];
+    fr_fmt_double(num, sizeof num, t);
+    return fr_snprintf_c(buf, cap, "%ss", num);
+  }
   double fl = floor(t);
   int64_t secs = (int64_t)fl;
   int ms = (int)llround((t - fl) * 1000.0);

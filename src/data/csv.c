@@ -51,6 +51,8 @@ struct fr_csv {
   int started;      /* BOM check done */
   int done;         /* csv_fini called */
   int oom;
+  int truncated;     /* the gzip stream ended early: every later read fails */
+  uint64_t nread;    /* decompressed bytes read so far */
   size_t last_line; /* line of the record last returned */
   char **out;
   size_t *out_lens;
@@ -291,16 +293,44 @@ static void compact(fr_csv *c) {
   c->nrec = c->rec_next = 0;
 }
 
-/* Parses input until at least one record is queued or the file ends. */
+static int truncated_error(const fr_csv *c, fr_error *err) {
+  return fr_error_set(err, FR_EFORMAT,
+                      "%s: truncated gzip stream (unexpected end of file after "
+                      "%llu bytes of data)",
+                      c->path, (unsigned long long)c->nread);
+}
+
+/* Parses input until at least one record is queued or the file ends.
+ *
+ * A truncated .gz file: zlib's gzread returns the data it could decompress
+ * and then 0, exactly as at a proper end of file; what tells them apart is
+ * gzerror(), which reports Z_BUF_ERROR when "the input file ended in the
+ * middle of a gzip stream" (zlib.h, gzread and gzerror).  So the state is
+ * checked after every read, and the chunk that met the cut is not parsed:
+ * its last line is cut in the middle, and parsing it would report a short
+ * row (which --on-bad-row=skip could skip) instead of the real fault.  A
+ * plain file never sets Z_BUF_ERROR. */
 static int fill(fr_csv *c, fr_error *err) {
+  if (c->truncated)
+    return truncated_error(c, err);
   while (c->rec_next == c->nrec && !c->done) {
     compact(c);
     int n = gzread(c->gz, c->in, CHUNK);
+    int zerr = Z_OK;
+    const char *m = gzerror(c->gz, &zerr);
     if (n < 0) {
-      int zerr;
-      const char *m = gzerror(c->gz, &zerr);
       return fr_error_set(err, FR_EIO, "%s: read failed: %s", c->path,
                           zerr == Z_ERRNO ? strerror(errno) : m);
+    }
+    c->nread += (uint64_t)n;
+    if (zerr == Z_BUF_ERROR) {
+      /* zlib may flag the cut while it still holds decompressed data for
+       * later reads (it reads ahead); drain it so that N in the message
+       * counts every byte the file yields, as `gzip -dc` would. */
+      while ((n = gzread(c->gz, c->in, CHUNK)) > 0)
+        c->nread += (uint64_t)n;
+      c->truncated = 1;
+      return truncated_error(c, err);
     }
     const unsigned char *buf = c->in;
     size_t len = (size_t)n;

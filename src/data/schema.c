@@ -105,6 +105,13 @@ int fr_schema_role_column(const fr_schema *s, fr_role role) {
     return -1;
   return s->role_col[role];
 }
+void fr_schema_time_range(const fr_schema *s, double *lo, double *hi) {
+  int col = s->role_col[FR_ROLE_EVENT_TIME];
+  const fr_column_checks *k = col >= 0 ? &s->cols[col].checks : NULL;
+  *lo = k && !isnan(k->min) ? k->min : FR_SCHEMA_TIME_MIN;
+  *hi = k && !isnan(k->max) ? k->max : FR_SCHEMA_TIME_MAX;
+}
+
 const fr_time_format *fr_schema_time_format(const fr_schema *s) {
   return s->role_col[FR_ROLE_EVENT_TIME] >= 0 ? &s->tf : NULL;
 }
@@ -181,7 +188,14 @@ int fr_schema_parse_cell_hint(const fr_schema *s, size_t col, const char *text,
     if (len == 0 || all_blank(text, len))
       return 0;
     double t;
-    if (fr_time_parse_hint(&s->tf, text, len, hint, &t) != 0)
+    int rc = fr_time_parse_hint(&s->tf, text, len, hint, &t);
+    if (rc == FR_ERANGE)
+      return fr_error_set(err, FR_ERANGE,
+                          "column '%s': event time '%s' is outside the supported "
+                          "range 1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z "
+                          "(epoch seconds -9223372036 .. 9223372036)",
+                          c->name, quote_text(q, sizeof q, text, len));
+    if (rc != 0)
       return fr_error_set(err, FR_EPARSE,
                           "column '%s': cannot parse '%s' as an event time "
                           "(format %s)",

@@ -21,10 +21,6 @@ struct fr_validation {
   int passed;
 };
 
-/* Default plausible event-time range: 1970-01-01 .. 2100-01-01 UTC. */
-#define TIME_MIN 0.0
-#define TIME_MAX 4102444800.0
-
 static fr_check *add(fr_validation *v, const char *name, const char *column) {
   if (v->n == v->cap) {
     size_t cap = v->cap ? v->cap * 2 : 16;
@@ -98,8 +94,8 @@ static int check_range(fr_validation *v, const fr_column_info *ci,
 static int check_time_range(fr_validation *v, const fr_column_info *ci) {
   const fr_dataset *d = v->d;
   size_t rows = fr_dataset_rows(d);
-  double lo = isnan(ci->checks.min) ? TIME_MIN : ci->checks.min;
-  double hi = isnan(ci->checks.max) ? TIME_MAX : ci->checks.max;
+  double lo, hi;
+  fr_schema_time_range(fr_dataset_schema(d), &lo, &hi);
   fr_check *c = add(v, "time_range", ci->name);
   if (!c)
     return FR_ENOMEM;

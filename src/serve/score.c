@@ -8,8 +8,12 @@
  * string holding the text a CSV cell would hold (parsed by
  * fr_schema_parse_cell, exactly as the CSV reader does), so a CSV row sent
  * as strings scores exactly as in the file.  null is a missing value; the
- * label column may be left out; unknown keys are ignored.  Every transaction
- * of a request is validated before any state changes, then each is
+ * label column is ignored (not used for scoring); unknown keys are ignored.
+ * Values are held to the schema: number columns to their min/max (and
+ * max_null_rate: 0), the event time to the hard range of common.h and the
+ * schema's range (fr_schema_time_range); "NaN" text, which a CSV file may
+ * use for a missing value, is refused (a client sends null).  Every
+ * transaction of a request is validated before any state changes, then each is
  * featurized in request order (state updated after its features), scored,
  * and decided with the bundle's thresholds.
  *
@@ -152,15 +156,79 @@ static const fr__member *member_of(const fr__mv *mv, size_t col, const fr__membe
 
 /* A cell that does not parse.  The parser's message quotes the text; for an
  * entity column (a card number, an account) it is withheld, since error
- * messages reach the logs, which must never hold an entity key. */
+ * messages reach the logs, which must never hold an entity key.  For a
+ * number column it is withheld too: a client that put a card number in the
+ * wrong field would see it echoed into the logs, and the field name says
+ * enough. */
 static void cell_error(fr__req *r, const fr_column_info *ci, const char *pre, const fr_error *err) {
   if (ci->role == FR_ROLE_ENTITY)
     fr__req_error(r, 400, FR__REASON_BAD_TYPE,
                   "%sfield '%s': not a valid value for the column's type (the value of an "
                   "entity key is not repeated)",
                   pre, ci->name);
+  else if (ci->type == FR_COL_NUMBER && ci->role != FR_ROLE_EVENT_TIME)
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE,
+                  "%sfield '%s': not a finite number (send a JSON number, its decimal text, or "
+                  "null for a missing value)",
+                  pre, ci->name);
   else
-    fr__req_error(r, 400, FR__REASON_BAD_TYPE, "%sfield '%s': %s", pre, ci->name, err->msg);
+    fr__req_error(r, 400, err->code == FR_ERANGE ? FR__REASON_OUT_OF_RANGE : FR__REASON_BAD_TYPE,
+                  "%sfield '%s': %s", pre, ci->name, err->msg);
+}
+
+/* Checks a parsed NUMBER cell against the schema's declared bounds: a
+ * value below `min` or above `max`, text that reads as NaN ("NaN" is how
+ * some exporters write a missing value in a file, but a client that means
+ * "missing" sends null), and a missing value where the column declares
+ * max_null_rate: 0.  The offending value is not repeated (see cell_error);
+ * the field and the bound are.  Returns 0, or answers 400 and returns -1. */
+static int check_number(fr__req *r, const fr_column_info *ci, const fr__member *v,
+                        const fr_field *f, const char *pre, int answer) {
+  const fr_column_checks *k = &ci->checks;
+  char b[40];
+  if (!f->present) {
+    if (v && v->kind == FR__J_STRING) {
+      size_t i = 0;
+      while (i < v->slen && (v->str[i] == ' ' || v->str[i] == '\t'))
+        i++;
+      if (i < v->slen) { /* not blank: the text was a NaN */
+        if (answer)
+          fr__req_error(r, 400, FR__REASON_OUT_OF_RANGE,
+                        "%sfield '%s': NaN is not a value (send null for a missing value)", pre,
+                        ci->name);
+        return -1;
+      }
+    }
+    if (k->max_null_rate == 0) {
+      if (answer)
+        fr__req_error(r, 400, FR__REASON_MISSING,
+                      "%sfield '%s' is %s, and the schema allows no missing value "
+                      "(max_null_rate: 0)",
+                      pre, ci->name,
+                      !v ? "missing" : v->kind == FR__J_NULL ? "null" : "empty");
+      return -1;
+    }
+    return 0;
+  }
+  /* Every path that sets present gives a finite value (JSON has no
+   * infinities, jansson and the reader refuse an overflowing real, the
+   * cell parser refuses "inf"); the test stays as the last guard. */
+  if (!isfinite(f->num)) {
+    if (answer)
+      fr__req_error(r, 400, FR__REASON_OUT_OF_RANGE, "%sfield '%s': not a finite number", pre,
+                    ci->name);
+    return -1;
+  }
+  if (f->num < k->min || f->num > k->max) { /* NaN bounds (unset) compare false */
+    int low = f->num < k->min;
+    if (answer) {
+      fr_fmt_double(b, sizeof b, low ? k->min : k->max);
+      fr__req_error(r, 400, FR__REASON_OUT_OF_RANGE, "%sfield '%s': %s the schema's %s %s", pre,
+                    ci->name, low ? "below" : "above", low ? "min" : "max", b);
+    }
+    return -1;
+  }
+  return 0;
 }
 
 /* Fills fields[0..ncols) of mv's schema from the members.  Returns 0, or an
@@ -179,6 +247,8 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
     fr_field *f = &fields[c];
     memset(f, 0, sizeof *f);
     f->num = NAN;
+    if (ci->role == FR_ROLE_LABEL)
+      continue; /* not used for scoring: ignored online, whatever it holds */
     const fr__member *v = member_of(mv, c, ms, nm, &hint);
     if (!v || v->kind == FR__J_NULL) {
       if (!v && ci->required && ci->role != FR_ROLE_LABEL && ci->role != FR_ROLE_IGNORE) {
@@ -192,6 +262,8 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
                         ci->name, v ? "null" : "missing");
         return -1;
       }
+      if (ci->type == FR_COL_NUMBER && check_number(r, ci, v, f, pre, answer))
+        return -1;
       continue;
     }
     fr_error err;
@@ -234,6 +306,8 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
                       v->kind == FR__J_OTHER ? "an object or an array" : "a boolean");
       return -1;
     }
+    if ((int)c != time_col && ci->type == FR_COL_NUMBER && check_number(r, ci, v, f, pre, answer))
+      return -1;
     if ((int)c == time_col) {
       /* The event time, as the CSV reader computes it. */
       double t = NAN;
@@ -266,6 +340,31 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
           fr__req_error(r, 400, FR__REASON_BAD_TYPE,
                         "%sfield '%s': not an event time in the schema's format%s", pre, ci->name,
                         tf->kind == FR_TIME_STRFTIME ? " (a string such as the CSV holds)" : "");
+        return -1;
+      }
+      /* The hard range (common.h; the string path's parser applies it
+       * itself), then the schema's: one absurd time stored for a card
+       * would make every later real transaction of that card "late". */
+      if (!(t >= FR_TIME_MIN_SECONDS && t <= FR_TIME_MAX_SECONDS)) {
+        if (answer)
+          fr__req_error(r, 400, FR__REASON_OUT_OF_RANGE,
+                        "%sfield '%s': event time outside the supported range "
+                        "1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z",
+                        pre, ci->name);
+        return -1;
+      }
+      double lo, hi;
+      fr_schema_time_range(schema, &lo, &hi);
+      if (t < lo || t > hi) {
+        if (answer) {
+          char a[40], b[40], e[40];
+          fr_fmt_iso8601(a, sizeof a, lo);
+          fr_fmt_iso8601(b, sizeof b, hi);
+          fr_fmt_iso8601(e, sizeof e, t);
+          fr__req_error(r, 400, FR__REASON_OUT_OF_RANGE,
+                        "%sfield '%s': event time %s outside the schema's range %s .. %s", pre,
+                        ci->name, e, a, b);
+        }
         return -1;
       }
       *event_time = t;

@@ -511,8 +511,9 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
    * so that rates and alerts work before the first error (the Prometheus
    * practice of initialising known label values). */
   static const char *const eps[] = {"/v1/score", "/v2/models/{m}/infer"};
-  static const char *const reasons[] = {"bad_json", "bad_shape", "bad_type", "missing_field",
-                                        "unknown_model", "not_ready", "too_large", "internal"};
+  static const char *const reasons[] = {"bad_json",      "bad_shape",     "bad_type",
+                                        "missing_field", "out_of_range",  "unknown_model",
+                                        "not_ready",     "too_large",     "internal"};
   for (size_t e = 0; e < 2; e++)
     for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
       const char *l[] = {eps[e], reasons[k]};

@@ -9,6 +9,7 @@
  */
 #include "serve/v2.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,19 +92,30 @@ static int nesting_matches(const json_t *node, const int64_t *shape, int rank,
   return 1;
 }
 
-/* Converts one JSON scalar of `dtype` to float32.  Returns 0 or -1. */
+/* A floating-point element as the forest's float32: -2 when it is an
+ * infinity or a finite value beyond the float range (|x| > FLT_MAX: 1e39
+ * in an FP32 tensor, or an FP64 one), which would become an infinity (the
+ * double-to-float conversion of such a value is even undefined in C17
+ * 6.3.1.5); NaN stays NaN, the missing value. */
+static int to_float(double d, float *out) {
+  if (isinf(d) || (isfinite(d) && fabs(d) > FLT_MAX))
+    return -2;
+  *out = (float)d;
+  return 0;
+}
+
+/* Converts one JSON scalar of `dtype` to float32.  Returns 0, -1 (wrong
+ * type) or -2 (outside the float range, see to_float). */
 static int convert_scalar(const json_t *v, fr__dtype dt, float *out) {
   switch (dt) {
   case FR__DT_FP32:
   case FR__DT_FP64:
     if (json_is_integer(v)) {
-      *out = (float)(double)json_integer_value(v);
+      *out = (float)(double)json_integer_value(v); /* |int64| < FLT_MAX */
       return 0;
     }
-    if (json_is_real(v)) {
-      *out = (float)json_real_value(v);
-      return 0;
-    }
+    if (json_is_real(v))
+      return to_float(json_real_value(v), out);
     if (json_is_null(v)) {
       *out = NAN;
       return 0;
@@ -160,7 +172,13 @@ static int convert_data(const json_t *node, fr__dtype dt, float *out,
     }
     return 0;
   }
-  if (convert_scalar(node, dt, &out[*pos]))
+  int cv = convert_scalar(node, dt, &out[*pos]);
+  if (cv == -2)
+    FAIL(FR_ERANGE, FR__REASON_OUT_OF_RANGE,
+         "inputs[%zu].data[%zu]: %s tensor element outside the float32 range the model "
+         "reads (|x| <= 3.4028235e38, finite)",
+         idx, *pos, fr__dtype_name(dt));
+  if (cv)
     FAIL(FR_ESCHEMA, FR__REASON_BAD_TYPE,
          "inputs[%zu].data[%zu]: %s tensor element must be %s", idx, *pos,
          fr__dtype_name(dt), expected_json(dt));
@@ -187,7 +205,9 @@ static int binary_value(const unsigned char *p, fr__dtype dt, size_t i, float *o
       memcpy(&v, &w, 4);
       *out = (float)v;
     } else {
-      memcpy(out, &w, 4);
+      float f;
+      memcpy(&f, &w, 4);
+      return to_float(f, out);
     }
     return 0;
   }
@@ -202,7 +222,7 @@ static int binary_value(const unsigned char *p, fr__dtype dt, size_t i, float *o
     } else {
       double d;
       memcpy(&d, &u, 8);
-      *out = (float)d;
+      return to_float(d, out);
     }
     return 0;
   }
@@ -462,10 +482,17 @@ int fr__v2_request_parse(fr__v2_request *r, const char *body, size_t len,
         return rc;
     } else {
       const unsigned char *p = (const unsigned char *)body + pend[i].bin_off;
-      for (size_t k = 0; k < t->count; k++)
-        if (binary_value(p, t->dtype, k, &t->values[k]))
+      for (size_t k = 0; k < t->count; k++) {
+        int bv = binary_value(p, t->dtype, k, &t->values[k]);
+        if (bv == -2)
+          FAIL(FR_ERANGE, FR__REASON_OUT_OF_RANGE,
+               "inputs[%zu]: binary %s element %zu outside the float32 range the model "
+               "reads (|x| <= 3.4028235e38, finite)",
+               i, fr__dtype_name(t->dtype), k);
+        if (bv)
           FAIL(FR_ESCHEMA, FR__REASON_BAD_TYPE,
                "inputs[%zu]: binary BOOL element %zu is neither 0 nor 1", i, k);
+      }
     }
   }
   return 0;

@@ -55,6 +55,10 @@ size_t fr__dtype_size(fr__dtype d);
 #define FR__REASON_BAD_SHAPE "bad_shape"
 #define FR__REASON_BAD_TYPE "bad_type"
 #define FR__REASON_MISSING "missing_field"
+/* A value of the right type outside what the schema or the datatype allows
+ * (below a column's min, an event time outside its range, NaN text, an FP32
+ * element beyond the float range). */
+#define FR__REASON_OUT_OF_RANGE "out_of_range"
 
 typedef struct fr__v2_input {
   const char *name;  /* borrowed from the request document */
@@ -97,9 +101,13 @@ typedef struct fr__v2_limits {
  * whole body is JSON); with it, bytes after the JSON part are the binary
  * tensors of the inputs that declare parameters.binary_data_size, which must
  * account for them exactly.  Null in the data of a floating-point tensor is
- * read as NaN (a missing value).  On error returns FR_EPARSE (malformed JSON
- * or binary section), FR_ESCHEMA (missing or mistyped field), FR_ERANGE (bad
- * shape or element count) or FR_ENOMEM, sets *reason to a FR__REASON_*
+ * read as NaN (a missing value); a floating-point element (JSON or binary,
+ * FP32 or FP64) that is infinite or beyond the float32 range the model reads
+ * (|x| > FLT_MAX, e.g. 1e39) is refused with FR_ERANGE and reason
+ * out_of_range, naming inputs[i].data[flat index].  On error returns
+ * FR_EPARSE (malformed JSON or binary section), FR_ESCHEMA (missing or
+ * mistyped field), FR_ERANGE (bad shape or element count, a value out of
+ * range) or FR_ENOMEM, sets *reason to a FR__REASON_*
  * string and err to a message naming the field. */
 int fr__v2_request_parse(fr__v2_request *r, const char *body, size_t len,
                          size_t json_len, const fr__v2_limits *lim,

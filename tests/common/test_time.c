@@ -79,3 +79,62 @@ Test(time, iso8601) {
   fr_fmt_iso8601(buf, sizeof buf, 1.5);
   cr_assert_str_eq(buf, "1970-01-01T00:00:01.500Z");
 }
+
+/* The hard event-time range: what int64 nanoseconds hold.  The bounds'
+ * dates come from Python's datetime (1970-01-01 +- 9223372036 s =
+ * 1677-09-21T00:12:44Z and 2262-04-11T23:47:16Z; 2**63 ns = 9223372036.85 s). */
+Test(time, hard_range) {
+  fr_time_format tf = {.kind = FR_TIME_EPOCH_SECONDS};
+  const char *absurd[] = {"1e300", "99999999999999999999", "-99999999999", "1e19",
+                          "9223372037", "-9223372037"};
+  double t;
+  for (size_t i = 0; i < sizeof absurd / sizeof absurd[0]; i++)
+    cr_assert_eq(fr_time_parse(&tf, absurd[i], strlen(absurd[i]), &t), FR_ERANGE,
+                 "'%s' should be out of range", absurd[i]);
+  cr_assert_eq(fr_time_parse(&tf, "9223372036", 10, &t), 0);
+  cr_assert_eq(t, 9223372036.0);
+  cr_assert_eq(fr_time_parse(&tf, "-9223372036", 11, &t), 0);
+  tf.kind = FR_TIME_EPOCH_MILLIS;
+  cr_assert_eq(fr_time_parse(&tf, "9223372036000", 13, &t), 0);
+  cr_assert_eq(fr_time_parse(&tf, "9223372037000", 13, &t), FR_ERANGE);
+  tf.kind = FR_TIME_OFFSET_HOURS;
+  tf.origin = 1483228800.0; /* PaySim's 2017-01-01 */
+  cr_assert_eq(fr_time_parse(&tf, "1e12", 4, &t), FR_ERANGE);
+  tf = (fr_time_format){.kind = FR_TIME_STRFTIME};
+  snprintf(tf.format, sizeof tf.format, "%%FT%%T%%z");
+  const char *lo = "1677-09-21T00:12:44Z", *hi = "2262-04-11T23:47:16Z";
+  cr_assert_eq(fr_time_parse(&tf, lo, strlen(lo), &t), 0);
+  cr_assert_eq(t, -9223372036.0);
+  cr_assert_eq(fr_time_parse(&tf, hi, strlen(hi), &t), 0);
+  cr_assert_eq(t, 9223372036.0);
+  const char *out[] = {"1677-09-21T00:12:43Z", "2262-04-11T23:47:17Z", "9999-12-31T23:59:59Z",
+                       "0000-01-01T00:00:00Z"};
+  for (size_t i = 0; i < sizeof out / sizeof out[0]; i++)
+    cr_assert_eq(fr_time_parse(&tf, out[i], strlen(out[i]), &t), FR_ERANGE, "%s", out[i]);
+}
+
+/* Every double formats without undefined behaviour (UBSan watches this test
+ * in the sanitizer build): the bounds as dates, the rest as numbers. */
+Test(time, iso8601_any_double) {
+  char buf[48];
+  fr_fmt_iso8601(buf, sizeof buf, -9223372036.0);
+  cr_assert_str_eq(buf, "1677-09-21T00:12:44Z");
+  fr_fmt_iso8601(buf, sizeof buf, 9223372036.0);
+  cr_assert_str_eq(buf, "2262-04-11T23:47:16Z");
+  fr_fmt_iso8601(buf, sizeof buf, -0.0004); /* rounds up to the epoch */
+  cr_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+  fr_fmt_iso8601(buf, sizeof buf, NAN);
+  cr_assert_str_eq(buf, "NaN");
+  fr_fmt_iso8601(buf, sizeof buf, INFINITY);
+  cr_assert_str_eq(buf, "+inf");
+  fr_fmt_iso8601(buf, sizeof buf, -INFINITY);
+  cr_assert_str_eq(buf, "-inf");
+  fr_fmt_iso8601(buf, sizeof buf, 1e300);
+  cr_assert_str_eq(buf, "1e+300s");
+  fr_fmt_iso8601(buf, sizeof buf, 1e19);
+  cr_assert_str_eq(buf, "1e+19s");
+  fr_fmt_iso8601(buf, sizeof buf, -9223372036854775808.0);
+  cr_assert_str_eq(buf, "-9.223372036854776e+18s");
+  fr_fmt_iso8601(buf, sizeof buf, 1e15); /* the first value written as a number */
+  cr_assert_str_eq(buf, "1e+15s");
+}

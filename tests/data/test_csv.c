@@ -181,6 +181,65 @@ Test(csv, skip_bad_rows_counts_them) {
   fr_schema_free(s);
 }
 
+/* A gzip stream that stops before its end is an error of the file, under
+ * either row policy.  The byte counts are what Python's zlib decompresses
+ * from the same files (tests/fixtures/data/csv/make_truncated_gz.py prints
+ * them); gzip -t reports "unexpected end of file" for both. */
+static void assert_truncated(const char *name, unsigned long long bytes) {
+  fr_schema *s = mini_schema();
+  char rel[256], want[512];
+  snprintf(rel, sizeof rel, "data/csv/%s", name);
+  snprintf(want, sizeof want,
+           "%s: truncated gzip stream (unexpected end of file after %llu bytes of data)",
+           fr_test_fixture(rel), bytes);
+  for (int skip = 0; skip < 2; skip++) {
+    fr_error err = {0};
+    fr_read_options opt = {.on_bad_row = skip ? FR_BAD_ROW_SKIP : FR_BAD_ROW_FAIL};
+    fr_dataset *d = fr_dataset_read_csv(s, fr_test_fixture(rel), &opt, &err);
+    cr_assert_null(d, "%s (skip=%d) read as complete", name, skip);
+    cr_assert_eq(err.code, FR_EFORMAT, "%s: %s", name, err.msg);
+    cr_assert_str_eq(err.msg, want);
+  }
+  /* The raw reader: records before the cut, then the error, and again. */
+  fr_error err = {0};
+  fr_csv *c = fr_csv_open(fr_test_fixture(rel), &err);
+  cr_assert_not_null(c, "%s", err.msg);
+  char **f;
+  size_t *lens, n;
+  int rc;
+  size_t records = 0;
+  while ((rc = fr_csv_next(c, &f, &lens, &n, &err)) == 1)
+    records++;
+  cr_assert_eq(rc, FR_EFORMAT, "%s: %d after %zu records", name, rc, records);
+  cr_assert_eq(fr_csv_next(c, &f, &lens, &n, &err), FR_EFORMAT, "the error sticks");
+  fr_csv_close(c);
+  fr_schema_free(s);
+}
+
+Test(csv, truncated_gzip_sync_flushed_without_end) {
+  assert_truncated("truncated_sync.csv.gz", 8634);
+}
+
+Test(csv, truncated_gzip_cut_mid_record) { assert_truncated("truncated_cut.csv.gz", 4931); }
+
+/* An event time outside the hard range (common.h FR_TIME_MIN_SECONDS ..
+ * FR_TIME_MAX_SECONDS) is a bad row naming file:line:column and the column;
+ * line 3 holds 1e300, line 4 -99999999999 (year -1199). */
+Test(csv, absurd_event_time_is_a_bad_row) {
+  fr_schema *s = mini_schema();
+  fr_error err = mini_fail(s, "absurd_time.csv");
+  cr_assert(strstr(err.msg, "absurd_time.csv:3:2: column 't': event time '1e300' is outside "
+                            "the supported range 1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z"),
+            "%s", err.msg);
+  fr_dataset *d = mini_read(s, "absurd_time.csv", FR_BAD_ROW_SKIP);
+  cr_assert_eq(fr_dataset_rows(d), 2);
+  cr_assert_eq(fr_dataset_skipped(d), 2);
+  cr_assert_eq(fr_dataset_line(d, 1), 5);
+  cr_assert_eq(fr_dataset_event_time(d, 1), 103.0);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+}
+
 Test(csv, unterminated_quote) {
   fr_schema *s = mini_schema();
   fr_error err = mini_fail(s, "unterminated.csv");

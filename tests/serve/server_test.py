@@ -214,6 +214,7 @@ n_scored += 1
 
 # ---- every bad input ----
 valid = {h: v for h, v in zip(header, rows[0]) if h != label_col}
+
 good_v2 = {"inputs": [{"name": "features", "shape": [1, F], "datatype": "FP32",
                        "data": [jnum(v) for v in X[0]]}]}
 
@@ -234,6 +235,37 @@ def v2(**kw):
     return {"inputs": [t]}
 
 
+# The label is not used for scoring: ignored online, whatever it holds.
+st, ans, _ = request(port, "POST", "/v1/score", with_(valid, "is_fraud", 7), conn=conn)
+check(st == 200, f"is_fraud 7 (a label column) is ignored: {st} {ans}")
+n_scored += 1
+
+# A rejected transaction leaves no trace in the state or the amount
+# counter: a card's first request carries an event time past the schema's
+# range (before the fix it was stored, and every later real transaction of
+# the card was "late": true and never stored), then a real one.  Card
+# and merchant are new: no real event of theirs is later.
+def amount_total():
+    return metric_value(metrics(port), "fraud_scored_amount_total") or 0.0
+
+
+amount_before = amount_total()
+fresh_card = dict(valid, cc_num="4000000000000002", merchant="fixdata_probe_merchant",
+                  trans_num="fixdata-probe-1")
+for bad_t in (4102444801, 1e19, 5e9):
+    st, ans, _ = request(port, "POST", "/v1/score", with_(fresh_card, "unix_time", bad_t), conn=conn)
+    check(st == 400 and "unix_time" in ans.get("error", ""), f"unix_time {bad_t}: {st} {ans}")
+st, ans, _ = request(port, "POST", "/v1/score", with_(fresh_card, "amt", -5), conn=conn)
+check(st == 400, f"amt -5: {st} {ans}")
+check(amount_total() == amount_before,
+      f"fraud_scored_amount_total moved on rejected requests: {amount_before} -> {amount_total()}")
+st, ans, _ = request(port, "POST", "/v1/score", dict(fresh_card, trans_num="fixdata-probe-2"),
+                     conn=conn)
+check(st == 200 and "late" not in ans and "duplicate" not in ans,
+      f"a real transaction after rejected ones is scored and stored normally: {st} {ans}")
+n_scored += 1
+
+
 bad = [
     ("POST", "/v1/score", "{\"amt\": ", 400, "invalid JSON", "bad_json"),
     ("POST", "/v1/score", "[]", 400, "0 transactions", "bad_shape"),
@@ -245,6 +277,33 @@ bad = [
     ("POST", "/v1/score", with_(valid, "unix_time", "yesterday"), 400, "field 'unix_time'", "bad_type"),
     ("POST", "/v1/score", [valid, without(valid, "cc_num")], 400, "transactions[1]: field 'cc_num'",
      "missing_field"),
+    # Values the schema (schemas/sparkov.yaml) rules out: amt min 0 and
+    # max_null_rate 0, lat -90..90; the offending value is not echoed.
+    ("POST", "/v1/score", with_(valid, "amt", -5), 400, "field 'amt': below the schema's min 0",
+     "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "amt", "-5"), 400, "field 'amt': below the schema's min 0",
+     "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "amt", "NaN"), 400, "field 'amt': NaN is not a value",
+     "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "amt", None), 400, "field 'amt' is null", "missing_field"),
+    ("POST", "/v1/score", with_(valid, "amt", "1e400"), 400, "field 'amt': not a finite number",
+     "bad_type"),
+    ("POST", "/v1/score", with_(valid, "merch_lat", 90.5), 400,
+     "field 'merch_lat': above the schema's max 90", "out_of_range"),
+    # Event times: the hard range (int64 nanoseconds, 1677..2262), then the
+    # schema's (no bounds declared: 1970-01-01..2100-01-01, as validate).
+    ("POST", "/v1/score", with_(valid, "unix_time", 1e300), 400,
+     "field 'unix_time': event time outside the supported range", "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "unix_time", 10 ** 19), 400, "invalid JSON", "bad_json"),
+    ("POST", "/v1/score", with_(valid, "unix_time", "99999999999999999999"), 400,
+     "event time '99999999999999999999' is outside the supported range", "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "unix_time", -99999999999), 400,
+     "field 'unix_time': event time outside the supported range", "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "unix_time", 4102444801), 400,
+     "field 'unix_time': event time 2100-01-01T00:00:01Z outside the schema's range "
+     "1970-01-01T00:00:00Z .. 2100-01-01T00:00:00Z", "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "unix_time", -1), 400, "outside the schema's range",
+     "out_of_range"),
     ("POST", "/v1/score?model=nope", valid, 404, "unknown model 'nope'", "unknown_model"),
     ("POST", "/v1/score?version=7", valid, 404, "no loaded version '7'", "unknown_model"),
     ("POST", "/v2/models/sparkov/infer", "{", 400, "invalid JSON", "bad_json"),
@@ -259,6 +318,11 @@ bad = [
      "bad_shape"),
     ("POST", "/v2/models/sparkov/infer", v2(datatype="BYTES"), 400, "unsupported datatype", "bad_type"),
     ("POST", "/v2/models/sparkov/infer", v2(data=["x"] * F), 400, "inputs[0].data[0]", "bad_type"),
+    # 1e39 overflows float32 (FLT_MAX ~ 3.4028e38): refused, not read as a missing value.
+    ("POST", "/v2/models/sparkov/infer", v2(data=[0.0, 1e39] + [0.0] * (F - 2)), 400,
+     "inputs[0].data[1]: FP32 tensor element outside the float32 range", "out_of_range"),
+    ("POST", "/v2/models/sparkov/infer", v2(datatype="FP64", data=[-1e300] + [0.0] * (F - 1)), 400,
+     "inputs[0].data[0]: FP64 tensor element outside the float32 range", "out_of_range"),
     ("POST", "/v2/models/sparkov/infer", v2(name="input__0"), 400, "unknown input 'input__0'",
      "missing_field"),
     ("POST", "/v2/models/sparkov/infer", {"inputs": good_v2["inputs"], "outputs": [{"name": "proba"}]},

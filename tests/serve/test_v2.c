@@ -6,6 +6,8 @@
  * response encoding.
  */
 #include <criterion/criterion.h>
+#include <float.h>
+#include <stdint.h>
 #include <math.h>
 #include <string.h>
 
@@ -116,6 +118,15 @@ static const struct bad {
     {"{\"outputs\":[{\"nam\":\"p\"}],\"inputs\":[{\"name\":\"x\",\"shape\":[1],"
      "\"datatype\":\"FP32\",\"data\":[1]}]}",
      "missing_field", "outputs[0].name"},
+    /* FLT_MAX = 3.40282346638528859812e38 (IEEE 754 binary32): 1e39 and
+     * 3.5e38 exceed it, so no float holds them; flat index of the 2nd
+     * row's 1st element of a [2, 2] tensor is 2. */
+    {"{\"inputs\":[{\"name\":\"x\",\"shape\":[2,2],\"datatype\":\"FP32\","
+     "\"data\":[[1,2],[1e39,4]]}]}",
+     "out_of_range", "inputs[0].data[2]: FP32 tensor element outside the float32 range"},
+    {"{\"inputs\":[{\"name\":\"x\",\"shape\":[3],\"datatype\":\"FP64\","
+     "\"data\":[0,null,-3.5e38]}]}",
+     "out_of_range", "inputs[0].data[2]: FP64 tensor element outside the float32 range"},
 };
 
 Test(v2, every_bad_request_is_named) {
@@ -194,6 +205,33 @@ Test(v2, binary_input) {
   cr_assert_lt(fr__v2_request_parse(&r, body, jl + 9, jl, &lim, &why, &err), 0);
   cr_assert_not_null(strstr(err.msg, "1 bytes more"), "%s", err.msg);
   cr_assert_lt(fr__v2_request_parse(&r, body, jl + 8, jl + 100, &lim, &why, &err), 0);
+  fr__v2_request_close(&r);
+}
+
+/* Binary FP64 elements too: 1e39 (0x48078287f49c4a1d, the IEEE 754
+ * binary64 of 1e39, little-endian on the wire) is refused; FLT_MAX itself
+ * (0x47efffffe0000000) is the largest value that passes. */
+Test(v2, binary_fp64_beyond_float_range) {
+  const char *json = "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2],\"datatype\":\"FP64\","
+                     "\"parameters\":{\"binary_data_size\":16}}]}";
+  size_t jl = strlen(json);
+  char body[256];
+  memcpy(body, json, jl);
+  const uint64_t ok = 0x47efffffe0000000ull, big = 0x48078287f49c4a1dull;
+  for (int b = 0; b < 8; b++) {
+    body[jl + b] = (char)(ok >> (8 * b));
+    body[jl + 8 + b] = (char)(big >> (8 * b));
+  }
+  fr__v2_request r = {0};
+  const char *why = NULL;
+  fr_error err = {0};
+  cr_assert_eq(fr__v2_request_parse(&r, body, jl + 16, jl, &lim, &why, &err), FR_ERANGE);
+  cr_assert_str_eq(why, "out_of_range");
+  cr_assert_not_null(strstr(err.msg, "inputs[0]: binary FP64 element 1 outside the float32 range"),
+                     "%s", err.msg);
+  memcpy(body + jl + 8, body + jl, 8); /* both FLT_MAX */
+  cr_assert_eq(fr__v2_request_parse(&r, body, jl + 16, jl, &lim, &why, &err), 0, "%s", err.msg);
+  cr_assert_eq(r.inputs[0].values[1], FLT_MAX);
   fr__v2_request_close(&r);
 }
 
