@@ -450,7 +450,8 @@ FR_EXPORT int fr_table_set_name(fr_table *t, size_t i, const char *name);
  * "f<index>".  When `id_column` is not NULL a first column with that header
  * holds ids[i] (quoted when needed); such a file reads back with
  * fr_table_read_csv only if the ids are numbers (they become a feature).
- * Atomic (temporary file + rename).  Errors: FR_EIO. */
+ * Atomic (temporary file + rename); path "-" writes to standard output
+ * instead.  Errors: FR_EIO. */
 FR_EXPORT int fr_table_write_csv(const fr_table *t, const char *path,
                                  const char *id_column, const char *const *ids,
                                  fr_error *err);

@@ -466,7 +466,8 @@ typedef struct fr_explain_job {
   const char *data;     /* raw data file read with the bundle's schema and
                            featurized as `fraud predict` does, or NULL */
   const char *features; /* a feature matrix CSV instead of data, or NULL */
-  size_t k;             /* reasons per row (0: 3) */
+  size_t k;             /* reasons per row (0: 3); more than the model's
+                           number of features is lowered to that number */
   fr_reason_order order;
   fr_read_options read; /* for data */
 } fr_explain_job;

@@ -223,8 +223,24 @@ FR_EXPORT int fr_server_admin_port(const fr_server *s);
 /* 1 when /v2/health/ready would answer 200. */
 FR_EXPORT int fr_server_ready(const fr_server *s);
 
+/* 1 once the initial load of the model repository (in the background after
+ * fr_server_start) has finished, whatever it loaded; else 0.  Thread-safe. */
+FR_EXPORT int fr_server_loaded(const fr_server *s);
+
 /* Waits up to timeout seconds for readiness.  Returns 0, or FR_ETIMEDOUT. */
 FR_EXPORT int fr_server_wait_ready(fr_server *s, double timeout);
+
+/* A configuration error found by the initial load of the model repository,
+ * which runs in the background after fr_server_start returns: the
+ * warm-start history (state.warm_start.data) could not be read or replayed.
+ * Returns 0 (none so far: the load is still running, or went well), or the
+ * negative FR_E* code of the first such error, copied with its message
+ * (naming the file, and line:column when the reader gives one) into err.
+ * A caller treats it as a failed start (`fraud serve` exits 1).  Only the
+ * initial load sets it: a bad history met later (a new version, a SIGHUP
+ * reload) fails that version's load and the loaded versions keep their
+ * state.  Thread-safe. */
+FR_EXPORT int fr_server_startup_error(fr_server *s, fr_error *err);
 
 /* Re-reads the configuration file the server was started with (SIGHUP),
  * applies environment overrides and `overrides` (NULL-terminated "key=value"

@@ -519,8 +519,8 @@ typedef struct fr_train_job {
   const char *spec;          /* feature spec path; NULL = schema default */
   const char *data;          /* CSV / CSV.gz path */
   const char *out_dir;       /* bundle directory to create (must not exist) */
-  const char *name;          /* model name; NULL = schema name */
-  const char *version;       /* version; NULL = "1" */
+  const char *name;          /* model name; NULL = see fr_train_bundle_identity */
+  const char *version;       /* version; NULL = see fr_train_bundle_identity */
   fr_read_options read;
   fr_train_params params;
   double valid_fraction;     /* default 0.15 */
@@ -548,6 +548,27 @@ typedef struct fr_train_report {
 /* Fills a job with defaults (params from fr_train_params_default, fractions
  * 0.15/0.15, fail on bad rows). */
 FR_EXPORT void fr_train_job_default(fr_train_job *job);
+
+/* The model name and version a new bundle at `out_dir` is written under, so
+ * that a version trained straight into a model repository
+ * (REPO/<name>/<version>/, docs/bundle.md) names itself as the server will
+ * find it (the server refuses a manifest whose name or version differs from
+ * its directory).  The path is in a repository layout when its last
+ * component is a version name the repository lists (digits only, and a
+ * valid name by fr_repository_name_ok; serve.h); then the version defaults
+ * to that component and, when the component before it is a valid model
+ * name, the name defaults to that one.  Otherwise the version defaults to
+ * "1" and the name to "" (the caller uses the schema's name).  `name` and
+ * `version` (NULL = not given) override the defaults, but in a repository
+ * layout they must equal the path's components.  Writes NUL-terminated
+ * strings into name_out (name_cap bytes) and version_out (version_cap).
+ * Errors: FR_EINVAL (NULL out_dir; a given name or version disagrees with
+ * the path: the message says which and what the path holds; a result does
+ * not fit its buffer).  Pure, thread-safe. */
+FR_EXPORT int fr_train_bundle_identity(const char *out_dir, const char *name,
+                                       const char *version, char *name_out,
+                                       size_t name_cap, char *version_out,
+                                       size_t version_cap, fr_error *err);
 
 /* Reads job->data with the schema, splits the rows by event time, fits the
  * feature spec's encoders on the training slice, featurizes every row in
@@ -721,7 +742,8 @@ FR_EXPORT int fr_bundle_derive_thresholds(const char *src_dir,
  * job->with_event_time), one line per input row in input order.
  * transaction_id is the schema's id column, or the 1-based data row number
  * when the schema has none.  Probabilities are float32 printed
- * shortest-round-trip.  Atomic write.  Errors: as fr_evaluate_run, FR_EIO. */
+ * shortest-round-trip.  Atomic write; out_csv "-" writes to standard
+ * output instead.  Errors: as fr_evaluate_run, FR_EIO. */
 FR_EXPORT int fr_predict_run(const fr_score_job *job, const char *out_csv,
                              size_t *rows, fr_error *err);
 

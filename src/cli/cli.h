@@ -49,6 +49,17 @@ int fr_cli_double(const char *cmd, const char *opt, const char *value,
 int fr_cli_int(const char *cmd, const char *opt, const char *value, long lo,
                long hi, long *out);
 
+struct fr_train_job;
+/* The checks `fraud train` and `fraud tune` make before reading any data,
+ * as usage errors naming the flags: --valid-fraction and --test-fraction
+ * each in (0, 1) and summing to less than 1, and --name/--version agreeing
+ * with an --out path in a model repository layout
+ * (fr_train_bundle_identity).  0 or FR_EXIT_USAGE (message printed). */
+int fr_cli_train_job_check(const char *cmd, const struct fr_train_job *job);
+
+/* 1 when an output path means standard output ("-"). */
+int fr_cli_is_stdout(const char *path);
+
 /* Holds (hold = 1) or releases (0) SIGINT, SIGTERM and SIGHUP for this
  * process, around writing a model version: an interruption then takes
  * effect only once the version is complete, so no temporary directory is

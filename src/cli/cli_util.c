@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fraud/train.h"
 
 int fr_cli_bad_row(const char *cmd, const char *value, fr_read_options *ro) {
   if (strcmp(value, "fail") == 0)
@@ -44,3 +45,31 @@ void fr_cli_hold_signals(int hold) {
   sigaddset(&s, SIGHUP);
   sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &s, NULL);
 }
+
+int fr_cli_train_job_check(const char *cmd, const fr_train_job *job) {
+  char fv[32], ft[32], fs[32];
+  fr_fmt_double(fv, sizeof fv, job->valid_fraction);
+  fr_fmt_double(ft, sizeof ft, job->test_fraction);
+  if (!(job->valid_fraction > 0 && job->valid_fraction < 1))
+    return fr_cli_usage_error(cmd, "--valid-fraction must be in (0, 1), not %s", fv);
+  if (!(job->test_fraction > 0 && job->test_fraction < 1))
+    return fr_cli_usage_error(cmd, "--test-fraction must be in (0, 1), not %s", ft);
+  if (!(job->valid_fraction + job->test_fraction < 1)) {
+    fr_fmt_double(fs, sizeof fs, job->valid_fraction + job->test_fraction);
+    return fr_cli_usage_error(cmd,
+                              "--valid-fraction %s and --test-fraction %s sum to %s: they "
+                              "must sum to less than 1 to leave rows to train on",
+                              fv, ft, fs);
+  }
+  char n[128], v[128];
+  fr_error err = {0};
+  if (job->out_dir &&
+      fr_train_bundle_identity(job->out_dir, job->name, job->version, n, sizeof n, v,
+                               sizeof v, &err))
+    return fr_cli_usage_error(cmd, "--%s and --out disagree: %s",
+                              strncmp(err.msg, "version", 7) == 0 ? "version" : "name",
+                              err.msg);
+  return 0;
+}
+
+int fr_cli_is_stdout(const char *path) { return path && strcmp(path, "-") == 0; }

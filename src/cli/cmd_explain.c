@@ -26,10 +26,13 @@ static void usage(FILE *f) {
           "options:\n"
           "  --model PATH           bundle directory, version directory or model file\n"
           "  --features MATRIX.csv  explain a feature matrix instead of raw data\n"
-          "  -k, --top N            reasons per row (default 3)\n"
+          "  -k, --top N            reasons per row, 1 to 1000 (default 3); at most the\n"
+          "                         model's number of features: a larger N is lowered\n"
+          "                         to it\n"
           "  --by-magnitude         rank by |contribution| (default: the features that\n"
           "                         raised the score most; negative ones left out)\n"
-          "  -o, --output OUT.csv   output file (default: standard output)\n"
+          "  -o, --output OUT.csv   output file, written atomically (default, or '-':\n"
+          "                         standard output)\n"
           "  --on-bad-row fail|skip what to do with a malformed data row (default fail)\n");
 }
 
@@ -84,7 +87,7 @@ int fr_cmd_explain(int argc, char **argv) {
   size_t rows = 0;
   if (fr_explain_run(&job, out, &rows, &err))
     return fr_cli_fail("explain", &err);
-  if (strcmp(out, "-") != 0)
+  if (!fr_cli_is_stdout(out))
     fprintf(stderr, "fraud explain: wrote %zu rows to %s\n", rows, out);
   return FR_EXIT_OK;
 }

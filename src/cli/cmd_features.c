@@ -27,7 +27,8 @@ static void usage(FILE *f) {
           "  --schema SCHEMA        shipped schema name or path\n"
           "  --spec SPEC            feature spec YAML (default: the schema's)\n"
           "  --model DIR            take schema and spec from a model bundle\n"
-          "  -o, --output OUT.csv   output file\n"
+          "  -o, --output OUT.csv   output file (written atomically); '-' for standard\n"
+          "                         output\n"
           "  --on-bad-row fail|skip what to do with a malformed row (default fail)\n");
 }
 
@@ -120,7 +121,7 @@ int fr_cmd_features(int argc, char **argv) {
   if (fr_table_write_csv(t, out, "transaction_id", (const char *const *)ids, &err))
     goto done;
   fprintf(stderr, "fraud features: wrote %zu rows x %zu features to %s\n", t->rows,
-          t->cols, out);
+          t->cols, fr_cli_is_stdout(out) ? "standard output" : out);
   rc = FR_EXIT_OK;
 done:
   if (rc != FR_EXIT_OK)

@@ -48,8 +48,8 @@ static const char usage[] =
     "\n"
     "how much:\n"
     "  --requests N         stop issuing after N requests\n"
-    "  --duration S         stop issuing after S (\"30s\", \"2m\"; default 10s\n"
-    "                       when --requests is not given)\n"
+    "  --duration S         stop issuing after S (\"30s\", \"2m\", at most 30d; default\n"
+    "                       10s when --requests is not given)\n"
     "  --warmup S           leave the first S out of every figure\n"
     "\n"
     "how:\n"
@@ -214,12 +214,15 @@ int fr_cmd_loadgen(int argc, char **argv) {
         USAGE("--requests: expected a count >= 1, got '%s'", optarg);
       break;
     case OPT_DURATION:
-      if (parse_seconds(optarg, &cfg.duration) || !(cfg.duration > 0))
-        USAGE("--duration: expected a duration such as 30s or 2m, got '%s'", optarg);
+      /* 30 days: the library's bound (fr_loadgen_run). */
+      if (parse_seconds(optarg, &cfg.duration) || !(cfg.duration > 0) ||
+          cfg.duration > 30 * 86400.0)
+        USAGE("--duration: expected a duration such as 30s or 2m (at most 30d), got '%s'",
+              optarg);
       break;
     case OPT_WARMUP:
-      if (parse_seconds(optarg, &cfg.warmup))
-        USAGE("--warmup: expected a duration such as 5s, got '%s'", optarg);
+      if (parse_seconds(optarg, &cfg.warmup) || cfg.warmup > 30 * 86400.0)
+        USAGE("--warmup: expected a duration such as 5s (at most 30d), got '%s'", optarg);
       break;
     case 'c':
       if (parse_count(optarg, 100000, &u))

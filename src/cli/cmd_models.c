@@ -31,7 +31,11 @@ static void usage(FILE *f) {
           "traffic for metrics and logs only) and the history rollback uses.\n"
           "\n"
           "  list      every model and version with its stage, creation time and test\n"
-          "            PR-AUC\n"
+          "            PR-AUC; a version whose manifest names another model or\n"
+          "            version than its directory (the server refuses it) has the\n"
+          "            stage 'invalid' and the reason at the end of its line (--json:\n"
+          "            \"problem\"); without a promotion the newest valid version is\n"
+          "            production\n"
           "  show      a version's manifest (default: the production one) and stages\n"
           "  diff      parameters, thresholds and metrics that differ between versions\n"
           "  promote   make VERSION production (or staging with --stage staging)\n"
@@ -70,6 +74,10 @@ static int parse(int argc, char **argv, opts *o) {
       } else {
         if (fr_cli_double("models", "--weight", argv[++i], &o->weight))
           return FR_EXIT_USAGE;
+        if (!(o->weight >= 0 && o->weight <= 1))
+          return fr_cli_usage_error("models", "--weight is a fraction of cards in [0, 1], "
+                                              "not '%s'",
+                                    argv[i]);
         o->has_weight = 1;
       }
     } else if (strcmp(a, "--off") == 0) {
@@ -115,6 +123,22 @@ static const char *stage_of(const fr_stages *st, const char *v, char *buf, size_
   return n ? buf : "-";
 }
 
+/* Why the server would refuse version `v` of model `name` whose manifest is
+ * m (NULL: no manifest, a bare model file, which it loads): it refuses a
+ * manifest naming another model or version than its directory
+ * (src/serve/models.c).  Writes "" when there is nothing to say. */
+static void manifest_problem(const json_t *m, const char *name, const char *v, char *out,
+                             size_t cap) {
+  out[0] = '\0';
+  if (!m)
+    return;
+  const char *mn = json_string_value(json_object_get(m, "name"));
+  const char *mv = json_string_value(json_object_get(m, "version"));
+  if (!mn || !mv || strcmp(mn, name) != 0 || strcmp(mv, v) != 0)
+    snprintf(out, cap, "manifest names %s/%s, not %s/%s", mn ? mn : "(no name)",
+             mv ? mv : "(no version)", name, v);
+}
+
 static int cmd_list(const opts *o) {
   fr_error err;
   char **names = fr_repository_models(o->repo, &err);
@@ -131,29 +155,54 @@ static int cmd_list(const opts *o) {
     size_t nv = 0;
     while (vs && vs[nv])
       nv++;
-    /* Without a promotion, the newest version serves. */
-    if (!st.production[0] && nv)
-      snprintf(st.production, sizeof st.production, "%s", vs[nv - 1]);
+    json_t **ms = calloc(nv ? nv : 1, sizeof *ms);
+    char(*problem)[256] = calloc(nv ? nv : 1, sizeof *problem);
+    if (!ms || !problem) {
+      free(ms);
+      free(problem);
+      fr_strv_free(vs);
+      continue;
+    }
     for (size_t k = 0; k < nv; k++) {
-      json_t *m = manifest(o->repo, names[i], vs[k], NULL);
+      ms[k] = manifest(o->repo, names[i], vs[k], NULL);
+      manifest_problem(ms[k], names[i], vs[k], problem[k], sizeof problem[k]);
+    }
+    /* Without a promotion, the newest version the server can load serves
+     * (one it refuses is invisible to its version policy). */
+    for (size_t k = nv; !st.production[0] && k-- > 0;)
+      if (!problem[k][0])
+        snprintf(st.production, sizeof st.production, "%s", vs[k]);
+    for (size_t k = 0; k < nv; k++) {
+      json_t *m = ms[k];
       const char *created = m ? json_string_value(json_object_get(m, "created")) : NULL;
-      json_t *pr = m ? json_object_get(json_object_get(m, "metrics"), "pr_auc") : NULL;
+      /* The manifest's metrics are {"test": {...}, "valid": {...}}
+       * (docs/bundle.md); the test slice's is the one listed. */
+      json_t *pr = m ? json_object_get(
+                           json_object_get(json_object_get(m, "metrics"), "test"), "pr_auc")
+                     : NULL;
       char stage[64];
       stage_of(&st, vs[k], stage, sizeof stage);
+      /* A version the server refuses serves nothing, whatever stages.json
+       * says: it is listed as invalid, with the reason. */
+      if (problem[k][0])
+        snprintf(stage, sizeof stage, "invalid");
       if (o->json) {
         json_array_append_new(
-            all, json_pack("{s:s, s:s, s:s, s:s?, s:O?}", "model", names[i], "version", vs[k],
-                           "stage", stage[0] ? stage : "-", "created", created, "test_pr_auc",
-                           pr));
+            all, json_pack("{s:s, s:s, s:s, s:s?, s:O?, s:s?}", "model", names[i], "version",
+                           vs[k], "stage", stage[0] ? stage : "-", "created", created,
+                           "test_pr_auc", pr, "problem", problem[k][0] ? problem[k] : NULL));
       } else {
         char prs[32] = "-";
         if (json_is_number(pr))
           fr_snprintf_c(prs, sizeof prs, "%.4f", json_number_value(pr));
-        printf("%-20s %-8s %-22s %-21s %s\n", names[i], vs[k], stage[0] ? stage : "-",
-               created ? created : (m ? "-" : "(not a bundle)"), prs);
+        printf("%-20s %-8s %-22s %-21s %-*s%s%s\n", names[i], vs[k], stage[0] ? stage : "-",
+               created ? created : (m ? "-" : "(not a bundle)"), problem[k][0] ? 11 : 0, prs,
+               problem[k][0] ? "  " : "", problem[k]);
       }
       json_decref(m);
     }
+    free(ms);
+    free(problem);
     fr_strv_free(vs);
   }
   if (o->json) {

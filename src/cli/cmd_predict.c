@@ -21,7 +21,8 @@ static int predict_features(const char *model, const char *matrix, const char *o
   fr_model_source_close(&m);
   if (rc)
     return fr_cli_fail("predict", &err);
-  fprintf(stderr, "fraud predict: wrote %zu rows to %s\n", rows, out);
+  fprintf(stderr, "fraud predict: wrote %zu rows to %s\n", rows,
+          fr_cli_is_stdout(out) ? "standard output" : out);
   return FR_EXIT_OK;
 }
 
@@ -43,7 +44,8 @@ static void usage(FILE *f) {
           "  --model DIR            model bundle directory (with --features: also a\n"
           "                         model file or version directory)\n"
           "  --features MATRIX.csv  score a feature matrix instead of raw data\n"
-          "  -o, --output OUT.csv   output file (written atomically)\n"
+          "  -o, --output OUT.csv   output file (written atomically); '-' for standard\n"
+          "                         output\n"
           "  --event-time           add an event_time column (epoch seconds, UTC)\n"
           "  --on-bad-row fail|skip what to do with a malformed row (default fail)\n");
 }
@@ -94,6 +96,7 @@ int fr_cmd_predict(int argc, char **argv) {
   size_t rows = 0;
   if (fr_predict_run(&job, out, &rows, &err))
     return fr_cli_fail("predict", &err);
-  fprintf(stderr, "fraud predict: wrote %zu rows to %s\n", rows, out);
+  fprintf(stderr, "fraud predict: wrote %zu rows to %s\n", rows,
+          fr_cli_is_stdout(out) ? "standard output" : out);
   return FR_EXIT_OK;
 }

@@ -195,9 +195,29 @@ int fr_cmd_serve(int argc, char **argv) {
                                  : fr_cli_fail("serve", &err);
     goto out;
   }
+  /* Signals are taken with a timeout so that, until the initial load has
+   * finished, a configuration error it meets (an unreadable warm-start
+   * history) ends the process with exit 1 instead of leaving a server that
+   * never becomes ready. */
+  int startup_checked = 0;
   for (;;) {
-    int sig = 0;
-    if (sigwait(&set, &sig) != 0)
+    if (!startup_checked) {
+      int loaded = fr_server_loaded(s);
+      if (fr_server_startup_error(s, &err)) {
+        fr_log(FR_LOG_ERROR, "startup_failed", NULL, "%s", err.msg);
+        fr_server_shutdown(s, 0);
+        fr_server_stop(s);
+        s = NULL;
+        ret = fr_cli_fail("serve", &err);
+        goto out;
+      }
+      startup_checked = loaded;
+    }
+    struct timespec tick = {0, 100 * 1000 * 1000};
+    int sig = startup_checked ? 0 : sigtimedwait(&set, NULL, &tick);
+    if (startup_checked && sigwait(&set, &sig) != 0)
+      continue;
+    if (sig <= 0)
       continue;
     if (sig == SIGHUP) {
       if (fr_server_reload(s, NULL, &err))

@@ -31,8 +31,12 @@ static void usage(FILE *f) {
           "  --schema SCHEMA        shipped schema name (ulb, paysim, sparkov, synthetic) or path\n"
           "  --spec SPEC            feature spec YAML (default: the schema's)\n"
           "  --out DIR              bundle directory to create, e.g. models/sparkov/1\n"
-          "  --name NAME            model name (default: the schema's name)\n"
-          "  --version V            model version (default: 1)\n"
+          "  --name NAME            model name (default: the directory above a version\n"
+          "                         directory in --out, e.g. sparkov in models/sparkov/2,\n"
+          "                         else the schema's name)\n"
+          "  --version V            model version (default: the last component of --out\n"
+          "                         when it is a version number, e.g. 2, else 1); with\n"
+          "                         such an --out, --name and --version must match it\n"
           "  --valid-fraction F     validation share of rows (default 0.15)\n"
           "  --test-fraction F      test share of rows (default 0.15)\n"
           "  --params FILE          training parameters from a YAML file\n"
@@ -272,6 +276,8 @@ int fr_cmd_train(int argc, char **argv) {
     return fr_cli_usage_error("train", "--schema is required");
   if (!job.out_dir)
     return fr_cli_usage_error("train", "--out is required");
+  if (fr_cli_train_job_check("train", &job))
+    return FR_EXIT_USAGE;
   if (fr_train_params_check(&job.params, &err))
     return fr_cli_usage_error("train", "%s", err.msg);
 

@@ -41,8 +41,12 @@ static void usage(FILE *f) {
           "  --out DIR              bundle directory to create (must not exist)\n"
           "  --log FILE             trials log (default: DIR.trials.jsonl, removed once the\n"
           "                         bundle holds its copy); resumed if present\n"
-          "  --name NAME            model name (default: the schema's name)\n"
-          "  --version V            model version (default: 1)\n"
+          "  --name NAME            model name (default: the directory above a version\n"
+          "                         directory in --out, e.g. sparkov in models/sparkov/2,\n"
+          "                         else the schema's name)\n"
+          "  --version V            model version (default: the last component of --out\n"
+          "                         when it is a version number, e.g. 2, else 1); with\n"
+          "                         such an --out, --name and --version must match it\n"
           "  --params FILE          base parameters (YAML) for what the space does not search\n"
           "  --seed N               seed of the search and of XGBoost (default 42)\n"
           "  --parallel N           trials at once (default: the number of cores)\n"
@@ -211,6 +215,11 @@ int fr_cmd_tune(int argc, char **argv) {
     return fr_cli_usage_error("tune", "--space is required");
   if (!tj->out_dir)
     return fr_cli_usage_error("tune", "--out is required");
+  if (fr_cli_train_job_check("tune", tj))
+    return FR_EXIT_USAGE;
+  if (to->min_rounds > 0 && to->max_rounds > 0 && to->min_rounds > to->max_rounds)
+    return fr_cli_usage_error("tune", "--min-rounds %d is more than --max-rounds %d",
+                              to->min_rounds, to->max_rounds);
   fr_error err = {0};
   if (params_path && fr_train_params_load(params_path, &tj->params, &err))
     return fr_cli_fail("tune", &err);

@@ -49,17 +49,6 @@ static void print_help(FILE *f) {
   fprintf(f, "\nRun 'fraud <command> --help' for the options of one command.\n");
 }
 
-int fr_cmd_version(int argc, char **argv) {
-  if (fr_cli_wants_help(argc, argv)) {
-    printf("usage: fraud version\n\nPrints the version of fraud.\n");
-    return FR_EXIT_OK;
-  }
-  if (argc > 1)
-    return fr_cli_usage_error("version", "unexpected argument '%s'", argv[1]);
-  printf("fraud %s\n", fr_version());
-  return FR_EXIT_OK;
-}
-
 int main(int argc, char **argv) {
   if (argc < 2) {
     print_help(stderr);

@@ -80,19 +80,23 @@ static void put_cell(FILE *f, const char *s) {
 int fr_table_write_csv(const fr_table *t, const char *path,
                        const char *id_column, const char *const *ids,
                        fr_error *err) {
+  /* "-" is standard output (the Unix convention for `-o -`): written in
+   * place, there is nothing to rename. */
+  int to_stdout = strcmp(path, "-") == 0;
   size_t pl = strlen(path);
   char *tmp = malloc(pl + 32);
   if (!tmp)
     return fr_error_set(err, FR_ENOMEM, "out of memory");
   snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = fopen(tmp, "wb");
+  FILE *f = to_stdout ? stdout : fopen(tmp, "wb");
   if (!f) {
     int rc = fr_error_set(err, FR_EIO, "%s: cannot create: %s", tmp,
                           strerror(errno));
     free(tmp);
     return rc;
   }
-  setvbuf(f, NULL, _IOFBF, 1 << 20);
+  if (!to_stdout)
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
   if (id_column) {
     put_cell(f, id_column);
     if (t->cols)
@@ -134,6 +138,12 @@ int fr_table_write_csv(const fr_table *t, const char *path,
     fputc('\n', f);
   }
   int bad = ferror(f);
+  if (to_stdout) {
+    free(tmp);
+    if (bad || fflush(f) != 0)
+      return fr_error_set(err, FR_EIO, "standard output: write failed: %s", strerror(errno));
+    return 0;
+  }
   if (fflush(f) != 0 || fsync(fileno(f)) != 0)
     bad = 1;
   if (fclose(f) != 0)

@@ -309,11 +309,15 @@ int fr_bundle_write(const fr_bundle_spec *spec, const char *dir, fr_error *err) 
     return fr_error_set(err, FR_EEXIST,
                         "%s already exists: model versions are immutable, "
                         "write a new version", dir);
+  /* The temporary directory is a sibling of dir: "models/s/2/" must give
+   * "models/s/2.tmp-...", not a directory inside the one to create. */
   size_t dl = strlen(dir);
+  while (dl > 1 && dir[dl - 1] == '/')
+    dl--;
   char *tmp = malloc(dl + 64);
   if (!tmp)
     return fr_error_set(err, FR_ENOMEM, "out of memory");
-  snprintf(tmp, dl + 64, "%s.tmp-%ld-%ld", dir, (long)getpid(),
+  snprintf(tmp, dl + 64, "%.*s.tmp-%ld-%ld", (int)dl, dir, (long)getpid(),
            (long)(fr_monotonic_ns() % 1000000));
   json_t *man = NULL, *files = json_object();
   char *spec_text = NULL;

@@ -334,6 +334,9 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
     return rc;
   const fr_forest *f = m.forest;
   size_t nf = f->nfeatures;
+  /* A row has at most nf reasons: more columns would always be empty. */
+  if (k > nf && nf > 0)
+    k = nf;
   fr_reason *rs = malloc(k * sizeof *rs);
   cbuf b = {0};
   fr_table *t = NULL;

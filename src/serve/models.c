@@ -335,6 +335,18 @@ static fr__state_group *new_group(fr__registry *r, fr_bundle *b, const char *sig
     fr_dataset_free(d);
     if (rc) {
       fr_error_prefix(err, "warm start from %s", warm);
+      /* At startup an unreadable history is a configuration error: the
+       * server would stay up and never become ready, so `fraud serve`
+       * exits with it instead.  Later (a new version, or a SIGHUP reload
+       * naming another file) the versions already loaded keep their state
+       * and only the new version fails to load. */
+      if (!atomic_load(&s->loaded) && !atomic_load(&s->startup_failed)) {
+        if (err)
+          s->startup_err = *err;
+        else
+          fr_error_set(&s->startup_err, FR_EIO, "warm start from %s failed", warm);
+        atomic_store(&s->startup_failed, 1);
+      }
       free(warm);
       group_unref(g);
       return NULL;

@@ -572,12 +572,12 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
            "\"listener\":\"inference\",\"address\":\"%s\",\"port\":%d,\"threads\":%d,\"tls\":%s",
            s->cfg.listen_address, fr__http_port(s->http), threads,
            s->cfg.tls_cert[0] ? "true" : "false");
-  fr_log(FR_LOG_WARN, "listening", fields, "inference API on %s:%d", s->cfg.listen_address,
+  fr_log(FR_LOG_INFO, "listening", fields, "inference API on %s:%d", s->cfg.listen_address,
          fr__http_port(s->http));
   if (s->admin) {
     snprintf(fields, sizeof fields, "\"listener\":\"admin\",\"address\":\"%s\",\"port\":%d",
              s->cfg.admin_listen, fr__http_port(s->admin));
-    fr_log(FR_LOG_WARN, "listening", fields, "admin API on %s:%d", s->cfg.admin_listen,
+    fr_log(FR_LOG_INFO, "listening", fields, "admin API on %s:%d", s->cfg.admin_listen,
            fr__http_port(s->admin));
   }
   if (pthread_create(&s->repo_thread, NULL, repo_thread, s) != 0) {
@@ -611,6 +611,16 @@ int fr_server_wait_ready(fr_server *s, double timeout) {
     usleep(5000);
   }
   return 0;
+}
+
+int fr_server_loaded(const fr_server *s) { return s && atomic_load(&s->loaded); }
+
+int fr_server_startup_error(fr_server *s, fr_error *err) {
+  if (!s || !atomic_load(&s->startup_failed))
+    return 0;
+  if (err)
+    *err = s->startup_err;
+  return s->startup_err.code ? s->startup_err.code : FR_EIO;
 }
 
 int fr_server_shutdown(fr_server *s, double grace) {

@@ -70,6 +70,11 @@ struct fr_server {
   int repo_stop;
   int repo_kick;                 /* rescan now (reload, admin) */
   _Atomic int loaded;            /* initial load finished */
+  /* Set once, by the first warm-start failure of the initial load (a
+   * configuration error: fr_server_startup_error); startup_err is written
+   * before the flag is stored, and read only after it is seen set. */
+  _Atomic int startup_failed;
+  fr_error startup_err;
   _Atomic int draining;
   _Atomic int shut_down;
   _Atomic size_t max_tensor_elements;

@@ -29,6 +29,7 @@
 
 #include "fraud/features.h"
 #include "fraud/model.h"
+#include "fraud/serve.h"
 #include "fraud/train.h"
 
 void fr_train_job_default(fr_train_job *job) {
@@ -82,6 +83,69 @@ static void prepared_free(prepared *pp) {
   memset(pp, 0, sizeof *pp);
 }
 
+/* The path component that ends at `end` (exclusive), after trailing
+ * slashes were skipped: [*b, end). */
+static size_t component_start(const char *s, size_t end) {
+  size_t b = end;
+  while (b > 0 && s[b - 1] != '/')
+    b--;
+  return b;
+}
+
+static int all_digits(const char *s) {
+  if (!*s)
+    return 0;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9')
+      return 0;
+  return 1;
+}
+
+int fr_train_bundle_identity(const char *out_dir, const char *name, const char *version,
+                             char *name_out, size_t name_cap, char *version_out,
+                             size_t version_cap, fr_error *err) {
+  if (!out_dir || !name_out || !version_out)
+    return fr_error_set(err, FR_EINVAL, "bundle identity: NULL argument");
+  /* The last two components, trailing slashes ignored: "models/sparkov/2/"
+   * gives "sparkov" and "2". */
+  char last[128] = "", parent[128] = "";
+  size_t n = strlen(out_dir);
+  while (n > 1 && out_dir[n - 1] == '/')
+    n--;
+  size_t b = component_start(out_dir, n);
+  if (n - b < sizeof last)
+    snprintf(last, sizeof last, "%.*s", (int)(n - b), out_dir + b);
+  if (b > 0) {
+    size_t pn = b;
+    while (pn > 1 && out_dir[pn - 1] == '/')
+      pn--;
+    size_t pb = component_start(out_dir, pn);
+    if (pn - pb < sizeof parent && pn > pb && out_dir[pb] != '/')
+      snprintf(parent, sizeof parent, "%.*s", (int)(pn - pb), out_dir + pb);
+  }
+  /* The repository lists only all-digit version directories of valid names
+   * (src/serve/repository.c), so only those make a repository layout. */
+  int layout = fr_repository_name_ok(last) && all_digits(last);
+  const char *path_name = layout && fr_repository_name_ok(parent) ? parent : NULL;
+  if (layout && version && strcmp(version, last) != 0)
+    return fr_error_set(err, FR_EINVAL,
+                        "version '%s' disagrees with %s, which a model repository serves "
+                        "as version '%s'",
+                        version, out_dir, last);
+  if (path_name && name && strcmp(name, path_name) != 0)
+    return fr_error_set(err, FR_EINVAL,
+                        "name '%s' disagrees with %s, which a model repository serves "
+                        "as model '%s'",
+                        name, out_dir, path_name);
+  const char *v = version ? version : layout ? last : "1";
+  const char *nm = name ? name : path_name ? path_name : "";
+  if (strlen(v) >= version_cap || strlen(nm) >= name_cap)
+    return fr_error_set(err, FR_EINVAL, "bundle identity: name or version too long");
+  snprintf(version_out, version_cap, "%s", v);
+  snprintf(name_out, name_cap, "%s", nm);
+  return 0;
+}
+
 static int prepare(const fr_train_job *job, prepared *pp, fr_train_report *rep,
                    fr_error *err) {
   memset(pp, 0, sizeof *pp);
@@ -97,6 +161,17 @@ static int prepare(const fr_train_job *job, prepared *pp, fr_train_report *rep,
     return fr_error_set(err, FR_EEXIST,
                         "%s already exists: model versions are immutable", job->out_dir);
   if ((rc = fr_train_params_check(&job->params, err)))
+    return rc;
+  if (!(job->valid_fraction > 0 && job->valid_fraction < 1) ||
+      !(job->test_fraction > 0 && job->test_fraction < 1) ||
+      !(job->valid_fraction + job->test_fraction < 1))
+    return fr_error_set(err, FR_EINVAL,
+                        "train: validation fraction %g and test fraction %g must each be in "
+                        "(0, 1) and sum to less than 1",
+                        job->valid_fraction, job->test_fraction);
+  char idn[128], idv[128];
+  if ((rc = fr_train_bundle_identity(job->out_dir, job->name, job->version, idn, sizeof idn,
+                                     idv, sizeof idv, err)))
     return rc;
   if (!(pp->schema = fr_schema_load(job->schema, err)) ||
       !(pp->f = fr_featurizer_load(pp->schema, job->spec, err))) {
@@ -351,9 +426,13 @@ static int finish(const fr_train_job *job, prepared *pp, const fr_train_params *
     rc = fr_error_set(err, FR_ENOMEM, "out of memory writing the manifest");
     goto done;
   }
+  char idn[128], idv[128];
+  if ((rc = fr_train_bundle_identity(job->out_dir, job->name, job->version, idn, sizeof idn,
+                                     idv, sizeof idv, err)))
+    goto done;
   fr_bundle_spec bs = {
-      .name = job->name ? job->name : fr_schema_name(pp->schema),
-      .version = job->version ? job->version : "1",
+      .name = idn[0] ? idn : fr_schema_name(pp->schema),
+      .version = idv,
       .schema = pp->schema,
       .featurizer = pp->f,
       .model_json = model,
@@ -843,7 +922,12 @@ int fr_predict_run(const fr_score_job *job, const char *out_csv, size_t *rows,
     }
     buf[len++] = '\n';
   }
-  rc = fr_file_write_atomic(out_csv, buf, len, err);
+  if (strcmp(out_csv, "-") == 0) {
+    if ((len && fwrite(buf, 1, len, stdout) != len) || fflush(stdout) != 0)
+      rc = fr_error_set(err, FR_EIO, "standard output: write failed");
+  } else {
+    rc = fr_file_write_atomic(out_csv, buf, len, err);
+  }
   if (!rc && rows)
     *rows = n;
 done:

@@ -15,3 +15,19 @@ add_test(NAME cli_exit_codes
          WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
 set_tests_properties(cli_exit_codes PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
                      TIMEOUT 120)
+
+# Training into a model repository, `models list`, `-o -`, `explain -k`
+# and `serve` failing fast on a bad warm-start history (the review fixes).
+add_test(NAME cli_bundle
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/bundle_cli.sh $<TARGET_FILE:fraud_cli>
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(cli_bundle PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
+                     TIMEOUT 300)
+
+# `fraud version`: each library's version against pkg-config, dpkg and
+# python3-xgboost.
+add_test(NAME cli_version
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/version.sh $<TARGET_FILE:fraud_cli>
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(cli_version PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
+                     TIMEOUT 60)

@@ -55,14 +55,17 @@ def bundle(name, version, trees, seed=42, schema="sparkov", data=SPARKOV):
     cache = os.path.join(BUILD, "serve-fixtures", f"{schema}-{trees}-{seed}", name, version)
     if not os.path.isfile(os.path.join(cache, "manifest.json")):
         os.makedirs(os.path.dirname(cache), exist_ok=True)
-        tmp = os.path.join(os.path.dirname(cache), f"tmp-{os.getpid()}", version)
-        shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
+        # Staged in a repository layout of its own (<stage>/<name>/<version>),
+        # which `fraud train --name/--version` must agree with.
+        stage = os.path.join(os.path.dirname(cache), f"tmp-{os.getpid()}")
+        tmp = os.path.join(stage, name, version)
+        shutil.rmtree(stage, ignore_errors=True)
         run([FRAUD, "train", "--schema", schema, "--out", tmp, "--name", name, "--version",
              version, "--n-estimators", str(trees), "--early-stopping", "0", "--seed", str(seed),
              "--nthread", "1", "--quiet", data])
         shutil.rmtree(cache, ignore_errors=True)
         os.rename(tmp, cache)
-        shutil.rmtree(os.path.dirname(tmp), ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
     return cache
 
 

@@ -28,7 +28,7 @@ from serve_helpers import (FRAUD, SPARKOV, Server, check, finish, make_repo, met
 import json
 
 work = tempfile.mkdtemp(prefix="fraud-drift-ref-")
-bundle = os.path.join(work, "b", "1")
+bundle = os.path.join(work, "sparkov", "1")
 run([FRAUD, "train", "--schema", "sparkov", "--out", bundle, "--name", "sparkov",
      "--n-estimators", "60", "--early-stopping", "0", "--seed", "42", "--nthread", "1",
      "--quiet", SPARKOV])
