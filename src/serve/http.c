@@ -155,6 +155,9 @@ static void set_request_id(fr__http *h, fr__req *r) {
       ok = id_char_ok(*p);
     if (ok) {
       strcpy(r->request_id, given);
+      /* A client's id is echoed in the response header and logged: a
+       * card-number-like run of digits in it is masked like log messages. */
+      fr_mask_card_numbers(r->request_id);
       return;
     }
   }

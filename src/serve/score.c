@@ -171,9 +171,18 @@ static void cell_error(fr__req *r, const fr_column_info *ci, const char *pre, co
                   "%sfield '%s': not a finite number (send a JSON number, its decimal text, or "
                   "null for a missing value)",
                   pre, ci->name);
-  else
+  else if (ci->role == FR_ROLE_EVENT_TIME && err->code == FR_ERANGE)
+    fr__req_error(r, 400, FR__REASON_OUT_OF_RANGE,
+                  "%sfield '%s': event time outside the supported range "
+                  "1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z",
+                  pre, ci->name);
+  else if (ci->role == FR_ROLE_EVENT_TIME)
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE,
+                  "%sfield '%s': not an event time in the schema's format", pre, ci->name);
+  else /* the parser's message quotes the text: not repeated (a card number
+          sent in the wrong field would come back, and reach logs) */
     fr__req_error(r, 400, err->code == FR_ERANGE ? FR__REASON_OUT_OF_RANGE : FR__REASON_BAD_TYPE,
-                  "%sfield '%s': %s", pre, ci->name, err->msg);
+                  "%sfield '%s': not a valid value for the column's type", pre, ci->name);
 }
 
 /* Checks a parsed NUMBER cell against the schema's declared bounds: a
@@ -885,8 +894,13 @@ void fr__h_score(fr__req *r) {
     if (rc) {
       char pre[48];
       where(pre, sizeof pre, c, i);
-      fr__req_error(r, rc == FR_EUNAVAIL ? 503 : rc == FR_EINVAL ? 400 : 500,
-                    rc == FR_EINVAL ? FR__REASON_BAD_TYPE : "internal", "%s%s", pre, err.msg);
+      if (rc == FR_EUNAVAIL) /* the store's address stays in the server log
+                                (state_store_down events), not in answers */
+        fr__req_error(r, 503, FR__REASON_STATE_UNAVAILABLE,
+                      "%sthe feature state store is unavailable; retry later", pre);
+      else
+        fr__req_error(r, rc == FR_EINVAL ? 400 : 500,
+                      rc == FR_EINVAL ? FR__REASON_BAD_TYPE : "internal", "%s%s", pre, err.msg);
       goto fail;
     }
   }

@@ -513,7 +513,8 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   static const char *const eps[] = {"/v1/score", "/v2/models/{m}/infer"};
   static const char *const reasons[] = {"bad_json",      "bad_shape",     "bad_type",
                                         "missing_field", "out_of_range",  "unknown_model",
-                                        "not_ready",     "too_large",     "internal"};
+                                        "not_ready",     "too_large",     "state_unavailable",
+                                        "internal"};
   for (size_t e = 0; e < 2; e++)
     for (size_t k = 0; k < sizeof reasons / sizeof reasons[0]; k++) {
       const char *l[] = {eps[e], reasons[k]};

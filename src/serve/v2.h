@@ -59,6 +59,9 @@ size_t fr__dtype_size(fr__dtype d);
  * (below a column's min, an event time outside its range, NaN text, an FP32
  * element beyond the float range). */
 #define FR__REASON_OUT_OF_RANGE "out_of_range"
+/* The Redis state store could not be reached (state.redis.on_outage: fail):
+ * 503, the transaction is not scored. */
+#define FR__REASON_STATE_UNAVAILABLE "state_unavailable"
 
 typedef struct fr__v2_input {
   const char *name;  /* borrowed from the request document */

@@ -217,10 +217,25 @@ def main():
     else:
         b = server(repo, *redis_args)
         replay([a, b], header, rows, card_col, names, offline, 2, "redis x2")
+        # Redis dies (on_outage: fail, the default): 503 with its own reason,
+        # the store's address not in the answer.
+        rp.kill()
+        rp.wait()
+        body = {h: v for h, v in zip(header, rows[0])}
+        st, ans, _ = sh.request(a.port, "POST", "/v1/score", body)
+        msg = ans.get("error", "") if isinstance(ans, dict) else str(ans)
+        sh.check(st == 503 and "state store is unavailable" in msg,
+                 f"redis down: status {st}: {ans}")
+        sh.check(str(rport) not in msg and "127.0.0.1" not in msg,
+                 f"redis down: the answer names the store's address: {msg}")
+        v = sh.metric_value(sh.metrics(a.port), "fraud_request_errors_total",
+                            endpoint="/v1/score", reason="state_unavailable")
+        sh.check(v is not None and v >= 1, f"state_unavailable errors counted: {v}")
         a.stop()
         b.stop()
-    rp.kill()
-    rp.wait()
+    if rp.poll() is None:
+        rp.kill()
+        rp.wait()
 
     # ---- restart from a snapshot after SIGKILL ----
     snapdir = os.path.join(workdir, "snap")

@@ -296,7 +296,11 @@ bad = [
      "field 'unix_time': event time outside the supported range", "out_of_range"),
     ("POST", "/v1/score", with_(valid, "unix_time", 10 ** 19), 400, "invalid JSON", "bad_json"),
     ("POST", "/v1/score", with_(valid, "unix_time", "99999999999999999999"), 400,
-     "event time '99999999999999999999' is outside the supported range", "out_of_range"),
+     "field 'unix_time': event time outside the supported range", "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "unix_time", "4111111111111111"), 400,
+     "field 'unix_time': event time outside the supported range", "out_of_range"),
+    ("POST", "/v1/score", with_(valid, "unix_time", "4111111111111111x"), 400,
+     "field 'unix_time': not an event time in the schema's format", "bad_type"),
     ("POST", "/v1/score", with_(valid, "unix_time", -99999999999), 400,
      "field 'unix_time': event time outside the supported range", "out_of_range"),
     ("POST", "/v1/score", with_(valid, "unix_time", 4102444801), 400,
@@ -340,11 +344,21 @@ for method, path, body, want_status, want_msg, reason in bad:
     if ok:
         msg = ans.get("error", "") if isinstance(ans, dict) else ""
         check(want_msg in msg, f"{method} {path}: error '{msg}' lacks '{want_msg}'")
+        # Errors name the field, never repeat a value that may be a card number.
+        check("4111111111111111" not in msg, f"{method} {path}: error repeats the value: '{msg}'")
         check(hdrs.get("content-type", "").startswith("application/json"), "error content type")
     # The next valid request succeeds.
     st2, ans2, _ = request(port, "POST", "/v2/models/sparkov/infer", good_v2)
     check(st2 == 200, f"valid request after {path} failed: {st2} {ans2}")
     n_infer_ok = None
+
+# A client's request id that looks like a card number is masked (it is
+# echoed and logged): PCI DSS 3.4, the last four digits at most.
+st, _, hdrs = request(port, "GET", "/v2/health/live", headers={"X-Request-Id": "4111111111111111"})
+check(st == 200 and hdrs.get("x-request-id") == "************1111",
+      f"request id echoed as {hdrs.get('x-request-id')}")
+st, _, hdrs = request(port, "GET", "/v2/health/live", headers={"X-Request-Id": "order-1234"})
+check(hdrs.get("x-request-id") == "order-1234", f"a plain request id is kept: {hdrs.get('x-request-id')}")
 
 # ---- metrics ----
 text = metrics(port)
