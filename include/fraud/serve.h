@@ -315,10 +315,14 @@ FR_EXPORT int fr_repository_name_ok(const char *s);
  * do).  promote: `version` becomes production (the previous production goes
  * to history; canary/staging/shadow entries naming it are cleared); with
  * stage "staging" it only becomes staging.  rollback: production returns to
- * the last history entry.  canary: weight 0 clears the canary.  shadow:
- * version NULL or "" clears it.  The version must exist in the repository.
+ * the last history entry (and, like promote, stops being staging, canary or
+ * shadow).  canary: weight 0 clears the canary.  shadow: version NULL or ""
+ * clears it.  The version must exist in the repository and be one the
+ * server loads (a bundle whose manifest names this model and version, or a
+ * bare model file); a canary or shadow must not be the production version.
  * Errors: FR_ENOTFOUND (model or version), FR_ESTATE (nothing to roll back
- * to), FR_EINVAL (weight outside [0, 1]), FR_EIO. */
+ * to; a manifest naming another model/version; canary or shadow = the
+ * production version), FR_EINVAL (weight outside [0, 1]), FR_EIO. */
 FR_EXPORT int fr_repository_promote(const char *repo, const char *name,
                                     const char *version, const char *stage,
                                     fr_stages *out, fr_error *err);

@@ -292,9 +292,71 @@ static int version_exists(const char *repo, const char *name, const char *versio
   return 0;
 }
 
+/* version_exists, and the version is one the server would load: a bundle's
+ * manifest must name this model and version (src/serve/models.c refuses any
+ * other); a directory without manifest.json (a bare model file) passes.
+ * FR_ESTATE naming the mismatch. */
+static int version_servable(const char *repo, const char *name, const char *version,
+                            fr_error *err) {
+  int rc = version_exists(repo, name, version, err);
+  if (rc)
+    return rc;
+  char *d1 = fr_path_join(repo, name);
+  char *d2 = d1 ? fr_path_join(d1, version) : NULL;
+  char *mp = d2 ? fr_path_join(d2, "manifest.json") : NULL;
+  free(d1);
+  free(d2);
+  if (!mp)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  if (!fr_is_file(mp)) {
+    free(mp);
+    return 0;
+  }
+  json_error_t je;
+  json_t *m = json_load_file(mp, 0, &je);
+  free(mp);
+  const char *mn = m ? json_string_value(json_object_get(m, "name")) : NULL;
+  const char *mv = m ? json_string_value(json_object_get(m, "version")) : NULL;
+  if (!mn || !mv || strcmp(mn, name) != 0 || strcmp(mv, version) != 0) {
+    rc = fr_error_set(err, FR_ESTATE,
+                      "version '%s' of model '%s' cannot be served: its manifest %s%s%s%s",
+                      version, name, m ? "names " : "is not valid JSON", m ? (mn ? mn : "(no name)") : "",
+                      m ? "/" : "", m ? (mv ? mv : "(no version)") : "");
+  }
+  json_decref(m);
+  return rc;
+}
+
+/* The version serving as production: the promoted one, else the newest. */
+static void effective_production(const char *repo, const char *name, const fr_stages *st,
+                                 char *out, size_t cap) {
+  snprintf(out, cap, "%s", st->production);
+  if (out[0])
+    return;
+  char **vs = fr_repository_versions(repo, name, NULL);
+  size_t n = 0;
+  while (vs && vs[n])
+    n++;
+  if (n)
+    snprintf(out, cap, "%s", vs[n - 1]);
+  fr_strv_free(vs);
+}
+
+/* A version taking production stops being staging, canary or shadow. */
+static void clear_other_stages(fr_stages *st) {
+  if (strcmp(st->staging, st->production) == 0)
+    st->staging[0] = '\0';
+  if (strcmp(st->canary, st->production) == 0) {
+    st->canary[0] = '\0';
+    st->canary_weight = 0;
+  }
+  if (strcmp(st->shadow, st->production) == 0)
+    st->shadow[0] = '\0';
+}
+
 int fr_repository_promote(const char *repo, const char *name, const char *version,
                           const char *stage, fr_stages *out, fr_error *err) {
-  int rc = version_exists(repo, name, version, err);
+  int rc = version_servable(repo, name, version, err);
   if (rc)
     return rc;
   fr_stages st;
@@ -321,14 +383,7 @@ int fr_repository_promote(const char *repo, const char *name, const char *versio
       fr_strv_free(vs);
     }
     snprintf(st.production, sizeof st.production, "%s", version);
-    if (strcmp(st.staging, version) == 0)
-      st.staging[0] = '\0';
-    if (strcmp(st.canary, version) == 0) {
-      st.canary[0] = '\0';
-      st.canary_weight = 0;
-    }
-    if (strcmp(st.shadow, version) == 0)
-      st.shadow[0] = '\0';
+    clear_other_stages(&st);
   } else {
     return fr_error_set(err, FR_EINVAL, "unknown stage '%s' (expected production or staging)",
                         stage);
@@ -364,9 +419,10 @@ int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
     fr_strv_free(vs);
   } else {
     memcpy(st.production, st.history[--st.nhistory], sizeof st.production);
-    if ((rc = version_exists(repo, name, st.production, err)))
+    if ((rc = version_servable(repo, name, st.production, err)))
       return rc;
   }
+  clear_other_stages(&st);
   if ((rc = fr_stages_write(repo, name, &st, err)))
     return rc;
   if (out)
@@ -386,8 +442,15 @@ int fr_repository_set_canary(const char *repo, const char *name, const char *ver
     st.canary[0] = '\0';
     st.canary_weight = 0;
   } else {
-    if ((rc = version_exists(repo, name, version, err)))
+    if ((rc = version_servable(repo, name, version, err)))
       return rc;
+    char prod[sizeof st.production];
+    effective_production(repo, name, &st, prod, sizeof prod);
+    if (strcmp(prod, version) == 0)
+      return fr_error_set(err, FR_ESTATE,
+                          "version '%s' of model '%s' is production: a canary must be "
+                          "another version",
+                          version, name);
     snprintf(st.canary, sizeof st.canary, "%s", version);
     st.canary_weight = weight;
   }
@@ -407,8 +470,15 @@ int fr_repository_set_shadow(const char *repo, const char *name, const char *ver
   if (!version || !version[0]) {
     st.shadow[0] = '\0';
   } else {
-    if ((rc = version_exists(repo, name, version, err)))
+    if ((rc = version_servable(repo, name, version, err)))
       return rc;
+    char prod[sizeof st.production];
+    effective_production(repo, name, &st, prod, sizeof prod);
+    if (strcmp(prod, version) == 0)
+      return fr_error_set(err, FR_ESTATE,
+                          "version '%s' of model '%s' is production: a shadow must be "
+                          "another version",
+                          version, name);
     snprintf(st.shadow, sizeof st.shadow, "%s", version);
   }
   if ((rc = fr_stages_write(repo, name, &st, err)))

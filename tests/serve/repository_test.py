@@ -177,6 +177,39 @@ check(out.returncode != 0, "a second write to an existing version fails")
 check(json.load(open(os.path.join(repo, "sparkov", "2", "manifest.json")))["version"] == "2",
       "version 2 untouched")
 
+# Release commands refuse what the server would refuse: a version whose
+# manifest names another version, a canary or shadow equal to production;
+# a rollback leaves no canary/shadow naming the restored production.
+def models(*args):
+    return subprocess.run([FRAUD, "models", *args[:1], "--repository", repo, *args[1:]],
+                          capture_output=True, text=True)
+
+
+def stages():
+    return json.load(open(os.path.join(repo, "sparkov", "stages.json")))
+
+
+shutil.copytree(os.path.join(repo, "sparkov", "2"), os.path.join(repo, "sparkov", "5"))
+for cmd in (["promote", "sparkov", "5"], ["canary", "sparkov", "5", "--weight", "0.2"],
+            ["shadow", "sparkov", "5"]):
+    out = models(*cmd)
+    check(out.returncode == 1 and "cannot be served: its manifest names sparkov/2" in out.stderr,
+          f"models {cmd[0]} of a mismatched version: rc {out.returncode}: {out.stderr}")
+shutil.rmtree(os.path.join(repo, "sparkov", "5"))
+out = models("promote", "sparkov", "1")
+check(out.returncode == 0, f"promote 1: {out.stderr}")
+out = models("canary", "sparkov", "1", "--weight", "0.3")
+check(out.returncode == 1 and "is production" in out.stderr, f"canary = production: {out.stderr}")
+out = models("shadow", "sparkov", "1")
+check(out.returncode == 1 and "is production" in out.stderr, f"shadow = production: {out.stderr}")
+check(models("promote", "sparkov", "2").returncode == 0, "promote 2")
+check(models("canary", "sparkov", "1", "--weight", "0.5").returncode == 0, "canary 1")
+check(models("shadow", "sparkov", "1").returncode == 0, "shadow 1")
+out = models("rollback", "sparkov")
+st = stages()
+check(out.returncode == 0 and st["production"] == "1" and not st.get("canary")
+      and not st.get("shadow"), f"rollback to 1 clears canary/shadow 1: {out.stderr} {st}")
+
 shutil.rmtree(repo, ignore_errors=True)
 shutil.rmtree(cfgdir, ignore_errors=True)
 finish("serve_repository_py")
