@@ -840,8 +840,19 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
              name, nw->primary ? nw->primary->version : "", nw->canary ? nw->canary->version : "",
              nw->canary_weight, nw->shadow ? nw->shadow->version : "", nw->n);
     if (nw->n) {
-      fr_log(FR_LOG_INFO, "model_routing", fields, "model %s now serves version %s", name,
-             nw->primary ? nw->primary->version : "-");
+      /* The promoted production version is not among the loaded ones (its
+       * directory was removed, or it fails to load): serving another one is
+       * the fallback, and an operator must hear of it. */
+      int fallback = st.production[0] && nw->primary &&
+                     strcmp(nw->primary->version, st.production) != 0;
+      if (fallback)
+        fr_log(FR_LOG_WARN, "model_routing", fields,
+               "model %s: production version %s (stages.json) is not available; serving "
+               "version %s instead",
+               name, st.production, nw->primary->version);
+      else
+        fr_log(FR_LOG_INFO, "model_routing", fields, "model %s now serves version %s", name,
+               nw->primary ? nw->primary->version : "-");
       swap_snapshot(r, e, nw);
     } else {
       fr__snapshot_release(nw);

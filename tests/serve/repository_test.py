@@ -210,6 +210,22 @@ st = stages()
 check(out.returncode == 0 and st["production"] == "1" and not st.get("canary")
       and not st.get("shadow"), f"rollback to 1 clears canary/shadow 1: {out.stderr} {st}")
 
+# The promoted production version disappears while serving: the server falls
+# back to what it has, and says so at warn level.
+check(models("promote", "sparkov", "2").returncode == 0, "promote 2 again")
+srv = Server(repo)
+st, ans, _ = request(srv.port, "POST", "/v1/score?model=sparkov", txn)
+check(st == 200 and ans.get("version") == "2", f"production 2 serves: {st} {ans}")
+shutil.move(os.path.join(repo, "sparkov", "2"), os.path.join(cfgdir, "moved-2"))
+deadline = time.time() + 10
+warned = []
+while time.time() < deadline and not warned:
+    warned = [e for e in srv.events("model_routing") if e.get("level") == "warn"]
+    time.sleep(0.1)
+check(warned and "production version 2 (stages.json) is not available; serving version"
+      in warned[0]["msg"], f"fallback warning: {warned[:1]}")
+check(srv.stop() == 0, "exit")
+
 shutil.rmtree(repo, ignore_errors=True)
 shutil.rmtree(cfgdir, ignore_errors=True)
 finish("serve_repository_py")
