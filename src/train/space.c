@@ -69,7 +69,7 @@ static int num(const fr_yaml_doc *doc, const fr_yaml_node *n,
     return rc;
   if (!in_domain(d, *out))
     return fr_yaml_error(doc, n, err, FR_ESCHEMA,
-                         "%s = %g is outside the domain of %s (%s%g, %g]%s",
+                         "%s = %g is outside the domain of %s: %s%g, %g]%s",
                          what, *out, d->name, d->lo_open ? "(" : "[", d->lo,
                          d->hi, d->is_int ? ", integer" : "");
   return 0;
