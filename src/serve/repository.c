@@ -327,19 +327,31 @@ static int version_servable(const char *repo, const char *name, const char *vers
   return rc;
 }
 
-/* The version serving as production: the promoted one, else the newest. */
-static void effective_production(const char *repo, const char *name, const fr_stages *st,
-                                 char *out, size_t cap) {
-  snprintf(out, cap, "%s", st->production);
-  if (out[0])
-    return;
-  char **vs = fr_repository_versions(repo, name, NULL);
-  size_t n = 0;
-  while (vs && vs[n])
-    n++;
-  if (n)
-    snprintf(out, cap, "%s", vs[n - 1]);
-  fr_strv_free(vs);
+/* A canary or shadow ("role") for `version`: a version the server loads,
+ * other than the one serving as production (the promoted one, else the
+ * newest).  0, or the error of version_servable / FR_ESTATE. */
+static int side_version_ok(const char *repo, const char *name, const fr_stages *st,
+                           const char *version, const char *role, fr_error *err) {
+  int rc = version_servable(repo, name, version, err);
+  if (rc)
+    return rc;
+  char prod[sizeof st->production];
+  snprintf(prod, sizeof prod, "%s", st->production);
+  if (!prod[0]) {
+    char **vs = fr_repository_versions(repo, name, NULL);
+    size_t n = 0;
+    while (vs && vs[n])
+      n++;
+    if (n)
+      snprintf(prod, sizeof prod, "%s", vs[n - 1]);
+    fr_strv_free(vs);
+  }
+  if (strcmp(prod, version) == 0)
+    return fr_error_set(err, FR_ESTATE,
+                        "version '%s' of model '%s' is production: a %s must be another "
+                        "version",
+                        version, name, role);
+  return 0;
 }
 
 /* A version taking production stops being staging, canary or shadow. */
@@ -442,15 +454,8 @@ int fr_repository_set_canary(const char *repo, const char *name, const char *ver
     st.canary[0] = '\0';
     st.canary_weight = 0;
   } else {
-    if ((rc = version_servable(repo, name, version, err)))
+    if ((rc = side_version_ok(repo, name, &st, version, "canary", err)))
       return rc;
-    char prod[sizeof st.production];
-    effective_production(repo, name, &st, prod, sizeof prod);
-    if (strcmp(prod, version) == 0)
-      return fr_error_set(err, FR_ESTATE,
-                          "version '%s' of model '%s' is production: a canary must be "
-                          "another version",
-                          version, name);
     snprintf(st.canary, sizeof st.canary, "%s", version);
     st.canary_weight = weight;
   }
@@ -470,15 +475,8 @@ int fr_repository_set_shadow(const char *repo, const char *name, const char *ver
   if (!version || !version[0]) {
     st.shadow[0] = '\0';
   } else {
-    if ((rc = version_servable(repo, name, version, err)))
+    if ((rc = side_version_ok(repo, name, &st, version, "shadow", err)))
       return rc;
-    char prod[sizeof st.production];
-    effective_production(repo, name, &st, prod, sizeof prod);
-    if (strcmp(prod, version) == 0)
-      return fr_error_set(err, FR_ESTATE,
-                          "version '%s' of model '%s' is production: a shadow must be "
-                          "another version",
-                          version, name);
     snprintf(st.shadow, sizeof st.shadow, "%s", version);
   }
   if ((rc = fr_stages_write(repo, name, &st, err)))
