@@ -304,6 +304,16 @@ FR_EXPORT char **fr_repository_versions(const char *repo, const char *name,
                                         fr_error *err);
 FR_EXPORT void fr_strv_free(char **v);
 
+/* Whether the server would load version `version` of model `name` as far
+ * as its manifest goes: a directory with manifest.json must name this model
+ * and version (the server refuses any other bundle, src/serve/models.c); one
+ * without (a bare model file) passes.  The one rule of `fraud models list`
+ * ("invalid") and of the release operations below.  Returns 0, or FR_ESTATE
+ * with "manifest names A/B, not NAME/VERSION" (or "manifest is not valid
+ * JSON"), FR_ENOMEM.  Does not check that the directory exists. */
+FR_EXPORT int fr_repository_manifest_check(const char *repo, const char *name,
+                                           const char *version, fr_error *err);
+
 /* Orders version names: numeric ones by value, then the rest by strcmp.
  * Returns <0, 0, >0 like strcmp. */
 FR_EXPORT int fr_version_cmp(const char *a, const char *b);

@@ -123,22 +123,6 @@ static const char *stage_of(const fr_stages *st, const char *v, char *buf, size_
   return n ? buf : "-";
 }
 
-/* Why the server would refuse version `v` of model `name` whose manifest is
- * m (NULL: no manifest, a bare model file, which it loads): it refuses a
- * manifest naming another model or version than its directory
- * (src/serve/models.c).  Writes "" when there is nothing to say. */
-static void manifest_problem(const json_t *m, const char *name, const char *v, char *out,
-                             size_t cap) {
-  out[0] = '\0';
-  if (!m)
-    return;
-  const char *mn = json_string_value(json_object_get(m, "name"));
-  const char *mv = json_string_value(json_object_get(m, "version"));
-  if (!mn || !mv || strcmp(mn, name) != 0 || strcmp(mv, v) != 0)
-    snprintf(out, cap, "manifest names %s/%s, not %s/%s", mn ? mn : "(no name)",
-             mv ? mv : "(no version)", name, v);
-}
-
 static int cmd_list(const opts *o) {
   fr_error err;
   char **names = fr_repository_models(o->repo, &err);
@@ -165,7 +149,10 @@ static int cmd_list(const opts *o) {
     }
     for (size_t k = 0; k < nv; k++) {
       ms[k] = manifest(o->repo, names[i], vs[k], NULL);
-      manifest_problem(ms[k], names[i], vs[k], problem[k], sizeof problem[k]);
+      /* The server's rule (fr_repository_manifest_check): "" when servable. */
+      fr_error perr;
+      if (fr_repository_manifest_check(o->repo, names[i], vs[k], &perr))
+        snprintf(problem[k], sizeof problem[k], "%s", perr.msg);
     }
     /* Without a promotion, the newest version the server can load serves
      * (one it refuses is invisible to its version policy). */

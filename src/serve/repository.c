@@ -292,15 +292,8 @@ static int version_exists(const char *repo, const char *name, const char *versio
   return 0;
 }
 
-/* version_exists, and the version is one the server would load: a bundle's
- * manifest must name this model and version (src/serve/models.c refuses any
- * other); a directory without manifest.json (a bare model file) passes.
- * FR_ESTATE naming the mismatch. */
-static int version_servable(const char *repo, const char *name, const char *version,
-                            fr_error *err) {
-  int rc = version_exists(repo, name, version, err);
-  if (rc)
-    return rc;
+int fr_repository_manifest_check(const char *repo, const char *name, const char *version,
+                                 fr_error *err) {
   char *d1 = fr_path_join(repo, name);
   char *d2 = d1 ? fr_path_join(d1, version) : NULL;
   char *mp = d2 ? fr_path_join(d2, "manifest.json") : NULL;
@@ -315,16 +308,44 @@ static int version_servable(const char *repo, const char *name, const char *vers
   json_error_t je;
   json_t *m = json_load_file(mp, 0, &je);
   free(mp);
-  const char *mn = m ? json_string_value(json_object_get(m, "name")) : NULL;
-  const char *mv = m ? json_string_value(json_object_get(m, "version")) : NULL;
-  if (!mn || !mv || strcmp(mn, name) != 0 || strcmp(mv, version) != 0) {
-    rc = fr_error_set(err, FR_ESTATE,
-                      "version '%s' of model '%s' cannot be served: its manifest %s%s%s%s",
-                      version, name, m ? "names " : "is not valid JSON", m ? (mn ? mn : "(no name)") : "",
-                      m ? "/" : "", m ? (mv ? mv : "(no version)") : "");
+  int rc = 0;
+  if (!m) {
+    rc = fr_error_set(err, FR_ESTATE, "manifest is not valid JSON");
+  } else {
+    const char *mn = json_string_value(json_object_get(m, "name"));
+    const char *mv = json_string_value(json_object_get(m, "version"));
+    if (!mn || !mv || strcmp(mn, name) != 0 || strcmp(mv, version) != 0)
+      rc = fr_error_set(err, FR_ESTATE, "manifest names %s/%s, not %s/%s",
+                        mn ? mn : "(no name)", mv ? mv : "(no version)", name, version);
   }
   json_decref(m);
   return rc;
+}
+
+/* version_exists, and fr_repository_manifest_check.  FR_ESTATE naming the
+ * version and the mismatch. */
+static int version_servable(const char *repo, const char *name, const char *version,
+                            fr_error *err) {
+  int rc = version_exists(repo, name, version, err);
+  if (rc)
+    return rc;
+  fr_error e;
+  if ((rc = fr_repository_manifest_check(repo, name, version, &e)))
+    return fr_error_set(err, rc, "version '%s' of model '%s' cannot be served: its %s", version,
+                        name, e.msg);
+  return 0;
+}
+
+/* The newest version of a model (the implicit production), "" if none. */
+static void newest_version(const char *repo, const char *name, char *out, size_t cap) {
+  out[0] = '\0';
+  char **vs = fr_repository_versions(repo, name, NULL);
+  size_t n = 0;
+  while (vs && vs[n])
+    n++;
+  if (n)
+    snprintf(out, cap, "%s", vs[n - 1]);
+  fr_strv_free(vs);
 }
 
 /* A canary or shadow ("role") for `version`: a version the server loads,
@@ -337,15 +358,8 @@ static int side_version_ok(const char *repo, const char *name, const fr_stages *
     return rc;
   char prod[sizeof st->production];
   snprintf(prod, sizeof prod, "%s", st->production);
-  if (!prod[0]) {
-    char **vs = fr_repository_versions(repo, name, NULL);
-    size_t n = 0;
-    while (vs && vs[n])
-      n++;
-    if (n)
-      snprintf(prod, sizeof prod, "%s", vs[n - 1]);
-    fr_strv_free(vs);
-  }
+  if (!prod[0])
+    newest_version(repo, name, prod, sizeof prod);
   if (strcmp(prod, version) == 0)
     return fr_error_set(err, FR_ESTATE,
                         "version '%s' of model '%s' is production: a %s must be another "
@@ -386,13 +400,10 @@ int fr_repository_promote(const char *repo, const char *name, const char *versio
     } else if (!st.production[0]) {
       /* Nothing was promoted before: the newest version was serving; keep it
        * as the rollback target. */
-      char **vs = fr_repository_versions(repo, name, NULL);
-      size_t n = 0;
-      while (vs && vs[n])
-        n++;
-      if (n && strcmp(vs[n - 1], version) != 0)
-        snprintf(st.history[st.nhistory++], sizeof st.history[0], "%s", vs[n - 1]);
-      fr_strv_free(vs);
+      char newest[sizeof st.production];
+      newest_version(repo, name, newest, sizeof newest);
+      if (newest[0] && strcmp(newest, version) != 0)
+        snprintf(st.history[st.nhistory++], sizeof st.history[0], "%s", newest);
     }
     snprintf(st.production, sizeof st.production, "%s", version);
     clear_other_stages(&st);
