@@ -328,8 +328,9 @@ FR_EXPORT int fr_repository_name_ok(const char *s);
  * the last history entry (and, like promote, stops being staging, canary or
  * shadow).  canary: weight 0 clears the canary.  shadow: version NULL or ""
  * clears it.  The version must exist in the repository and be one the
- * server loads (a bundle whose manifest names this model and version, or a
- * bare model file); a canary or shadow must not be the production version.
+ * server loads (a bundle whose manifest names this model and version and
+ * that fr_bundle_open verifies, or a bare model file); a canary or shadow
+ * must not be the production version.
  * Errors: FR_ENOTFOUND (model or version), FR_ESTATE (nothing to roll back
  * to; a manifest naming another model/version; canary or shadow = the
  * production version), FR_EINVAL (weight outside [0, 1]), FR_EIO. */

@@ -322,8 +322,9 @@ int fr_repository_manifest_check(const char *repo, const char *name, const char 
   return rc;
 }
 
-/* version_exists, and fr_repository_manifest_check.  FR_ESTATE naming the
- * version and the mismatch. */
+/* version_exists, fr_repository_manifest_check, and for a bundle what the
+ * server's load verifies (fr_bundle_open: every file's sha256, schema, spec,
+ * model).  FR_ESTATE naming the version and the reason. */
 static int version_servable(const char *repo, const char *name, const char *version,
                             fr_error *err) {
   int rc = version_exists(repo, name, version, err);
@@ -333,7 +334,24 @@ static int version_servable(const char *repo, const char *name, const char *vers
   if ((rc = fr_repository_manifest_check(repo, name, version, &e)))
     return fr_error_set(err, rc, "version '%s' of model '%s' cannot be served: its %s", version,
                         name, e.msg);
-  return 0;
+  char *d1 = fr_path_join(repo, name);
+  char *d2 = d1 ? fr_path_join(d1, version) : NULL;
+  char *mp = d2 ? fr_path_join(d2, "manifest.json") : NULL;
+  free(d1);
+  if (!mp) {
+    free(d2);
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  }
+  if (fr_is_file(mp)) {
+    fr_bundle *b = fr_bundle_open(d2, &e);
+    if (!b)
+      rc = fr_error_set(err, FR_ESTATE, "version '%s' of model '%s' cannot be served: %s",
+                        version, name, e.msg);
+    fr_bundle_unref(b);
+  }
+  free(mp);
+  free(d2);
+  return rc;
 }
 
 /* The newest version of a model (the implicit production), "" if none. */

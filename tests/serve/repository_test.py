@@ -196,6 +196,19 @@ for cmd in (["promote", "sparkov", "5"], ["canary", "sparkov", "5", "--weight", 
     check(out.returncode == 1 and "cannot be served: its manifest names sparkov/2" in out.stderr,
           f"models {cmd[0]} of a mismatched version: rc {out.returncode}: {out.stderr}")
 shutil.rmtree(os.path.join(repo, "sparkov", "5"))
+# A bundle whose files no longer match their sha256 (its manifest names it
+# right): the server's load would refuse it, so does promote.
+shutil.copytree(os.path.join(repo, "sparkov", "2"), os.path.join(repo, "sparkov", "6"))
+mp = os.path.join(repo, "sparkov", "6", "manifest.json")
+m = json.load(open(mp))
+m["version"] = "6"
+json.dump(m, open(mp, "w"))
+with open(os.path.join(repo, "sparkov", "6", "model.json"), "a") as fh:
+    fh.write(" ")
+out = models("promote", "sparkov", "6")
+check(out.returncode == 1 and "version '6' of model 'sparkov' cannot be served" in out.stderr
+      and "model.json" in out.stderr, f"promote of a tampered bundle: rc {out.returncode}: {out.stderr}")
+shutil.rmtree(os.path.join(repo, "sparkov", "6"))
 out = models("promote", "sparkov", "1")
 check(out.returncode == 0, f"promote 1: {out.stderr}")
 out = models("canary", "sparkov", "1", "--weight", "0.3")
