@@ -35,7 +35,8 @@ static void usage(FILE *f) {
           "            version than its directory (the server refuses it) has the\n"
           "            stage 'invalid' and the reason at the end of its line (--json:\n"
           "            \"problem\"); without a promotion the newest valid version is\n"
-          "            production\n"
+          "            production; exits 1 (after listing) when a stages.json\n"
+          "            does not parse, naming the file, line and column\n"
           "  show      a version's manifest (default: the production one) and stages\n"
           "  diff      parameters, thresholds and metrics that differ between versions\n"
           "  promote   make VERSION production (or staging with --stage staging)\n"
@@ -131,10 +132,16 @@ static int cmd_list(const opts *o) {
   json_t *all = json_array();
   if (!o->json)
     printf("%-20s %-8s %-22s %-21s %s\n", "MODEL", "VERSION", "STAGE", "CREATED", "TEST PR-AUC");
+  int failed = 0;
   for (size_t i = 0; names[i]; i++) {
     fr_stages st;
-    if (fr_stages_read(o->repo, names[i], &st, &err))
+    if (fr_stages_read(o->repo, names[i], &st, &err)) {
+      /* The other models are still listed (and this one's versions, as the
+       * server routes them when it ignores the file), but the command fails:
+       * the release state on disk is not one anybody can act on. */
       fprintf(stderr, "fraud models: %s\n", err.msg);
+      failed = 1;
+    }
     char **vs = fr_repository_versions(o->repo, names[i], &err);
     size_t nv = 0;
     while (vs && vs[nv])
@@ -200,7 +207,7 @@ static int cmd_list(const opts *o) {
   }
   json_decref(all);
   fr_strv_free(names);
-  return FR_EXIT_OK;
+  return failed ? FR_EXIT_FAIL : FR_EXIT_OK;
 }
 
 static int cmd_show(const opts *o) {
