@@ -408,17 +408,15 @@ tree_linear(const fr_forest *f, const fr__shap_cache *c, size_t lo, size_t hi, c
     uint32_t p = prev[n->left];
     double zl = zc[l], zr = zc[l + 1];
     v4d *Ml = M + l * NV, *Cl = C + l * NV, *Al = A + l * NV;
-    v4d *Mr = Ml + NV, *Cr = Cl + NV, *Ar = Al + NV;
+    v4d *Mr = Ml + NV, *Ar = Al + NV;
     if (p == FR__SHAP_NO_PREV) {
       o_of[l] = (uint8_t)(right ^ 1u);
       o_of[l + 1] = (uint8_t)right;
-      double orr = right, ol = 1.0 - orr, dl = ol - zl, dr = orr - zr;
+      double orr = right, ol = 1.0 - orr;
       for (int k = 0; k < NV; k++) {
         v4d FL = zl * omt[k] + ol * tv[k], FR = zr * omt[k] + orr * tv[k];
         Ml[k] = FL;
         Mr[k] = FR;
-        Cl[k] = (v4d){dl, dl, dl, dl};
-        Cr[k] = (v4d){dr, dr, dr, dr};
         Al[k] = Aj[k] * FL;
         Ar[k] = Aj[k] * FR;
       }
@@ -459,9 +457,18 @@ tree_linear(const fr_forest *f, const fr__shap_cache *c, size_t lo, size_t hi, c
     const v4d *Ml = M + l * NV, *Mr = Ml + NV, *Cl = C + l * NV, *Cr = Cl + NV;
     const v4d *Sl = S + l * NV, *Sr = Sl + NV;
     v4d acc = {0, 0, 0, 0};
-    for (int k = 0; k < NV; k++) {
-      Sj[k] = Ml[k] * Sl[k] + Mr[k] * Sr[k];
-      acc += Aj[k] * (Cl[k] * Sl[k] + Cr[k] * Sr[k]);
+    if (prev[n->left] == FR__SHAP_NO_PREV) {
+      /* C = o - z, the same at every point */
+      double orr = o_of[l + 1], dl = 1.0 - orr - zc[l], dr = orr - zc[l + 1];
+      for (int k = 0; k < NV; k++) {
+        Sj[k] = Ml[k] * Sl[k] + Mr[k] * Sr[k];
+        acc += Aj[k] * (dl * Sl[k] + dr * Sr[k]);
+      }
+    } else {
+      for (int k = 0; k < NV; k++) {
+        Sj[k] = Ml[k] * Sl[k] + Mr[k] * Sr[k];
+        acc += Aj[k] * (Cl[k] * Sl[k] + Cr[k] * Sr[k]);
+      }
     }
     ph[n->feat & FR__NODE_FEAT_MASK] += (acc[0] + acc[1]) + (acc[2] + acc[3]);
   }
