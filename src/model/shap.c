@@ -1,25 +1,37 @@
 /*
  * shap.c - exact path-dependent TreeSHAP and top-k reasons.
  *
- * Algorithm 2 of S. M. Lundberg, G. G. Erion, S.-I. Lee, "Consistent
- * Individualized Feature Attribution for Tree Ensembles" (2018,
- * arXiv:1802.03888): SHAP values of one tree in O(L D^2) for L leaves and
- * depth D, where the "expected value" of a subtree is taken under the
- * training distribution recorded in the node covers (XGBoost's sum_hessian,
- * LightGBM's counts, ONNX hitrates).  The contributions of a row plus the
- * bias (the base margin plus every tree's cover-weighted mean leaf value)
- * sum to the row's margin; that identity, and equality with XGBoost's
- * pred_contribs, are what tests/model/test_shap.c checks.
+ * The values are those of Algorithm 2 of S. M. Lundberg, G. G. Erion,
+ * S.-I. Lee, "Consistent Individualized Feature Attribution for Tree
+ * Ensembles" (2018, arXiv:1802.03888), where the "expected value" of a
+ * subtree is taken under the training distribution recorded in the node
+ * covers (XGBoost's sum_hessian, LightGBM's counts, ONNX hitrates).  The
+ * contributions of a row plus the bias (the base margin plus every tree's
+ * cover-weighted mean leaf value) sum to the row's margin; that identity,
+ * and equality with XGBoost's pred_contribs, are what
+ * tests/model/test_shap.c checks.
  *
- * The recursion keeps, for the path from the root to the current node, one
- * element per distinct feature split on so far: the fraction of "zero"
- * paths (feature unknown: follow the covers) and "one" paths (feature known:
- * follow x) that flow through, and the permutation weights of subsets of
- * each size (EXTEND adds a feature, UNWIND removes one).  Each level of the
- * recursion copies the path into its own slice of one triangular array of
- * (D+1)(D+2)/2 elements, so the whole computation uses that array and the
- * stack, nothing else.  Arithmetic is in double (XGBoost uses float; the
- * two agree far inside the 1e-5 tolerance).
+ * Two algorithms compute them:
+ *
+ * - Linear TreeSHAP (below, "Linear TreeSHAP"), for trees up to depth 32:
+ *   the polynomial form of P. Yu, A. Bifet, J. Read, C. Xu, "Linear
+ *   TreeShap" (NeurIPS 2022, arXiv:2209.08192), with the polynomials held
+ *   by their values at Gauss-Legendre points; O(nodes x q) per tree and row
+ *   with q = 4 up to depth 8, vector arithmetic, no exponential table.
+ *   It replaced a per-leaf table of the 2^m subset coefficients (Fast
+ *   TreeSHAP v2, J. Yang 2021, arXiv:2109.09847), which for 500 trees of
+ *   depth 6 held 49 MB and made every row wait on memory.
+ * - the direct Algorithm 2 otherwise (deeper trees), O(leaves x depth^2)
+ *   per tree.  Its recursion keeps, for the path from the root to the
+ *   current node, one element per distinct feature split on so far: the
+ *   fraction of "zero" paths (feature unknown: follow the covers) and "one"
+ *   paths (feature known: follow x) that flow through, and the permutation
+ *   weights of subsets of each size (EXTEND adds a feature, UNWIND removes
+ *   one).  Each level of the recursion copies the path into its own slice
+ *   of one triangular array of (D+1)(D+2)/2 elements.
+ *
+ * Arithmetic is in double (XGBoost uses float; the two agree far inside the
+ * 1e-5 tolerance).
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -54,7 +54,7 @@ Test(shap, equals_xgboost_pred_contribs) {
         cr_assert(fabs(sum - m) <= 1e-4 * (1 + fabs(m)), "%s row %zu: sum %.8g, margin %.8g",
                   name, r, sum, m);
       }
-    /* The direct algorithm (no coefficient cache) gives the same values. */
+    /* The direct algorithm (Algorithm 2 itself) gives the same values. */
     float *direct = malloc(c.ncontrib * w * sizeof(float));
     cr_assert_eq(fr__forest_shap(f, c.x, c.ncontrib, direct, 0), 0);
     for (size_t i = 0; i < c.ncontrib * w; i++)
@@ -126,9 +126,8 @@ Test(shap, hand_worked_example) {
   fr_forest_free(f);
 }
 
-Test(shap, cache_limits_fall_back_to_the_direct_algorithm) {
-  /* A depth-10 model over 16 features: prepare reports whether the cache
-   * fits; either way fr_forest_shap answers. */
+Test(shap, prepare_and_models_without_covers) {
+  /* prepare builds the Linear TreeSHAP tables once (idempotent). */
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", fr_test_fixture("model/xgb"));
   model_case c;
