@@ -50,9 +50,6 @@ typedef struct path_elem {
  * with depth; past this the computation is refused (FR_ELIMIT).  Fraud
  * models have depth 4..12. */
 #define FR__SHAP_MAX_DEPTH 512
-/* Depth up to which the path array lives on the stack (595 elements,
- * 19 KiB). */
-#define FR__SHAP_STACK_DEPTH 32
 
 /* 1/k for k = 1 .. FR__SHAP_MAX_DEPTH + 2: the recursion's weights are
  * ratios of small integers, and a multiplication by a reciprocal costs a
