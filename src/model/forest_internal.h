@@ -194,7 +194,8 @@ struct fr_forest {
 };
 
 void fr__shap_cache_free(struct fr__shap_cache *c);
-/* fr_forest_shap; allow_fast = 0 forces the direct algorithm (tests). */
+/* fr_forest_shap; allow_fast = 0 forces the direct algorithm, 2 the linear
+ * algorithm's baseline (non-AVX2) kernel (tests). */
 int fr__forest_shap(const fr_forest *f, const float *x, size_t n, float *contrib,
                     int allow_fast);
 

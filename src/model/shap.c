@@ -501,9 +501,11 @@ FR__SHAP_TREE_FN(tree_linear8_avx2, FR__SHAP_AVX2, 8)
 FR__SHAP_TREE_FN(tree_linear16_avx2, FR__SHAP_AVX2, 16)
 #endif
 
-static tree_fn pick_tree_fn(int nq) {
+/* The kernel for nq points: AVX2 + FMA when the CPU has them, unless
+ * `generic` (the tests run both). */
+static tree_fn pick_tree_fn(int nq, int generic) {
 #if defined(FR__SHAP_AVX2)
-  if (fr__cpu_has_avx2())
+  if (!generic && fr__cpu_has_avx2())
     return nq == 4 ? tree_linear4_avx2 : nq == 8 ? tree_linear8_avx2 : tree_linear16_avx2;
 #endif
   return nq == 4 ? tree_linear4 : nq == 8 ? tree_linear8 : tree_linear16;
@@ -580,7 +582,7 @@ static int shap_check(const fr_forest *f) {
 }
 
 /* fr_forest_shap, with the linear algorithm when `allow_fast` (the tests
- * run both). */
+ * run both; 2: its kernel compiled for the baseline instruction set). */
 int fr__forest_shap(const fr_forest *f, const float *x, size_t n, float *contrib,
                     int allow_fast) {
   if (!f || (!x && n) || (!contrib && n))
@@ -589,7 +591,7 @@ int fr__forest_shap(const fr_forest *f, const float *x, size_t n, float *contrib
   if (rc)
     return rc;
   const fr__shap_cache *cache = allow_fast ? shap_cache(f) : NULL;
-  tree_fn fn = cache ? pick_tree_fn(cache->nq) : NULL;
+  tree_fn fn = cache ? pick_tree_fn(cache->nq, allow_fast == 2) : NULL;
   size_t nf = f->nfeatures, k = f->noutputs, width = k * (nf + 1);
   scratch sc;
   if (scratch_init(&sc, f, cache))
@@ -702,7 +704,7 @@ int fr_forest_reasons(const fr_forest *f, const float *x, size_t output,
     }
   }
   memset(phi, 0, (nf + 1) * sizeof *phi);
-  shap_row(f, x, output, phi, &sc, cache, cache ? pick_tree_fn(cache->nq) : NULL);
+  shap_row(f, x, output, phi, &sc, cache, cache ? pick_tree_fn(cache->nq, 0) : NULL);
   for (size_t j = 0; j <= nf; j++)
     c[j] = (float)phi[j];
   size_t got = fr_shap_top_k(c, x, nf, k, order, out);

@@ -60,6 +60,12 @@ Test(shap, equals_xgboost_pred_contribs) {
     for (size_t i = 0; i < c.ncontrib * w; i++)
       cr_assert(fabs((double)direct[i] - c.contribs[i]) <= SHAP_TOL,
                 "%s (direct) value %zu: %.8g, XGBoost %.8g", name, i, direct[i], c.contribs[i]);
+    /* So does the linear algorithm's kernel for CPUs without AVX2. */
+    cr_assert_eq(fr__forest_shap(f, c.x, c.ncontrib, direct, 2), 0);
+    for (size_t i = 0; i < c.ncontrib * w; i++)
+      cr_assert(fabs((double)direct[i] - c.contribs[i]) <= SHAP_TOL,
+                "%s (baseline kernel) value %zu: %.8g, XGBoost %.8g", name, i, direct[i],
+                c.contribs[i]);
     free(direct);
     cr_log_info("%s: %zu rows, max |diff| %.3g", name, c.ncontrib, worst);
     checked += c.ncontrib;
