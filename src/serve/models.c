@@ -539,13 +539,13 @@ static fr__mv *load_version(fr__registry *r, const char *name, const char *versi
       goto fail;
     }
   }
-  /* TreeSHAP's coefficient cache is built now, not by the first request
-   * that asks for reasons; a model too large for it still explains (slower). */
+  /* TreeSHAP's tables are built now, not by the first request that asks
+   * for reasons; a model too deep for them still explains (slower). */
   {
     fr_error serr;
     int src = fr_forest_shap_prepare(v->forest, &serr);
     if (src && src != FR_EUNAVAIL)
-      fr_log(FR_LOG_INFO, "shap_cache", NULL, "%s: TreeSHAP without its cache: %s", v->dir,
+      fr_log(FR_LOG_INFO, "shap_cache", NULL, "%s: TreeSHAP without its tables: %s", v->dir,
              serr.msg);
   }
   /* Online state: share the group of a loaded version with the same layout. */
