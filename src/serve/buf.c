@@ -112,25 +112,26 @@ void fr__buf_json_double(fr__buf *b, double v) {
 }
 
 /* The shortest "%.Ng" text (6 <= N <= 9) that reads back to v, exactly as
- * fr_fmt_float gives it, with one printf call instead of up to five: a
- * float32 always round-trips with 9 significant digits, and if N digits
- * round-trip so do N + 1 (closer to v), so the answer is found by trying 8
- * first and then walking down, or taking 9.
+ * fr_fmt_float gives it, mostly without printf (which takes up to four
+ * calls there): a float32 always round-trips with 9 significant digits, and
+ * if N digits round-trip so do N + 1 (closer to v), so the answer is found
+ * by trying 8 first and then walking down, or taking 9.
  *
- * The 9 digits come from "%.8e", correctly rounded from v's exact value;
- * the N-digit candidates are rounded from them.  Rounding twice gives the
- * correctly rounded N digits unless the dropped digits are exactly 5 then
- * zeros (v's exact value may lie on either side of that midpoint, or on
- * it): then printf rounds v itself.  The candidates are written the way
- * "%.Ng" writes them (C17 7.21.6.1: fixed notation when -4 <= exponent < N,
- * else d.ddde+XX; trailing zeros and a bare point removed).
- * Locale-independent: the decimal point is ours, printf runs in "C". */
+ * The N-digit candidates are v's exact value rounded to nearest (ties to
+ * even, as printf rounds in the default rounding mode): v = m * 2^e
+ * exactly (IEEE 754 binary32, m < 2^24), so v * 10^(8 - x) is computed
+ * exactly in 128-bit integers as long as 10^|8 - x| < 2^100, which holds
+ * from |v| of about 1e-22 up; below, printf writes the candidates.  They
+ * are written the way "%.Ng" writes them (C17 7.21.6.1: fixed notation
+ * when -4 <= exponent < N, else d.ddde+XX; trailing zeros and a bare point
+ * removed).  Locale-independent: the decimal point is ours, and printf and
+ * strtof run in "C". */
 static locale_t g_c_locale;
 static pthread_once_t g_c_once = PTHREAD_ONCE_INIT;
 static void init_c_locale(void) { g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
 
-/* Writes digits d[0..n) times 10^(x - n + 1), with a sign, in "%.Ng" form
- * for N = n.  Returns the length (at most 1 + 9 + 5 + 5 < 24). */
+/* Writes the n digits d[0..n) times 10^(x - n + 1), with a sign, in "%.Ng"
+ * form for N = n.  Returns the length (at most 1 + 9 + 5 + 5 < 24). */
 static int g_format(char *out, int neg, const char *d, int n, int x) {
   char *o = out;
   if (neg)
@@ -174,76 +175,113 @@ static int g_format(char *out, int neg, const char *d, int n, int x) {
   return (int)(o - out);
 }
 
-/* The first n of the 9 digits d9 (exponent x9) rounded to nearest into d
- * (exponent *x); 0, or -1 when the dropped digits are exactly 5 then
- * zeros (see above). */
-static int round_digits(const char *d9, int x9, int n, char *d, int *x) {
-  int up = d9[n] > '5';
-  if (d9[n] == '5') {
-    int rest = 0;
-    for (int k = n + 1; k < 9; k++)
-      rest |= d9[k] != '0';
-    if (!rest)
+/* v's exact value (finite, not zero) as (q + f) * 10^(x - 8), with q an
+ * integer in [10^8, 10^9) and f in [0, 1): q, x, and whether f is not zero
+ * (*inexact) and how it compares with 1/2 (*half: -1, 0, 1).  -1 when
+ * |v| is too small for the 128-bit arithmetic (see above). */
+static int exact9(float v, uint32_t *q9, int *x9, int *inexact, int *half) {
+  typedef unsigned __int128 u128;
+  uint32_t bits;
+  memcpy(&bits, &v, 4);
+  uint32_t be = (bits >> 23) & 0xff, frac = bits & 0x7fffff;
+  uint64_t m = be ? (frac | 0x800000u) : frac;
+  int e = be ? (int)be - 150 : -149;
+  int x = (int)floor(log10(fabs((double)v)));
+  for (int tries = 0; tries < 4; tries++) { /* log10 may miss by one */
+    int s = 8 - x;
+    if (s > 30 || s < -30)
       return -1;
-    up = 1;
-  }
-  memcpy(d, d9, (size_t)n);
-  *x = x9;
-  if (up) {
-    int k = n - 1;
-    while (k >= 0 && d[k] == '9')
-      d[k--] = '0';
-    if (k >= 0) {
-      d[k]++;
-    } else { /* 99..9 rounded up: 10..0, one more in the exponent */
-      d[0] = '1';
-      (*x)++;
+    u128 p10 = 1;
+    for (int k = 0; k < (s < 0 ? -s : s); k++)
+      p10 *= 10;
+    u128 q, rem, den; /* v * 10^s = q + rem / den */
+    if (s >= 0) {
+      u128 n = (u128)m * p10; /* < 2^24 * 2^100 */
+      if (e >= 0) {
+        /* v >= 2^23 here, so s <= 2 and n << e stays below 2^128 */
+        q = n << e;
+        rem = 0;
+        den = 1;
+      } else {
+        if (-e >= 127)
+          return -1;
+        den = (u128)1 << -e;
+        q = n >> -e;
+        rem = n & (den - 1);
+      }
+    } else { /* v >= 10^9, so e > 0, and m * 2^e < 2^128 */
+      u128 n = (u128)m << e;
+      den = p10;
+      q = n / den;
+      rem = n % den;
     }
+    if (q >= 1000000000u) {
+      x++;
+      continue;
+    }
+    if (q < 100000000u) {
+      x--;
+      continue;
+    }
+    *q9 = (uint32_t)q;
+    *x9 = x;
+    *inexact = rem != 0;
+    *half = rem > den - rem ? 1 : rem == den - rem ? 0 : -1;
+    return 0;
   }
-  return 0;
+  return -1;
 }
 
-/* Parses "[-]d.dddddddde[+-]XX[X]" into sign, 9 digits and exponent. */
-static int parse_e(const char *s, int *neg, char *d9, int *x) {
-  *neg = *s == '-';
-  s += *neg;
-  d9[0] = *s++;
-  if (*s++ != '.')
-    return -1;
-  for (int k = 1; k < 9; k++)
-    d9[k] = *s++;
-  if (*s++ != 'e')
-    return -1;
-  int sign = *s == '-' ? -1 : 1;
-  s++;
-  int e = 0;
-  while (*s >= '0' && *s <= '9')
-    e = e * 10 + (*s++ - '0');
-  *x = sign * e;
-  return 0;
+/* The n significant digits (1 <= n <= 9) of the exact value given by
+ * exact9, rounded to nearest, ties to even, into d; *x is the exponent
+ * (one more when the rounding carries into a new digit). */
+static void round_exact(uint32_t q9, int x9, int inexact, int half, int n, char *d, int *x) {
+  static const uint32_t p10[] = {1,      10,      100,      1000,      10000,
+                                 100000, 1000000, 10000000, 100000000, 1000000000};
+  uint32_t div = p10[9 - n];
+  uint32_t q = q9 / div, r = q9 % div;
+  int up;
+  if (n == 9) {
+    up = half > 0 || (half == 0 && (q & 1));
+  } else {
+    uint32_t h = div / 2; /* the dropped digits r + f against div / 2 */
+    up = r > h || (r == h && (inexact || (q & 1)));
+  }
+  *x = x9;
+  if (up && ++q == p10[n]) {
+    q = p10[n - 1];
+    (*x)++;
+  }
+  for (int k = n - 1; k >= 0; k--) {
+    d[k] = (char)('0' + q % 10);
+    q /= 10;
+  }
 }
 
 static int fmt_float_short(char *out, size_t cap, float v) {
   pthread_once(&g_c_once, init_c_locale);
-  char e9[40], cand[32], best[32], d9[9], d[9];
-  int neg, x9, x, best_len = -1;
-  fr_snprintf_c(e9, sizeof e9, "%.8e", (double)v);
-  if (parse_e(e9, &neg, d9, &x9) != 0) /* not reached: printf's %e form */
-    return snprintf(out, cap, "%.9g", (double)v);
-  for (int prec = 8; prec >= 6; prec--) {
+  char cand[40], best[40], d[9];
+  int neg = signbit(v) != 0, x, best_len = -1;
+  uint32_t q9 = 0;
+  int x9 = 0, inexact = 0, half = -1;
+  int exact = v == 0 ? 1 : exact9(v, &q9, &x9, &inexact, &half) == 0;
+  for (int prec = 9; prec >= 6; prec--) {
     int len;
-    if (round_digits(d9, x9, prec, d, &x) == 0) {
-      len = g_format(cand, neg, d, prec, x);
-    } else {
+    if (!exact) {
       len = fr_snprintf_c(cand, sizeof cand, "%.*g", prec, (double)v);
+    } else if (v == 0) {
+      memset(d, '0', 9);
+      len = g_format(cand, neg, d, prec, 0);
+    } else {
+      round_exact(q9, x9, inexact, half, prec, d, &x);
+      len = g_format(cand, neg, d, prec, x);
     }
-    if (strtof_l(cand, NULL, g_c_locale) != v)
+    /* 9 digits always read back; fewer are tried from 8 down. */
+    if (prec < 9 && strtof_l(cand, NULL, g_c_locale) != v)
       break;
     memcpy(best, cand, (size_t)len + 1);
     best_len = len;
   }
-  if (best_len < 0)
-    best_len = g_format(best, neg, d9, 9, x9);
   if ((size_t)best_len >= cap)
     return snprintf(out, cap, "%s", best);
   memcpy(out, best, (size_t)best_len + 1);
@@ -268,6 +306,15 @@ void fr__buf_uint(fr__buf *b, uint64_t v) {
     v /= 10;
   } while (v);
   fr__buf_append(b, tmp + i, sizeof tmp - i);
+}
+
+size_t fr__str_copy(char *dst, size_t cap, const char *src) {
+  if (!cap)
+    return 0;
+  size_t n = strnlen(src, cap - 1);
+  memcpy(dst, src, n);
+  dst[n] = '\0';
+  return n;
 }
 
 const char *fr__buf_cstr(fr__buf *b) {

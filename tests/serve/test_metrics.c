@@ -204,5 +204,19 @@ Test(buf, float_format_matches_fr_fmt_float) {
       fr__buf_close(&b);
     }
   }
+  /* Floats with few significant bits, m * 2^-k: their exact decimal values
+   * are short, so digits dropped in rounding are often exactly 5 then zeros
+   * (ties, which printf rounds to even). */
+  for (int k = 0; k <= 60; k += 1) {
+    for (int mm = 1; mm <= 3000; mm++) {
+      float v = ldexpf((float)mm, -k);
+      char want[40];
+      fr_fmt_float(want, sizeof want, v);
+      fr__buf b = {0};
+      fr__buf_json_float(&b, v);
+      cr_assert_str_eq(fr__buf_cstr(&b), want, "value %d * 2^-%d", mm, k);
+      fr__buf_close(&b);
+    }
+  }
   setlocale(LC_ALL, "C");
 }
