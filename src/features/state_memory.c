@@ -65,6 +65,11 @@ typedef struct shard {
   pthread_mutex_t mu;
   mem_cell *cells;                /* cap cells, NULL until the first entry */
   size_t cap;                     /* a power of two, or 0 */
+  /* cells and cap - 1 for mem_prefetch, which reads them without the lock:
+   * a torn pair only makes it prefetch a useless address (a prefetch never
+   * faults, even on memory since freed). */
+  _Atomic(uintptr_t) hint_cells;
+  atomic_size_t hint_mask;
   mem_entry *lru_head, *lru_tail; /* head = least recently updated */
   size_t count, bytes;
 } shard;
@@ -130,6 +135,8 @@ static int table_add(shard *sh, mem_entry *e) {
     free(sh->cells);
     sh->cells = cells;
     sh->cap = cap;
+    atomic_store_explicit(&sh->hint_cells, (uintptr_t)cells, memory_order_relaxed);
+    atomic_store_explicit(&sh->hint_mask, cap - 1, memory_order_relaxed);
   }
   table_put(sh->cells, sh->cap, mix(e->key), e);
   return 0;
@@ -254,6 +261,19 @@ static int mem_begin(fr_state *st, int slot, uint64_t key, int create,
   ref->handle = sh;
   /* The shard stays locked until commit; the entry rides in ent. */
   return 0;
+}
+
+static void mem_prefetch(const fr_state *st, int slot, uint64_t key) {
+  mem_state *ms = (mem_state *)st;
+  shard *sh = shard_of(ms, key);
+  uintptr_t cells = atomic_load_explicit(&sh->hint_cells, memory_order_relaxed);
+  size_t mask = atomic_load_explicit(&sh->hint_mask, memory_order_relaxed);
+  if (!cells)
+    return;
+  mem_key k = {key, (uint64_t)slot};
+  /* Integer arithmetic: the array may have been replaced meanwhile. */
+  cells += ((size_t)mix(k) & mask) * sizeof(mem_cell);
+  __builtin_prefetch((const void *)cells);
 }
 
 static mem_entry *entry_of(fr__entity *ent) {
@@ -690,6 +710,7 @@ static void mem_free(fr_state *st) {
 static const fr__state_vtable mem_vtable = {
     .name = "memory",
     .begin = mem_begin,
+    .prefetch = mem_prefetch,
     .commit = mem_commit,
     .size = mem_size,
     .stats = mem_stats,
