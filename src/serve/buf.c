@@ -112,20 +112,21 @@ void fr__buf_json_double(fr__buf *b, double v) {
 }
 
 /* The shortest "%.Ng" text (6 <= N <= 9) that reads back to v, exactly as
- * fr_fmt_float gives it, mostly without printf (which takes up to four
- * calls there): a float32 always round-trips with 9 significant digits, and
- * if N digits round-trip so do N + 1 (closer to v), so the answer is found
- * by trying 8 first and then walking down, or taking 9.
+ * fr_fmt_float gives it, mostly without libc's conversions (fr_fmt_float
+ * takes up to four printf and four strtof calls): a float32 always
+ * round-trips with 9 significant digits, and if N digits round-trip so do
+ * N + 1 (closer to v), so N walks down from 9 until a candidate fails.
  *
  * The N-digit candidates are v's exact value rounded to nearest (ties to
- * even, as printf rounds in the default rounding mode): v = m * 2^e
- * exactly (IEEE 754 binary32, m < 2^24), so v * 10^(8 - x) is computed
- * exactly in 128-bit integers as long as 10^|8 - x| < 2^100, which holds
- * from |v| of about 1e-22 up; below, printf writes the candidates.  They
- * are written the way "%.Ng" writes them (C17 7.21.6.1: fixed notation
- * when -4 <= exponent < N, else d.ddde+XX; trailing zeros and a bare point
- * removed).  Locale-independent: the decimal point is ours, and printf and
- * strtof run in "C". */
+ * even, as printf rounds in the default rounding mode), and whether one
+ * reads back is decided exactly too (see exact): v = m * 2^e exactly (IEEE
+ * 754 binary32, m < 2^24), so v * 10^(8 - x) is computed in 128-bit
+ * integers as long as 10^|8 - x| < 2^100, which holds from |v| of about
+ * 1e-22 up; below, printf and strtof do it.  Candidates are written the way
+ * "%.Ng" writes them (C17 7.21.6.1: fixed notation when -4 <= exponent < N,
+ * else d.ddde+XX; trailing zeros and a bare point removed).
+ * Locale-independent: the decimal point is ours, printf and strtof run in
+ * "C". */
 static locale_t g_c_locale;
 static pthread_once_t g_c_once = PTHREAD_ONCE_INIT;
 static void init_c_locale(void) { g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
@@ -175,12 +176,26 @@ static int g_format(char *out, int neg, const char *d, int n, int x) {
   return (int)(o - out);
 }
 
-/* v's exact value (finite, not zero) as (q + f) * 10^(x - 8), with q an
- * integer in [10^8, 10^9) and f in [0, 1): q, x, and whether f is not zero
- * (*inexact) and how it compares with 1/2 (*half: -1, 0, 1).  -1 when
- * |v| is too small for the 128-bit arithmetic (see above). */
-static int exact9(float v, uint32_t *q9, int *x9, int *inexact, int *half) {
-  typedef unsigned __int128 u128;
+/* v's exact value (finite, not zero) as v * 10^(8 - x) = q + rem / den,
+ * with q an integer in [10^8, 10^9), and what decides whether a decimal
+ * reads back to v (strtof rounds to nearest, ties to even): v's neighbours
+ * lie 2^e above and 2^e below (2^(e - 1) below when v is a power of two
+ * above the subnormals), so a decimal reads back to v when it is nearer
+ * than half those gaps, or at exactly half and v's mantissa is even.  In
+ * units of 1 / (2 * den) at the same scale, the gap above is `gap`. */
+typedef unsigned __int128 u128;
+typedef __int128 i128;
+typedef struct exact {
+  uint32_t q;
+  int x;
+  u128 rem, den, gap;
+  int even;      /* v's mantissa is even: a decimal at half a gap reads back */
+  int half_low;  /* the gap below is half the gap above */
+} exact;
+
+/* Fills *ex; -1 when |v| is too small for the 128-bit arithmetic (see
+ * above). */
+static int exact9(float v, exact *ex) {
   uint32_t bits;
   memcpy(&bits, &v, 4);
   uint32_t be = (bits >> 23) & 0xff, frac = bits & 0x7fffff;
@@ -189,31 +204,32 @@ static int exact9(float v, uint32_t *q9, int *x9, int *inexact, int *half) {
   int x = (int)floor(log10(fabs((double)v)));
   for (int tries = 0; tries < 4; tries++) { /* log10 may miss by one */
     int s = 8 - x;
-    if (s > 30 || s < -30)
+    if (s > 30 || s < -30 || e < -100)
       return -1;
     u128 p10 = 1;
     for (int k = 0; k < (s < 0 ? -s : s); k++)
       p10 *= 10;
-    u128 q, rem, den; /* v * 10^s = q + rem / den */
+    u128 q, rem, den, gap;
     if (s >= 0) {
       u128 n = (u128)m * p10; /* < 2^24 * 2^100 */
       if (e >= 0) {
-        /* v >= 2^23 here, so s <= 2 and n << e stays below 2^128 */
+        /* v >= 2^23 here, so s <= 2: n << e and the gap stay small */
         q = n << e;
         rem = 0;
         den = 1;
+        gap = ((u128)1 << e) * p10; /* 2 * (2^(e-1) * 10^s) */
       } else {
-        if (-e >= 127)
-          return -1;
         den = (u128)1 << -e;
         q = n >> -e;
         rem = n & (den - 1);
+        gap = p10; /* 2 * den * 2^(e-1) * 10^s */
       }
     } else { /* v >= 10^9, so e > 0, and m * 2^e < 2^128 */
       u128 n = (u128)m << e;
       den = p10;
       q = n / den;
       rem = n % den;
+      gap = (u128)1 << e; /* 2 * den * 2^(e-1) / 10^-s */
     }
     if (q >= 1000000000u) {
       x++;
@@ -223,61 +239,81 @@ static int exact9(float v, uint32_t *q9, int *x9, int *inexact, int *half) {
       x--;
       continue;
     }
-    *q9 = (uint32_t)q;
-    *x9 = x;
-    *inexact = rem != 0;
-    *half = rem > den - rem ? 1 : rem == den - rem ? 0 : -1;
+    ex->q = (uint32_t)q;
+    ex->x = x;
+    ex->rem = rem;
+    ex->den = den;
+    ex->gap = gap;
+    ex->even = (m & 1) == 0;
+    ex->half_low = frac == 0 && be > 1;
     return 0;
   }
   return -1;
 }
 
-/* The n significant digits (1 <= n <= 9) of the exact value given by
- * exact9, rounded to nearest, ties to even, into d; *x is the exponent
- * (one more when the rounding carries into a new digit). */
-static void round_exact(uint32_t q9, int x9, int inexact, int half, int n, char *d, int *x) {
-  static const uint32_t p10[] = {1,      10,      100,      1000,      10000,
+static const uint32_t g_p10[] = {1,      10,      100,      1000,      10000,
                                  100000, 1000000, 10000000, 100000000, 1000000000};
-  uint32_t div = p10[9 - n];
-  uint32_t q = q9 / div, r = q9 % div;
+
+/* The n significant digits (1 <= n <= 9) of v, rounded to nearest, ties to
+ * even: the digit integer *c and its exponent *x (one more than ex->x when
+ * the rounding carries into a new digit). */
+static void round_exact(const exact *ex, int n, uint32_t *c, int *x) {
+  uint32_t div = g_p10[9 - n];
+  uint32_t q = ex->q / div, r = ex->q % div;
   int up;
-  if (n == 9) {
-    up = half > 0 || (half == 0 && (q & 1));
-  } else {
-    uint32_t h = div / 2; /* the dropped digits r + f against div / 2 */
-    up = r > h || (r == h && (inexact || (q & 1)));
+  if (n == 9) { /* the fraction rem / den against 1/2 */
+    u128 other = ex->den - ex->rem;
+    up = ex->rem > other || (ex->rem == other && (q & 1));
+  } else { /* the dropped digits r + rem / den against div / 2 */
+    uint32_t h = div / 2;
+    up = r > h || (r == h && (ex->rem != 0 || (q & 1)));
   }
-  *x = x9;
-  if (up && ++q == p10[n]) {
-    q = p10[n - 1];
+  *x = ex->x;
+  if (up && ++q == g_p10[n]) {
+    q = g_p10[n - 1];
     (*x)++;
   }
-  for (int k = n - 1; k >= 0; k--) {
-    d[k] = (char)('0' + q % 10);
-    q /= 10;
-  }
+  *c = q;
+}
+
+/* 1 when the decimal c * 10^(x - n + 1) (from round_exact) reads back to v
+ * (see exact). */
+static int reads_back(const exact *ex, int n, uint32_t c, int x) {
+  /* The decimal at v's scale: c * 10^(9 - n) digits, one more power of ten
+   * after a carry; its distance from q + rem / den, times 2 * den. */
+  i128 cs = (i128)c * g_p10[9 - n + (x - ex->x)];
+  i128 d2 = 2 * ((cs - (i128)ex->q) * (i128)ex->den - (i128)ex->rem);
+  if (d2 >= 0)
+    return (u128)d2 < ex->gap || ((u128)d2 == ex->gap && ex->even);
+  u128 below = (u128)(-d2) * (ex->half_low ? 2 : 1);
+  return below < ex->gap || (below == ex->gap && ex->even);
 }
 
 static int fmt_float_short(char *out, size_t cap, float v) {
   pthread_once(&g_c_once, init_c_locale);
   char cand[40], best[40], d[9];
-  int neg = signbit(v) != 0, x, best_len = -1;
-  uint32_t q9 = 0;
-  int x9 = 0, inexact = 0, half = -1;
-  int exact = v == 0 ? 1 : exact9(v, &q9, &x9, &inexact, &half) == 0;
+  int neg = signbit(v) != 0, best_len = -1;
+  exact ex = {0};
+  int is_exact = v == 0 ? 1 : exact9(v, &ex) == 0;
   for (int prec = 9; prec >= 6; prec--) {
-    int len;
-    if (!exact) {
+    int len, back;
+    if (!is_exact) {
       len = fr_snprintf_c(cand, sizeof cand, "%.*g", prec, (double)v);
+      back = prec == 9 || strtof_l(cand, NULL, g_c_locale) == v;
     } else if (v == 0) {
       memset(d, '0', 9);
       len = g_format(cand, neg, d, prec, 0);
+      back = 1;
     } else {
-      round_exact(q9, x9, inexact, half, prec, d, &x);
+      uint32_t c;
+      int x;
+      round_exact(&ex, prec, &c, &x);
+      for (uint32_t t = c, k = (uint32_t)prec; k-- > 0; t /= 10)
+        d[k] = (char)('0' + t % 10);
       len = g_format(cand, neg, d, prec, x);
+      back = reads_back(&ex, prec, c, x); /* 9 digits always do */
     }
-    /* 9 digits always read back; fewer are tried from 8 down. */
-    if (prec < 9 && strtof_l(cand, NULL, g_c_locale) != v)
+    if (!back)
       break;
     memcpy(best, cand, (size_t)len + 1);
     best_len = len;
