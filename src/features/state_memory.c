@@ -187,9 +187,11 @@ static void lru_push_tail(shard *sh, mem_entry *e) {
   sh->lru_tail = e;
 }
 
+/* An entry's bytes: the record, its logs, and its share of the shard's
+ * table (at most half full: two cells or more per entry). */
 static size_t entry_bytes(const mem_state *ms, const mem_entry *e) {
   const fr__slot *sl = &ms->base.f->slots[e->key.slot];
-  return sizeof *e - sizeof e->ent + fr__entity_bytes(&e->ent, sl);
+  return sizeof *e - sizeof e->ent + 2 * sizeof(mem_cell) + fr__entity_bytes(&e->ent, sl);
 }
 
 static void account(mem_state *ms, shard *sh, mem_entry *e) {
