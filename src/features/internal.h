@@ -194,6 +194,10 @@ typedef struct fr__state_vtable {
                fr__entity_ref *ref, fr_error *err);
   /* Releases it; `modified` says whether the record changed. */
   int (*commit)(fr_state *st, fr__entity_ref *ref, int modified, fr_error *err);
+  /* Optional hint, no lock taken and nothing changed: starts loading the
+   * memory that a begin of (slot, key) will read, so that the cache misses
+   * of a transaction's entities overlap instead of coming one by one. */
+  void (*prefetch)(const fr_state *st, int slot, uint64_t key);
   /* Batched path (remote): reads items[0..n) in one round trip (absent =
    * empty record, version 0); FR_EUNAVAIL when the store cannot be reached. */
   int (*fetch)(fr_state *st, fr__remote_item *items, size_t n, fr_error *err);

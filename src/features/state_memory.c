@@ -2,7 +2,7 @@
  * state_memory.c - the in-process entity state store, and its snapshots.
  *
  * Entities are spread over FR__SHARDS shards by their keyed hash; each shard
- * has a mutex, a hash table (uthash) and an LRU list.  A featurize call locks
+ * has a mutex, a flat hash table and an LRU list.  A featurize call locks
  * one shard at a time, per entity, for the read-compute-insert of that entity,
  * so concurrent requests for the same card serialise and no update is lost,
  * while requests for different cards rarely contend.
@@ -39,22 +39,6 @@ typedef struct mem_key {
   uint64_t slot;
 } mem_key;
 
-/* The hashes are keyed SipHash values already: fold them as they are. */
-#undef HASH_FUNCTION
-#define HASH_FUNCTION(keyptr, keylen, hashv)                  \
-  do {                                                        \
-    const mem_key *k_ = (const mem_key *)(keyptr);            \
-    uint64_t x_ = k_->h ^ (k_->slot * 0x9e3779b97f4a7c15ull); \
-    (hashv) = (unsigned)(x_ ^ (x_ >> 32));                    \
-    (void)(keylen);                                           \
-  } while (0)
-#include <uthash.h>
-/* uthash doubles its buckets when a chain reaches 10 entries; every step of
- * a chain is a cache miss on a large state, so expand earlier (chains of
- * about one entry, at 16 bytes per bucket). */
-#undef HASH_BKT_CAPACITY_THRESH
-#define HASH_BKT_CAPACITY_THRESH 3U
-
 #define FR__SHARDS 64
 
 typedef struct mem_entry {
@@ -62,12 +46,30 @@ typedef struct mem_entry {
   size_t bytes;          /* bytes accounted for this entry */
   fr__entity ent;
   struct mem_entry *lru_prev, *lru_next;
-  UT_hash_handle hh;
 } mem_entry;
 
+/* One cell of a shard's table: the entry's mixed hash (see mix) and the
+ * entry; e == NULL marks a free cell. */
+typedef struct mem_cell {
+  uint64_t hv;
+  mem_entry *e;
+} mem_cell;
+
+/* Each shard's table is a flat open-addressing array with linear probing
+ * (at most half full, so probes stay short), keyed by the mixed hash: a
+ * lookup reads one cell and then the entry itself, which featurizing reads
+ * anyway, where a chained table (uthash) reads a bucket, a chain handle and
+ * the key, each a cache miss on a large state.  The keys are keyed SipHash
+ * values already, so their low bits index the table as they are. */
 typedef struct shard {
   pthread_mutex_t mu;
-  mem_entry *table;
+  mem_cell *cells;                /* cap cells, NULL until the first entry */
+  size_t cap;                     /* a power of two, or 0 */
+  /* cells and cap - 1 for mem_prefetch, which reads them without the lock:
+   * a torn pair only makes it prefetch a useless address (a prefetch never
+   * faults, even on memory since freed). */
+  _Atomic(uintptr_t) hint_cells;
+  atomic_size_t hint_mask;
   mem_entry *lru_head, *lru_tail; /* head = least recently updated */
   size_t count, bytes;
 } shard;
@@ -95,6 +97,74 @@ typedef struct mem_state {
   pthread_cond_t snap_cv;
 } mem_state;
 
+/* The table hash of (entity hash, slot): slot 0 keeps the hash itself. */
+static uint64_t mix(mem_key k) { return k.h ^ (k.slot * 0x9e3779b97f4a7c15ull); }
+
+static mem_entry *table_find(const shard *sh, mem_key k) {
+  if (!sh->cap)
+    return NULL;
+  uint64_t hv = mix(k);
+  size_t mask = sh->cap - 1;
+  for (size_t i = (size_t)hv & mask;; i = (i + 1) & mask) {
+    const mem_cell *c = &sh->cells[i];
+    if (!c->e)
+      return NULL;
+    if (c->hv == hv && c->e->key.h == k.h && c->e->key.slot == k.slot)
+      return c->e;
+  }
+}
+
+static void table_put(mem_cell *cells, size_t cap, uint64_t hv, mem_entry *e) {
+  size_t mask = cap - 1, i = (size_t)hv & mask;
+  while (cells[i].e)
+    i = (i + 1) & mask;
+  cells[i].hv = hv;
+  cells[i].e = e;
+}
+
+/* Adds e (absent from the table); FR_ENOMEM when the table cannot grow. */
+static int table_add(shard *sh, mem_entry *e) {
+  if (2 * (sh->count + 1) > sh->cap) {
+    size_t cap = sh->cap ? 2 * sh->cap : 64;
+    mem_cell *cells = calloc(cap, sizeof *cells);
+    if (!cells)
+      return FR_ENOMEM;
+    for (size_t i = 0; i < sh->cap; i++)
+      if (sh->cells[i].e)
+        table_put(cells, cap, sh->cells[i].hv, sh->cells[i].e);
+    free(sh->cells);
+    sh->cells = cells;
+    sh->cap = cap;
+    atomic_store_explicit(&sh->hint_cells, (uintptr_t)cells, memory_order_relaxed);
+    atomic_store_explicit(&sh->hint_mask, cap - 1, memory_order_relaxed);
+  }
+  table_put(sh->cells, sh->cap, mix(e->key), e);
+  return 0;
+}
+
+/* Removes e (present in the table) by backward shift: every later cell of
+ * the probe run that could sit in the freed cell moves into it, so no
+ * tombstones are needed and lookups stay as short as on a fresh table
+ * (Knuth, TAOCP vol. 3, 6.4, Algorithm R). */
+static void table_del(shard *sh, const mem_entry *e) {
+  size_t mask = sh->cap - 1;
+  size_t i = (size_t)mix(e->key) & mask;
+  while (sh->cells[i].e != e)
+    i = (i + 1) & mask;
+  for (size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+    if (!sh->cells[j].e)
+      break;
+    size_t home = (size_t)sh->cells[j].hv & mask;
+    /* Cell j may move to the hole i when its home is not in (i, j]. */
+    if (((j - home) & mask) >= ((j - i) & mask)) {
+      sh->cells[i] = sh->cells[j];
+      i = j;
+    }
+  }
+  sh->cells[i].e = NULL;
+  sh->cells[i].hv = 0;
+}
+
 static void lru_unlink(shard *sh, mem_entry *e) {
   if (e->lru_prev)
     e->lru_prev->lru_next = e->lru_next;
@@ -117,9 +187,11 @@ static void lru_push_tail(shard *sh, mem_entry *e) {
   sh->lru_tail = e;
 }
 
+/* An entry's bytes: the record, its logs, and its share of the shard's
+ * table (at most half full: two cells or more per entry). */
 static size_t entry_bytes(const mem_state *ms, const mem_entry *e) {
   const fr__slot *sl = &ms->base.f->slots[e->key.slot];
-  return sizeof *e - sizeof e->ent + fr__entity_bytes(&e->ent, sl);
+  return sizeof *e - sizeof e->ent + 2 * sizeof(mem_cell) + fr__entity_bytes(&e->ent, sl);
 }
 
 static void account(mem_state *ms, shard *sh, mem_entry *e) {
@@ -135,7 +207,7 @@ static void account(mem_state *ms, shard *sh, mem_entry *e) {
 }
 
 static void entry_free(mem_state *ms, shard *sh, mem_entry *e) {
-  HASH_DEL(sh->table, e);
+  table_del(sh, e);
   lru_unlink(sh, e);
   sh->bytes -= e->bytes;
   atomic_fetch_sub(&ms->bytes, e->bytes);
@@ -156,7 +228,10 @@ static mem_entry *entry_new(mem_state *ms, shard *sh, mem_key key) {
     return NULL;
   e->key = key;
   fr__entity_init(&e->ent);
-  HASH_ADD(hh, sh->table, key, sizeof(mem_key), e);
+  if (table_add(sh, e)) {
+    free(e);
+    return NULL;
+  }
   lru_push_tail(sh, e);
   sh->count++;
   atomic_fetch_add(&ms->entities, 1);
@@ -170,8 +245,7 @@ static int mem_begin(fr_state *st, int slot, uint64_t key, int create,
   shard *sh = shard_of(ms, key);
   mem_key k = {key, (uint64_t)slot};
   pthread_mutex_lock(&sh->mu);
-  mem_entry *e = NULL;
-  HASH_FIND(hh, sh->table, &k, sizeof k, e);
+  mem_entry *e = table_find(sh, k);
   ref->created = 0;
   if (!e && create) {
     if (ms->shard_cap && sh->count >= ms->shard_cap && sh->lru_head) {
@@ -189,6 +263,19 @@ static int mem_begin(fr_state *st, int slot, uint64_t key, int create,
   ref->handle = sh;
   /* The shard stays locked until commit; the entry rides in ent. */
   return 0;
+}
+
+static void mem_prefetch(const fr_state *st, int slot, uint64_t key) {
+  mem_state *ms = (mem_state *)st;
+  shard *sh = shard_of(ms, key);
+  uintptr_t cells = atomic_load_explicit(&sh->hint_cells, memory_order_relaxed);
+  size_t mask = atomic_load_explicit(&sh->hint_mask, memory_order_relaxed);
+  if (!cells)
+    return;
+  mem_key k = {key, (uint64_t)slot};
+  /* Integer arithmetic: the array may have been replaced meanwhile. */
+  cells += ((size_t)mix(k) & mask) * sizeof(mem_cell);
+  __builtin_prefetch((const void *)cells);
 }
 
 static mem_entry *entry_of(fr__entity *ent) {
@@ -521,8 +608,7 @@ static int snapshot_pass(mem_state *ms, FILE *fp, const char *path, int apply,
       shard *sh = shard_of(ms, key);
       mem_key k = {key, rh[0]};
       pthread_mutex_lock(&sh->mu);
-      mem_entry *e = NULL;
-      HASH_FIND(hh, sh->table, &k, sizeof k, e);
+      mem_entry *e = table_find(sh, k);
       if (e)
         entry_free(ms, sh, e);
       e = entry_new(ms, sh, k);
@@ -606,12 +692,14 @@ static void mem_free(fr_state *st) {
   }
   for (int i = 0; i < FR__SHARDS; i++) {
     shard *sh = &ms->shards[i];
-    mem_entry *e, *tmp;
-    HASH_ITER(hh, sh->table, e, tmp) {
-      HASH_DEL(sh->table, e);
-      fr__entity_clear(&e->ent);
-      free(e);
+    for (size_t c = 0; c < sh->cap; c++) {
+      mem_entry *e = sh->cells[c].e;
+      if (e) {
+        fr__entity_clear(&e->ent);
+        free(e);
+      }
     }
+    free(sh->cells);
     pthread_mutex_destroy(&sh->mu);
   }
   pthread_mutex_destroy(&ms->snap_write);
@@ -624,6 +712,7 @@ static void mem_free(fr_state *st) {
 static const fr__state_vtable mem_vtable = {
     .name = "memory",
     .begin = mem_begin,
+    .prefetch = mem_prefetch,
     .commit = mem_commit,
     .size = mem_size,
     .stats = mem_stats,

@@ -43,6 +43,11 @@ void fr__buf_json_double(fr__buf *b, double v);
 void fr__buf_json_float(fr__buf *b, float v);
 /* Appends an unsigned integer in decimal. */
 void fr__buf_uint(fr__buf *b, uint64_t v);
+/* Copies src into dst[0..cap) as snprintf(dst, cap, "%s", src) does
+ * (truncated to cap - 1 bytes, NUL-terminated; nothing when cap is 0),
+ * without printf's format parsing: it runs on every request.  Returns the
+ * bytes copied. */
+size_t fr__str_copy(char *dst, size_t cap, const char *src);
 /* The contents as a C string ("" when empty).  Valid until the next append. */
 const char *fr__buf_cstr(fr__buf *b);
 /* Hands the storage to the caller (who frees it with free()) and leaves the

@@ -2,27 +2,56 @@
  * drift.c - online PSI (see drift.h).  Each distribution (the score, each
  * feature) keeps its reference edges and shares and two windows of atomic
  * bin counts; observing a row is one binary search and one relaxed atomic
- * increment per distribution.
+ * increment per distribution.  The current window's counts are striped:
+ * each thread increments its own copy (on cache lines of its own), and
+ * readers add the copies up, so the HTTP threads scoring at the same time
+ * do not pass the counters' cache lines back and forth on every request.
  */
 #include "serve/drift.h"
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fraud/data.h"
 
 #define NBINS (FR__DRIFT_MAX_EDGES + 2) /* value bins + missing */
+#define NSTRIPES 8                      /* copies of the current counts */
+
+/* One thread's copy of the current window's counts, alone on its cache
+ * lines. */
+typedef struct stripe {
+  _Alignas(64) _Atomic uint64_t c[NBINS];
+} stripe;
 
 typedef struct dist {
   size_t nedges;
   double edges[FR__DRIFT_MAX_EDGES];
   double ref[NBINS]; /* shares: nedges + 1 value bins, then missing */
   int has_ref;
-  _Atomic uint64_t cur[NBINS];
+  stripe cur[NSTRIPES];
   uint64_t prev[NBINS]; /* written at scrape only (under the window lock) */
 } dist;
+
+/* The stripe of the calling thread, given out round robin. */
+static _Atomic unsigned g_next_stripe;
+static _Thread_local unsigned tl_stripe = NSTRIPES;
+
+static unsigned my_stripe(void) {
+  if (tl_stripe == NSTRIPES)
+    tl_stripe = atomic_fetch_add_explicit(&g_next_stripe, 1, memory_order_relaxed) % NSTRIPES;
+  return tl_stripe;
+}
+
+/* Bin b of the current window, all stripes added up. */
+static uint64_t cur_count(dist *x, size_t b) {
+  uint64_t n = 0;
+  for (int k = 0; k < NSTRIPES; k++)
+    n += atomic_load_explicit(&x->cur[k].c[b], memory_order_relaxed);
+  return n;
+}
 
 struct fr__drift {
   size_t nf;
@@ -62,13 +91,23 @@ static int parse_dist(const json_t *j, dist *d) {
   return 0;
 }
 
+/* Zeroed memory for n objects of a 64-byte-aligned type (the stripes). */
+static void *zalloc64(size_t n, size_t size) {
+  if (size && n > SIZE_MAX / size)
+    return NULL;
+  void *p = aligned_alloc(64, n * size); /* size is a multiple of 64 */
+  if (p)
+    memset(p, 0, n * size);
+  return p;
+}
+
 fr__drift *fr__drift_new(size_t nf, const char *const *names, const json_t *ref, size_t window) {
-  fr__drift *d = calloc(1, sizeof *d);
+  fr__drift *d = zalloc64(1, sizeof *d);
   if (!d)
     return NULL;
   d->nf = nf;
   d->window = window ? window : 10000;
-  d->feat = calloc(nf ? nf : 1, sizeof *d->feat);
+  d->feat = zalloc64(nf ? nf : 1, sizeof *d->feat);
   if (!d->feat) {
     free(d);
     return NULL;
@@ -146,9 +185,10 @@ int fr__drift_set_reference(fr__drift *d, const float *x, const float *p, size_t
 void fr__drift_observe(fr__drift *d, const float *row, float p) {
   if (!d || !d->score.has_ref)
     return;
-  atomic_fetch_add_explicit(&d->score.cur[bin_of(&d->score, p)], 1, memory_order_relaxed);
+  unsigned k = my_stripe();
+  atomic_fetch_add_explicit(&d->score.cur[k].c[bin_of(&d->score, p)], 1, memory_order_relaxed);
   for (size_t f = 0; f < d->nf; f++)
-    atomic_fetch_add_explicit(&d->feat[f].cur[bin_of(&d->feat[f], row[f])], 1,
+    atomic_fetch_add_explicit(&d->feat[f].cur[k].c[bin_of(&d->feat[f], row[f])], 1,
                               memory_order_relaxed);
 }
 
@@ -159,7 +199,7 @@ static double psi_of(fr__drift *d, dist *x) {
   uint64_t c[NBINS];
   uint64_t total = 0, cur_total = 0;
   for (size_t b = 0; b < nb; b++) {
-    uint64_t cur = atomic_load_explicit(&x->cur[b], memory_order_relaxed);
+    uint64_t cur = cur_count(x, b);
     cur_total += cur;
     c[b] = cur + x->prev[b];
     total += c[b];
@@ -180,14 +220,18 @@ static double psi_of(fr__drift *d, dist *x) {
 static void maybe_rotate(fr__drift *d) {
   uint64_t cur = 0;
   for (size_t b = 0; b < nbins(&d->score); b++)
-    cur += atomic_load_explicit(&d->score.cur[b], memory_order_relaxed);
+    cur += cur_count(&d->score, b);
   if (cur < d->window || atomic_exchange(&d->rotating, 1))
     return;
   dist *all[1] = {&d->score};
   for (size_t k = 0; k <= d->nf; k++) {
     dist *x = k == 0 ? all[0] : &d->feat[k - 1];
-    for (size_t b = 0; b < NBINS; b++)
-      x->prev[b] = atomic_exchange_explicit(&x->cur[b], 0, memory_order_relaxed);
+    for (size_t b = 0; b < NBINS; b++) {
+      uint64_t n = 0;
+      for (int k = 0; k < NSTRIPES; k++)
+        n += atomic_exchange_explicit(&x->cur[k].c[b], 0, memory_order_relaxed);
+      x->prev[b] = n;
+    }
   }
   atomic_store(&d->rotating, 0);
 }

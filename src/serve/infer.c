@@ -59,7 +59,7 @@ fr__snapshot *fr__resolve(fr__req *r, const char *name, const char *version, fr_
   } else {
     *mv = snap->primary;
   }
-  snprintf(r->version, sizeof r->version, "%s", (*mv)->version);
+  fr__str_copy(r->version, sizeof r->version, (*mv)->version);
   return snap;
 }
 

@@ -38,8 +38,19 @@ static int is_capture(const seg *s) {
   return s->n >= 2 && s->p[0] == '{' && s->p[s->n - 1] == '}';
 }
 
-/* 1 when the pattern matches the path segments (no side effects). */
-static int match_pattern(const char *pattern, const seg *ps, int np) {
+/* 1 when the pattern matches the path segments (no side effects).  The
+ * pattern's text up to its first capture must begin the path, and a
+ * pattern without a capture must be the path itself: that test rejects
+ * nearly every pattern of a table after a few bytes, before the pattern
+ * is split. */
+static int match_pattern(const char *pattern, const char *path, const seg *ps, int np) {
+  size_t k = 0;
+  while (pattern[k] && pattern[k] != '{' && pattern[k] == path[k])
+    k++;
+  if (pattern[k] != '{' && (pattern[k] || path[k]))
+    return 0; /* differs before any capture, or a capture-less pattern != path */
+  if (!pattern[k])
+    return 1; /* the path itself: same segments */
   seg pat[FR__ROUTE_MAX_SEGMENTS];
   int n = split(pattern, pat, FR__ROUTE_MAX_SEGMENTS);
   if (n != np)
@@ -88,7 +99,7 @@ fr__route_result fr__route_find(const fr__route *routes, size_t n,
   int path_exists = 0;
   size_t alen = 0;
   for (size_t i = 0; i < n; i++) {
-    if (!match_pattern(routes[i].pattern, ps, np))
+    if (!match_pattern(routes[i].pattern, path, ps, np))
       continue;
     if (strcmp(routes[i].method, method) == 0) {
       take_captures(routes[i].pattern, ps, m);

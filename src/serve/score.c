@@ -609,7 +609,7 @@ void fr__score_finish(fr__req *r) {
   r->status = 200;
   /* Metric labels: the version that answered (the first, for arrays). */
   if (c->n)
-    snprintf(r->version, sizeof r->version, "%s", c->t[0].mv->version);
+    fr__str_copy(r->version, sizeof r->version, c->t[0].mv->version);
 done:
   fr__snapshot_release(snap);
   sc->pend.snap = NULL;

@@ -105,7 +105,7 @@ int fr__grow_floats(float **p, size_t *cap, size_t n) {
 
 void fr__server_default_model(fr_server *s, char *out, size_t cap) {
   pthread_mutex_lock(&s->cfg_mu);
-  snprintf(out, cap, "%s", s->cfg.default_model ? s->cfg.default_model : "");
+  fr__str_copy(out, cap, s->cfg.default_model ? s->cfg.default_model : "");
   pthread_mutex_unlock(&s->cfg_mu);
 }
 

@@ -33,6 +33,9 @@ typedef struct reader {
   int txn_depth;   /* depth inside the transaction being read, 0 = none */
   int pending_key; /* a member key was seen; its value is next */
   int oom;
+  int ascii;       /* the body has no byte above 0x7f */
+  uint64_t keys;   /* bit (khash % 64) of each key of the transaction being
+                      read: a key whose bit is clear is no duplicate */
 } reader;
 
 uint64_t fr__txnjson_hash(const char *s, size_t n) {
@@ -115,13 +118,16 @@ static int needs_jansson(const char *body, size_t len) {
  * decoded text (in yajl's buffer, reused for the next string) is copied.
  * The Unicode check refuses what yajl's structural UTF-8 check lets by. */
 static int keep_string(reader *x, const unsigned char *s, size_t n, const char **out) {
-  if (u8_check(s, n) != NULL)
-    return 0;
   uintptr_t b = (uintptr_t)x->body, p = (uintptr_t)s;
   if (p >= b && p + n <= b + x->len) {
+    /* Text of an ASCII body is valid UTF-8 as it is. */
+    if (!x->ascii && u8_check(s, n) != NULL)
+      return 0;
     *out = (const char *)s;
     return 1;
   }
+  if (u8_check(s, n) != NULL)
+    return 0;
   fr__buf *u = &x->r->unescaped;
   if (u->len + n + 1 > u->cap)
     return 0; /* not reached: reserved to the body's size */
@@ -131,6 +137,20 @@ static int keep_string(reader *x, const unsigned char *s, size_t n, const char *
   u->len += n + 1;
   *out = dst;
   return 1;
+}
+
+/* 1 when no byte of s[0..n) is above 0x7f (eight bytes at a time). */
+static int is_ascii(const char *s, size_t n) {
+  uint64_t acc = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, s + i, 8);
+    acc |= w;
+  }
+  for (; i < n; i++)
+    acc |= (unsigned char)s[i];
+  return (acc & 0x8080808080808080ull) == 0;
 }
 
 /* The slot of the next value: 1 and *m when it is a member of the
@@ -222,10 +242,14 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t n) {
     r->mcap = cap;
   }
   uint64_t h = fr__txnjson_hash(kept, n);
-  const fr__txnspan *sp = &r->span[r->n - 1];
-  for (size_t k = sp->m0; k < r->nmem; k++) /* duplicate keys: jansson's error */
-    if (r->mem[k].khash == h && r->mem[k].klen == n && memcmp(r->mem[k].key, kept, n) == 0)
-      return 0;
+  uint64_t bit = (uint64_t)1 << (h % 64);
+  if (x->keys & bit) { /* maybe a duplicate key: jansson's error */
+    const fr__txnspan *sp = &r->span[r->n - 1];
+    for (size_t k = sp->m0; k < r->nmem; k++)
+      if (r->mem[k].khash == h && r->mem[k].klen == n && memcmp(r->mem[k].key, kept, n) == 0)
+        return 0;
+  }
+  x->keys |= bit;
   fr__member *m = &r->mem[r->nmem++];
   memset(m, 0, sizeof *m);
   m->key = kept;
@@ -252,6 +276,7 @@ static int begin_txn(reader *x) {
   r->span[r->n].nm = 0;
   r->n++;
   x->txn_depth = 1;
+  x->keys = 0;
   return 1;
 }
 
@@ -321,7 +346,7 @@ int fr__txnjson_read(fr__txnjson *r, const char *body, size_t len, fr__reqpool *
   if (fr__buf_reserve(&r->unescaped, len + 1) ||
       fr__reqpool_reserve(pool, yajl_bound(len)))
     return FR_ENOMEM;
-  reader x = {.r = r, .body = body, .len = len};
+  reader x = {.r = r, .body = body, .len = len, .ascii = is_ascii(body, len)};
   yajl_alloc_funcs af = {pool_malloc, pool_realloc, pool_free, pool};
   yajl_handle h = yajl_alloc(&callbacks, &af, &x);
   if (!h)

@@ -505,6 +505,48 @@ Test(featurize, missing_entity_key_means_no_entity) {
   unload(&fx);
 }
 
+/* An entity key longer than the hashing buffer (4096 bytes) is refused
+ * with the entity named, and the transaction changes no state: the next
+ * transaction of the card sees only the earlier one. */
+Test(featurize, overlong_entity_key_is_refused_online) {
+  const char *spec =
+      "features:\n"
+      "  - {name: pair_n, kind: count, entity: card_merchant, window: 1d}\n"
+      "  - {name: card_n, kind: count, entity: card, window: 1d}\n";
+  fixture fx;
+  load(&fx, spec,
+       "a,10,C1,M1,1,x,,,,,0\n"
+       "b,20,C1,M1,1,x,,,,,0\n");
+  fr_error err = {0};
+  fr_state_options o;
+  fr_state_options_default(&o);
+  fr_state *st = fr_state_new_memory(fx.f, &o, &err);
+  cr_assert_not_null(st, "%s", err.msg);
+  fr_field fields[16];
+  float row[2];
+  fr_txn txn;
+  fr_dataset_txn(fx.d, fx.t->source_row[0], fields, &txn);
+  cr_assert_eq(fr_featurize(fx.f, &txn, st, row, 1, &err), 0, "%s", err.msg);
+  static char longkey[5000];
+  memset(longkey, 'M', sizeof longkey);
+  fr_dataset_txn(fx.d, fx.t->source_row[1], fields, &txn);
+  int mcol = fr_schema_find(fx.s, "merchant");
+  fields[mcol].str = longkey;
+  fields[mcol].len = sizeof longkey;
+  cr_assert_eq(fr_featurize(fx.f, &txn, st, row, 1, &err), FR_EINVAL);
+  cr_assert(strstr(err.msg, "card_merchant") && strstr(err.msg, "key longer than"), "%s",
+            err.msg);
+  cr_assert_eq(fr_state_size(st), 2); /* C1 and (C1, M1) from row a only */
+  fr_dataset_txn(fx.d, fx.t->source_row[1], fields, &txn);
+  cr_assert_eq(fr_featurize(fx.f, &txn, st, row, 1, &err), 0, "%s", err.msg);
+  /* Counts of the earlier events in the window: a only, not the refused
+   * transaction (which would make them 2). */
+  cr_assert_eq(row[0], 1, "pair_n %g", (double)row[0]);
+  cr_assert_eq(row[1], 1, "card_n %g", (double)row[1]);
+  fr_state_free(st);
+  unload(&fx);
+}
+
 Test(featurize, late_events_online) {
   /* Allowed lateness 100 s.  After an event at 1000: one at 950 is late but
    * within the lateness: inserted in order (a later query counts it); one

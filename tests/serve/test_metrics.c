@@ -6,6 +6,7 @@
  * observation.
  */
 #include <criterion/criterion.h>
+#include <float.h>
 #include <math.h>
 #include <locale.h>
 #include <pthread.h>
@@ -179,6 +180,43 @@ Test(buf, float_format_matches_fr_fmt_float) {
     fr__buf_json_float(&b, v);
     cr_assert_str_eq(fr__buf_cstr(&b), want, "value bits %08x (locale de: %d)", bits, de);
     fr__buf_close(&b);
+  }
+  /* Edge cases: zeros, the extremes, subnormals, the switch between fixed
+   * and exponent notation, carries that add a digit (9.9999999e-5), and
+   * every float near a few decimal midpoints (where the 9 printed digits
+   * end in 5 then zeros and are rounded again). */
+  float edge[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.5f, 0.1f, 1e-4f, 9.99999e-5f, 1e-5f, 123456.0f,
+                  1234567.0f, 12345678.0f, 123456789.0f, 1e10f, FLT_MAX, -FLT_MAX, FLT_MIN,
+                  1e-45f, 3e-44f, 0.099999994f, 0.99999994f, 9.9999999e-5f, 999999.94f,
+                  0.000123449995f, 0.12345f, 1.5f, 2.5e-7f};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+    for (int step = -64; step <= 64; step++) {
+      float v = edge[i];
+      for (int k = 0; k < (step < 0 ? -step : step); k++)
+        v = nextafterf(v, step < 0 ? -INFINITY : INFINITY);
+      if (!isfinite(v))
+        continue;
+      char want[40];
+      fr_fmt_float(want, sizeof want, v);
+      fr__buf b = {0};
+      fr__buf_json_float(&b, v);
+      cr_assert_str_eq(fr__buf_cstr(&b), want, "value %.9g (locale de: %d)", (double)v, de);
+      fr__buf_close(&b);
+    }
+  }
+  /* Floats with few significant bits, m * 2^-k: their exact decimal values
+   * are short, so digits dropped in rounding are often exactly 5 then zeros
+   * (ties, which printf rounds to even). */
+  for (int k = 0; k <= 60; k += 1) {
+    for (int mm = 1; mm <= 3000; mm++) {
+      float v = ldexpf((float)mm, -k);
+      char want[40];
+      fr_fmt_float(want, sizeof want, v);
+      fr__buf b = {0};
+      fr__buf_json_float(&b, v);
+      cr_assert_str_eq(fr__buf_cstr(&b), want, "value %d * 2^-%d", mm, k);
+      fr__buf_close(&b);
+    }
   }
   setlocale(LC_ALL, "C");
 }
