@@ -1125,8 +1125,14 @@ typedef struct offline {
   size_t nscols;
   src_col **slot_cols; /* per slot: columns its features and events read */
   size_t *nslot_cols;
-  uint64_t *idhash;    /* per data row: the transaction id's hash as
-                          make_tuple computes it (NULL: no id column) */
+  int has_id;          /* the slots' tuples carry a transaction id hash */
+  src_col idc;         /* where to read the id (col = 0: one field) */
+  /* Scratch of offline_slot, sized for the largest slot and reused by each
+   * (so only the first slot's pass touches fresh pages). */
+  uint32_t *first;     /* max entities + 1 */
+  uint32_t *perm;      /* rows */
+  double *tuples;      /* rows * largest stride */
+  size_t tuples_bytes;
 } offline;
 
 static void offline_free(offline *o) {
@@ -1154,7 +1160,9 @@ static void offline_free(offline *o) {
   free(o->scols);
   free(o->slot_cols);
   free(o->nslot_cols);
-  free(o->idhash);
+  free(o->first);
+  free(o->perm);
+  free(o->tuples);
   memset(o, 0, sizeof *o);
 }
 
@@ -1297,27 +1305,31 @@ static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d)
       goto done;
     rc = FR_ENOMEM;
   }
-  /* The transaction id's hash, once per row for every slot's event tuples
-   * (the same value make_tuple computes from the field online). */
+  size_t maxent = 0, maxstride = 0;
+  for (size_t s = 0; s < f->nslots; s++) {
+    if (o->nent[s] > maxent)
+      maxent = o->nent[s];
+    if (f->slots[s].stride > maxstride)
+      maxstride = f->slots[s].stride;
+  }
+  if (f->nslots) {
+    o->first = malloc((maxent + 1) * sizeof *o->first);
+    o->perm = malloc((rows ? rows : 1) * sizeof *o->perm);
+    o->tuples = malloc((rows ? rows : 1) * maxstride * sizeof *o->tuples);
+    if (!o->first || !o->perm || !o->tuples)
+      goto done;
+  }
+  /* The transaction id's column, hashed only where a replay check can read
+   * the hash (see offline_slot). */
   int idc = f->nslots ? f->slots[0].id_col : -1;
   if (idc >= 0) {
-    src_col c = {idc, fr__dataset_numbers(d, (size_t)idc), NULL, NULL};
+    src_col c = {0, fr__dataset_numbers(d, (size_t)idc), NULL, NULL};
     if (!c.num && (c.ids = fr__dataset_string_ids(d, (size_t)idc)) != NULL) {
       size_t nd;
       c.dict = fr__dataset_dict(d, (size_t)idc, &nd);
     }
-    if (!(o->idhash = malloc((rows ? rows : 1) * sizeof *o->idhash)))
-      goto done;
-    fr_field fl[1];
-    for (size_t r = 0; r < rows; r++) {
-      src_col one = c;
-      one.col = 0;
-      fill_fields(&one, 1, r, fl);
-      uint64_t h = 0;
-      if (field_value_hash(&fl[0], &h) && h == 0)
-        h = 1;
-      o->idhash[r] = h;
-    }
+    o->idc = c;
+    o->has_id = 1;
   }
   rc = 1;
 done:
@@ -1400,13 +1412,9 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
   size_t rows = fr_dataset_rows(d), cols = t->cols, n = o->nent[s];
   size_t stride = sl->stride;
   const uint32_t *ids = o->ids[s];
-  uint32_t *first = calloc(n + 1, sizeof *first);
-  uint32_t *perm = malloc((rows ? rows : 1) * sizeof *perm);
-  if (!first || !perm) {
-    free(first);
-    free(perm);
-    return FR_ENOMEM;
-  }
+  uint32_t *first = o->first, *perm = o->perm;
+  double *tuples = o->tuples;
+  memset(first, 0, (n + 1) * sizeof *first);
   for (size_t i = 0; i < rows; i++) {
     uint32_t id = ids[order[i]];
     if (id == UINT32_MAX)
@@ -1417,19 +1425,12 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
   for (size_t e = 0; e < n; e++)
     first[e + 1] += first[e];
   size_t m = first[n];
-  double *tuples = malloc((m ? m : 1) * stride * sizeof *tuples);
-  if (!tuples) {
-    free(first);
-    free(perm);
-    return FR_ENOMEM;
-  }
   const src_col *sc = o->slot_cols[s];
   size_t nsc = o->nslot_cols[s];
   int cached = 1;
   for (size_t k = 0; k < sl->nhash; k++)
     cached &= o->hids[s][k] != NULL;
   fr_txn txn = {.fields = fields, .nfields = fr_schema_ncols(f->schema)};
-  double tuple[FR__MAX_TUPLE];
   for (size_t i = 0; i < rows; i++) {
     size_t r = order[i];
     uint32_t id = ids[r];
@@ -1442,10 +1443,11 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
       uint32_t hid = o->hids[s][h][r];
       hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
     }
-    uint64_t idh = o->idhash ? o->idhash[r] : 0;
-    make_tuple(sl, &txn, tuple, cached ? hashes : NULL, o->idhash ? &idh : NULL);
+    /* A stand-in for the id's hash (see below). */
+    uint64_t idh = 1;
     size_t k = first[id]++;
-    memcpy(tuples + k * stride, tuple, stride * sizeof *tuple);
+    make_tuple(sl, &txn, tuples + k * stride, cached ? hashes : NULL,
+               o->has_id ? &idh : NULL);
     perm[k] = (uint32_t)i;
   }
   /* first[e] now is the end of entity e's rows: shift back. */
@@ -1461,7 +1463,22 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
     for (size_t k = first[e]; k < first[e + 1]; k++) {
       if (k + PREFETCH_ROWS < m)
         __builtin_prefetch(t->x + (size_t)perm[k + PREFETCH_ROWS] * cols + out0, 1);
-      const double *tp = tuples + k * stride;
+      double *tp = tuples + k * stride;
+      /* The id's hash is read only by the replay check of an insert, which
+       * compares it with the logged events of the same event time: the
+       * entity's neighbouring rows of equal time (its rows are in time
+       * order, and an event of the newest time is never pruned).  Only
+       * those rows need the hash make_tuple computes online; every other
+       * row keeps the stand-in, which nothing compares. */
+      if (o->has_id && ((k > first[e] && tp[-(ptrdiff_t)stride] == tp[0]) ||
+                        (k + 1 < first[e + 1] && tp[stride] == tp[0]))) {
+        fr_field fl;
+        fill_fields(&o->idc, 1, order[perm[k]], &fl);
+        uint64_t h = 0;
+        if (field_value_hash(&fl, &h) && h == 0)
+          h = 1;
+        memcpy(&tp[stride - 1], &h, sizeof h);
+      }
       slot_features(f, sl, &ent, tp, t->x + (size_t)perm[k] * cols);
       if (fr__entity_insert(&ent, sl, tp, 0.0) < 0) {
         rc = FR_ENOMEM;
@@ -1470,9 +1487,6 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
     }
   }
   fr__entity_clear(&ent);
-  free(tuples);
-  free(first);
-  free(perm);
   return rc;
 }
 
