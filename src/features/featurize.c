@@ -422,6 +422,44 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
   return (double)d;
 }
 
+/* The exact windows of a slot with one value, as the loop in slot_features
+ * computes them with run_add_event / run_store (same operations, same
+ * order, so the same results), with the running count, n, sum, min and max
+ * in registers rather than in a `running` block in memory, where each
+ * event's additions wait for the previous event's stores.  Returns the log
+ * index where the longest exact window starts. */
+static uint32_t exact_windows_1(const fr__slot *sl, const fr__entity *e,
+                                uint32_t end, double t, double *res,
+                                double *rng) {
+  size_t stride = sl->stride, rs = 1 + 5;
+  double count = 0, n = 0, sum = 0, mn = INFINITY, mx = -INFINITY;
+  uint32_t i = end;
+  for (size_t k = 0; k < sl->nexact; k++) {
+    double from = t - sl->win[k].w;
+    while (i > 0 && e->ev[(size_t)(i - 1) * stride] >= from) {
+      double x = e->ev[(size_t)(i - 1) * stride + 1];
+      count += 1;
+      if (!isnan(x)) {
+        n += 1;
+        sum += x;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+      }
+      i--;
+    }
+    double *o = res + k * rs;
+    o[0] = count;
+    o[1 + R_N] = n;
+    o[1 + R_SUM] = sum;
+    o[1 + R_MIN] = mn;
+    o[1 + R_MAX] = mx;
+    o[1 + R_M2] = 0;
+    rng[3 * k] = i;
+    rng[3 * k + 1] = rng[3 * k + 2] = 0;
+  }
+  return i;
+}
+
 /* Sum of squared deviations from `mean` of value k over log events
  * [from, end) and buckets [b0, b1). */
 static double window_m2(const fr__slot *sl, const fr__entity *e, uint32_t from,
@@ -471,7 +509,9 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
     /* Exact windows, ascending: one backward pass over the log. */
     run_init(&run, nv);
     uint32_t i = end;
-    for (size_t k = 0; k < sl->nexact; k++) {
+    if (nv == 1)
+      i = exact_windows_1(sl, e, end, t, res, rng);
+    for (size_t k = 0; nv != 1 && k < sl->nexact; k++) {
       double from = t - sl->win[k].w;
       while (i > 0 && e->ev[(size_t)(i - 1) * stride] >= from) {
         run_add_event(&run, e->ev + (size_t)(i - 1) * stride, nv);
@@ -1132,7 +1172,6 @@ typedef struct offline {
   uint32_t *first;     /* max entities + 1 */
   uint32_t *perm;      /* rows */
   double *tuples;      /* rows * largest stride */
-  size_t tuples_bytes;
 } offline;
 
 static void offline_free(offline *o) {
