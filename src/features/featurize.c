@@ -1004,6 +1004,30 @@ typedef struct kr {
 /* keys[r] (UINT64_MAX = missing) -> ids[r] dense in sorted key order. */
 static int densify(const uint64_t *keys, size_t rows, uint32_t *ids,
                    uint64_t *ndistinct) {
+  /* Keys of a small range (composite keys of dictionary ids: at most the
+   * product of the columns' distinct counts): number them through a table
+   * indexed by key, one pass over the range, instead of sorting. */
+  uint64_t lim = (uint64_t)rows * 4 + 65536, top = 0;
+  for (size_t r = 0; r < rows && top < lim; r++)
+    if (keys[r] != UINT64_MAX && keys[r] >= top)
+      top = keys[r] + 1;
+  if (top < lim) {
+    uint32_t *map = calloc(top ? top : 1, sizeof *map);
+    if (!map)
+      return FR_ENOMEM;
+    for (size_t r = 0; r < rows; r++)
+      if (keys[r] != UINT64_MAX)
+        map[keys[r]] = 1;
+    uint32_t next = 0;
+    for (uint64_t k = 0; k < top; k++)
+      if (map[k])
+        map[k] = ++next; /* id + 1, in key order as the sort gives */
+    for (size_t r = 0; r < rows; r++)
+      ids[r] = keys[r] == UINT64_MAX ? UINT32_MAX : map[keys[r]] - 1;
+    *ndistinct = next;
+    free(map);
+    return 0;
+  }
   kr *a = malloc((rows ? rows : 1) * sizeof *a);
   kr *b = malloc((rows ? rows : 1) * sizeof *b);
   size_t *cnt = malloc(65537 * sizeof *cnt);
