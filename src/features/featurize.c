@@ -1462,6 +1462,107 @@ static int offline_stateless(const fr_featurizer *f, const offline *o,
 /* Rows ahead whose output the slot replay prefetches. */
 #define PREFETCH_ROWS 32
 
+size_t fr__offline_inorder_bytes = (size_t)8 << 20;
+
+/* The hash make_tuple computes online for the transaction id of data row
+ * r (0 = no id). */
+static uint64_t offline_id_hash(const offline *o, size_t r) {
+  fr_field fl;
+  fill_fields(&o->idc, 1, r, &fl);
+  uint64_t h = 0;
+  if (field_value_hash(&fl, &h) && h == 0)
+    h = 1;
+  return h;
+}
+
+/* Estimated bytes of all of slot sl's records at once, when the replay
+ * keeps them side by side: per entity the record and a log of the events
+ * within its horizon (the rows' share of the data set's time span), plus
+ * buckets. */
+static double inorder_bytes(const fr__slot *sl, size_t n, size_t rows,
+                            const fr_table *t) {
+  double span = rows ? t->event_time[rows - 1] - t->event_time[0] : 0;
+  double share = span > 0 ? sl->exact_horizon / span : 1;
+  if (!(share < 1))
+    share = 1;
+  double b = (double)n * (sizeof(fr__entity) + 4.0 * sl->stride * 8) +
+             (double)rows * share * sl->stride * 8;
+  if (sl->bucket_width > 0)
+    b += (double)n * (sl->bucket_horizon / sl->bucket_width + 2) * sl->bstride * 8;
+  return b;
+}
+
+/* Pass 2 for slot s when its records fit in cache together
+ * (inorder_bytes <= fr__offline_inorder_bytes: few entities, such as cards
+ * or merchants): rows in time order, each entity's record in an array
+ * indexed by its dense id, slot_features then insert, so the data set's
+ * columns are read and the table written in sequence.  Every record sees
+ * the events it sees in the entity-by-entity replay, in the same order. */
+static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
+                                size_t s, const size_t *order,
+                                fr_field *fields, fr_table *t, size_t rows) {
+  const fr__slot *sl = &f->slots[s];
+  size_t cols = t->cols, n = o->nent[s], stride = sl->stride;
+  const uint32_t *ids = o->ids[s];
+  fr__entity *ents = malloc((n ? n : 1) * sizeof *ents);
+  uint32_t *last = o->has_id ? malloc((n ? n : 1) * sizeof *last) : NULL;
+  if (!ents || (o->has_id && !last)) {
+    free(ents);
+    free(last);
+    return FR_ENOMEM;
+  }
+  for (size_t e = 0; e < n; e++)
+    fr__entity_init(&ents[e]);
+  const src_col *sc = o->slot_cols[s];
+  size_t nsc = o->nslot_cols[s];
+  int cached = 1;
+  for (size_t k = 0; k < sl->nhash; k++)
+    cached &= o->hids[s][k] != NULL;
+  fr_txn txn = {.fields = fields, .nfields = fr_schema_ncols(f->schema)};
+  double tuple[FR__MAX_TUPLE];
+  int rc = 0;
+  for (size_t i = 0; i < rows && !rc; i++) {
+    size_t r = order[i];
+    uint32_t id = ids[r];
+    float *out = t->x + i * cols;
+    if (id == UINT32_MAX) {
+      slot_missing(f, sl, out);
+      continue;
+    }
+    fill_fields(sc, nsc, r, fields);
+    txn.event_time = t->event_time[i];
+    uint64_t hashes[FR__MAX_VALS];
+    for (size_t h = 0; cached && h < sl->nhash; h++) {
+      uint32_t hid = o->hids[s][h][r];
+      hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
+    }
+    uint64_t idh = 1; /* stand-in, as in offline_slot */
+    fr__entity *ent = &ents[id];
+    if (o->has_id && ent->n > 0 &&
+        ent->ev[(size_t)(ent->n - 1) * stride] == txn.event_time) {
+      /* The log's newest event has this event time (rows come in time
+       * order, so it is the last inserted one, row last[id]): the replay
+       * check compares the two ids, so both get their real hash.  Earlier
+       * events of this time got theirs when their successor came. */
+      uint64_t hp = offline_id_hash(o, last[id]);
+      memcpy(&ent->ev[(size_t)ent->n * stride - 1], &hp, sizeof hp);
+      idh = offline_id_hash(o, r);
+    }
+    make_tuple(sl, &txn, tuple, cached ? hashes : NULL, o->has_id ? &idh : NULL);
+    slot_features(f, sl, ent, tuple, out);
+    int ins = fr__entity_insert(ent, sl, tuple, 0.0);
+    if (ins < 0)
+      rc = FR_ENOMEM;
+    else if (ins == 0 && last)
+      last[id] = (uint32_t)r;
+  }
+  for (size_t e = 0; e < n; e++)
+    fr__entity_clear(&ents[e]);
+  free(ents);
+  free(last);
+  return rc;
+}
+
 /* Pass 2 for slot s.  (a) A counting sort of the time positions by entity
  * (stable: each entity's rows stay in time order); (b) in time order, each
  * row's event tuple (make_tuple) written at its place in entity order, so
@@ -1473,6 +1574,8 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
                         fr_field *fields, fr_table *t) {
   const fr__slot *sl = &f->slots[s];
   size_t rows = fr_dataset_rows(d), cols = t->cols, n = o->nent[s];
+  if (inorder_bytes(sl, n, rows, t) <= (double)fr__offline_inorder_bytes)
+    return offline_slot_inorder(f, o, s, order, fields, t, rows);
   size_t stride = sl->stride;
   const uint32_t *ids = o->ids[s];
   uint32_t *first = o->first, *perm = o->perm;
@@ -1535,11 +1638,7 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
        * row keeps the stand-in, which nothing compares. */
       if (o->has_id && ((k > first[e] && tp[-(ptrdiff_t)stride] == tp[0]) ||
                         (k + 1 < first[e + 1] && tp[stride] == tp[0]))) {
-        fr_field fl;
-        fill_fields(&o->idc, 1, order[perm[k]], &fl);
-        uint64_t h = 0;
-        if (field_value_hash(&fl, &h) && h == 0)
-          h = 1;
+        uint64_t h = offline_id_hash(o, order[perm[k]]);
         memcpy(&tp[stride - 1], &h, sizeof h);
       }
       slot_features(f, sl, &ent, tp, t->x + (size_t)perm[k] * cols);
