@@ -7,7 +7,7 @@
  * they find an entity's record: online through the keyed hash of its key in
  * a state store, offline through dense per-row entity numbers computed once
  * from the data set's string dictionaries (no hashing or locking per row),
- * replaying one entity at a time (see "Offline replay" below).  Both
+ * replaying one slot at a time (see "Offline replay" below).  Both
  * partition transactions into entities by the same key text and feed each
  * entity its events in the same order, so they give the same features bit
  * for bit; the tests replay streams both ways.
@@ -1150,18 +1150,26 @@ static int slot_ids(const fr_dataset *d, const fr__slot *sl, uint32_t *ids,
   return rc;
 }
 
-/* Offline replay, entity by entity.  An entity's features depend only on
- * its own earlier events, so instead of replaying rows in time order against
- * every entity's record at once (a cache miss on some record per row and
- * slot, and all records of the data set in memory), each slot is replayed
- * on its own: its rows grouped by entity (a counting sort of the time-ordered
- * rows by dense entity id, stable, so each entity's rows stay in event-time
- * order, ties in file order), and each entity's rows run through the same
- * slot_features + insert as online, on one scratch record that is emptied
- * between entities and stays in cache.  The record sees exactly the events
- * it would see in a time-ordered replay, so the features are the same bit
- * for bit.  Stateless features are computed in a separate pass in time
- * order.
+/* Offline replay, slot by slot.  An entity's features depend only on its
+ * own earlier events, so each slot is replayed on its own, in one of two
+ * ways chosen by the estimated size of all its records at once
+ * (inorder_bytes against fr__offline_inorder_bytes):
+ *
+ * - few entities (cards, merchants: records that fit in cache together):
+ *   rows in time order against an array of records indexed by dense entity
+ *   id (offline_slot_inorder), so the data set's columns are read and the
+ *   feature table written in sequence;
+ * - many entities: entity by entity (offline_slot): the slot's rows grouped
+ *   by entity (a counting sort of the time-ordered rows by dense entity id,
+ *   stable, so each entity's rows stay in event-time order, ties in file
+ *   order), each entity's rows run on one scratch record that is emptied
+ *   between entities and stays in cache, instead of a cache miss on some
+ *   record per row and all records of the data set in memory.
+ *
+ * Both run the same slot_features + insert as online, and every record sees
+ * exactly the events it would see in a time-ordered replay, in the same
+ * order, so the features are the same bit for bit (the tests force both
+ * ways).  Stateless features are computed in a separate pass in time order.
  *
  * Per-dictionary caches hold what the online path computes per row from the
  * text (category positions, distinct-count hashes), so each is computed once
