@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "data/data_internal.h"
 #include "features/internal.h"
@@ -990,6 +991,24 @@ int fr_featurizer_fit(fr_featurizer *f, const fr_dataset *d, const size_t *rows,
   return 0;
 }
 
+/* Asks the kernel to map the whole of a large, fresh buffer at once
+ * (madvise(2) MADV_POPULATE_WRITE, Linux 5.14): cheaper than the one page
+ * fault per 4 KiB page that writing it row by row costs (the CPU time is
+ * still this thread's: the kernel does it in the call).  The pages are the
+ * same zeroed pages either way; where the call is not supported (older
+ * kernels: EINVAL, ignored) nothing changes. */
+static void prefault(void *p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1);
+  uintptr_t b = ((uintptr_t)p + bytes) & ~(page - 1);
+  if (bytes >= ((size_t)1 << 20) && b > a)
+    (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 /* ---- offline: dense entity numbers ---------------------------------------
  * Each row's entity of each slot as a number 0..n-1, from the data set's
  * string dictionaries (equal text = equal dictionary id), combined column by
@@ -1695,6 +1714,8 @@ fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
     return NULL;
   }
   fr_table *t = fr_table_new(rows, cols);
+  if (t) /* every byte of it is written below */
+    prefault(t->x, rows * cols * sizeof *t->x);
   fr_field *fields = calloc(ncols ? ncols : 1, sizeof *fields);
   const size_t *order = fr_dataset_time_order(d);
   offline o;
