@@ -1220,6 +1220,8 @@ typedef struct offline {
   src_col idc;         /* where to read the id (col = 0: one field) */
   /* Scratch of offline_slot, sized for the largest slot and reused by each
    * (so only the first slot's pass touches fresh pages). */
+  char *inorder;       /* per slot: replayed in time order
+                          (offline_slot_inorder), else entity by entity */
   uint32_t *first;     /* max entities + 1 */
   uint32_t *perm;      /* rows */
   double *tuples;      /* rows * largest stride */
@@ -1250,6 +1252,7 @@ static void offline_free(offline *o) {
   free(o->scols);
   free(o->slot_cols);
   free(o->nslot_cols);
+  free(o->inorder);
   free(o->first);
   free(o->perm);
   free(o->tuples);
@@ -1296,6 +1299,38 @@ static void mark(char *used, size_t ncols, int col) {
 
 static void fill_fields(const src_col *cols, size_t n, size_t r,
                         fr_field *fields);
+
+size_t fr__offline_inorder_bytes = (size_t)8 << 20;
+
+/* Rows ahead whose entity record the time-order replay prefetches. */
+#define INORDER_AHEAD 8
+
+/* The hash make_tuple computes online for the transaction id of data row
+ * r (0 = no id). */
+static uint64_t offline_id_hash(const offline *o, size_t r) {
+  fr_field fl;
+  fill_fields(&o->idc, 1, r, &fl);
+  uint64_t h = 0;
+  if (field_value_hash(&fl, &h) && h == 0)
+    h = 1;
+  return h;
+}
+
+/* Estimated bytes of all of slot sl's records at once, when the replay
+ * keeps them side by side: per entity the record and a log of the events
+ * within its horizon (the rows' share of the data set's time span `span`),
+ * plus buckets. */
+static double inorder_bytes(const fr__slot *sl, size_t n, size_t rows,
+                            double span) {
+  double share = span > 0 ? sl->exact_horizon / span : 1;
+  if (!(share < 1))
+    share = 1;
+  double b = (double)n * (sizeof(fr__entity) + 4.0 * sl->stride * 8) +
+             (double)rows * share * sl->stride * 8;
+  if (sl->bucket_width > 0)
+    b += (double)n * (sl->bucket_horizon / sl->bucket_width + 2) * sl->bstride * 8;
+  return b;
+}
 
 /* 1 ready, 0 not possible (use the state-store path), <0 error. */
 static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d) {
@@ -1395,14 +1430,27 @@ static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d)
       goto done;
     rc = FR_ENOMEM;
   }
+  /* Which slots are replayed in time order; the others share one scratch
+   * for the entity-by-entity replay. */
+  const size_t *order = fr_dataset_time_order(d);
+  double span = rows && order ? fr_dataset_event_time(d, order[rows - 1]) -
+                                    fr_dataset_event_time(d, order[0])
+                              : 0;
+  if (!(o->inorder = calloc(ns, 1)))
+    goto done;
   size_t maxent = 0, maxstride = 0;
   for (size_t s = 0; s < f->nslots; s++) {
+    if (inorder_bytes(&f->slots[s], o->nent[s], rows, span) <=
+        (double)fr__offline_inorder_bytes) {
+      o->inorder[s] = 1;
+      continue;
+    }
     if (o->nent[s] > maxent)
       maxent = o->nent[s];
     if (f->slots[s].stride > maxstride)
       maxstride = f->slots[s].stride;
   }
-  if (f->nslots) {
+  if (maxstride) {
     o->first = malloc((maxent + 1) * sizeof *o->first);
     o->perm = malloc((rows ? rows : 1) * sizeof *o->perm);
     o->tuples = malloc((rows ? rows : 1) * maxstride * sizeof *o->tuples);
@@ -1488,39 +1536,6 @@ static int offline_stateless(const fr_featurizer *f, const offline *o,
 
 /* Rows ahead whose output the slot replay prefetches. */
 #define PREFETCH_ROWS 32
-
-size_t fr__offline_inorder_bytes = (size_t)8 << 20;
-
-/* Rows ahead whose entity record the time-order replay prefetches. */
-#define INORDER_AHEAD 8
-
-/* The hash make_tuple computes online for the transaction id of data row
- * r (0 = no id). */
-static uint64_t offline_id_hash(const offline *o, size_t r) {
-  fr_field fl;
-  fill_fields(&o->idc, 1, r, &fl);
-  uint64_t h = 0;
-  if (field_value_hash(&fl, &h) && h == 0)
-    h = 1;
-  return h;
-}
-
-/* Estimated bytes of all of slot sl's records at once, when the replay
- * keeps them side by side: per entity the record and a log of the events
- * within its horizon (the rows' share of the data set's time span), plus
- * buckets. */
-static double inorder_bytes(const fr__slot *sl, size_t n, size_t rows,
-                            const fr_table *t) {
-  double span = rows ? t->event_time[rows - 1] - t->event_time[0] : 0;
-  double share = span > 0 ? sl->exact_horizon / span : 1;
-  if (!(share < 1))
-    share = 1;
-  double b = (double)n * (sizeof(fr__entity) + 4.0 * sl->stride * 8) +
-             (double)rows * share * sl->stride * 8;
-  if (sl->bucket_width > 0)
-    b += (double)n * (sl->bucket_horizon / sl->bucket_width + 2) * sl->bstride * 8;
-  return b;
-}
 
 /* Pass 2 for slot s when its records fit in cache together
  * (inorder_bytes <= fr__offline_inorder_bytes: few entities, such as cards
@@ -1617,7 +1632,7 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
                         fr_field *fields, fr_table *t) {
   const fr__slot *sl = &f->slots[s];
   size_t rows = fr_dataset_rows(d), cols = t->cols, n = o->nent[s];
-  if (inorder_bytes(sl, n, rows, t) <= (double)fr__offline_inorder_bytes)
+  if (o->inorder[s])
     return offline_slot_inorder(f, o, s, order, fields, t, rows);
   size_t stride = sl->stride;
   const uint32_t *ids = o->ids[s];
