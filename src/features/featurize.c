@@ -7,7 +7,7 @@
  * they find an entity's record: online through the keyed hash of its key in
  * a state store, offline through dense per-row entity numbers computed once
  * from the data set's string dictionaries (no hashing or locking per row),
- * replaying one entity at a time (see "Offline replay" below).  Both
+ * replaying one slot at a time (see "Offline replay" below).  Both
  * partition transactions into entities by the same key text and feed each
  * entity its events in the same order, so they give the same features bit
  * for bit; the tests replay streams both ways.
@@ -19,6 +19,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "data/data_internal.h"
 #include "features/internal.h"
@@ -422,6 +423,44 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
   return (double)d;
 }
 
+/* The exact windows of a slot with one value, as the loop in slot_features
+ * computes them with run_add_event / run_store (same operations, same
+ * order, so the same results), with the running count, n, sum, min and max
+ * in registers rather than in a `running` block in memory, where each
+ * event's additions wait for the previous event's stores.  Returns the log
+ * index where the longest exact window starts. */
+static uint32_t exact_windows_1(const fr__slot *sl, const fr__entity *e,
+                                uint32_t end, double t, double *res,
+                                double *rng) {
+  size_t stride = sl->stride, rs = 1 + 5;
+  double count = 0, n = 0, sum = 0, mn = INFINITY, mx = -INFINITY;
+  uint32_t i = end;
+  for (size_t k = 0; k < sl->nexact; k++) {
+    double from = t - sl->win[k].w;
+    while (i > 0 && e->ev[(size_t)(i - 1) * stride] >= from) {
+      double x = e->ev[(size_t)(i - 1) * stride + 1];
+      count += 1;
+      if (!isnan(x)) {
+        n += 1;
+        sum += x;
+        mn = x < mn ? x : mn;
+        mx = x > mx ? x : mx;
+      }
+      i--;
+    }
+    double *o = res + k * rs;
+    o[0] = count;
+    o[1 + R_N] = n;
+    o[1 + R_SUM] = sum;
+    o[1 + R_MIN] = mn;
+    o[1 + R_MAX] = mx;
+    o[1 + R_M2] = 0;
+    rng[3 * k] = i;
+    rng[3 * k + 1] = rng[3 * k + 2] = 0;
+  }
+  return i;
+}
+
 /* Sum of squared deviations from `mean` of value k over log events
  * [from, end) and buckets [b0, b1). */
 static double window_m2(const fr__slot *sl, const fr__entity *e, uint32_t from,
@@ -471,7 +510,9 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
     /* Exact windows, ascending: one backward pass over the log. */
     run_init(&run, nv);
     uint32_t i = end;
-    for (size_t k = 0; k < sl->nexact; k++) {
+    if (nv == 1)
+      i = exact_windows_1(sl, e, end, t, res, rng);
+    for (size_t k = 0; nv != 1 && k < sl->nexact; k++) {
       double from = t - sl->win[k].w;
       while (i > 0 && e->ev[(size_t)(i - 1) * stride] >= from) {
         run_add_event(&run, e->ev + (size_t)(i - 1) * stride, nv);
@@ -974,6 +1015,24 @@ int fr_featurizer_fit(fr_featurizer *f, const fr_dataset *d, const size_t *rows,
   return 0;
 }
 
+/* Asks the kernel to map the whole of a large, fresh buffer at once
+ * (madvise(2) MADV_POPULATE_WRITE, Linux 5.14): cheaper than the one page
+ * fault per 4 KiB page that writing it row by row costs (the CPU time is
+ * still this thread's: the kernel does it in the call).  The pages are the
+ * same zeroed pages either way; where the call is not supported (older
+ * kernels: EINVAL, ignored) nothing changes. */
+static void prefault(void *p, size_t bytes) {
+#ifdef MADV_POPULATE_WRITE
+  uintptr_t page = 4096, a = ((uintptr_t)p + page - 1) & ~(page - 1);
+  uintptr_t b = ((uintptr_t)p + bytes) & ~(page - 1);
+  if (bytes >= ((size_t)1 << 20) && b > a)
+    (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}
+
 /* ---- offline: dense entity numbers ---------------------------------------
  * Each row's entity of each slot as a number 0..n-1, from the data set's
  * string dictionaries (equal text = equal dictionary id), combined column by
@@ -988,6 +1047,30 @@ typedef struct kr {
 /* keys[r] (UINT64_MAX = missing) -> ids[r] dense in sorted key order. */
 static int densify(const uint64_t *keys, size_t rows, uint32_t *ids,
                    uint64_t *ndistinct) {
+  /* Keys of a small range (composite keys of dictionary ids: at most the
+   * product of the columns' distinct counts): number them through a table
+   * indexed by key, one pass over the range, instead of sorting. */
+  uint64_t lim = (uint64_t)rows * 4 + 65536, top = 0;
+  for (size_t r = 0; r < rows && top < lim; r++)
+    if (keys[r] != UINT64_MAX && keys[r] >= top)
+      top = keys[r] + 1;
+  if (top < lim) {
+    uint32_t *map = calloc(top ? top : 1, sizeof *map);
+    if (!map)
+      return FR_ENOMEM;
+    for (size_t r = 0; r < rows; r++)
+      if (keys[r] != UINT64_MAX)
+        map[keys[r]] = 1;
+    uint32_t next = 0;
+    for (uint64_t k = 0; k < top; k++)
+      if (map[k])
+        map[k] = ++next; /* id + 1, in key order as the sort gives */
+    for (size_t r = 0; r < rows; r++)
+      ids[r] = keys[r] == UINT64_MAX ? UINT32_MAX : map[keys[r]] - 1;
+    *ndistinct = next;
+    free(map);
+    return 0;
+  }
   kr *a = malloc((rows ? rows : 1) * sizeof *a);
   kr *b = malloc((rows ? rows : 1) * sizeof *b);
   size_t *cnt = malloc(65537 * sizeof *cnt);
@@ -1110,18 +1193,26 @@ static int slot_ids(const fr_dataset *d, const fr__slot *sl, uint32_t *ids,
   return rc;
 }
 
-/* Offline replay, entity by entity.  An entity's features depend only on
- * its own earlier events, so instead of replaying rows in time order against
- * every entity's record at once (a cache miss on some record per row and
- * slot, and all records of the data set in memory), each slot is replayed
- * on its own: its rows grouped by entity (a counting sort of the time-ordered
- * rows by dense entity id, stable, so each entity's rows stay in event-time
- * order, ties in file order), and each entity's rows run through the same
- * slot_features + insert as online, on one scratch record that is emptied
- * between entities and stays in cache.  The record sees exactly the events
- * it would see in a time-ordered replay, so the features are the same bit
- * for bit.  Stateless features are computed in a separate pass in time
- * order.
+/* Offline replay, slot by slot.  An entity's features depend only on its
+ * own earlier events, so each slot is replayed on its own, in one of two
+ * ways chosen by the estimated size of all its records at once
+ * (inorder_bytes against fr__offline_inorder_bytes):
+ *
+ * - few entities (cards, merchants: records that fit in cache together):
+ *   rows in time order against an array of records indexed by dense entity
+ *   id (offline_slot_inorder), so the data set's columns are read and the
+ *   feature table written in sequence;
+ * - many entities: entity by entity (offline_slot): the slot's rows grouped
+ *   by entity (a counting sort of the time-ordered rows by dense entity id,
+ *   stable, so each entity's rows stay in event-time order, ties in file
+ *   order), each entity's rows run on one scratch record that is emptied
+ *   between entities and stays in cache, instead of a cache miss on some
+ *   record per row and all records of the data set in memory.
+ *
+ * Both run the same slot_features + insert as online, and every record sees
+ * exactly the events it would see in a time-ordered replay, in the same
+ * order, so the features are the same bit for bit (the tests force both
+ * ways).  Stateless features are computed in a separate pass in time order.
  *
  * Per-dictionary caches hold what the online path computes per row from the
  * text (category positions, distinct-count hashes), so each is computed once
@@ -1149,8 +1240,15 @@ typedef struct offline {
   size_t nscols;
   src_col **slot_cols; /* per slot: columns its features and events read */
   size_t *nslot_cols;
-  uint64_t *idhash;    /* per data row: the transaction id's hash as
-                          make_tuple computes it (NULL: no id column) */
+  int has_id;          /* the slots' tuples carry a transaction id hash */
+  src_col idc;         /* where to read the id (col = 0: one field) */
+  /* Scratch of offline_slot, sized for the largest slot and reused by each
+   * (so only the first slot's pass touches fresh pages). */
+  char *inorder;       /* per slot: replayed in time order
+                          (offline_slot_inorder), else entity by entity */
+  uint32_t *first;     /* max entities + 1 */
+  uint32_t *perm;      /* rows */
+  double *tuples;      /* rows * largest stride */
 } offline;
 
 static void offline_free(offline *o) {
@@ -1178,7 +1276,10 @@ static void offline_free(offline *o) {
   free(o->scols);
   free(o->slot_cols);
   free(o->nslot_cols);
-  free(o->idhash);
+  free(o->inorder);
+  free(o->first);
+  free(o->perm);
+  free(o->tuples);
   memset(o, 0, sizeof *o);
 }
 
@@ -1222,6 +1323,38 @@ static void mark(char *used, size_t ncols, int col) {
 
 static void fill_fields(const src_col *cols, size_t n, size_t r,
                         fr_field *fields);
+
+size_t fr__offline_inorder_bytes = (size_t)8 << 20;
+
+/* Rows ahead whose entity record the time-order replay prefetches. */
+#define INORDER_AHEAD 8
+
+/* The hash make_tuple computes online for the transaction id of data row
+ * r (0 = no id). */
+static uint64_t offline_id_hash(const offline *o, size_t r) {
+  fr_field fl;
+  fill_fields(&o->idc, 1, r, &fl);
+  uint64_t h = 0;
+  if (field_value_hash(&fl, &h) && h == 0)
+    h = 1;
+  return h;
+}
+
+/* Estimated bytes of all of slot sl's records at once, when the replay
+ * keeps them side by side: per entity the record and a log of the events
+ * within its horizon (the rows' share of the data set's time span `span`),
+ * plus buckets. */
+static double inorder_bytes(const fr__slot *sl, size_t n, size_t rows,
+                            double span) {
+  double share = span > 0 ? sl->exact_horizon / span : 1;
+  if (!(share < 1))
+    share = 1;
+  double b = (double)n * (sizeof(fr__entity) + 4.0 * sl->stride * 8) +
+             (double)rows * share * sl->stride * 8;
+  if (sl->bucket_width > 0)
+    b += (double)n * (sl->bucket_horizon / sl->bucket_width + 2) * sl->bstride * 8;
+  return b;
+}
 
 /* 1 ready, 0 not possible (use the state-store path), <0 error. */
 static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d) {
@@ -1321,27 +1454,44 @@ static int offline_init(offline *o, const fr_featurizer *f, const fr_dataset *d)
       goto done;
     rc = FR_ENOMEM;
   }
-  /* The transaction id's hash, once per row for every slot's event tuples
-   * (the same value make_tuple computes from the field online). */
+  /* Which slots are replayed in time order; the others share one scratch
+   * for the entity-by-entity replay. */
+  const size_t *order = fr_dataset_time_order(d);
+  double span = rows && order ? fr_dataset_event_time(d, order[rows - 1]) -
+                                    fr_dataset_event_time(d, order[0])
+                              : 0;
+  if (!(o->inorder = calloc(ns, 1)))
+    goto done;
+  size_t maxent = 0, maxstride = 0;
+  for (size_t s = 0; s < f->nslots; s++) {
+    if (inorder_bytes(&f->slots[s], o->nent[s], rows, span) <=
+        (double)fr__offline_inorder_bytes) {
+      o->inorder[s] = 1;
+      continue;
+    }
+    if (o->nent[s] > maxent)
+      maxent = o->nent[s];
+    if (f->slots[s].stride > maxstride)
+      maxstride = f->slots[s].stride;
+  }
+  if (maxstride) {
+    o->first = malloc((maxent + 1) * sizeof *o->first);
+    o->perm = malloc((rows ? rows : 1) * sizeof *o->perm);
+    o->tuples = malloc((rows ? rows : 1) * maxstride * sizeof *o->tuples);
+    if (!o->first || !o->perm || !o->tuples)
+      goto done;
+  }
+  /* The transaction id's column, hashed only where a replay check can read
+   * the hash (see offline_slot). */
   int idc = f->nslots ? f->slots[0].id_col : -1;
   if (idc >= 0) {
-    src_col c = {idc, fr__dataset_numbers(d, (size_t)idc), NULL, NULL};
+    src_col c = {0, fr__dataset_numbers(d, (size_t)idc), NULL, NULL};
     if (!c.num && (c.ids = fr__dataset_string_ids(d, (size_t)idc)) != NULL) {
       size_t nd;
       c.dict = fr__dataset_dict(d, (size_t)idc, &nd);
     }
-    if (!(o->idhash = malloc((rows ? rows : 1) * sizeof *o->idhash)))
-      goto done;
-    fr_field fl[1];
-    for (size_t r = 0; r < rows; r++) {
-      src_col one = c;
-      one.col = 0;
-      fill_fields(&one, 1, r, fl);
-      uint64_t h = 0;
-      if (field_value_hash(&fl[0], &h) && h == 0)
-        h = 1;
-      o->idhash[r] = h;
-    }
+    o->idc = c;
+    o->has_id = 1;
   }
   rc = 1;
 done:
@@ -1411,6 +1561,90 @@ static int offline_stateless(const fr_featurizer *f, const offline *o,
 /* Rows ahead whose output the slot replay prefetches. */
 #define PREFETCH_ROWS 32
 
+/* Pass 2 for slot s when its records fit in cache together
+ * (inorder_bytes <= fr__offline_inorder_bytes: few entities, such as cards
+ * or merchants): rows in time order, each entity's record in an array
+ * indexed by its dense id, slot_features then insert, so the data set's
+ * columns are read and the table written in sequence.  Every record sees
+ * the events it sees in the entity-by-entity replay, in the same order. */
+static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
+                                size_t s, const size_t *order,
+                                fr_field *fields, fr_table *t, size_t rows) {
+  const fr__slot *sl = &f->slots[s];
+  size_t cols = t->cols, n = o->nent[s], stride = sl->stride;
+  const uint32_t *ids = o->ids[s];
+  fr__entity *ents = malloc((n ? n : 1) * sizeof *ents);
+  uint32_t *last = o->has_id ? malloc((n ? n : 1) * sizeof *last) : NULL;
+  if (!ents || (o->has_id && !last)) {
+    free(ents);
+    free(last);
+    return FR_ENOMEM;
+  }
+  for (size_t e = 0; e < n; e++)
+    fr__entity_init(&ents[e]);
+  const src_col *sc = o->slot_cols[s];
+  size_t nsc = o->nslot_cols[s];
+  int cached = 1;
+  for (size_t k = 0; k < sl->nhash; k++)
+    cached &= o->hids[s][k] != NULL;
+  fr_txn txn = {.fields = fields, .nfields = fr_schema_ncols(f->schema)};
+  double tuple[FR__MAX_TUPLE];
+  int rc = 0;
+  for (size_t i = 0; i < rows && !rc; i++) {
+    /* The records of rows ahead, in two steps (the record, then the newest
+     * events of its log, which the record points to): with thousands of
+     * entities (card x merchant) they are not all in cache. */
+    if (i + 2 * INORDER_AHEAD < rows) {
+      uint32_t a = ids[order[i + 2 * INORDER_AHEAD]];
+      if (a != UINT32_MAX)
+        __builtin_prefetch(&ents[a].n); /* n, ev: the fields read first */
+    }
+    if (i + INORDER_AHEAD < rows) {
+      uint32_t a = ids[order[i + INORDER_AHEAD]];
+      if (a != UINT32_MAX && ents[a].n > 0)
+        __builtin_prefetch(ents[a].ev + (size_t)(ents[a].n - 1) * stride);
+    }
+    size_t r = order[i];
+    uint32_t id = ids[r];
+    float *out = t->x + i * cols;
+    if (id == UINT32_MAX) {
+      slot_missing(f, sl, out);
+      continue;
+    }
+    fill_fields(sc, nsc, r, fields);
+    txn.event_time = t->event_time[i];
+    uint64_t hashes[FR__MAX_VALS];
+    for (size_t h = 0; cached && h < sl->nhash; h++) {
+      uint32_t hid = o->hids[s][h][r];
+      hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
+    }
+    uint64_t idh = 1; /* stand-in, as in offline_slot */
+    fr__entity *ent = &ents[id];
+    if (o->has_id && ent->n > 0 &&
+        ent->ev[(size_t)(ent->n - 1) * stride] == txn.event_time) {
+      /* The log's newest event has this event time (rows come in time
+       * order, so it is the last inserted one, row last[id]): the replay
+       * check compares the two ids, so both get their real hash.  Earlier
+       * events of this time got theirs when their successor came. */
+      uint64_t hp = offline_id_hash(o, last[id]);
+      memcpy(&ent->ev[(size_t)ent->n * stride - 1], &hp, sizeof hp);
+      idh = offline_id_hash(o, r);
+    }
+    make_tuple(sl, &txn, tuple, cached ? hashes : NULL, o->has_id ? &idh : NULL);
+    slot_features(f, sl, ent, tuple, out);
+    int ins = fr__entity_insert(ent, sl, tuple, 0.0);
+    if (ins < 0)
+      rc = FR_ENOMEM;
+    else if (ins == 0 && last)
+      last[id] = (uint32_t)r;
+  }
+  for (size_t e = 0; e < n; e++)
+    fr__entity_clear(&ents[e]);
+  free(ents);
+  free(last);
+  return rc;
+}
+
 /* Pass 2 for slot s.  (a) A counting sort of the time positions by entity
  * (stable: each entity's rows stay in time order); (b) in time order, each
  * row's event tuple (make_tuple) written at its place in entity order, so
@@ -1422,15 +1656,13 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
                         fr_field *fields, fr_table *t) {
   const fr__slot *sl = &f->slots[s];
   size_t rows = fr_dataset_rows(d), cols = t->cols, n = o->nent[s];
+  if (o->inorder[s])
+    return offline_slot_inorder(f, o, s, order, fields, t, rows);
   size_t stride = sl->stride;
   const uint32_t *ids = o->ids[s];
-  uint32_t *first = calloc(n + 1, sizeof *first);
-  uint32_t *perm = malloc((rows ? rows : 1) * sizeof *perm);
-  if (!first || !perm) {
-    free(first);
-    free(perm);
-    return FR_ENOMEM;
-  }
+  uint32_t *first = o->first, *perm = o->perm;
+  double *tuples = o->tuples;
+  memset(first, 0, (n + 1) * sizeof *first);
   for (size_t i = 0; i < rows; i++) {
     uint32_t id = ids[order[i]];
     if (id == UINT32_MAX)
@@ -1441,19 +1673,12 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
   for (size_t e = 0; e < n; e++)
     first[e + 1] += first[e];
   size_t m = first[n];
-  double *tuples = malloc((m ? m : 1) * stride * sizeof *tuples);
-  if (!tuples) {
-    free(first);
-    free(perm);
-    return FR_ENOMEM;
-  }
   const src_col *sc = o->slot_cols[s];
   size_t nsc = o->nslot_cols[s];
   int cached = 1;
   for (size_t k = 0; k < sl->nhash; k++)
     cached &= o->hids[s][k] != NULL;
   fr_txn txn = {.fields = fields, .nfields = fr_schema_ncols(f->schema)};
-  double tuple[FR__MAX_TUPLE];
   for (size_t i = 0; i < rows; i++) {
     size_t r = order[i];
     uint32_t id = ids[r];
@@ -1466,10 +1691,11 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
       uint32_t hid = o->hids[s][h][r];
       hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
     }
-    uint64_t idh = o->idhash ? o->idhash[r] : 0;
-    make_tuple(sl, &txn, tuple, cached ? hashes : NULL, o->idhash ? &idh : NULL);
+    /* A stand-in for the id's hash (see below). */
+    uint64_t idh = 1;
     size_t k = first[id]++;
-    memcpy(tuples + k * stride, tuple, stride * sizeof *tuple);
+    make_tuple(sl, &txn, tuples + k * stride, cached ? hashes : NULL,
+               o->has_id ? &idh : NULL);
     perm[k] = (uint32_t)i;
   }
   /* first[e] now is the end of entity e's rows: shift back. */
@@ -1485,7 +1711,18 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
     for (size_t k = first[e]; k < first[e + 1]; k++) {
       if (k + PREFETCH_ROWS < m)
         __builtin_prefetch(t->x + (size_t)perm[k + PREFETCH_ROWS] * cols + out0, 1);
-      const double *tp = tuples + k * stride;
+      double *tp = tuples + k * stride;
+      /* The id's hash is read only by the replay check of an insert, which
+       * compares it with the logged events of the same event time: the
+       * entity's neighbouring rows of equal time (its rows are in time
+       * order, and an event of the newest time is never pruned).  Only
+       * those rows need the hash make_tuple computes online; every other
+       * row keeps the stand-in, which nothing compares. */
+      if (o->has_id && ((k > first[e] && tp[-(ptrdiff_t)stride] == tp[0]) ||
+                        (k + 1 < first[e + 1] && tp[stride] == tp[0]))) {
+        uint64_t h = offline_id_hash(o, order[perm[k]]);
+        memcpy(&tp[stride - 1], &h, sizeof h);
+      }
       slot_features(f, sl, &ent, tp, t->x + (size_t)perm[k] * cols);
       if (fr__entity_insert(&ent, sl, tp, 0.0) < 0) {
         rc = FR_ENOMEM;
@@ -1494,9 +1731,6 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
     }
   }
   fr__entity_clear(&ent);
-  free(tuples);
-  free(first);
-  free(perm);
   return rc;
 }
 
@@ -1519,6 +1753,8 @@ fr_table *fr_featurize_dataset(const fr_featurizer *f, const fr_dataset *d,
     return NULL;
   }
   fr_table *t = fr_table_new(rows, cols);
+  if (t) /* every byte of it is written below */
+    prefault(t->x, rows * cols * sizeof *t->x);
   fr_field *fields = calloc(ncols ? ncols : 1, sizeof *fields);
   const size_t *order = fr_dataset_time_order(d);
   offline o;

@@ -279,6 +279,13 @@ int fr__entity_hash(const fr__slot *sl, const fr_txn *txn,
                     const uint8_t key[FR_HASH_KEY_BYTES], uint64_t *h,
                     fr_error *err);
 
+/* featurize.c: the offline replay of a slot keeps all its entities'
+ * records side by side and replays rows in time order when their estimated
+ * size is at most this many bytes (default 8 MiB, about what stays in
+ * cache), else it replays entity by entity on one record.  Both give the
+ * same features; tests set it to force either way. */
+extern size_t fr__offline_inorder_bytes;
+
 /* haversine distance in km between two (lat, lon) points in degrees. */
 double fr__haversine_km(double lat1, double lon1, double lat2, double lon2);
 
