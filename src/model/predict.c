@@ -400,7 +400,7 @@ fr__kernel fr__kernel_pick(const fr_forest *f, fr_simd simd, size_t n) {
     case FR_SIMD_AVX2:
       return n == 1 ? fr__kernel_avx2_ctrees : fr__kernel_avx2_crows;
     default:
-      return fr__kernel_compact;
+      return f->hnodes ? fr__kernel_heap : fr__kernel_compact;
     }
   }
   /* Wide layout.  Gather offsets are 32-bit: row * nfeatures + feature
