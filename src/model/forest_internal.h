@@ -168,6 +168,8 @@ typedef struct fr__hgroup {
   uint8_t depth;     /* D, 1 .. FR__H_MAX_DEPTH */
   uint8_t lanes;     /* 4, 8 or 12 trees in the layout */
   uint8_t ntrees;    /* real trees, 1 .. lanes (the rest are padding) */
+  uint32_t run;      /* groups from this one on with the same depth and
+                        lanes, all full (walked by one call; >= 1) */
 } fr__hgroup;
 #define FR__H_MAX_DEPTH 10
 #define FR__H_MAX_LANES 12
