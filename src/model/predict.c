@@ -363,7 +363,7 @@ static pthread_once_t best_once = PTHREAD_ONCE_INIT;
  * (the best supported one at or below it).  Otherwise: AVX-512, else AVX2,
  * except on AMD CPUs, where gathers are microcoded and cost about one
  * cycle per element: measured on an EPYC (Zen 4) the portable kernels
- * (6 or, complete-tree, 4 instructions per step with no gather) are 1.5-3x
+ * (6 or, complete-tree, 4 instructions per step with no gather) are 2-3x
  * faster than either SIMD kernel at every batch size
  * (docs/benchmarks-forest.md). */
 static void detect_best(void) {
