@@ -505,9 +505,9 @@ int main(int argc, char **argv) {
     }
     if (do_shap && nshap < 8) {
       c.opts.nthreads = 1;
-      /* Build the TreeSHAP coefficient cache outside the timing, as a
-       * server does at load (fr_forest_shap_prepare); report when it is
-       * too large and the direct algorithm runs. */
+      /* Build the Linear TreeSHAP tables outside the timing, as a server
+       * does at load (fr_forest_shap_prepare); report when the model is too
+       * deep for them and the direct algorithm runs. */
       uint64_t tp0 = fr_monotonic_ns();
       fr_error perr;
       int prc = fr_forest_shap_prepare(f, &perr);
@@ -523,11 +523,13 @@ int main(int argc, char **argv) {
                markdown ? "| %s | %.1f | %.1f | %.2f | %.1f | %.1fx | %s |"
                         : "%-18s %12.1f %12.1f %14.2f %16.1f %8.1fx %s",
                model, ours * 1e6, reasons * 1e6, pred1 * 1e6, xgb * 1e6, xgb / ours,
-               prc ? "direct (cache too large)" : "");
+               prc ? "direct (too deep for Linear TreeSHAP)" : "");
       if (!prc)
         snprintf(shap_lines[nshap - 1] + strlen(shap_lines[nshap - 1]) - (markdown ? 2 : 0),
                  sizeof shap_lines[0] - strlen(shap_lines[nshap - 1]) + (markdown ? 2 : 0),
-                 markdown ? "cache, built in %.2f s |" : "cache, built in %.2f s", prep_s);
+                 markdown ? "Linear TreeSHAP, tables built in %.2f s |"
+                          : "Linear TreeSHAP, tables built in %.2f s",
+                 prep_s);
     }
     XGBoosterFree(h);
     fr_forest_free(f);

@@ -261,26 +261,28 @@ FR_EXPORT int fr_forest_export_onnx(const fr_forest *f, const char *path,
  * each row and output, nfeatures contributions then the bias (base margin
  * plus every tree's expected value); they sum to the row's margin (margin
  * units: log-odds for the logistic objectives).  Equal to XGBoost's
- * predict(pred_contribs=True) within 1e-5.  The first call builds a cache of
- * per-leaf coefficients (see fr_forest_shap_prepare) that makes a row cost
- * O(nodes + leaves x depth); without it (too large) the direct algorithm
- * costs O(leaves x depth^2) per tree (docs/benchmarks-forest.md).
- * Thread-safe; after the cache exists, allocates nothing for
- * noutputs x (nfeatures + 1) <= 1024 (and for depth <= 32 without it).  Errors:
- * FR_EINVAL, FR_EUNAVAIL (the model file has no covers, e.g. an ONNX model
- * without nodes_hitrates), FR_ELIMIT (depth > 512), FR_ENOMEM. */
+ * predict(pred_contribs=True) within 1e-5.  Computed with Linear TreeSHAP
+ * (Yu et al. 2022, arXiv:2209.08192; see fr_forest_shap_prepare) in
+ * O(nodes x q) per tree, q = 4 quadrature points up to depth 8 (8 up to 16,
+ * 16 up to 32); deeper models use Algorithm 2 itself, O(leaves x depth^2)
+ * per tree (costs in docs/benchmarks-forest.md).  Thread-safe; allocates
+ * nothing when noutputs x (nfeatures + 1) <= 1024 and 4 q x (nodes of the
+ * largest tree) <= 4096 (e.g. every tree of depth <= 7), else one scratch
+ * block per call.  Errors: FR_EINVAL, FR_EUNAVAIL (the model file has no
+ * covers, e.g. an ONNX model without nodes_hitrates), FR_ELIMIT (depth >
+ * 512), FR_ENOMEM. */
 FR_EXPORT int fr_forest_shap(const fr_forest *f, const float *x, size_t n,
                              float *contrib);
 
-/* Builds the TreeSHAP coefficient cache now rather than on the first
+/* Builds the Linear TreeSHAP tables now rather than on the first
  * explanation (a server preparing a model at load, so the first request
- * does not pay for it).  The cache holds, for every leaf with m distinct
- * features on its path, the contribution coefficients of all 2^m subsets
- * of them that a row can satisfy (the precomputation of Fast TreeSHAP v2,
- * J. Yang 2021, arXiv:2109.09847): at most 16 Mi floats (64 MiB), trees up
- * to depth 64, m <= 16.  Thread-safe (built once under a lock).  Errors:
- * FR_EUNAVAIL (no covers), FR_ELIMIT (too large: SHAP still works, with the
- * direct algorithm), FR_EINVAL. */
+ * does not pay for it): per node, the cover fraction of the edge into it
+ * (multiplied along the path when its feature was split on above) and the
+ * previous edge on the same feature: 12 bytes per node, built in
+ * O(nodes x depth).  Thread-safe (built once under
+ * a lock).  Errors: FR_EUNAVAIL (no covers), FR_ELIMIT (a tree deeper than
+ * 32, or per-row scratch over 64 MiB: SHAP still works, with the direct
+ * algorithm), FR_EINVAL. */
 FR_EXPORT int fr_forest_shap_prepare(const fr_forest *f, fr_error *err);
 
 /* One reason for a score: a feature, the row's value of it and its SHAP

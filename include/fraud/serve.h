@@ -322,18 +322,36 @@ FR_EXPORT int fr_version_cmp(const char *a, const char *b);
 FR_EXPORT int fr_repository_name_ok(const char *s);
 
 /* Release operations on stages.json (what `fraud models` and the admin API
- * do).  promote: `version` becomes production (the previous production goes
- * to history; canary/staging/shadow entries naming it are cleared); with
- * stage "staging" it only becomes staging.  rollback: production returns to
- * the last history entry (and, like promote, stops being staging, canary or
- * shadow).  canary: weight 0 clears the canary.  shadow: version NULL or ""
- * clears it.  The version must exist in the repository and be one the
- * server loads (a bundle whose manifest names this model and version and
- * that fr_bundle_open verifies, or a bare model file); a canary or shadow
- * must not be the production version.
- * Errors: FR_ENOTFOUND (model or version), FR_ESTATE (nothing to roll back
- * to; a manifest naming another model/version; canary or shadow = the
- * production version), FR_EINVAL (weight outside [0, 1]), FR_EIO. */
+ * do).  promote: `version` becomes production; the previous production goes
+ * to history as the rollback target (when nothing was promoted before, the
+ * version the server serves then: the newest one it can load; none when
+ * that is `version` itself); canary/staging/shadow entries naming it are
+ * cleared.  With stage "staging" it only becomes staging.  rollback:
+ * production returns to the last history entry, or without history to the
+ * newest loadable version before the implicit production (and, like
+ * promote, stops being staging, canary or shadow).  canary: `version` gets
+ * the fraction `weight` of cards, 0 < weight <= 1 (a weight below DBL_MIN,
+ * what an underflowing literal such as 1e-400 reads as, is refused);
+ * version NULL or "" ends the canary (weight ignored).  shadow: version NULL
+ * or "" ends it.
+ * Every version named must be a directory named by a number (the server
+ * loads only those) that the server loads: a bundle whose manifest names
+ * this model and version and that fr_bundle_open verifies, or a bare model
+ * file that fr_forest_dir_load reads; one output per row.  A version taking
+ * production, canary or shadow, or a rollback target, must also serve what
+ * the current production (the promoted one, else the newest loadable one)
+ * serves: a bundle where production is a bundle (a bare model has no
+ * feature spec for /v1/score), a bare model where production is bare, the
+ * same transaction schema (column names, roles, types) and the same model
+ * input (feature names in order; width for bare models).  A canary or
+ * shadow must not be the production version.  Nothing is written on error.
+ * Errors: FR_ENOTFOUND (model or version), FR_EINVAL (a version directory
+ * not named by a number, naming the directory; weight outside (0, 1]; an
+ * unknown stage), FR_ESTATE (nothing to roll back to; a version that does
+ * not load, or cannot serve what production serves, with the reason; canary
+ * or shadow = the production version), FR_EPARSE/FR_ESCHEMA (stages.json),
+ * FR_EIO.  Messages may name files (the admin API strips paths before
+ * answering). */
 FR_EXPORT int fr_repository_promote(const char *repo, const char *name,
                                     const char *version, const char *stage,
                                     fr_stages *out, fr_error *err);

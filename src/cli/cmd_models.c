@@ -5,6 +5,7 @@
  * go through a running server's admin API, which writes it and swaps the
  * routing in the same step.
  */
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@ static void usage(FILE *f) {
           "       fraud models diff    --repository DIR NAME V1 V2\n"
           "       fraud models promote  (--repository DIR | --server URL) NAME VERSION [--stage staging]\n"
           "       fraud models rollback (--repository DIR | --server URL) NAME\n"
-          "       fraud models canary   (--repository DIR | --server URL) NAME VERSION --weight W\n"
+          "       fraud models canary   (--repository DIR | --server URL) NAME (VERSION --weight W | --off)\n"
           "       fraud models shadow   (--repository DIR | --server URL) NAME [VERSION | --off]\n"
           "\n"
           "The repository holds DIR/<name>/<version>/ bundles (immutable: `fraud train\n"
@@ -35,13 +36,21 @@ static void usage(FILE *f) {
           "            version than its directory (the server refuses it) has the\n"
           "            stage 'invalid' and the reason at the end of its line (--json:\n"
           "            \"problem\"); without a promotion the newest valid version is\n"
-          "            production\n"
+          "            production; exits 1 (after listing) when a stages.json\n"
+          "            does not parse, naming the file, line and column\n"
           "  show      a version's manifest (default: the production one) and stages\n"
           "  diff      parameters, thresholds and metrics that differ between versions\n"
           "  promote   make VERSION production (or staging with --stage staging)\n"
+
           "  rollback  production returns to the previous production version\n"
-          "  canary    route the fraction W (0..1) of cards to VERSION; 0 ends it\n"
-          "  shadow    score traffic with VERSION too, for comparison; --off ends it\n"
+          "  canary    route the fraction W of cards to VERSION, 0 < W <= 1; --off ends\n"
+          "            the canary\n"
+          "  shadow    score traffic with VERSION too, for comparison; --off ends it\n"          "\n"
+          "Release commands refuse a version the server could not serve as asked:\n"
+          "one that does not load (manifest, sha256, model file), a directory not\n"
+          "named by a number, and for production, canary, shadow and rollback one\n"
+          "that cannot serve what production serves (a bare model where production\n"
+          "is a bundle, another transaction schema or feature vector).\n"
           "\n"
           "--server URL --token T: act through a running server's admin API (token\n"
           "also from FRAUD_ADMIN_TOKEN); the server rewrites stages.json and swaps\n"
@@ -72,12 +81,14 @@ static int parse(int argc, char **argv, opts *o) {
       if (dst) {
         *dst = argv[++i];
       } else {
-        if (fr_cli_double("models", "--weight", argv[++i], &o->weight))
-          return FR_EXIT_USAGE;
-        if (!(o->weight >= 0 && o->weight <= 1))
-          return fr_cli_usage_error("models", "--weight is a fraction of cards in [0, 1], "
-                                              "not '%s'",
-                                    argv[i]);
+        /* DBL_MIN: "1e-400" reads as 0 and "1e-310" as a subnormal; both
+         * are typos, not a request to end the canary (that is --off). */
+        const char *w = argv[++i];
+        if (fr_parse_double(w, strlen(w), &o->weight) ||
+            !(o->weight >= DBL_MIN && o->weight <= 1))
+          return fr_cli_usage_error("models", "--weight is a fraction of cards in (0, 1], not "
+                                              "'%s' (--off ends a canary)",
+                                    w);
         o->has_weight = 1;
       }
     } else if (strcmp(a, "--off") == 0) {
@@ -131,10 +142,16 @@ static int cmd_list(const opts *o) {
   json_t *all = json_array();
   if (!o->json)
     printf("%-20s %-8s %-22s %-21s %s\n", "MODEL", "VERSION", "STAGE", "CREATED", "TEST PR-AUC");
+  int failed = 0;
   for (size_t i = 0; names[i]; i++) {
     fr_stages st;
-    if (fr_stages_read(o->repo, names[i], &st, &err))
+    if (fr_stages_read(o->repo, names[i], &st, &err)) {
+      /* The other models are still listed (and this one's versions, as the
+       * server routes them when it ignores the file), but the command fails:
+       * the release state on disk is not one anybody can act on. */
       fprintf(stderr, "fraud models: %s\n", err.msg);
+      failed = 1;
+    }
     char **vs = fr_repository_versions(o->repo, names[i], &err);
     size_t nv = 0;
     while (vs && vs[nv])
@@ -200,7 +217,7 @@ static int cmd_list(const opts *o) {
   }
   json_decref(all);
   fr_strv_free(names);
-  return FR_EXIT_OK;
+  return failed ? FR_EXIT_FAIL : FR_EXIT_OK;
 }
 
 static int cmd_show(const opts *o) {
@@ -308,7 +325,12 @@ static void print_stages(const char *name, const fr_stages *st) {
     fr_fmt_double(w, sizeof w, st->canary_weight);
     printf(" (weight %s)", w);
   }
-  printf(", shadow %s\n", st->shadow[0] ? st->shadow : "-");
+  printf(", shadow %s", st->shadow[0] ? st->shadow : "-");
+  /* Where a rollback goes (or that there is nowhere to go). */
+  if (st->nhistory)
+    printf(", rollback to %s\n", st->history[st->nhistory - 1]);
+  else
+    printf(", no rollback target\n");
 }
 
 static int remote(const opts *o, const char *op, const char *name, json_t *body) {
@@ -337,12 +359,19 @@ static int remote(const opts *o, const char *op, const char *name, json_t *body)
 static int cmd_release(const char *op, const opts *o) {
   int promote = strcmp(op, "promote") == 0, rollback = strcmp(op, "rollback") == 0;
   int canary = strcmp(op, "canary") == 0, shadow = strcmp(op, "shadow") == 0;
-  int want = rollback ? 1 : (shadow && o->off) ? 1 : shadow ? 2 : 2;
+  int want = rollback ? 1 : ((shadow || canary) && o->off) ? 1 : 2;
   if (o->npos != want)
     return fr_cli_usage_error("models", "%s takes %s", op,
-                              rollback ? "NAME" : shadow ? "NAME VERSION (or NAME --off)" : "NAME VERSION");
-  if (canary && !o->has_weight)
-    return fr_cli_usage_error("models", "canary needs --weight W (0 ends the canary)");
+                              rollback                    ? "NAME"
+                              : (shadow || canary) && o->off ? "NAME --off"
+                              : (shadow || canary)           ? "NAME VERSION (or NAME --off)"
+                                                             : "NAME VERSION");
+  if (o->off && !(shadow || canary))
+    return fr_cli_usage_error("models", "--off applies to canary and shadow only");
+  if (canary && !o->off && !o->has_weight)
+    return fr_cli_usage_error("models", "canary needs --weight W, 0 < W <= 1 (--off ends it)");
+  if (canary && o->off && o->has_weight)
+    return fr_cli_usage_error("models", "canary --off takes no --weight");
   if (o->stage && !promote)
     return fr_cli_usage_error("models", "--stage applies to promote only");
   const char *name = o->pos[0], *version = o->npos > 1 ? o->pos[1] : NULL;
@@ -350,11 +379,11 @@ static int cmd_release(const char *op, const opts *o) {
     json_t *b = json_object();
     if (version)
       json_object_set_new(b, "version", json_string(version));
-    if (shadow && o->off)
+    if (o->off)
       json_object_set_new(b, "version", json_null());
     if (o->stage)
       json_object_set_new(b, "stage", json_string(o->stage));
-    if (canary)
+    if (canary && !o->off)
       json_object_set_new(b, "weight", json_real(o->weight));
     int rc = remote(o, op, name, b);
     json_decref(b);
@@ -366,7 +395,8 @@ static int cmd_release(const char *op, const opts *o) {
   fr_error err;
   int rc = promote    ? fr_repository_promote(o->repo, name, version, o->stage, &st, &err)
            : rollback ? fr_repository_rollback(o->repo, name, &st, &err)
-           : canary   ? fr_repository_set_canary(o->repo, name, version, o->weight, &st, &err)
+           : canary   ? fr_repository_set_canary(o->repo, name, o->off ? NULL : version,
+                                                   o->weight, &st, &err)
                       : fr_repository_set_shadow(o->repo, name, o->off ? NULL : version, &st, &err);
   if (rc)
     return fr_cli_fail("models", &err);

@@ -86,21 +86,107 @@ size_t fr_json_escape(char *buf, size_t cap, const char *s, size_t n) {
   return o;
 }
 
+static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_alnum(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static int is_hex_letter(char c) { return (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+/* Masks all but the last 4 of the `ndigits` digits from p on (separators
+ * between them are kept). */
+static void mask_digits(char *p, size_t ndigits) {
+  for (size_t left = ndigits; left > 4; p++)
+    if (is_digit(*p)) {
+      *p = '*';
+      left--;
+    }
+}
+
+/* Length of the all-digit token at p (0 unless p starts one that ends at a
+ * non-alphanumeric character). */
+static size_t digit_token(const char *p) {
+  size_t n = 0;
+  while (is_digit(p[n]))
+    n++;
+  return n && !is_alnum(p[n]) ? n : 0;
+}
+
 size_t fr_mask_card_numbers(char *s) {
   size_t runs = 0;
-  for (char *p = s; *p;) {
-    if (*p < '0' || *p > '9') {
+  char *p = s;
+  while (*p) {
+    if (!is_alnum(*p)) {
       p++;
       continue;
     }
-    char *q = p;
-    while (*q >= '0' && *q <= '9')
-      q++;
-    if (q - p >= 13) {
-      memset(p, '*', (size_t)(q - p) - 4);
-      runs++;
+    /* One token: a maximal run of ASCII letters and digits. */
+    char *e = p;
+    int letters = 0, hex_only = 1;
+    while (is_alnum(*e)) {
+      if (!is_digit(*e)) {
+        letters = 1;
+        hex_only &= is_hex_letter(*e);
+      }
+      e++;
     }
-    p = q;
+    if (letters && hex_only) {
+      /* A hexadecimal string (a digest, a hashed key, a request id): its
+       * digit runs are not card numbers. */
+      p = e;
+      continue;
+    }
+    if (letters) {
+      /* Digits glued to other text ("4111111111111111x", "card4111..."):
+       * any run of 13 or more is masked. */
+      for (char *q = p; q < e;) {
+        if (!is_digit(*q)) {
+          q++;
+          continue;
+        }
+        char *r = q;
+        while (r < e && is_digit(*r))
+          r++;
+        if (r - q >= 13) {
+          mask_digits(q, (size_t)(r - q));
+          runs++;
+        }
+        q = r;
+      }
+      p = e;
+      continue;
+    }
+    size_t len = (size_t)(e - p);
+    if (len >= 13) {
+      mask_digits(p, len);
+      runs++;
+      p = e;
+      continue;
+    }
+    /* A card number written in groups ("4111 1111 1111 1111",
+     * "3782-822463-10005"): digit tokens of 3 to 6 digits joined by one
+     * space or one hyphen (the same throughout), 13 digits or more in all. */
+    size_t total = len, groups = 1;
+    char *end = e;
+    if (len >= 3 && len <= 6 && (*e == ' ' || *e == '-')) {
+      char sep = *e;
+      for (;;) {
+        if (*end != sep)
+          break;
+        size_t g = digit_token(end + 1);
+        if (g < 3 || g > 6)
+          break;
+        total += g;
+        groups++;
+        end += 1 + g;
+      }
+    }
+    if (groups > 1 && total >= 13) {
+      mask_digits(p, total);
+      runs++;
+      p = end;
+    } else {
+      p = e;
+    }
   }
   return runs;
 }

@@ -228,18 +228,19 @@ struct fr_forest {
   double *node_mean; /* nnodes: cover-weighted mean of the leaves below (SHAP) */
   int has_special;
   int has_cover;
-  /* TreeSHAP coefficient cache (shap.c), built once on first use or by
+  /* Linear TreeSHAP tables (shap.c), built once on first use or by
    * fr_forest_shap_prepare; shap_state is read with acquire semantics so
    * predict threads never see it half built. */
   pthread_mutex_t shap_lock;
-  int shap_state; /* 0 not built, 1 built, -1 not possible (too large) */
+  int shap_state; /* 0 not built, 1 built, -1 not possible (too deep) */
   struct fr__shap_cache *shap;
 };
 
 void fr__shap_cache_free(struct fr__shap_cache *c);
-/* fr_forest_shap; allow_cache = 0 forces the direct algorithm (tests). */
+/* fr_forest_shap; allow_fast = 0 forces the direct algorithm, 2 the linear
+ * algorithm's baseline (non-AVX2) kernel (tests). */
 int fr__forest_shap(const fr_forest *f, const float *x, size_t n, float *contrib,
-                    int allow_cache);
+                    int allow_fast);
 
 /* ------------------------------------------------------------------------
  * Builder: loaders describe each tree as an array of raw nodes, local

@@ -1,25 +1,37 @@
 /*
  * shap.c - exact path-dependent TreeSHAP and top-k reasons.
  *
- * Algorithm 2 of S. M. Lundberg, G. G. Erion, S.-I. Lee, "Consistent
- * Individualized Feature Attribution for Tree Ensembles" (2018,
- * arXiv:1802.03888): SHAP values of one tree in O(L D^2) for L leaves and
- * depth D, where the "expected value" of a subtree is taken under the
- * training distribution recorded in the node covers (XGBoost's sum_hessian,
- * LightGBM's counts, ONNX hitrates).  The contributions of a row plus the
- * bias (the base margin plus every tree's cover-weighted mean leaf value)
- * sum to the row's margin; that identity, and equality with XGBoost's
- * pred_contribs, are what tests/model/test_shap.c checks.
+ * The values are those of Algorithm 2 of S. M. Lundberg, G. G. Erion,
+ * S.-I. Lee, "Consistent Individualized Feature Attribution for Tree
+ * Ensembles" (2018, arXiv:1802.03888), where the "expected value" of a
+ * subtree is taken under the training distribution recorded in the node
+ * covers (XGBoost's sum_hessian, LightGBM's counts, ONNX hitrates).  The
+ * contributions of a row plus the bias (the base margin plus every tree's
+ * cover-weighted mean leaf value) sum to the row's margin; that identity,
+ * and equality with XGBoost's pred_contribs, are what
+ * tests/model/test_shap.c checks.
  *
- * The recursion keeps, for the path from the root to the current node, one
- * element per distinct feature split on so far: the fraction of "zero"
- * paths (feature unknown: follow the covers) and "one" paths (feature known:
- * follow x) that flow through, and the permutation weights of subsets of
- * each size (EXTEND adds a feature, UNWIND removes one).  Each level of the
- * recursion copies the path into its own slice of one triangular array of
- * (D+1)(D+2)/2 elements, so the whole computation uses that array and the
- * stack, nothing else.  Arithmetic is in double (XGBoost uses float; the
- * two agree far inside the 1e-5 tolerance).
+ * Two algorithms compute them:
+ *
+ * - Linear TreeSHAP (below, "Linear TreeSHAP"), for trees up to depth 32:
+ *   the polynomial form of P. Yu, A. Bifet, J. Read, C. Xu, "Linear
+ *   TreeShap" (NeurIPS 2022, arXiv:2209.08192), with the polynomials held
+ *   by their values at Gauss-Legendre points; O(nodes x q) per tree and row
+ *   with q = 4 up to depth 8, vector arithmetic, no exponential table.
+ *   It replaced a per-leaf table of the 2^m subset coefficients (Fast
+ *   TreeSHAP v2, J. Yang 2021, arXiv:2109.09847), which for 500 trees of
+ *   depth 6 held 49 MB and made every row wait on memory.
+ * - the direct Algorithm 2 otherwise (deeper trees), O(leaves x depth^2)
+ *   per tree.  Its recursion keeps, for the path from the root to the
+ *   current node, one element per distinct feature split on so far: the
+ *   fraction of "zero" paths (feature unknown: follow the covers) and "one"
+ *   paths (feature known: follow x) that flow through, and the permutation
+ *   weights of subsets of each size (EXTEND adds a feature, UNWIND removes
+ *   one).  Each level of the recursion copies the path into its own slice
+ *   of one triangular array of (D+1)(D+2)/2 elements.
+ *
+ * Arithmetic is in double (XGBoost uses float; the two agree far inside the
+ * 1e-5 tolerance).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -38,9 +50,6 @@ typedef struct path_elem {
  * with depth; past this the computation is refused (FR_ELIMIT).  Fraud
  * models have depth 4..12. */
 #define FR__SHAP_MAX_DEPTH 512
-/* Depth up to which the path array lives on the stack (595 elements,
- * 19 KiB). */
-#define FR__SHAP_STACK_DEPTH 32
 
 /* 1/k for k = 1 .. FR__SHAP_MAX_DEPTH + 2: the recursion's weights are
  * ratios of small integers, and a multiplication by a reciprocal costs a
@@ -158,168 +167,199 @@ static void recurse(shap_ctx *c, uint32_t node, path_elem *parent, int plen,
 }
 
 /* ------------------------------------------------------------------------
- * Coefficient cache: the same values, O(nodes + leaves x depth) per row.
+ * Linear TreeSHAP: the same values in O(nodes x q) per tree and row.
  *
- * With x fixed, every "one" fraction is 0 or 1, so what a leaf adds to the
- * SHAP values depends only on which of the distinct features on its path x
- * satisfies (the subset S: x follows the path at every split on that
- * feature), given the leaf's value and "zero" fractions, which the model
- * fixes.  So the coefficients of all 2^m subsets of a leaf with m distinct
- * path features are computed once, with the EXTEND / UNWIND routines above,
- * and a row then only finds S for each leaf (one depth-first walk of the
- * tree) and adds m stored numbers.  This is the precomputation of "Fast
- * TreeSHAP v2" (J. Yang, 2021, arXiv:2109.09847), written here from that
- * idea.  The cache costs sum over leaves of 2^m * m floats, so it is only
- * built when that stays under FR__SHAP_CACHE_FLOATS and every tree is at
- * most FR__SHAP_CACHE_DEPTH deep; otherwise the direct algorithm runs.
+ * For one leaf l with value v and distinct path features P, where feature
+ * i has "zero" fraction z_i (product of the cover ratios of the path's
+ * edges on i) and "one" fraction o_i (1 iff x follows every edge on i),
+ * the Shapley weights |T|! (m - |T| - 1)! / m! are Beta integrals, so
+ *
+ *   phi_u(l) = v (o_u - z_u) Integral_0^1 prod_{i in P, i != u} F_i(t) dt,
+ *   F_i(t) = z_i (1 - t) + o_i t,
+ *
+ * the integrand a polynomial of degree |P| - 1 <= depth - 1.  This is the
+ * polynomial form of P. Yu, A. Bifet, J. Read, C. Xu, "Linear TreeShap"
+ * (NeurIPS 2022, arXiv:2209.08192), written here from that idea: because
+ * the integrand is a polynomial of low degree, it is held by its values at
+ * q Gauss-Legendre points of [0, 1], which integrate every polynomial of
+ * degree <= 2q - 1 exactly (q = 4 up to depth 8, 8 up to 16, 16 up to 32).
+ * Products and sums of polynomials are then pointwise, and the sum over the
+ * leaves below a node factors into a top-down product A (the factors of the
+ * edges above the node, quadrature weight folded in) and a bottom-up sum S
+ * (the leaf values times the factors of the edges below it), so that a row
+ * costs one pass down and one pass up over the tree's nodes with q-vector
+ * arithmetic, whatever the depth:
+ *
+ *   S(leaf) = v,   S(j) = M(L) S(L) + M(R) S(R)
+ *   phi_u  += sum_k A_k(j) [C_k(L) S_k(L) + C_k(R) S_k(R)]  (node j splits u)
+ *
+ * where, for the edge into child c of j, M(c) = F_c and C(c) = o_c - z_c
+ * when u is not met above j on the path.  When it is (last at the edge into
+ * node p), the feature's factor changes from F_p to F_c (z_c = z_p x ratio,
+ * o_c = o_p AND follows), so M(c) = F_c / F_p, and the contribution
+ * telescopes: the edges on u together must add v (o - z)_last / F_last x the
+ * leaf's product; the edge into c adds (o_c - z_c) / F_c - (o_p - z_p) / F_p
+ * of it, i.e. C(c) = [(o_c - z_c) - (o_p - z_p) F_c / F_p] / F_p with A(j)
+ * still holding F_p.  The terms are rational functions of t, but the
+ * quadrature of their sum is the quadrature of the polynomial, which is
+ * exact.  A factor F_p is 0 only when z_p = o_p = 0, and then every leaf
+ * below has product 0 and o - z = 0: those terms are 0.
+ *
+ * The tables built once per forest are small (a double and a uint32 per
+ * node: z of the edge into the node and the node below the previous edge on
+ * the same feature); a row needs 4 q doubles of scratch per node of its
+ * largest tree (on the stack up to 32 KiB).
  * ------------------------------------------------------------------------ */
 
-#define FR__SHAP_CACHE_FLOATS (16u << 20) /* 64 MiB */
-#define FR__SHAP_CACHE_DEPTH 64
-#define FR__SHAP_CACHE_SLOTS 16
+#define FR__SHAP_NO_PREV UINT32_MAX
+/* Linear TreeSHAP up to this depth (q = depth / 2 rounded up to 4, 8, 16);
+ * deeper forests use the direct algorithm. */
+#define FR__SHAP_LIN_MAX_DEPTH 32
+/* Largest per-row scratch (4 q doubles per node of the largest tree) the
+ * linear algorithm may allocate; beyond it the direct algorithm runs. */
+#define FR__SHAP_LIN_MAX_SCRATCH (64u << 20)
+/* Per-row scratch kept on the stack (32 KiB). */
+#define FR__SHAP_STACK_DOUBLES 4096
 
 typedef struct fr__shap_cache {
-  uint32_t *leaf_id;   /* nnodes: dense id of each leaf node */
-  uint8_t *node_slot;  /* nnodes: slot of an internal node's feature on its path */
-  uint8_t *leaf_m;     /* per leaf: distinct features on its path */
-  uint32_t *leaf_foff; /* per leaf: first of its m features in feat */
-  uint64_t *leaf_coff; /* per leaf: first of its 2^m * m coefficients */
-  uint32_t *feat;
-  float *coef;         /* leaf value x (o - z) x permutation weight */
+  double *zc;      /* nnodes: zero fraction z of the edge into the node */
+  uint32_t *prev;  /* nnodes: node below the previous edge on the same
+                      feature on the path, or FR__SHAP_NO_PREV */
+  size_t max_nodes; /* nodes of the largest tree */
+  int nq;           /* quadrature points: 4, 8 or 16 */
 } fr__shap_cache;
 
 void fr__shap_cache_free(fr__shap_cache *c) {
   if (!c)
     return;
-  free(c->leaf_id);
-  free(c->node_slot);
-  free(c->leaf_m);
-  free(c->leaf_foff);
-  free(c->leaf_coff);
-  free(c->feat);
-  free(c->coef);
+  free(c->zc);
+  free(c->prev);
   free(c);
 }
 
-typedef struct build_ctx {
-  const fr_forest *f;
-  fr__shap_cache *c;
-  int fill;            /* 0: count only, 1: fill */
-  int too_big;
-  uint64_t nleaves, nfeat, ncoef;
-  uint32_t slot_feat[FR__SHAP_CACHE_SLOTS];
-  double slot_zero[FR__SHAP_CACHE_SLOTS];
-  path_elem path[FR__SHAP_CACHE_SLOTS + 2];
-} build_ctx;
+/* Gauss-Legendre points and weights on [0, 1] for q = 4, 8, 16 (index
+ * q / 8), from Newton's iteration on the Legendre polynomial P_q with the
+ * three-term recurrence (W. H. Press et al., Numerical Recipes, 3rd ed.,
+ * section 4.6), computed once. */
+typedef double v4d __attribute__((vector_size(32)));
+static v4d gl_tv[3][4], gl_wv[3][4];
+static pthread_once_t gl_once = PTHREAD_ONCE_INIT;
 
-static void leaf_coefficients(build_ctx *b, int m, double v, float *out) {
-  path_elem *p = b->path;
-  for (uint32_t S = 0; S < (1u << m); S++) {
-    extend(p, 0, 1.0, 1.0, -1);
-    for (int u = 0; u < m; u++)
-      extend(p, u + 1, b->slot_zero[u], (double)((S >> u) & 1u), u);
-    for (int u = 0; u < m; u++) {
-      double w = unwound_sum(p, m + 1, u + 1);
-      out[(size_t)S * m + u] = (float)(w * ((double)((S >> u) & 1u) - b->slot_zero[u]) * v);
+static void gauss_legendre(int n, double *t, double *w) {
+  const double pi = acos(-1.0);
+  for (int i = 0; i < n; i++) {
+    double z = cos(pi * (i + 0.75) / (n + 0.5)), dp = 1;
+    for (int it = 0; it < 100; it++) {
+      double p1 = 1, p2 = 0;
+      for (int j = 1; j <= n; j++) {
+        double p3 = p2;
+        p2 = p1;
+        p1 = ((2.0 * j - 1.0) * z * p2 - (j - 1.0) * p3) / j;
+      }
+      dp = n * (z * p1 - p2) / (z * z - 1.0);
+      double z1 = z;
+      z = z1 - p1 / dp;
+      if (fabs(z - z1) <= 1e-16)
+        break;
+    }
+    double p1 = 1, p2 = 0;
+    for (int j = 1; j <= n; j++) {
+      double p3 = p2;
+      p2 = p1;
+      p1 = ((2.0 * j - 1.0) * z * p2 - (j - 1.0) * p3) / j;
+    }
+    dp = n * (z * p1 - p2) / (z * z - 1.0);
+    t[i] = 0.5 * (1.0 - z);
+    w[i] = 1.0 / ((1.0 - z * z) * dp * dp); /* half the [-1, 1] weight */
+  }
+}
+
+static void gl_init(void) {
+  for (int g = 0; g < 3; g++) {
+    int n = 4 << g;
+    double t[16], w[16];
+    gauss_legendre(n, t, w);
+    for (int k = 0; k < n; k++) {
+      gl_tv[g][k / 4][k % 4] = t[k];
+      gl_wv[g][k / 4][k % 4] = w[k];
     }
   }
 }
 
-static void build_rec(build_ctx *b, uint32_t node, int m, int depth) {
-  if (b->too_big)
-    return;
-  const fr_forest *f = b->f;
-  const fr__node *n = &f->nodes[node];
-  if (n->left == node) {
-    if (!b->fill) {
-      b->nleaves++;
-      b->nfeat += (uint64_t)m;
-      b->ncoef += ((uint64_t)1 << m) * (uint64_t)m;
-      if (b->ncoef > FR__SHAP_CACHE_FLOATS)
-        b->too_big = 1;
-      return;
-    }
-    fr__shap_cache *c = b->c;
-    uint64_t id = b->nleaves++;
-    c->leaf_id[node] = (uint32_t)id;
-    c->leaf_m[id] = (uint8_t)m;
-    c->leaf_foff[id] = (uint32_t)b->nfeat;
-    c->leaf_coff[id] = b->ncoef;
-    memcpy(c->feat + b->nfeat, b->slot_feat, (size_t)m * sizeof(uint32_t));
-    leaf_coefficients(b, m, n->u.value, c->coef + b->ncoef);
-    b->nfeat += (uint64_t)m;
-    b->ncoef += ((uint64_t)1 << m) * (uint64_t)m;
-    return;
-  }
-  if (depth >= FR__SHAP_CACHE_DEPTH) {
-    b->too_big = 1;
-    return;
-  }
-  uint32_t feat = n->feat & FR__NODE_FEAT_MASK;
-  int slot = 0;
-  while (slot < m && b->slot_feat[slot] != feat)
-    slot++;
-  if (slot == m && m == FR__SHAP_CACHE_SLOTS) {
-    b->too_big = 1;
-    return;
-  }
-  if (b->fill)
-    b->c->node_slot[node] = (uint8_t)slot;
-  double cj = f->cover[node];
-  for (uint32_t child = n->left; child <= n->left + 1; child++) {
-    double ratio = cj > 0 ? f->cover[child] / cj : 0;
-    if (slot == m) {
-      b->slot_feat[m] = feat;
-      b->slot_zero[m] = ratio;
-      build_rec(b, child, m + 1, depth + 1);
-    } else {
-      double old = b->slot_zero[slot];
-      b->slot_zero[slot] = old * ratio;
-      build_rec(b, child, m, depth + 1);
-      b->slot_zero[slot] = old;
-    }
-  }
-}
+static int gl_index(int nq) { return nq == 4 ? 0 : nq == 8 ? 1 : 2; }
 
 static fr__shap_cache *cache_build(const fr_forest *f) {
-  build_ctx b;
-  memset(&b, 0, sizeof b);
-  b.f = f;
-  for (size_t t = 0; t < f->ntrees && !b.too_big; t++)
-    build_rec(&b, f->tree_root[t], 0, 0);
-  if (b.too_big)
+  if (f->max_depth > FR__SHAP_LIN_MAX_DEPTH)
+    return NULL;
+  int nq = f->max_depth <= 8 ? 4 : f->max_depth <= 16 ? 8 : 16;
+  size_t max_nodes = 1;
+  for (size_t t = 0; t < f->ntrees; t++) {
+    size_t lo = f->tree_root[t], hi = t + 1 < f->ntrees ? f->tree_root[t + 1] : f->nnodes;
+    if (hi - lo > max_nodes)
+      max_nodes = hi - lo;
+  }
+  if (max_nodes > FR__SHAP_LIN_MAX_SCRATCH / (4 * (size_t)nq * sizeof(double)))
     return NULL;
   fr__shap_cache *c = calloc(1, sizeof *c);
   if (!c)
     return NULL;
   size_t nn = f->nnodes ? f->nnodes : 1;
-  c->leaf_id = calloc(nn, sizeof *c->leaf_id);
-  c->node_slot = calloc(nn, 1);
-  c->leaf_m = malloc((b.nleaves ? b.nleaves : 1) * sizeof *c->leaf_m);
-  c->leaf_foff = malloc((b.nleaves ? b.nleaves : 1) * sizeof *c->leaf_foff);
-  c->leaf_coff = malloc((b.nleaves ? b.nleaves : 1) * sizeof *c->leaf_coff);
-  c->feat = malloc((b.nfeat ? b.nfeat : 1) * sizeof *c->feat);
-  c->coef = malloc((b.ncoef ? b.ncoef : 1) * sizeof *c->coef);
-  if (!c->leaf_id || !c->node_slot || !c->leaf_m || !c->leaf_foff || !c->leaf_coff || !c->feat ||
-      !c->coef) {
+  c->zc = malloc(nn * sizeof *c->zc);
+  c->prev = malloc(nn * sizeof *c->prev);
+  if (!c->zc || !c->prev) {
     fr__shap_cache_free(c);
     return NULL;
   }
-  b.c = c;
-  b.fill = 1;
-  b.nleaves = b.nfeat = b.ncoef = 0;
-  for (size_t t = 0; t < f->ntrees; t++)
-    build_rec(&b, f->tree_root[t], 0, 0);
+  c->nq = nq;
+  c->max_nodes = max_nodes;
+  /* Parents come before their children (breadth-first layout), so one pass
+   * in node order sees every edge's parent edge first.  The previous edge
+   * on the same feature is found by walking up the path: a parent array,
+   * then O(depth) per node. */
+  uint32_t *parent = malloc(nn * sizeof *parent);
+  if (!parent) {
+    fr__shap_cache_free(c);
+    return NULL;
+  }
+  for (size_t i = 0; i < f->nnodes; i++) {
+    c->zc[i] = 1.0;
+    c->prev[i] = FR__SHAP_NO_PREV;
+    parent[i] = UINT32_MAX;
+  }
+  for (size_t t = 0; t < f->ntrees; t++) {
+    size_t lo = f->tree_root[t], hi = t + 1 < f->ntrees ? f->tree_root[t + 1] : f->nnodes;
+    for (size_t j = lo; j < hi; j++) {
+      const fr__node *n = &f->nodes[j];
+      if (n->left == j)
+        continue;
+      uint32_t feat = n->feat & FR__NODE_FEAT_MASK;
+      /* the edge above j on the same feature: walk up from j */
+      uint32_t p = FR__SHAP_NO_PREV;
+      for (uint32_t a = (uint32_t)j; parent[a] != UINT32_MAX; a = parent[a])
+        if ((f->nodes[parent[a]].feat & FR__NODE_FEAT_MASK) == feat) {
+          p = a;
+          break;
+        }
+      double cj = f->cover[j];
+      for (uint32_t s = n->left; s <= n->left + 1; s++) {
+        parent[s] = (uint32_t)j;
+        double ratio = cj > 0 ? f->cover[s] / cj : 0;
+        c->prev[s] = p;
+        c->zc[s] = p == FR__SHAP_NO_PREV ? ratio : ratio * c->zc[p];
+      }
+    }
+  }
+  free(parent);
   return c;
 }
 
-/* The cache, built on first use; NULL when it cannot be (too large, out of
- * memory): the direct algorithm then runs. */
+/* The tables, built on first use; NULL when they cannot be (too deep, out
+ * of memory): the direct algorithm then runs. */
 static const fr__shap_cache *shap_cache(const fr_forest *f) {
   int st = __atomic_load_n(&f->shap_state, __ATOMIC_ACQUIRE);
   if (st)
     return st > 0 ? f->shap : NULL;
-  fr_forest *mf = (fr_forest *)f; /* the cache is logically part of the const forest */
+  fr_forest *mf = (fr_forest *)f; /* the tables are logically part of the const forest */
   pthread_mutex_lock(&mf->shap_lock);
   if (!mf->shap_state) {
     mf->shap = cache_build(f);
@@ -329,74 +369,189 @@ static const fr__shap_cache *shap_cache(const fr_forest *f) {
   return mf->shap_state > 0 ? mf->shap : NULL;
 }
 
-/* Leaves found by the walks, waiting to be added: their coefficient rows
- * are prefetched as they are found and added in batches, so that for a
- * cache too large for the CPU caches the memory accesses overlap instead of
- * being paid one after another. */
-#define FR__SHAP_PENDING 256
-typedef struct pending {
-  const float *row[FR__SHAP_PENDING];
-  const uint32_t *feat[FR__SHAP_PENDING];
-  double *ph[FR__SHAP_PENDING];
-  unsigned m[FR__SHAP_PENDING];
-  int n;
-} pending;
 
-static void pending_flush(pending *p) {
-  for (int i = 0; i < p->n; i++) {
-    const float *row = p->row[i];
-    const uint32_t *fe = p->feat[i];
-    double *ph = p->ph[i];
-    for (unsigned u = 0; u < p->m[i]; u++)
-      ph[fe[u]] += row[u];
-  }
-  p->n = 0;
+/* fr__step's decision (1: x goes right), forced inline into the kernels
+ * below, which the compiler otherwise calls out of line. */
+static inline __attribute__((always_inline)) uint32_t go_right(const fr_forest *f,
+                                                               const fr__node *n,
+                                                               const float *x) {
+  uint32_t feat = n->feat;
+  float v = x[feat & FR__NODE_FEAT_MASK];
+  if (feat & FR__NODE_SPECIAL)
+    return fr__special_right(f, n, v);
+  return (uint32_t)(v >= n->thr) | ((uint32_t)(v != v) & (feat >> 31));
 }
 
-/* One tree with the cache: a depth-first walk carrying the satisfied-slot
- * mask; each leaf queues its m coefficients for that mask. */
-static void tree_cached(const fr_forest *f, const fr__shap_cache *c, uint32_t root,
-                        const float *x, double *ph, pending *p) {
-  uint32_t stack_node[FR__SHAP_CACHE_DEPTH + 2];
-  uint32_t stack_mask[FR__SHAP_CACHE_DEPTH + 2];
-  int sp = 0;
-  stack_node[sp] = root;
-  stack_mask[sp++] = ~0u;
-  while (sp) {
-    sp--;
-    uint32_t node = stack_node[sp], S = stack_mask[sp];
-    const fr__node *n = &f->nodes[node];
-    if (n->left == node) {
-      uint32_t id = c->leaf_id[node];
-      unsigned m = c->leaf_m[id];
-      const float *row = c->coef + c->leaf_coff[id] + (size_t)(S & ((1u << m) - 1u)) * m;
-      __builtin_prefetch(row);
-      if (p->n == FR__SHAP_PENDING)
-        pending_flush(p);
-      p->row[p->n] = row;
-      p->feat[p->n] = c->feat + c->leaf_foff[id];
-      p->ph[p->n] = ph;
-      p->m[p->n++] = m;
+/* One tree [lo, hi) for row x, adding to ph.  scratch: 4 x NQ x (hi - lo)
+ * doubles, 32-byte aligned; o_of: hi - lo bytes.  Written for a constant
+ * NQ so that the inner loops unroll into straight vector arithmetic. */
+static inline __attribute__((always_inline)) void
+tree_linear(const fr_forest *f, const fr__shap_cache *c, size_t lo, size_t hi, const float *x,
+            double *ph, double *scratch, uint8_t *o_of, const int NQ) {
+  enum { MAXV = 4 };
+  const int NV = NQ / 4, gi = gl_index(NQ);
+  v4d tv[MAXV], omt[MAXV];
+  for (int k = 0; k < NV; k++) {
+    tv[k] = gl_tv[gi][k];
+    omt[k] = 1.0 - tv[k];
+  }
+  size_t nn = hi - lo;
+  v4d *restrict A = (v4d *)scratch, *restrict M = A + nn * NV, *restrict C = M + nn * NV,
+                *restrict S = C + nn * NV;
+  const double *zc = c->zc + lo;
+  const uint32_t *prev = c->prev;
+  for (int k = 0; k < NV; k++)
+    A[k] = gl_wv[gi][k];
+  o_of[0] = 1;
+  /* Down: the factors of the edges and the products above each node.  The
+   * two children of a node share their path, so they have the same
+   * previous edge on the node's feature (or none): one test per node, and
+   * none on the direction x takes, a coin flip for the branch predictor. */
+  for (size_t i = lo; i < hi; i++) {
+    const fr__node *n = &f->nodes[i];
+    if (n->left == i)
+      continue;
+    const v4d *Aj = A + (i - lo) * NV;
+    uint32_t right = go_right(f, n, x);
+    size_t l = n->left - lo;
+    uint32_t p = prev[n->left];
+    double zl = zc[l], zr = zc[l + 1];
+    v4d *Ml = M + l * NV, *Cl = C + l * NV, *Al = A + l * NV;
+    v4d *Mr = Ml + NV, *Ar = Al + NV;
+    if (p == FR__SHAP_NO_PREV) {
+      o_of[l] = (uint8_t)(right ^ 1u);
+      o_of[l + 1] = (uint8_t)right;
+      double orr = right, ol = 1.0 - orr;
+      for (int k = 0; k < NV; k++) {
+        v4d FL = zl * omt[k] + ol * tv[k], FR = zr * omt[k] + orr * tv[k];
+        Ml[k] = FL;
+        Mr[k] = FR;
+        Al[k] = Aj[k] * FL;
+        Ar[k] = Aj[k] * FR;
+      }
       continue;
     }
-    uint32_t right = fr__step(f, n, x) - n->left;
-    uint32_t bit = 1u << c->node_slot[node];
-    stack_node[sp] = n->left;
-    stack_mask[sp++] = right ? S & ~bit : S;
-    stack_node[sp] = n->left + 1;
-    stack_mask[sp++] = right ? S : S & ~bit;
+    size_t pl = p - lo;
+    uint8_t opb = o_of[pl];
+    double op = opb, zp = zc[pl], dp = op - zp;
+    for (uint32_t side = 0; side < 2; side++) {
+      uint8_t ob = (uint8_t)(opb & (side == right));
+      o_of[l + side] = ob;
+      double z = side ? zr : zl, o = ob, d = o - z;
+      v4d *Ms = Ml + side * NV, *Cs = Cl + side * NV, *As = Al + side * NV;
+      for (int k = 0; k < NV; k++) {
+        v4d F = z * omt[k] + o * tv[k], Fp = zp * omt[k] + op * tv[k];
+        /* Fp = 0 only when zp = op = 0, and then A(j) = 0: the terms are
+         * 0, so any finite r does (0 / 0 must not be formed). */
+        v4d r = 1.0 / (Fp - __builtin_convertvector(Fp == 0, v4d));
+        v4d m = F * r;
+        Ms[k] = m;
+        Cs[k] = (d - dp * m) * r;
+        As[k] = Aj[k] * m;
+      }
+    }
   }
+  /* Up: the sums below each node, and each split's contribution. */
+  for (size_t i = hi; i-- > lo;) {
+    const fr__node *n = &f->nodes[i];
+    v4d *Sj = S + (i - lo) * NV;
+    if (n->left == i) {
+      double v = n->u.value;
+      for (int k = 0; k < NV; k++)
+        Sj[k] = (v4d){v, v, v, v};
+      continue;
+    }
+    size_t l = n->left - lo;
+    const v4d *Aj = A + (i - lo) * NV;
+    const v4d *Ml = M + l * NV, *Mr = Ml + NV, *Cl = C + l * NV, *Cr = Cl + NV;
+    const v4d *Sl = S + l * NV, *Sr = Sl + NV;
+    v4d acc = {0, 0, 0, 0};
+    if (prev[n->left] == FR__SHAP_NO_PREV) {
+      /* C = o - z, the same at every point */
+      double orr = o_of[l + 1], dl = 1.0 - orr - zc[l], dr = orr - zc[l + 1];
+      for (int k = 0; k < NV; k++) {
+        Sj[k] = Ml[k] * Sl[k] + Mr[k] * Sr[k];
+        acc += Aj[k] * (dl * Sl[k] + dr * Sr[k]);
+      }
+    } else {
+      for (int k = 0; k < NV; k++) {
+        Sj[k] = Ml[k] * Sl[k] + Mr[k] * Sr[k];
+        acc += Aj[k] * (Cl[k] * Sl[k] + Cr[k] * Sr[k]);
+      }
+    }
+    ph[n->feat & FR__NODE_FEAT_MASK] += (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  }
+}
+
+typedef void (*tree_fn)(const fr_forest *f, const fr__shap_cache *c, size_t lo, size_t hi,
+                        const float *x, double *ph, double *scratch, uint8_t *o_of);
+
+#define FR__SHAP_TREE_FN(name, attr, nq)                                                     \
+  attr static void name(const fr_forest *f, const fr__shap_cache *c, size_t lo, size_t hi,  \
+                        const float *x, double *ph, double *scratch, uint8_t *o_of) {       \
+    tree_linear(f, c, lo, hi, x, ph, scratch, o_of, nq);                                     \
+  }
+FR__SHAP_TREE_FN(tree_linear4, , 4)
+FR__SHAP_TREE_FN(tree_linear8, , 8)
+FR__SHAP_TREE_FN(tree_linear16, , 16)
+#if defined(__x86_64__) && defined(__GNUC__)
+#define FR__SHAP_AVX2 __attribute__((target("avx2,fma")))
+FR__SHAP_TREE_FN(tree_linear4_avx2, FR__SHAP_AVX2, 4)
+FR__SHAP_TREE_FN(tree_linear8_avx2, FR__SHAP_AVX2, 8)
+FR__SHAP_TREE_FN(tree_linear16_avx2, FR__SHAP_AVX2, 16)
+#endif
+
+/* The kernel for nq points: AVX2 + FMA when the CPU has them, unless
+ * `generic` (the tests run both). */
+static tree_fn pick_tree_fn(int nq, int generic) {
+#if defined(FR__SHAP_AVX2)
+  if (!generic && fr__cpu_has_avx2())
+    return nq == 4 ? tree_linear4_avx2 : nq == 8 ? tree_linear8_avx2 : tree_linear16_avx2;
+#endif
+  return nq == 4 ? tree_linear4 : nq == 8 ? tree_linear8 : tree_linear16;
+}
+
+/* Per-row scratch of the linear algorithm or the direct one's path array:
+ * on the stack when small, else on the heap. */
+typedef struct scratch {
+  _Alignas(32) double stack[FR__SHAP_STACK_DOUBLES];
+  uint8_t stack_o[FR__SHAP_STACK_DOUBLES / 16];
+  double *buf;
+  uint8_t *o;
+  void *heap;
+} scratch;
+
+static int scratch_init(scratch *s, const fr_forest *f, const fr__shap_cache *c) {
+  s->heap = NULL;
+  size_t doubles, bytes_o;
+  if (c) {
+    doubles = c->max_nodes * 4 * (size_t)c->nq;
+    bytes_o = c->max_nodes;
+  } else {
+    size_t d = f->max_depth + 2;
+    doubles = d * (d + 1) / 2 * (sizeof(path_elem) / sizeof(double));
+    bytes_o = 0;
+  }
+  if (doubles <= FR__SHAP_STACK_DOUBLES && bytes_o <= sizeof s->stack_o) {
+    s->buf = s->stack;
+    s->o = s->stack_o;
+    return 0;
+  }
+  size_t bytes = (doubles * sizeof(double) + bytes_o + 32) & ~(size_t)31;
+  if (!(s->heap = aligned_alloc(32, bytes)))
+    return FR_ENOMEM;
+  s->buf = s->heap;
+  s->o = (uint8_t *)(s->buf + doubles);
+  return 0;
 }
 
 /* SHAP of one row for the trees of output `group` (all outputs when group
- * is SIZE_MAX, into phi[g * (nf + 1) ...]); `c` is the coefficient cache or
- * NULL for the direct algorithm. */
-static void shap_row(const fr_forest *f, const float *x, size_t group,
-                     double *phi, path_elem *paths, const fr__shap_cache *c) {
+ * is SIZE_MAX, into phi[g * (nf + 1) ...]); `c` is the linear algorithm's
+ * tables or NULL for the direct algorithm. */
+static void shap_row(const fr_forest *f, const float *x, size_t group, double *phi,
+                     scratch *sc, const fr__shap_cache *c, tree_fn fn) {
   size_t nf = f->nfeatures;
   shap_ctx ctx = {f, x, NULL};
-  pending pend;
-  pend.n = 0;
   for (size_t t = 0; t < f->ntrees; t++) {
     size_t g = f->tree_group[t];
     if (group != SIZE_MAX && g != group)
@@ -407,17 +562,18 @@ static void shap_row(const fr_forest *f, const float *x, size_t group,
     if (f->nodes[root].left == root)
       continue; /* a single leaf explains nothing */
     if (c) {
-      tree_cached(f, c, root, x, ph, &pend);
+      size_t hi = t + 1 < f->ntrees ? f->tree_root[t + 1] : f->nnodes;
+      fn(f, c, root, hi, x, ph, sc->buf, sc->o);
       continue;
     }
     ctx.phi = ph;
-    recurse(&ctx, root, paths, 0, 1.0, 1.0, -1);
+    recurse(&ctx, root, (path_elem *)sc->buf, 0, 1.0, 1.0, -1);
   }
-  pending_flush(&pend);
 }
 
 static int shap_check(const fr_forest *f) {
   pthread_once(&inv_once, inv_init);
+  pthread_once(&gl_once, gl_init);
   if (!f->has_cover)
     return FR_EUNAVAIL;
   if (f->max_depth > FR__SHAP_MAX_DEPTH)
@@ -425,46 +581,37 @@ static int shap_check(const fr_forest *f) {
   return 0;
 }
 
-static size_t path_elems(const fr_forest *f) {
-  size_t d = f->max_depth + 2;
-  return d * (d + 1) / 2;
-}
-
-/* fr_forest_shap, with the coefficient cache when `allow_cache` (the
- * tests run both). */
+/* fr_forest_shap, with the linear algorithm when `allow_fast` (the tests
+ * run both; 2: its kernel compiled for the baseline instruction set). */
 int fr__forest_shap(const fr_forest *f, const float *x, size_t n, float *contrib,
-                    int allow_cache) {
+                    int allow_fast) {
   if (!f || (!x && n) || (!contrib && n))
     return FR_EINVAL;
   int rc = shap_check(f);
   if (rc)
     return rc;
-  const fr__shap_cache *cache = allow_cache ? shap_cache(f) : NULL;
+  const fr__shap_cache *cache = allow_fast ? shap_cache(f) : NULL;
+  tree_fn fn = cache ? pick_tree_fn(cache->nq, allow_fast == 2) : NULL;
   size_t nf = f->nfeatures, k = f->noutputs, width = k * (nf + 1);
-  path_elem stack_paths[(FR__SHAP_STACK_DEPTH + 2) * (FR__SHAP_STACK_DEPTH + 3) / 2];
-  double stack_phi[1024];
-  path_elem *paths = stack_paths;
-  double *phi = stack_phi;
-  if (!cache && f->max_depth > FR__SHAP_STACK_DEPTH &&
-      !(paths = malloc(path_elems(f) * sizeof *paths)))
+  scratch sc;
+  if (scratch_init(&sc, f, cache))
     return FR_ENOMEM;
-  if (width > sizeof stack_phi / sizeof stack_phi[0] &&
-      !(phi = malloc(width * sizeof *phi))) {
-    if (paths != stack_paths)
-      free(paths);
+  double stack_phi[1024];
+  double *phi = stack_phi;
+  if (width > sizeof stack_phi / sizeof stack_phi[0] && !(phi = malloc(width * sizeof *phi))) {
+    free(sc.heap);
     return FR_ENOMEM;
   }
   for (size_t r = 0; r < n; r++) {
     memset(phi, 0, width * sizeof *phi);
     for (size_t g = 0; g < k; g++)
       phi[g * (nf + 1) + nf] = f->base_margin[g];
-    shap_row(f, x + r * nf, SIZE_MAX, phi, paths, cache);
+    shap_row(f, x + r * nf, SIZE_MAX, phi, &sc, cache, fn);
     float *out = contrib + r * width;
     for (size_t i = 0; i < width; i++)
       out[i] = (float)phi[i];
   }
-  if (paths != stack_paths)
-    free(paths);
+  free(sc.heap);
   if (phi != stack_phi)
     free(phi);
   return 0;
@@ -484,10 +631,9 @@ int fr_forest_shap_prepare(const fr_forest *f, fr_error *err) {
     rc = FR_ELIMIT;
   if (rc == FR_ELIMIT)
     return fr_error_set(err, rc,
-                        "TreeSHAP coefficient cache not built (more than %u floats, a tree deeper "
-                        "than %d or more than %d distinct features on a path): the direct "
-                        "algorithm will be used",
-                        FR__SHAP_CACHE_FLOATS, FR__SHAP_CACHE_DEPTH, FR__SHAP_CACHE_SLOTS);
+                        "Linear TreeSHAP tables not built (a tree deeper than %d, or per-row "
+                        "scratch over %u bytes): the direct algorithm will be used",
+                        FR__SHAP_LIN_MAX_DEPTH, FR__SHAP_LIN_MAX_SCRATCH);
   return rc;
 }
 
@@ -538,16 +684,14 @@ int fr_forest_reasons(const fr_forest *f, const float *x, size_t output,
   if (rc)
     return rc;
   size_t nf = f->nfeatures;
-  path_elem stack_paths[(FR__SHAP_STACK_DEPTH + 2) * (FR__SHAP_STACK_DEPTH + 3) / 2];
   double stack_phi[512];
   float stack_c[512];
-  path_elem *paths = stack_paths;
   double *phi = stack_phi;
   float *c = stack_c;
   int heap_phi = nf + 1 > 512;
   const fr__shap_cache *cache = shap_cache(f);
-  if (!cache && f->max_depth > FR__SHAP_STACK_DEPTH &&
-      !(paths = malloc(path_elems(f) * sizeof *paths)))
+  scratch sc;
+  if (scratch_init(&sc, f, cache))
     return FR_ENOMEM;
   if (heap_phi) {
     phi = malloc((nf + 1) * sizeof *phi);
@@ -555,13 +699,12 @@ int fr_forest_reasons(const fr_forest *f, const float *x, size_t output,
     if (!phi || !c) {
       free(phi);
       free(c);
-      if (paths != stack_paths)
-        free(paths);
+      free(sc.heap);
       return FR_ENOMEM;
     }
   }
   memset(phi, 0, (nf + 1) * sizeof *phi);
-  shap_row(f, x, output, phi, paths, cache);
+  shap_row(f, x, output, phi, &sc, cache, cache ? pick_tree_fn(cache->nq, 0) : NULL);
   for (size_t j = 0; j <= nf; j++)
     c[j] = (float)phi[j];
   size_t got = fr_shap_top_k(c, x, nf, k, order, out);
@@ -571,7 +714,6 @@ int fr_forest_reasons(const fr_forest *f, const float *x, size_t output,
     free(phi);
     free(c);
   }
-  if (paths != stack_paths)
-    free(paths);
+  free(sc.heap);
   return 0;
 }

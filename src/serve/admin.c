@@ -57,7 +57,9 @@ void fr__h_repo_load(fr__req *r) {
     int unknown = err.code == FR_ENOTFOUND && !strstr(err.msg, "no version");
     if (unknown)
       r->model[0] = '\0';
-    fr__req_error(r, unknown ? 404 : 400, unknown ? "unknown_model" : "load_failed", "%s", err.msg);
+    char pub[sizeof err.msg];
+    fr__public_reason(s, err.msg, pub, sizeof pub);
+    fr__req_error(r, unknown ? 404 : 400, unknown ? "unknown_model" : "load_failed", "%s", pub);
     return;
   }
   fr__buf_puts(&r->out, "{}");
@@ -82,8 +84,10 @@ static void put_release(fr_server *s, const char *name, fr__buf *o) {
   fr__buf_json_str(o, name, strlen(name));
   fr__buf_puts(o, ",\"stages\":");
   if (!ok) {
+    char pub[sizeof err.msg];
+    fr__public_reason(s, err.msg, pub, sizeof pub);
     fr__buf_puts(o, "{\"error\":");
-    fr__buf_json_str(o, err.msg, strlen(err.msg));
+    fr__buf_json_str(o, pub, strlen(pub));
     fr__buf_putc(o, '}');
   } else {
     fr__buf_puts(o, "{\"production\":");
@@ -157,7 +161,9 @@ void fr__h_releases(fr__req *r) {
   fr_error err;
   char **names = fr_repository_models(s->cfg.model_repository, &err);
   if (!names) {
-    fr__req_error(r, 500, "internal", "%s", err.msg);
+    char pub[sizeof err.msg];
+    fr__public_reason(s, err.msg, pub, sizeof pub);
+    fr__req_error(r, 500, "internal", "%s", pub);
     return;
   }
   fr__buf_putc(&r->out, '[');
@@ -170,8 +176,50 @@ void fr__h_releases(fr__req *r) {
   fr_strv_free(names);
 }
 
+static const char *const release_ops[] = {"promote", "rollback", "canary", "shadow"};
+
+/* Answers a refused release with `status` and the reason, and logs it:
+ * the log line carries the full message (it may name files), the answer
+ * its public form (fr__public_reason). */
+static void refuse(fr__req *r, int op, const char *name, const char *version, int status,
+                   const char *reason, const char *msg) {
+  fr_server *s = r->app;
+  char fields[400];
+  snprintf(fields, sizeof fields, "\"model\":\"%s\",\"operation\":\"%s\",\"version\":\"%s\","
+           "\"status\":%d",
+           name, release_ops[op], version && fr_repository_name_ok(version) ? version : "",
+           status);
+  fr_log(FR_LOG_WARN, "release_refused", fields, "model %s: %s refused: %s", name,
+         release_ops[op], msg);
+  char pub[1000];
+  fr__public_reason(s, msg, pub, sizeof pub);
+  fr__req_error(r, status, reason, "%s", pub);
+}
+
+/* Why the model does not serve `want` in the role asked for after a sync
+ * that raised no error: the version's load error, or what serves instead. */
+static void why_not_serving(fr_server *s, const char *name, const char *role, const char *want,
+                            const fr__snapshot *snap, char *out, size_t cap) {
+  char lerr[600];
+  if (fr__registry_version_error(s->registry, name, want, lerr, sizeof lerr)) {
+    snprintf(out, cap, "version %s failed to load: %s", want, lerr);
+  } else if (!snap) {
+    fr__registry_last_error(s->registry, name, lerr, sizeof lerr);
+    snprintf(out, cap, "no version of model %s is loaded%s%s", name, lerr[0] ? ": " : "", lerr);
+  } else if (!fr__snapshot_find((fr__snapshot *)snap, want)) {
+    snprintf(out, cap, "version %s is not loaded (production is version %s)", want,
+             snap->primary->version);
+  } else {
+    snprintf(out, cap, "version %s is loaded but is not the %s (production %s, canary %s, "
+             "shadow %s)",
+             want, role, snap->primary->version, snap->canary ? snap->canary->version : "none",
+             snap->shadow ? snap->shadow->version : "none");
+  }
+}
+
 /* Applies a stages.json change and re-syncs the model; when the model then
- * cannot serve as asked, restores the previous stages.json. */
+ * cannot serve as asked, restores the previous stages.json.  Every refusal
+ * is answered with its reason and logged (event release_refused). */
 static void release_op(fr__req *r, int op) {
   fr_server *s = r->app;
   const char *name = fr__route_capture(&r->match, "m");
@@ -195,6 +243,13 @@ static void release_op(fr__req *r, int op) {
     }
     version = json_string_value(jv);
   }
+  /* Canary and shadow end with "version": null, said explicitly: a body
+   * that forgot the version must not end a release by accident. */
+  if ((op == 2 || op == 3) && !jv) {
+    fr__req_error(r, 400, FR__REASON_MISSING, "version: missing (null ends the %s)",
+                  release_ops[op]);
+    goto out;
+  }
   if (!rc) {
     switch (op) {
     case 0: { /* promote */
@@ -216,12 +271,13 @@ static void release_op(fr__req *r, int op) {
       break;
     case 2: { /* canary */
       json_t *w = json_object_get(b, "weight");
-      if (!json_is_number(w)) {
+      if (version && !json_is_number(w)) {
         fr__req_error(r, 400, w ? FR__REASON_BAD_TYPE : FR__REASON_MISSING,
-                      "weight: a number from 0 to 1 is required");
+                      "weight: a number in (0, 1] is required");
         goto out;
       }
-      rc = fr_repository_set_canary(repo, name, version, json_number_value(w), &after, &err);
+      rc = fr_repository_set_canary(repo, name, version, version ? json_number_value(w) : 0,
+                                    &after, &err);
       break;
     }
     case 3: /* shadow */
@@ -231,8 +287,8 @@ static void release_op(fr__req *r, int op) {
   }
   if (rc) {
     int st = rc == FR_ENOTFOUND ? 404 : rc == FR_EIO ? 500 : rc == FR_ESTATE ? 409 : 400;
-    fr__req_error(r, st, st == 404 ? "unknown_model" : st == 409 ? "conflict" : "bad_request",
-                  "%s", err.msg);
+    refuse(r, op, name, version, st,
+           st == 404 ? "unknown_model" : st == 409 ? "conflict" : "bad_request", err.msg);
     goto out;
   }
   snprintf(r->model, sizeof r->model, "%s", name);
@@ -243,24 +299,40 @@ static void release_op(fr__req *r, int op) {
                          ? after.production
                      : op == 1 ? after.production
                                : NULL;
+  const char *role = "production";
   int serving_ok = snap && (!want || !want[0] || strcmp(snap->primary->version, want) == 0);
-  if (op == 2 && after.canary[0])
+  if (op == 2 && after.canary[0]) {
+    want = after.canary;
+    role = "canary";
     serving_ok = snap && snap->canary && strcmp(snap->canary->version, after.canary) == 0;
-  if (op == 3 && after.shadow[0])
+  }
+  if (op == 3 && after.shadow[0]) {
+    want = after.shadow;
+    role = "shadow";
     serving_ok = snap && snap->shadow && strcmp(snap->shadow->version, after.shadow) == 0;
+  }
+  char why[1000] = "";
+  if (!serving_ok) {
+    if (rc)
+      snprintf(why, sizeof why, "%s", serr.msg);
+    else if (want && want[0])
+      why_not_serving(s, name, role, want, snap, why, sizeof why);
+    else
+      snprintf(why, sizeof why, "model %s has no loaded version", name);
+  }
   fr__snapshot_release(snap);
   if (!serving_ok) {
     fr_error werr;
     fr_stages_write(repo, name, &before, &werr);
     fr__registry_sync(s->registry, name, 0, NULL);
-    fr__req_error(r, 409, "load_failed",
-                  "model %s: the requested version could not be served (%s); stages.json "
-                  "restored",
-                  name, rc ? serr.msg : "see the server log");
+    char msg[1200];
+    snprintf(msg, sizeof msg,
+             "model %s: the requested version could not be served (%s); stages.json restored",
+             name, why);
+    refuse(r, op, name, want ? want : version, 409, "load_failed", msg);
     goto out;
   }
-  static const char *const ops[] = {"promote", "rollback", "canary", "shadow"};
-  fr_log(FR_LOG_INFO, "release", NULL, "model %s: %s done (production %s)", name, ops[op],
+  fr_log(FR_LOG_INFO, "release", NULL, "model %s: %s done (production %s)", name, release_ops[op],
          after.production[0] ? after.production : "newest");
   put_release(s, name, &r->out);
 out:
@@ -276,7 +348,9 @@ void fr__h_reload(fr__req *r) {
   fr_server *s = r->app;
   fr_error err;
   if (fr_server_reload(s, NULL, &err)) {
-    fr__req_error(r, 400, "bad_request", "reload failed, previous configuration kept: %s", err.msg);
+    char pub[sizeof err.msg];
+    fr__public_reason(s, err.msg, pub, sizeof pub);
+    fr__req_error(r, 400, "bad_request", "reload failed, previous configuration kept: %s", pub);
     return;
   }
   fr__buf_puts(&r->out, "{\"reloaded\":true}");

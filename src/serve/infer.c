@@ -31,12 +31,21 @@ fr__snapshot *fr__resolve(fr__req *r, const char *name, const char *version, fr_
     char why[600];
     fr__registry_last_error(s->registry, name, why, sizeof why);
     r->model[0] = '\0'; /* keep client-typed names out of the metric labels */
-    if (!atomic_load(&s->loaded))
+    if (!atomic_load(&s->loaded)) {
       fr__req_error(r, 503, "not_ready", "model '%s' is not loaded yet (server starting)", name);
-    else if (why[0])
-      fr__req_error(r, 503, "not_ready", "model '%s' is not available: %s", name, why);
-    else
+    } else if (fr_repository_name_ok(name) && fr__registry_is_unloaded(s->registry, name)) {
+      fr__req_error(r, 503, "not_ready",
+                    "model '%s' was unloaded through the repository API (load it again with "
+                    "POST /v2/repository/models/%s/load)",
+                    name, name);
+    } else if (why[0]) {
+      /* The load error names files; the answer names the model only. */
+      char pub[600];
+      fr__public_reason(s, why, pub, sizeof pub);
+      fr__req_error(r, 503, "not_ready", "model '%s' is not available: %s", name, pub);
+    } else {
       fr__req_error(r, 404, "unknown_model", "unknown model '%s'", name);
+    }
     return NULL;
   }
   if (version) {

@@ -24,6 +24,7 @@
 typedef struct failed {
   char version[32];
   int64_t stamp;
+  char msg[600]; /* why it failed (for the admin API's 409) */
 } failed;
 
 typedef struct model_entry {
@@ -538,13 +539,13 @@ static fr__mv *load_version(fr__registry *r, const char *name, const char *versi
       goto fail;
     }
   }
-  /* TreeSHAP's coefficient cache is built now, not by the first request
-   * that asks for reasons; a model too large for it still explains (slower). */
+  /* TreeSHAP's tables are built now, not by the first request that asks
+   * for reasons; a model too deep for them still explains (slower). */
   {
     fr_error serr;
     int src = fr_forest_shap_prepare(v->forest, &serr);
     if (src && src != FR_EUNAVAIL)
-      fr_log(FR_LOG_INFO, "shap_cache", NULL, "%s: TreeSHAP without its cache: %s", v->dir,
+      fr_log(FR_LOG_INFO, "shap_cache", NULL, "%s: TreeSHAP without its tables: %s", v->dir,
              serr.msg);
   }
   /* Online state: share the group of a loaded version with the same layout. */
@@ -624,6 +625,7 @@ static void note_failure(model_entry *e, const char *version, int64_t stamp, con
   for (size_t i = 0; i < e->nfails; i++) {
     if (strcmp(e->fails[i].version, version) == 0) {
       e->fails[i].stamp = stamp;
+      snprintf(e->fails[i].msg, sizeof e->fails[i].msg, "%s", msg);
       snprintf(e->last_error, sizeof e->last_error, "%s", msg);
       return;
     }
@@ -633,6 +635,7 @@ static void note_failure(model_entry *e, const char *version, int64_t stamp, con
     e->nfails--;
   }
   snprintf(e->fails[e->nfails].version, sizeof e->fails[0].version, "%s", version);
+  snprintf(e->fails[e->nfails].msg, sizeof e->fails[0].msg, "%s", msg);
   e->fails[e->nfails++].stamp = stamp;
   snprintf(e->last_error, sizeof e->last_error, "%s", msg);
 }
@@ -959,6 +962,78 @@ void fr__registry_last_error(fr__registry *r, const char *name, char *out, size_
   model_entry *e = find_entry(r, name);
   snprintf(out, cap, "%s", e ? e->last_error : "");
   pthread_rwlock_unlock(&r->lock);
+}
+
+int fr__registry_version_error(fr__registry *r, const char *name, const char *version,
+                               char *out, size_t cap) {
+  int found = 0;
+  out[0] = '\0';
+  pthread_rwlock_rdlock(&r->lock);
+  model_entry *e = find_entry(r, name);
+  for (size_t f = 0; e && f < e->nfails && !found; f++)
+    if (strcmp(e->fails[f].version, version) == 0) {
+      snprintf(out, cap, "%s", e->fails[f].msg);
+      found = 1;
+    }
+  pthread_rwlock_unlock(&r->lock);
+  return found;
+}
+
+/* Characters that may end a path quoted in a message ("DIR: cannot open",
+ * "'DIR'", "(DIR)", "DIR,"). */
+static int path_end(char c) {
+  return !c || c == ' ' || c == '\t' || c == '\n' || c == '\'' || c == '"' || c == ':' ||
+         c == ',' || c == ')' || c == ';';
+}
+
+void fr__public_reason(const fr_server *s, const char *msg, char *out, size_t cap) {
+  const char *repo = s->cfg.model_repository ? s->cfg.model_repository : "";
+  size_t rl = strlen(repo);
+  while (rl > 1 && repo[rl - 1] == '/')
+    rl--;
+  size_t o = 0;
+#define PUT(c)          \
+  do {                  \
+    if (o + 1 < cap)    \
+      out[o++] = (c);   \
+  } while (0)
+  for (const char *p = msg; *p;) {
+    int at_start = p == msg || strchr(" '\"(=[,", p[-1]) != NULL;
+    if (at_start && rl && strncmp(p, repo, rl) == 0 && (p[rl] == '/' || path_end(p[rl]))) {
+      if (p[rl] == '/') {
+        p += rl + 1; /* "REPO/sparkov/3/..." -> "sparkov/3/..." */
+      } else {
+        /* "not found in repository REPO" -> "... in the model repository". */
+        static const char tail[] = "repository ";
+        size_t tl = sizeof tail - 1;
+        if (o >= tl && strncmp(out + o - tl, tail, tl) == 0)
+          o -= tl;
+        for (const char *t = "the model repository"; *t; t++)
+          PUT(*t);
+        p += rl;
+      }
+      continue;
+    }
+    if (at_start && p[0] == '/' && p[1] && !path_end(p[1])) {
+      /* Another absolute path: only its last component. */
+      const char *e = p, *last = p + 1;
+      while (!path_end(*e)) {
+        if (*e == '/' && !path_end(e[1]))
+          last = e + 1;
+        e++;
+      }
+      for (const char *t = last; t < e; t++)
+        if (*t != '/')
+          PUT(*t);
+      p = e;
+      continue;
+    }
+    PUT(*p);
+    p++;
+  }
+#undef PUT
+  if (cap)
+    out[o < cap ? o : cap - 1] = '\0';
 }
 
 void fr__registry_index(fr__registry *r, int ready_only, fr__buf *out) {

@@ -121,8 +121,20 @@ void fr__registry_configure(fr__registry *r);
 /* JSON array for POST /v2/repository/index: every model directory and its
  * versions with state READY / UNAVAILABLE and a reason. */
 void fr__registry_index(fr__registry *r, int ready_only, fr__buf *out);
-/* Last load error of a model (for 503 answers), "" when none. */
+/* Last load error of a model, "" when none.  It may name files (logs
+ * carry it as is); pass it through fr__public_reason before a response. */
 void fr__registry_last_error(fr__registry *r, const char *name, char *out, size_t cap);
+/* The load error of one version of a model: 1 with the message in out when
+ * that version failed to load (and has not loaded since), else 0 and "". */
+int fr__registry_version_error(fr__registry *r, const char *name, const char *version,
+                               char *out, size_t cap);
+/* `msg` as a response may carry it: responses name models and versions,
+ * never filesystem paths (logs may).  Paths under the model repository
+ * lose the repository's part ("/srv/models/sparkov/3/model.json: ..."
+ * becomes "sparkov/3/model.json: ..."), the repository itself becomes "the
+ * model repository", and any other absolute path is cut to its last
+ * component ("/etc/fraud/config.yaml:3:5" becomes "config.yaml:3:5"). */
+void fr__public_reason(const fr_server *s, const char *msg, char *out, size_t cap);
 
 /* Sums fr_state_size over the loaded state groups, per backend label. */
 size_t fr__registry_state_entities(fr__registry *r);

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <float.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,14 +283,23 @@ static int version_exists(const char *repo, const char *name, const char *versio
   char *d2 = d1 ? fr_path_join(d1, version) : NULL;
   int ok = d2 && fr_is_dir(d2);
   int model_ok = d1 && fr_is_dir(d1);
+  int rc = 0;
+  if (!model_ok)
+    rc = fr_error_set(err, FR_ENOTFOUND, "model '%s' not found in repository %s", name, repo);
+  else if (!ok)
+    rc = fr_error_set(err, FR_ENOTFOUND, "version '%s' of model '%s' not found in %s", version,
+                      name, repo);
+  else if (!all_digits(version))
+    /* The server lists, orders and loads numeric versions only (Triton's
+     * rule): a release naming another directory would point at nothing it
+     * serves. */
+    rc = fr_error_set(err, FR_EINVAL,
+                      "%s: not a version directory: versions are named by a number (the "
+                      "server loads only those)",
+                      d2);
   free(d1);
   free(d2);
-  if (!model_ok)
-    return fr_error_set(err, FR_ENOTFOUND, "model '%s' not found in repository %s", name, repo);
-  if (!ok)
-    return fr_error_set(err, FR_ENOTFOUND, "version '%s' of model '%s' not found in %s",
-                        version, name, repo);
-  return 0;
+  return rc;
 }
 
 int fr_repository_manifest_check(const char *repo, const char *name, const char *version,
@@ -322,11 +332,31 @@ int fr_repository_manifest_check(const char *repo, const char *name, const char 
   return rc;
 }
 
-/* version_exists, fr_repository_manifest_check, and for a bundle what the
- * server's load verifies (fr_bundle_open: every file's sha256, schema, spec,
- * model).  FR_ESTATE naming the version and the reason. */
+/* What a loadable version serves, for the release checks: a bundle (raw
+ * transactions on /v1/score through its schema and feature spec, and its
+ * feature vector on V2) or a bare model file (a V2 tensor of nfeatures). */
+typedef struct served {
+  fr_bundle *bundle;
+  fr_forest *bare;
+} served;
+
+static void served_close(served *s) {
+  fr_bundle_unref(s->bundle);
+  fr_forest_free(s->bare);
+  memset(s, 0, sizeof *s);
+}
+
+static const fr_forest *served_forest(const served *s) {
+  return s->bundle ? fr_bundle_forest(s->bundle) : s->bare;
+}
+
+/* version_exists, fr_repository_manifest_check, then what the server's load
+ * verifies (src/serve/models.c): a bundle opens with fr_bundle_open (every
+ * file's sha256, schema, spec, model), a bare model with fr_forest_dir_load,
+ * and the model has one output per row.  On success fills *out when given
+ * (close with served_close).  FR_ESTATE naming the version and the reason. */
 static int version_servable(const char *repo, const char *name, const char *version,
-                            fr_error *err) {
+                            served *out, fr_error *err) {
   int rc = version_exists(repo, name, version, err);
   if (rc)
     return rc;
@@ -342,47 +372,155 @@ static int version_servable(const char *repo, const char *name, const char *vers
     free(d2);
     return fr_error_set(err, FR_ENOMEM, "out of memory");
   }
-  if (fr_is_file(mp)) {
-    fr_bundle *b = fr_bundle_open(d2, &e);
-    if (!b)
-      rc = fr_error_set(err, FR_ESTATE, "version '%s' of model '%s' cannot be served: %s",
-                        version, name, e.msg);
-    fr_bundle_unref(b);
-  }
+  served sv = {0};
+  if (fr_is_file(mp))
+    sv.bundle = fr_bundle_open(d2, &e);
+  else
+    sv.bare = fr_forest_dir_load(d2, NULL, &e);
   free(mp);
   free(d2);
+  const fr_forest *f = served_forest(&sv);
+  if (!f)
+    rc = fr_error_set(err, FR_ESTATE, "version '%s' of model '%s' cannot be served: %s", version,
+                      name, e.msg);
+  else if (fr_forest_noutputs(f) != 1)
+    rc = fr_error_set(err, FR_ESTATE,
+                      "version '%s' of model '%s' cannot be served: the model has %zu outputs "
+                      "per row; the server serves binary classifiers (one output)",
+                      version, name, fr_forest_noutputs(f));
+  if (rc || !out)
+    served_close(&sv);
+  else
+    *out = sv;
   return rc;
 }
 
-/* The newest version of a model (the implicit production), "" if none. */
-static void newest_version(const char *repo, const char *name, char *out, size_t cap) {
+/* The newest version the server can load that is older than `below` (NULL:
+ * any): the implicit production when nothing is promoted (the server's
+ * policy skips a version that fails to load), and the rollback target below
+ * it.  "" when none. */
+static void newest_servable(const char *repo, const char *name, const char *below, char *out,
+                            size_t cap) {
   out[0] = '\0';
   char **vs = fr_repository_versions(repo, name, NULL);
   size_t n = 0;
   while (vs && vs[n])
     n++;
-  if (n)
-    snprintf(out, cap, "%s", vs[n - 1]);
+  for (size_t k = n; k-- > 0;) {
+    if (below && fr_version_cmp(vs[k], below) >= 0)
+      continue;
+    if (version_servable(repo, name, vs[k], NULL, NULL) == 0) {
+      snprintf(out, cap, "%s", vs[k]);
+      break;
+    }
+  }
   fr_strv_free(vs);
 }
 
-/* A canary or shadow ("role") for `version`: a version the server loads,
- * other than the one serving as production (the promoted one, else the
- * newest).  0, or the error of version_servable / FR_ESTATE. */
+/* The version serving as production: the promoted one, else the newest
+ * servable one.  "" when none. */
+static void current_production(const char *repo, const char *name, const fr_stages *st,
+                               char *out, size_t cap) {
+  if (st->production[0])
+    snprintf(out, cap, "%s", st->production);
+  else
+    newest_servable(repo, name, NULL, out, cap);
+}
+
+/* Whether `cand` (version cv) can serve what production (version pv)
+ * serves: the same kind (a bundle where production is a bundle: /v1/score
+ * needs a schema and a feature spec; a bare model where production is bare),
+ * the same transaction schema (column names, roles, types: what /v1/score
+ * clients send) and the same model input (V2: the feature vector, by name
+ * and order for bundles, by width for bare models).  FR_ESTATE naming the
+ * first difference. */
+static int same_signature(const char *name, const char *cv, const served *cand, const char *pv,
+                          const served *prod, fr_error *err) {
+#define REFUSE(...)                                                                          \
+  do {                                                                                       \
+    char why_[400];                                                                          \
+    snprintf(why_, sizeof why_, __VA_ARGS__);                                                \
+    return fr_error_set(err, FR_ESTATE,                                                      \
+                        "version '%s' of model '%s' cannot serve what production version "   \
+                        "'%s' serves: %s",                                                   \
+                        cv, name, pv, why_);                                                 \
+  } while (0)
+  if (!cand->bundle != !prod->bundle)
+    REFUSE("%s", cand->bundle ? "it is a bundle (raw transactions, /v1/score) and production is "
+                                "a bare model (V2 tensors only)"
+                              : "it is a bare model file (V2 tensors only, no feature spec for "
+                                "/v1/score) and production is a bundle");
+  size_t nc = fr_forest_nfeatures(served_forest(cand));
+  size_t np = fr_forest_nfeatures(served_forest(prod));
+  if (nc != np)
+    REFUSE("its input has %zu features, production's %zu", nc, np);
+  if (!cand->bundle)
+    return 0;
+  const fr_schema *sc = fr_bundle_schema(cand->bundle), *sp = fr_bundle_schema(prod->bundle);
+  size_t cc = fr_schema_ncols(sc), cp = fr_schema_ncols(sp);
+  for (size_t i = 0; i < cc || i < cp; i++) {
+    const fr_column_info *a = i < cc ? fr_schema_column(sc, i) : NULL;
+    const fr_column_info *b = i < cp ? fr_schema_column(sp, i) : NULL;
+    if (!a || !b || strcmp(a->name, b->name) != 0 || a->role != b->role || a->type != b->type)
+      REFUSE("its transaction schema differs at column %zu ('%s' vs production's '%s')", i + 1,
+             a ? a->name : "(none)", b ? b->name : "(none)");
+  }
+  const fr_featurizer *fc = fr_bundle_featurizer(cand->bundle);
+  const fr_featurizer *fp = fr_bundle_featurizer(prod->bundle);
+  for (size_t i = 0; i < nc; i++) {
+    const char *a = fr_featurizer_name(fc, i), *b = fr_featurizer_name(fp, i);
+    if (strcmp(a ? a : "", b ? b : "") != 0)
+      REFUSE("its feature %zu is '%s', production's '%s'", i + 1, a ? a : "", b ? b : "");
+  }
+  return 0;
+#undef REFUSE
+}
+
+/* A version about to serve live traffic (production, canary, shadow, or a
+ * rollback target): servable, and serving what the current production
+ * serves.  When production itself cannot be loaded (its directory is gone,
+ * say) there is nothing to compare with and only servability counts. */
+static int release_ok(const char *repo, const char *name, const fr_stages *st,
+                      const char *version, fr_error *err) {
+  served cand = {0}, prod = {0};
+  int rc = version_servable(repo, name, version, &cand, err);
+  if (rc)
+    return rc;
+  char pv[sizeof st->production];
+  current_production(repo, name, st, pv, sizeof pv);
+  if (pv[0] && strcmp(pv, version) != 0 && version_servable(repo, name, pv, &prod, NULL) == 0)
+    rc = same_signature(name, version, &cand, pv, &prod, err);
+  served_close(&cand);
+  served_close(&prod);
+  return rc;
+}
+
+/* A canary or shadow ("role") for `version`: release_ok, and another version
+ * than the one serving as production.  0, or the error of release_ok /
+ * FR_ESTATE. */
 static int side_version_ok(const char *repo, const char *name, const fr_stages *st,
                            const char *version, const char *role, fr_error *err) {
-  int rc = version_servable(repo, name, version, err);
+  int rc = release_ok(repo, name, st, version, err);
   if (rc)
     return rc;
   char prod[sizeof st->production];
-  snprintf(prod, sizeof prod, "%s", st->production);
-  if (!prod[0])
-    newest_version(repo, name, prod, sizeof prod);
+  current_production(repo, name, st, prod, sizeof prod);
   if (strcmp(prod, version) == 0)
     return fr_error_set(err, FR_ESTATE,
                         "version '%s' of model '%s' is production: a %s must be another "
                         "version",
                         version, name, role);
+  return 0;
+}
+
+/* The model's directory exists (ending a canary or shadow names no version
+ * to check, but must not create a stages.json for a model that is not
+ * there).  0 or FR_ENOTFOUND. */
+static int model_exists(const char *repo, const char *name, fr_error *err) {
+  char **vs = fr_repository_versions(repo, name, err);
+  if (!vs)
+    return err ? err->code : FR_ENOTFOUND;
+  fr_strv_free(vs);
   return 0;
 }
 
@@ -400,34 +538,36 @@ static void clear_other_stages(fr_stages *st) {
 
 int fr_repository_promote(const char *repo, const char *name, const char *version,
                           const char *stage, fr_stages *out, fr_error *err) {
-  int rc = version_servable(repo, name, version, err);
+  int staging = stage && strcmp(stage, "staging") == 0;
+  if (stage && !staging && strcmp(stage, "production") != 0)
+    return fr_error_set(err, FR_EINVAL, "unknown stage '%s' (expected production or staging)",
+                        stage);
+  fr_stages st;
+  int rc = fr_stages_read(repo, name, &st, err);
   if (rc)
     return rc;
-  fr_stages st;
-  if ((rc = fr_stages_read(repo, name, &st, err)))
+  /* Staging serves no traffic of its own: it must load, nothing more. */
+  rc = staging ? version_servable(repo, name, version, NULL, err)
+               : release_ok(repo, name, &st, version, err);
+  if (rc)
     return rc;
-  if (stage && strcmp(stage, "staging") == 0) {
+  if (staging) {
     snprintf(st.staging, sizeof st.staging, "%s", version);
-  } else if (!stage || strcmp(stage, "production") == 0) {
-    if (st.production[0] && strcmp(st.production, version) != 0) {
+  } else {
+    char prev[sizeof st.production];
+    /* The rollback target: the promoted production, or when nothing was
+     * promoted the version the server serves, the newest one it can load
+     * (a newer directory that fails to load never served). */
+    current_production(repo, name, &st, prev, sizeof prev);
+    if (prev[0] && strcmp(prev, version) != 0) {
       if (st.nhistory == 32) {
         memmove(st.history[0], st.history[1], sizeof st.history[0] * 31);
         st.nhistory--;
       }
-      memcpy(st.history[st.nhistory++], st.production, sizeof st.production);
-    } else if (!st.production[0]) {
-      /* Nothing was promoted before: the newest version was serving; keep it
-       * as the rollback target. */
-      char newest[sizeof st.production];
-      newest_version(repo, name, newest, sizeof newest);
-      if (newest[0] && strcmp(newest, version) != 0)
-        snprintf(st.history[st.nhistory++], sizeof st.history[0], "%s", newest);
+      snprintf(st.history[st.nhistory++], sizeof st.history[0], "%s", prev);
     }
     snprintf(st.production, sizeof st.production, "%s", version);
     clear_other_stages(&st);
-  } else {
-    return fr_error_set(err, FR_EINVAL, "unknown stage '%s' (expected production or staging)",
-                        stage);
   }
   if ((rc = fr_stages_write(repo, name, &st, err)))
     return rc;
@@ -442,27 +582,32 @@ int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
   int rc = fr_stages_read(repo, name, &st, err);
   if (rc)
     return rc;
+  char target[sizeof st.production];
   if (st.nhistory == 0) {
-    /* Never promoted: production was implicitly the newest version; roll back
-     * to the one before it. */
-    char **vs = fr_repository_versions(repo, name, err);
-    if (!vs)
-      return err ? err->code : FR_ENOTFOUND;
-    size_t n = 0;
-    while (vs[n])
-      n++;
-    if (st.production[0] || n < 2) {
+    /* Never promoted: production was implicitly the newest servable
+     * version; roll back to the servable one before it. */
+    char cur[sizeof st.production] = "";
+    if (!st.production[0])
+      newest_servable(repo, name, NULL, cur, sizeof cur);
+    target[0] = '\0';
+    if (cur[0])
+      newest_servable(repo, name, cur, target, sizeof target);
+    if (!target[0]) {
+      char **vs = fr_repository_versions(repo, name, err);
+      if (!vs)
+        return err ? err->code : FR_ENOTFOUND;
       fr_strv_free(vs);
-      return fr_error_set(err, FR_ESTATE, "model '%s': no earlier production version to roll "
-                                          "back to", name);
+      return fr_error_set(err, FR_ESTATE,
+                          "model '%s': no earlier production version to roll back to", name);
     }
-    snprintf(st.production, sizeof st.production, "%s", vs[n - 2]);
-    fr_strv_free(vs);
   } else {
-    memcpy(st.production, st.history[--st.nhistory], sizeof st.production);
-    if ((rc = version_servable(repo, name, st.production, err)))
-      return rc;
+    snprintf(target, sizeof target, "%s", st.history[st.nhistory - 1]);
   }
+  if ((rc = release_ok(repo, name, &st, target, err)))
+    return rc;
+  if (st.nhistory)
+    st.nhistory--;
+  snprintf(st.production, sizeof st.production, "%s", target);
   clear_other_stages(&st);
   if ((rc = fr_stages_write(repo, name, &st, err)))
     return rc;
@@ -473,13 +618,19 @@ int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
 
 int fr_repository_set_canary(const char *repo, const char *name, const char *version,
                              double weight, fr_stages *out, fr_error *err) {
-  if (!(weight >= 0 && weight <= 1))
-    return fr_error_set(err, FR_EINVAL, "canary weight must be between 0 and 1");
+  int clear = !version || !version[0];
+  /* DBL_MIN: a weight that underflowed (1e-400 reads as 0, 1e-310 as a
+   * subnormal) is a typo, not a request to end the canary. */
+  if (!clear && !(weight >= DBL_MIN && weight <= 1))
+    return fr_error_set(err, FR_EINVAL,
+                        "canary weight must be a number in (0, 1]; a canary ends by naming no "
+                        "version");
   int rc;
   fr_stages st;
-  if ((rc = fr_stages_read(repo, name, &st, err)))
+  if ((clear && (rc = model_exists(repo, name, err))) ||
+      (rc = fr_stages_read(repo, name, &st, err)))
     return rc;
-  if (weight == 0 || !version || !version[0]) {
+  if (clear) {
     st.canary[0] = '\0';
     st.canary_weight = 0;
   } else {
@@ -499,9 +650,11 @@ int fr_repository_set_shadow(const char *repo, const char *name, const char *ver
                              fr_stages *out, fr_error *err) {
   int rc;
   fr_stages st;
-  if ((rc = fr_stages_read(repo, name, &st, err)))
+  int clear = !version || !version[0];
+  if ((clear && (rc = model_exists(repo, name, err))) ||
+      (rc = fr_stages_read(repo, name, &st, err)))
     return rc;
-  if (!version || !version[0]) {
+  if (clear) {
     st.shadow[0] = '\0';
   } else {
     if ((rc = side_version_ok(repo, name, &st, version, "shadow", err)))

@@ -46,7 +46,7 @@ expect 2 "--valid-fraction 0.5 and --test-fraction 0.5" -- "$F" tune --schema pa
 expect 2 "--version and --out disagree" -- "$F" train --schema paysim --out "$T/models/paysim/2" --version 3 "$SP"
 expect 2 "--name and --out disagree" -- "$F" tune --schema paysim --space "$T/s.yaml" --out "$T/models/paysim/2" --name other "$SP"
 [ -e "$T/m" ] || [ -e "$T/models" ] && { echo "FAIL: a refused train left output behind"; fail=1; }
-expect 2 "--weight is a fraction of cards in \[0, 1\]" -- "$F" models canary --repository "$T" sparkov 2 --weight 2
+expect 2 "--weight is a fraction of cards in \(0, 1\]" -- "$F" models canary --repository "$T" sparkov 2 --weight 2
 expect 2 "--weight is a fraction" -- "$F" models canary --repository "$T" sparkov 2 --weight -0.1
 expect 2 "--top takes an integer" -- "$F" explain --model "$T/nothing" -k 0 "$SP"
 expect 2 "--calibration-bins takes an integer" -- "$F" evaluate --model "$T/nothing" --calibration-bins 0 "$SP"

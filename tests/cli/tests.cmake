@@ -31,3 +31,11 @@ add_test(NAME cli_version
          WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
 set_tests_properties(cli_version PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
                      TIMEOUT 60)
+
+# `fraud models` release commands on a repository of bare models: the review
+# findings (stages.json that does not parse, ...).
+add_test(NAME cli_models
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/models_cli.sh $<TARGET_FILE:fraud_cli>
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(cli_models PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
+                     TIMEOUT 120)

@@ -23,6 +23,40 @@ Test(log, mask_card_numbers) {
   cr_assert_str_eq(d, "************0001");
 }
 
+/* Review finding: digit runs inside hexadecimal tokens (digests, hashed
+ * keys) were masked too, corrupting them in the logs. */
+Test(log, mask_leaves_hex_tokens_alone) {
+  /* A sha256 digest (64 hex digits) holding a run of 16 decimal digits, and
+   * a 16-hex-digit hashed key that is all digits but one letter. */
+  char a[] = "bundle sha256 9f86d081884c7d659a2feaa0c55ad0154111111111111111a4b0e2e3f2a6c8d0 ok";
+  char a0[sizeof a];
+  memcpy(a0, a, sizeof a);
+  cr_assert_eq(fr_mask_card_numbers(a), 0);
+  cr_assert_str_eq(a, a0);
+  char b[] = "key=1234567890123456f,key2=e1234567890123456";
+  cr_assert_eq(fr_mask_card_numbers(b), 0);
+  cr_assert_str_eq(b, "key=1234567890123456f,key2=e1234567890123456");
+  /* The same digits standing alone, or glued to a non-hex letter, are. */
+  char c[] = "a 1234567890123456 b x1234567890123456";
+  cr_assert_eq(fr_mask_card_numbers(c), 2);
+  cr_assert_str_eq(c, "a ************3456 b x************3456");
+}
+
+Test(log, mask_card_numbers_with_separators) {
+  char a[] = "cc '4111 1111 1111 1111' and 5500-0055-5555-5559.";
+  cr_assert_eq(fr_mask_card_numbers(a), 2);
+  cr_assert_str_eq(a, "cc '**** **** **** 1111' and ****-****-****-5559.");
+  /* American Express 4-6-5 (15 digits), a 19-digit PAN in 4-4-4-4-3. */
+  char b[] = "3782 822463 10005 / 6011-0009-9013-9424-123";
+  cr_assert_eq(fr_mask_card_numbers(b), 2);
+  cr_assert_str_eq(b, "**** ****** *0005 / ****-****-****-***4-123");
+  /* Dates, times, short groups, 12 digits in groups, mixed separators:
+   * not card numbers. */
+  char c[] = "2026-11-29 12:30:00 id 1234 5678 9012 v 4111 1111-1111 1111";
+  cr_assert_eq(fr_mask_card_numbers(c), 0);
+  cr_assert_str_eq(c, "2026-11-29 12:30:00 id 1234 5678 9012 v 4111 1111-1111 1111");
+}
+
 Test(log, lines_never_hold_a_card_number) {
   FILE *f = tmpfile();
   cr_assert_not_null(f);

@@ -1,7 +1,10 @@
-/* Tests src/model/shap.c: TreeSHAP equals XGBoost's own
- * predict(pred_contribs=True) within 1e-5 on every golden case, the
- * contributions and bias sum to the margin, a hand-worked two-feature
- * example, and the top-k reasons helper. */
+/* Tests src/model/shap.c: TreeSHAP (Linear TreeSHAP, and the direct
+ * Algorithm 2 it falls back to) equals XGBoost's own
+ * predict(pred_contribs=True) within 1e-5 on every golden case (NaNs and
+ * default directions, categorical splits, multi-class, deep unbalanced
+ * leaf-wise trees with features repeated along paths), the contributions
+ * and bias sum to the margin, hand-worked examples (one with zero-cover
+ * branches), and the top-k reasons helper. */
 #include <criterion/criterion.h>
 #include <math.h>
 
@@ -26,6 +29,10 @@ Test(shap, equals_xgboost_pred_contribs) {
     }
     fr_forest *f = fr_forest_load(c.model_path, FR_FOREST_AUTO, NULL);
     cr_assert_not_null(f);
+    /* Every golden model (depth <= 22) is explained by Linear TreeSHAP:
+     * the values below are that algorithm's. */
+    fr_error perr;
+    cr_assert_eq(fr_forest_shap_prepare(f, &perr), 0, "%s: %s", name, perr.msg);
     size_t w = c.nout * (c.nf + 1);
     float *got = malloc(c.ncontrib * w * sizeof(float));
     cr_assert_eq(fr_forest_shap(f, c.x, c.ncontrib, got), 0, "%s", name);
@@ -47,12 +54,18 @@ Test(shap, equals_xgboost_pred_contribs) {
         cr_assert(fabs(sum - m) <= 1e-4 * (1 + fabs(m)), "%s row %zu: sum %.8g, margin %.8g",
                   name, r, sum, m);
       }
-    /* The direct algorithm (no coefficient cache) gives the same values. */
+    /* The direct algorithm (Algorithm 2 itself) gives the same values. */
     float *direct = malloc(c.ncontrib * w * sizeof(float));
     cr_assert_eq(fr__forest_shap(f, c.x, c.ncontrib, direct, 0), 0);
     for (size_t i = 0; i < c.ncontrib * w; i++)
       cr_assert(fabs((double)direct[i] - c.contribs[i]) <= SHAP_TOL,
                 "%s (direct) value %zu: %.8g, XGBoost %.8g", name, i, direct[i], c.contribs[i]);
+    /* So does the linear algorithm's kernel for CPUs without AVX2. */
+    cr_assert_eq(fr__forest_shap(f, c.x, c.ncontrib, direct, 2), 0);
+    for (size_t i = 0; i < c.ncontrib * w; i++)
+      cr_assert(fabs((double)direct[i] - c.contribs[i]) <= SHAP_TOL,
+                "%s (baseline kernel) value %zu: %.8g, XGBoost %.8g", name, i, direct[i],
+                c.contribs[i]);
     free(direct);
     cr_log_info("%s: %zu rows, max |diff| %.3g", name, c.ncontrib, worst);
     checked += c.ncontrib;
@@ -119,9 +132,8 @@ Test(shap, hand_worked_example) {
   fr_forest_free(f);
 }
 
-Test(shap, cache_limits_fall_back_to_the_direct_algorithm) {
-  /* A depth-10 model over 16 features: prepare reports whether the cache
-   * fits; either way fr_forest_shap answers. */
+Test(shap, prepare_and_models_without_covers) {
+  /* prepare builds the Linear TreeSHAP tables once (idempotent). */
   char dir[4096];
   snprintf(dir, sizeof dir, "%s", fr_test_fixture("model/xgb"));
   model_case c;
@@ -194,4 +206,100 @@ Test(shap, every_tree_depth_and_output_of_a_multiclass_model) {
   free(all);
   fr_forest_free(f);
   model_case_free(&c);
+}
+
+/* Zero covers and a feature repeated below a zero-cover edge, worked by
+ * hand.  One feature x0:
+ *
+ *              x0 < 0 (cover 10)
+ *             /                 \
+ *   x0 < -1 (cover 0)         leaf 2: 5 (cover 10)
+ *     /          \
+ *  leaf 3: 1 (0)  leaf 4: 3 (0)
+ *
+ * E[f] = (0 * E[node 1] + 10 * 5) / 10 = 5.  With a single feature its SHAP
+ * value is f(x) - E[f]: x0 = 0.5 -> 0; x0 = -0.5 -> 3 - 5 = -2; x0 = -2 ->
+ * 1 - 5 = -4.  For x0 = 0.5 the repeated split's previous factor
+ * z (1 - t) + o t is 0 at every point (z = 0: no cover, o = 0: x goes
+ * right), the case where a careless division gives 0/0 = NaN. */
+Test(shap, zero_cover_and_repeated_feature) {
+  const char *json =
+      "{\"learner\":{\"feature_names\":[\"a\",\"b\"],\"feature_types\":[],"
+      "\"gradient_booster\":{\"model\":{\"gbtree_model_param\":{\"num_parallel_tree\":\"1\","
+      "\"num_trees\":\"1\",\"size_leaf_vector\":\"0\"},\"tree_info\":[0],\"trees\":[{"
+      "\"left_children\":[1,3,-1,-1,-1],\"right_children\":[2,4,-1,-1,-1],"
+      "\"split_indices\":[0,0,0,0,0],\"split_conditions\":[0,-1,5,1,3],"
+      "\"default_left\":[1,1,0,0,0],\"sum_hessian\":[10,0,10,0,0],"
+      "\"tree_param\":{\"num_nodes\":\"5\",\"num_feature\":\"2\",\"size_leaf_vector\":\"0\"}}]},"
+      "\"name\":\"gbtree\"},\"learner_model_param\":{\"base_score\":\"0\",\"num_class\":\"0\","
+      "\"num_feature\":\"2\"},\"objective\":{\"name\":\"reg:squarederror\"}}}";
+  fr_error err;
+  fr_forest *f = fr_forest_load_buffer(json, strlen(json), FR_FOREST_AUTO, "zero", &err);
+  cr_assert_not_null(f, "%s", err.msg);
+  cr_assert_eq(fr_forest_shap_prepare(f, &err), 0, "%s", err.msg);
+  const float xs[4] = {0.5f, -0.5f, -2.0f, NAN};
+  const float want[4] = {0.0f, -2.0f, -4.0f, -4.0f}; /* NaN: default left twice */
+  for (int i = 0; i < 4; i++) {
+    float x[2] = {xs[i], 7.0f}, c[3], d[3];
+    cr_assert_eq(fr_forest_shap(f, x, 1, c), 0);
+    cr_assert_eq(fr__forest_shap(f, x, 1, d, 0), 0);
+    cr_assert_float_eq(c[0], want[i], 1e-6, "x0 = %g: %g", xs[i], c[0]);
+    cr_assert_eq(c[1], 0.0f, "b is never split on");
+    cr_assert_float_eq(c[2], 5.0f, 1e-6);
+    cr_assert_float_eq(d[0], want[i], 1e-6, "direct, x0 = %g: %g", xs[i], d[0]);
+  }
+  fr_forest_free(f);
+}
+
+/* A depth beyond Linear TreeSHAP's 32 (a chain of 40 splits on alternating
+ * features): fr_forest_shap_prepare says the direct algorithm is used, and
+ * the values still add up to the margin. */
+Test(shap, deeper_than_linear_falls_back_to_direct) {
+  enum { D = 40, NN = 2 * D + 1 };
+  char *json = malloc(65536);
+  size_t o = 0;
+  o += (size_t)snprintf(json + o, 65536 - o,
+                        "{\"learner\":{\"gradient_booster\":{\"model\":{\"tree_info\":[0],"
+                        "\"trees\":[{\"left_children\":[");
+  /* node 2k splits (feature k % 2, threshold k), left child 2k+1 a leaf
+   * of value k, right child 2k+2 the next split; node 2D the last leaf. */
+  for (int i = 0; i < NN; i++)
+    o += (size_t)snprintf(json + o, 65536 - o, "%s%d", i ? "," : "",
+                          i % 2 == 0 && i < 2 * D ? i + 1 : -1);
+  o += (size_t)snprintf(json + o, 65536 - o, "],\"right_children\":[");
+  for (int i = 0; i < NN; i++)
+    o += (size_t)snprintf(json + o, 65536 - o, "%s%d", i ? "," : "",
+                          i % 2 == 0 && i < 2 * D ? i + 2 : -1);
+  o += (size_t)snprintf(json + o, 65536 - o, "],\"split_indices\":[");
+  for (int i = 0; i < NN; i++)
+    o += (size_t)snprintf(json + o, 65536 - o, "%s%d", i ? "," : "", (i / 2) % 2);
+  o += (size_t)snprintf(json + o, 65536 - o, "],\"split_conditions\":[");
+  for (int i = 0; i < NN; i++)
+    o += (size_t)snprintf(json + o, 65536 - o, "%s%d", i ? "," : "", i / 2);
+  o += (size_t)snprintf(json + o, 65536 - o, "],\"default_left\":[");
+  for (int i = 0; i < NN; i++)
+    o += (size_t)snprintf(json + o, 65536 - o, "%s%d", i ? "," : "", i % 4 == 0);
+  o += (size_t)snprintf(json + o, 65536 - o, "],\"sum_hessian\":[");
+  for (int i = 0; i < NN; i++) /* each split sends 1 of its cover left */
+    o += (size_t)snprintf(json + o, 65536 - o, "%s%d", i ? "," : "",
+                          i % 2 == 1 ? 1 : D + 1 - i / 2);
+  o += (size_t)snprintf(json + o, 65536 - o,
+                        "]}]},\"name\":\"gbtree\"},\"learner_model_param\":{\"base_score\":"
+                        "\"0\",\"num_feature\":\"2\"},\"objective\":{\"name\":"
+                        "\"reg:squarederror\"}}}");
+  fr_error err;
+  fr_forest *f = fr_forest_load_buffer(json, o, FR_FOREST_AUTO, "chain", &err);
+  free(json);
+  cr_assert_not_null(f, "%s", err.msg);
+  cr_assert_eq(fr_forest_shap_prepare(f, &err), FR_ELIMIT);
+  cr_assert(strstr(err.msg, "direct") != NULL, "%s", err.msg);
+  const float rows[3][2] = {{100, 100}, {17.5f, 30}, {NAN, 3}};
+  for (int r = 0; r < 3; r++) {
+    float c[3], m;
+    cr_assert_eq(fr_forest_shap(f, rows[r], 1, c), 0);
+    cr_assert_eq(fr_forest_predict_margin(f, rows[r], 1, &m), 0);
+    cr_assert_float_eq(c[0] + c[1] + c[2], m, 1e-4, "row %d: %g + %g + %g vs %g", r, c[0],
+                       c[1], c[2], m);
+  }
+  fr_forest_free(f);
 }

@@ -1,4 +1,5 @@
-# The large XGBoost parity set (>= 20 models, depth 1..10, 1..1000 trees,
+# The large XGBoost parity set (>= 20 models, depth 1..10 and one leaf-wise
+# model to depth 31, 1..1000 trees,
 # NaNs, default left/right, base_score != 0.5, every objective, categorical
 # splits, models trained on the real-data slices) is generated at test time
 # by python3-xgboost, because the models are too big to check in; the same

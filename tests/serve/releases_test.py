@@ -167,7 +167,7 @@ check(sticky, "a card saw two versions")
 conn.close()
 
 # ---- shadow ----
-request(admin, "POST", "/admin/models/sparkov/canary", {"version": "1", "weight": 0}, headers=auth)
+request(admin, "POST", "/admin/models/sparkov/canary", {"version": None}, headers=auth)
 st, body, _ = request(admin, "POST", "/admin/models/sparkov/shadow", {"version": "1"}, headers=auth)
 check(st == 200 and body["serving"]["shadow"] == "1" and body["serving"]["canary"] is None,
       f"shadow set: {st} {body}")

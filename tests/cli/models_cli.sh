@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `fraud models` on a repository of bare XGBoost models (the fixture
+# tests/fixtures/serve/xgb_small.json, made by make_fixture.py): the review
+# findings on the release commands, each checked against the exit code and
+# message the docs promise (docs/server.md "Releases", docs/bundle.md) and
+# against stages.json as Debian's python3 json reads it.
+set -u
+F=$(realpath "$1")
+S=${FRAUD_SOURCE_DIR:?}
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fail=0
+expect() { # expect CODE PATTERN -- command...
+  local code=$1 pat=$2; shift 3
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    echo "FAIL: '$*' exited $rc, expected $code: $out"; fail=1; return
+  fi
+  if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then
+    echo "FAIL: '$*' output lacks /$pat/: $out"; fail=1; return
+  fi
+  echo "ok: $* -> $rc"
+}
+MODEL=$S/tests/fixtures/serve/xgb_small.json
+R=$T/repo
+version() { mkdir -p "$R/$1/$2" && cp "$MODEL" "$R/$1/$2/xgboost.json"; }
+stage() { $PY -c "import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2]))" "$R/$1/stages.json" "$2"; }
+
+# models list on a stages.json that does not parse: exit 1 naming the file,
+# line and column (jansson's), after listing what it can.
+version fil 1
+version good 1
+printf '{\n  "production": "1",\n  oops\n}\n' >"$R/fil/stages.json"
+expect 1 "$R/fil/stages.json:3:[0-9]+: " -- "$F" models list --repository "$R"
+out=$("$F" models list --repository "$R" 2>/dev/null)
+grep -qE '^good +1 ' <<<"$out" && ok=1 || ok=0
+[ $ok = 1 ] && echo "ok: the other models are still listed" || { echo "FAIL: list output: $out"; fail=1; }
+expect 1 "stages.json:3:" -- "$F" models list --repository "$R" --json
+rm "$R/fil/stages.json"
+expect 0 "" -- "$F" models list --repository "$R"
+
+exit $fail
