@@ -14,7 +14,7 @@
  * lanes (trees walked in lock-step) fixed at compile time, every walk is
  * unrolled and each lane's node address is a constant displacement plus 8j,
  * so the twelve lanes, the node base and the row's keys all stay in
- * registers (the 16-lane compact walk spills half its indices to the stack).
+ * registers (the 16-lane compact walk spills six of its indices to the stack).
  * The price is padding: a tree shallower than its group's deepest tree, or
  * not complete, walks D steps anyway, and the layout holds 2^D slots per
  * tree; fr__heap_build leaves the layout out when that would more than
@@ -71,7 +71,8 @@ void fr__heap_build(fr_forest *f) {
   /* src[j]: the node of the forest slot j of the tree being laid out
    * stands for (a leaf repeats down its always-left chain), or UINT32_MAX
    * for a slot no walk reaches. */
-  uint32_t *src = malloc(((size_t)2 << f->max_depth) * sizeof(uint32_t));
+  uint32_t *src = malloc(((size_t)2 << (f->max_depth ? f->max_depth : 1)) *
+                         sizeof(uint32_t)); /* D >= 1 even if every tree is a leaf */
   if (!hn || !hl || !hg || !src) {
     free(hn);
     free(hl);
