@@ -150,6 +150,9 @@ void fr_forest_free(fr_forest *f) {
   free(f->nodes);
   free(f->cnodes);
   free(f->leaf_value);
+  free(f->hnodes);
+  free(f->hleaf);
+  free(f->hgroups);
   free(f->tree_root);
   free(f->tree_depth);
   free(f->tree_group);
@@ -399,6 +402,7 @@ fr_forest *fr__builder_finish(fr__builder *b, fr_error *err) {
   f->nnodes = out;
   compute_node_means(f);
   build_compact(f);
+  fr__heap_build(f);
   free(queue);
   free(depth);
   free(seen);

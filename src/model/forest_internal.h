@@ -135,6 +135,45 @@ static inline void fr__row_keys(const float *x, size_t nf, uint32_t *keys) {
   }
 }
 
+/* The complete-tree layout (predict_heap.c) used by the fastest portable
+ * kernel when every tree is shallow.  Trees are cut into groups of 4, 8 or
+ * 12 consecutive trees ("lanes"); every tree of a group is padded to the
+ * same complete depth D (the deepest tree of the group) and stored in heap
+ * order: internal slot j in 1 .. 2^D - 1 has its children at 2j and 2j + 1,
+ * so a step needs no child offset:
+ *
+ *   j = 2j + (tkm1 < key[kidx])     (one compare and one add-with-carry)
+ *
+ * where tkm1 is the compact layout's tkey minus one (tkey is never 0: the
+ * smallest key of a number, that of -inf, is 0x007fffff), so "key >= tkey"
+ * is "tkm1 < key".  Lane t of a group occupies slots t * 2^D .. (t + 1) *
+ * 2^D - 1 (its slot 0 unused), so with D and the lane count known at compile
+ * time a lane's node address is a constant displacement plus 8j.
+ *
+ * Padding.  A leaf above depth D becomes a chain of always-left slots
+ * (tkm1 = UINT32_MAX: no key is above it) down to leaf slot 2^D times
+ * further left, which holds its value; the slots beside such a chain and
+ * the spare lanes of a short last group are never reached (or never added)
+ * and hold the same always-left node.  After D steps j is in 2^D .. 2^(D+1)
+ * - 1 and the leaf value is at leaf_off + t * 2^D + (j - 2^D). */
+typedef struct fr__hnode {
+  uint32_t kidx; /* key index, as in fr__cnode: feature (+ nfeatures when NaN goes right) */
+  uint32_t tkm1; /* threshold key minus one; UINT32_MAX: always left */
+} fr__hnode;
+
+typedef struct fr__hgroup {
+  uint32_t node_off; /* first slot (lane 0, slot 0) in f->hnodes */
+  uint32_t leaf_off; /* first value (lane 0, leaf 0) in f->hleaf */
+  uint32_t tree0;    /* first tree of the group */
+  uint8_t depth;     /* D, 1 .. FR__H_MAX_DEPTH */
+  uint8_t lanes;     /* 4, 8 or 12 trees in the layout */
+  uint8_t ntrees;    /* real trees, 1 .. lanes (the rest are padding) */
+  uint32_t run;      /* groups from this one on with the same depth and
+                        lanes, all full (walked by one call; >= 1) */
+} fr__hgroup;
+#define FR__H_MAX_DEPTH 10
+#define FR__H_MAX_LANES 12
+
 /* The key kernels keep one block's keys on the stack: up to 32 rows x 2 x
  * 256 features = 64 KiB.  Wider forests use the float kernels. */
 #define FR__KEY_MAX_FEATURES 256u
@@ -165,6 +204,10 @@ struct fr_forest {
   size_t nnodes;
   fr__cnode *cnodes;  /* compact layout, 64-byte aligned; NULL if not eligible */
   float *leaf_value;  /* nnodes; with cnodes */
+  fr__hnode *hnodes;   /* complete-tree layout, 64-byte aligned; NULL if not built */
+  float *hleaf;        /* its leaf values */
+  fr__hgroup *hgroups; /* its groups, in tree order */
+  size_t nhgroups;
   uint32_t *tree_root;  /* ntrees */
   uint32_t *tree_depth; /* ntrees: number of splits on the longest path */
   uint32_t *tree_group; /* ntrees: output the tree adds to */
@@ -335,6 +378,14 @@ void fr__kernel_general(const fr_forest *f, const float *x, size_t n,
  * batches with rows in lock-step. */
 void fr__kernel_compact(const fr_forest *f, const float *x, size_t n,
                         float *margin);
+/* predict_heap.c: the complete-tree layout kernel (needs f->hnodes), and
+ * the builder of that layout (called by fr__builder_finish after the
+ * compact layout; leaves it out when a tree is deeper than FR__H_MAX_DEPTH,
+ * when padding would more than quadruple the compact layout's memory, or
+ * when out of memory). */
+void fr__kernel_heap(const fr_forest *f, const float *x, size_t n,
+                     float *margin);
+void fr__heap_build(fr_forest *f);
 /* predict_simd.c: rows across lanes (n >= 2) and trees across lanes (one
  * row); numeric forests only. */
 void fr__kernel_avx2_rows(const fr_forest *f, const float *x, size_t n,

@@ -15,7 +15,9 @@
  *
  * The wide-layout kernels (16-byte nodes) serve forests with special nodes
  * or too many features for the compact one; the compact kernel (8-byte
- * nodes, integer keys, forest_internal.h) serves the rest.
+ * nodes, integer keys, forest_internal.h) serves the rest, except forests of
+ * shallow trees, which the complete-tree kernel (predict_heap.c) walks
+ * with fewer instructions per step.
  *
  * Leaf values are always added to the margin in tree order, one tree at a
  * time, in float32: the same sum, rounding for rounding, as XGBoost's.
@@ -360,9 +362,10 @@ static pthread_once_t best_once = PTHREAD_ONCE_INIT;
 /* AUTO's choice.  FRAUD_SIMD=scalar|avx2|avx512 picks a set explicitly
  * (the best supported one at or below it).  Otherwise: AVX-512, else AVX2,
  * except on AMD CPUs, where gathers are microcoded and cost about one
- * cycle per element: measured on an EPYC (Zen 4) the portable compact
- * kernel, 9 instructions per step with no gather, is 1.5x faster than
- * either SIMD kernel at every batch size (docs/benchmarks-forest.md). */
+ * cycle per element: measured on an EPYC (Zen 4) the portable kernels
+ * (6 or, complete-tree, 4 instructions per step with no gather) are 2-3x
+ * faster than either SIMD kernel at every batch size
+ * (docs/benchmarks-forest.md). */
 static void detect_best(void) {
   fr_simd best = FR_SIMD_SCALAR;
   int amd = 0;
@@ -400,7 +403,7 @@ fr__kernel fr__kernel_pick(const fr_forest *f, fr_simd simd, size_t n) {
     case FR_SIMD_AVX2:
       return n == 1 ? fr__kernel_avx2_ctrees : fr__kernel_avx2_crows;
     default:
-      return fr__kernel_compact;
+      return f->hnodes ? fr__kernel_heap : fr__kernel_compact;
     }
   }
   /* Wide layout.  Gather offsets are 32-bit: row * nfeatures + feature
