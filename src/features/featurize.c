@@ -1561,6 +1561,25 @@ static int offline_stateless(const fr_featurizer *f, const offline *o,
 /* Rows ahead whose output the slot replay prefetches. */
 #define PREFETCH_ROWS 32
 
+/* Whether every hashed column of slot s has its per-dictionary-id hashes
+ * cached (o->hcache), so rows need no hashing of their own. */
+static int slot_hashes_cached(const offline *o, size_t s, const fr__slot *sl) {
+  int cached = 1;
+  for (size_t k = 0; k < sl->nhash; k++)
+    cached &= o->hids[s][k] != NULL;
+  return cached;
+}
+
+/* The cached hashes of row r's hashed columns of slot s (0 for a missing
+ * value), into hashes[0 .. sl->nhash). */
+static void row_hashes(const offline *o, size_t s, const fr__slot *sl, size_t r,
+                       uint64_t *hashes) {
+  for (size_t h = 0; h < sl->nhash; h++) {
+    uint32_t hid = o->hids[s][h][r];
+    hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
+  }
+}
+
 /* Pass 2 for slot s when its records fit in cache together
  * (inorder_bytes <= fr__offline_inorder_bytes: few entities, such as cards
  * or merchants): rows in time order, each entity's record in an array
@@ -1584,9 +1603,7 @@ static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
     fr__entity_init(&ents[e]);
   const src_col *sc = o->slot_cols[s];
   size_t nsc = o->nslot_cols[s];
-  int cached = 1;
-  for (size_t k = 0; k < sl->nhash; k++)
-    cached &= o->hids[s][k] != NULL;
+  int cached = slot_hashes_cached(o, s, sl);
   fr_txn txn = {.fields = fields, .nfields = fr_schema_ncols(f->schema)};
   double tuple[FR__MAX_TUPLE];
   int rc = 0;
@@ -1614,10 +1631,8 @@ static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
     fill_fields(sc, nsc, r, fields);
     txn.event_time = t->event_time[i];
     uint64_t hashes[FR__MAX_VALS];
-    for (size_t h = 0; cached && h < sl->nhash; h++) {
-      uint32_t hid = o->hids[s][h][r];
-      hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
-    }
+    if (cached)
+      row_hashes(o, s, sl, r, hashes);
     uint64_t idh = 1; /* stand-in, as in offline_slot */
     fr__entity *ent = &ents[id];
     if (o->has_id && ent->n > 0 &&
@@ -1675,9 +1690,7 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
   size_t m = first[n];
   const src_col *sc = o->slot_cols[s];
   size_t nsc = o->nslot_cols[s];
-  int cached = 1;
-  for (size_t k = 0; k < sl->nhash; k++)
-    cached &= o->hids[s][k] != NULL;
+  int cached = slot_hashes_cached(o, s, sl);
   fr_txn txn = {.fields = fields, .nfields = fr_schema_ncols(f->schema)};
   for (size_t i = 0; i < rows; i++) {
     size_t r = order[i];
@@ -1687,10 +1700,8 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
     fill_fields(sc, nsc, r, fields);
     txn.event_time = t->event_time[i];
     uint64_t hashes[FR__MAX_VALS];
-    for (size_t h = 0; cached && h < sl->nhash; h++) {
-      uint32_t hid = o->hids[s][h][r];
-      hashes[h] = hid == UINT32_MAX ? 0 : o->hcache[s][h][hid];
-    }
+    if (cached)
+      row_hashes(o, s, sl, r, hashes);
     /* A stand-in for the id's hash (see below). */
     uint64_t idh = 1;
     size_t k = first[id]++;

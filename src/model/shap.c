@@ -245,29 +245,32 @@ typedef double v4d __attribute__((vector_size(32)));
 static v4d gl_tv[3][4], gl_wv[3][4];
 static pthread_once_t gl_once = PTHREAD_ONCE_INIT;
 
+/* P_n(z) and P_{n-1}(z), the Legendre polynomials, by their three-term
+ * recurrence. */
+static void legendre(int n, double z, double *pn, double *pn1) {
+  double p1 = 1, p2 = 0;
+  for (int j = 1; j <= n; j++) {
+    double p3 = p2;
+    p2 = p1;
+    p1 = ((2.0 * j - 1.0) * z * p2 - (j - 1.0) * p3) / j;
+  }
+  *pn = p1;
+  *pn1 = p2;
+}
+
 static void gauss_legendre(int n, double *t, double *w) {
   const double pi = acos(-1.0);
   for (int i = 0; i < n; i++) {
-    double z = cos(pi * (i + 0.75) / (n + 0.5)), dp = 1;
+    double z = cos(pi * (i + 0.75) / (n + 0.5)), p1, p2, dp;
     for (int it = 0; it < 100; it++) {
-      double p1 = 1, p2 = 0;
-      for (int j = 1; j <= n; j++) {
-        double p3 = p2;
-        p2 = p1;
-        p1 = ((2.0 * j - 1.0) * z * p2 - (j - 1.0) * p3) / j;
-      }
+      legendre(n, z, &p1, &p2);
       dp = n * (z * p1 - p2) / (z * z - 1.0);
       double z1 = z;
       z = z1 - p1 / dp;
       if (fabs(z - z1) <= 1e-16)
         break;
     }
-    double p1 = 1, p2 = 0;
-    for (int j = 1; j <= n; j++) {
-      double p3 = p2;
-      p2 = p1;
-      p1 = ((2.0 * j - 1.0) * z * p2 - (j - 1.0) * p3) / j;
-    }
+    legendre(n, z, &p1, &p2);
     dp = n * (z * p1 - p2) / (z * z - 1.0);
     t[i] = 0.5 * (1.0 - z);
     w[i] = 1.0 / ((1.0 - z * z) * dp * dp); /* half the [-1, 1] weight */
