@@ -986,6 +986,19 @@ static int path_end(char c) {
          c == ',' || c == ')' || c == ';';
 }
 
+/* Whether p starts an API route ("/v1/score", "/v2/models/m/infer",
+ * "/metrics", "/admin/models/m"): the server's own URL paths, which name no
+ * file and stay as they are. */
+static int api_route(const char *p) {
+  static const char *const routes[] = {"/v1", "/v2", "/metrics", "/admin", NULL};
+  for (int i = 0; routes[i]; i++) {
+    size_t l = strlen(routes[i]);
+    if (strncmp(p, routes[i], l) == 0 && (p[l] == '/' || p[l] == '?' || path_end(p[l])))
+      return 1;
+  }
+  return 0;
+}
+
 void fr__public_reason(const fr_server *s, const char *msg, char *out, size_t cap) {
   const char *repo = s->cfg.model_repository ? s->cfg.model_repository : "";
   size_t rl = strlen(repo);
@@ -1014,7 +1027,7 @@ void fr__public_reason(const fr_server *s, const char *msg, char *out, size_t ca
       }
       continue;
     }
-    if (at_start && p[0] == '/' && p[1] && !path_end(p[1])) {
+    if (at_start && p[0] == '/' && p[1] && !path_end(p[1]) && !api_route(p)) {
       /* Another absolute path: only its last component. */
       const char *e = p, *last = p + 1;
       while (!path_end(*e)) {

@@ -133,7 +133,9 @@ int fr__registry_version_error(fr__registry *r, const char *name, const char *ve
  * lose the repository's part ("/srv/models/sparkov/3/model.json: ..."
  * becomes "sparkov/3/model.json: ..."), the repository itself becomes "the
  * model repository", and any other absolute path is cut to its last
- * component ("/etc/fraud/config.yaml:3:5" becomes "config.yaml:3:5"). */
+ * component ("/etc/fraud/config.yaml:3:5" becomes "config.yaml:3:5").
+ * The server's own routes ("/v1/score", "/v2/...", "/metrics",
+ * "/admin/...") are URL paths, not files, and stay as they are. */
 void fr__public_reason(const fr_server *s, const char *msg, char *out, size_t cap);
 
 /* Sums fr_state_size over the loaded state groups, per backend label. */

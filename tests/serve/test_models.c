@@ -1,8 +1,9 @@
 /*
  * test_models.c - tests src/serve/models.c: fr__public_reason, which turns a
  * load or release error (which may name files) into what an HTTP answer may
- * carry (models and versions, never filesystem paths).  The expected strings
- * are worked out by hand from the rule in serve/models.h.
+ * carry (models and versions, never filesystem paths; the server's own
+ * routes such as /v1/score are not paths).  The expected strings are worked
+ * out by hand from the rule in serve/models.h.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -43,6 +44,24 @@ Test(models, public_reason_strips_paths) {
   /* No path: unchanged. */
   check(repo, "version '3' of model 'sparkov' is production", "version '3' of model 'sparkov' is production");
   check(repo, "", "");
+}
+
+Test(models, public_reason_keeps_api_routes) {
+  const char *repo = "/srv/fraud/models";
+  /* The release checks' texts name routes, which are not files. */
+  const char *bare = "version '4' of model 'sparkov' cannot serve what production version '3' "
+                     "serves: it is a bare model file (V2 tensors only, no feature spec for "
+                     "/v1/score) and production is a bundle";
+  check(repo, bare, bare);
+  check(repo, "it is a bundle (raw transactions, /v1/score) and production is a bare model",
+        "it is a bundle (raw transactions, /v1/score) and production is a bare model");
+  check(repo, "POST /v2/repository/models/sparkov/load, then /metrics",
+        "POST /v2/repository/models/sparkov/load, then /metrics");
+  check(repo, "see /admin/models/sparkov or '/v1/score?model=x'",
+        "see /admin/models/sparkov or '/v1/score?model=x'");
+  /* Files that merely start like a route are still files. */
+  check(repo, "/v1x/data.csv: bad", "data.csv: bad");
+  check(repo, "/metrics.d/a.yaml:1:2: bad", "a.yaml:1:2: bad");
 }
 
 Test(models, public_reason_truncates_safely) {
