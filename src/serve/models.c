@@ -34,6 +34,9 @@ typedef struct model_entry {
   failed fails[MAX_FAILS];
   size_t nfails;
   char last_error[600];
+  /* Why stages.json does not parse ("" when it does): logged and counted
+   * once per distinct error, not at every poll. */
+  char stages_error[600];
 } model_entry;
 
 struct fr__registry {
@@ -693,10 +696,48 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     n++;
   fr_stages st;
   if (fr_stages_read(s->cfg.model_repository, name, &st, &lerr)) {
-    /* A damaged stages.json must not take the model down: keep routing as
-     * the version policy alone says, and say why. */
-    fr_log(FR_LOG_ERROR, "stages_invalid", NULL, "model %s: %s (ignored)", name, lerr.msg);
-    memset(&st, 0, sizeof st);
+    /* A damaged stages.json (a hand edit cut short, a bad merge) says
+     * nothing about what should serve.  Guessing (the version policy alone)
+     * could move traffic to a version nobody released, or to one that cannot
+     * serve /v1/score at all; so the routing in force stays exactly as it is
+     * (production, canary, shadow, their loaded versions) until the file
+     * parses, and without one (startup, or after an unload) the model is not
+     * served.  Logged and counted as a failed load once per distinct error. */
+    int fresh = strcmp(e->stages_error, lerr.msg) != 0;
+    fr__snapshot *keep = fr__registry_acquire(r, name);
+    if (fresh) {
+      snprintf(e->stages_error, sizeof e->stages_error, "%s", lerr.msg);
+      const char *ll[] = {name, "failure"};
+      fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
+      char fields[400];
+      snprintf(fields, sizeof fields, "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\","
+               "\"shadow\":\"%s\"",
+               name, keep ? keep->primary->version : "",
+               keep && keep->canary ? keep->canary->version : "",
+               keep && keep->shadow ? keep->shadow->version : "");
+      if (keep)
+        fr_log(FR_LOG_ERROR, "stages_invalid", fields,
+               "model %s: %s; keeping the last good routing (production %s) until the file "
+               "parses",
+               name, lerr.msg, keep->primary->version);
+      else
+        fr_log(FR_LOG_ERROR, "stages_invalid", fields,
+               "model %s: %s; the model is not served until the file parses (no earlier "
+               "routing to keep)",
+               name, lerr.msg);
+    }
+    if (!keep)
+      snprintf(e->last_error, sizeof e->last_error, "%s", lerr.msg);
+    e->unloaded = 0;
+    fr__snapshot_release(keep);
+    fr_strv_free(vs);
+    if (err)
+      *err = lerr;
+    return lerr.code;
+  }
+  if (e->stages_error[0]) {
+    fr_log(FR_LOG_INFO, "stages_valid", NULL, "model %s: stages.json parses again", name);
+    e->stages_error[0] = '\0';
   }
   fr_model_config mc;
   fr__server_model_config(s, name, &mc);
