@@ -1112,16 +1112,22 @@ void fr__registry_index(fr__registry *r, int ready_only, fr__buf *out) {
       fr__buf_json_str(out, vs[k], strlen(vs[k]));
       fr__buf_printf(out, ",\"state\":\"%s\"", v ? "READY" : "UNAVAILABLE");
       if (!v) {
-        const char *why = "not loaded (version policy)";
-        char msg[600];
+        char msg[700], pub[600];
+        snprintf(msg, sizeof msg, "not loaded (version policy)");
         pthread_rwlock_rdlock(&r->lock);
         model_entry *e = find_entry(r, names[i]);
-        if (e && e->unloaded)
-          why = "unloaded";
+        if (e && e->unloaded) {
+          snprintf(msg, sizeof msg, "unloaded");
+        } else if (e && !snap && e->stages_error[0]) {
+          fr__public_reason(s, e->stages_error, pub, sizeof pub);
+          snprintf(msg, sizeof msg, "not loaded: stages.json does not parse: %s", pub);
+        }
         for (size_t f = 0; e && f < e->nfails; f++)
-          if (strcmp(e->fails[f].version, vs[k]) == 0)
-            why = "failed to load (see the server log)";
-        snprintf(msg, sizeof msg, "%s", why);
+          if (strcmp(e->fails[f].version, vs[k]) == 0) {
+            /* The reason as the admin API's 409 gives it: without paths. */
+            fr__public_reason(s, e->fails[f].msg, pub, sizeof pub);
+            snprintf(msg, sizeof msg, "failed to load: %s", pub);
+          }
         pthread_rwlock_unlock(&r->lock);
         fr__buf_puts(out, ",\"reason\":");
         fr__buf_json_str(out, msg, strlen(msg));

@@ -119,7 +119,8 @@ void fr__registry_collect(fr__registry *r);
 void fr__registry_configure(fr__registry *r);
 
 /* JSON array for POST /v2/repository/index: every model directory and its
- * versions with state READY / UNAVAILABLE and a reason. */
+ * versions with state READY (and role) / UNAVAILABLE and a reason (a
+ * failed load's reason through fr__public_reason). */
 void fr__registry_index(fr__registry *r, int ready_only, fr__buf *out);
 /* Last load error of a model, "" when none.  It may name files (logs
  * carry it as is); pass it through fr__public_reason before a response. */
