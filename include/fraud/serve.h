@@ -314,6 +314,18 @@ FR_EXPORT void fr_strv_free(char **v);
 FR_EXPORT int fr_repository_manifest_check(const char *repo, const char *name,
                                            const char *version, fr_error *err);
 
+/* The implicit production of model `name`: the version the server serves
+ * when stages.json promotes none.  When any version directory holds a bundle
+ * (manifest.json), the newest version that loads as the server loads it (see
+ * the release checks below: manifest, every file's sha256, one output per
+ * row) and is a bundle: a bare model file next to bundles is never chosen,
+ * since it has no schema or feature spec for /v1/score.  In a model of bare
+ * model files only, the newest one that loads.  Writes the version to out
+ * (cap bytes; "" when none loads) and returns 0, or FR_ENOTFOUND (no such
+ * model), FR_EIO.  Reads the repository only; thread-safe. */
+FR_EXPORT int fr_repository_implicit_production(const char *repo, const char *name,
+                                                char *out, size_t cap, fr_error *err);
+
 /* Orders version names: numeric ones by value, then the rest by strcmp.
  * Returns <0, 0, >0 like strcmp. */
 FR_EXPORT int fr_version_cmp(const char *a, const char *b);
@@ -324,11 +336,12 @@ FR_EXPORT int fr_repository_name_ok(const char *s);
 /* Release operations on stages.json (what `fraud models` and the admin API
  * do).  promote: `version` becomes production; the previous production goes
  * to history as the rollback target (when nothing was promoted before, the
- * version the server serves then: the newest one it can load; none when
- * that is `version` itself); canary/staging/shadow entries naming it are
- * cleared.  With stage "staging" it only becomes staging.  rollback:
+ * version the server serves then: fr_repository_implicit_production; none
+ * when that is `version` itself); canary/staging/shadow entries naming it
+ * are cleared.  With stage "staging" it only becomes staging.  rollback:
  * production returns to the last history entry, or without history to the
- * newest loadable version before the implicit production (and, like
+ * newest loadable version of the same kind (bundle or bare model file)
+ * before the implicit production (and, like
  * promote, stops being staging, canary or shadow).  canary: `version` gets
  * the fraction `weight` of cards, 0 < weight <= 1 (a weight below DBL_MIN,
  * what an underflowing literal such as 1e-400 reads as, is refused);
@@ -339,8 +352,8 @@ FR_EXPORT int fr_repository_name_ok(const char *s);
  * this model and version and that fr_bundle_open verifies, or a bare model
  * file that fr_forest_dir_load reads; one output per row.  A version taking
  * production, canary or shadow, or a rollback target, must also serve what
- * the current production (the promoted one, else the newest loadable one)
- * serves: a bundle where production is a bundle (a bare model has no
+ * the current production (the promoted one, else, or when the promoted one
+ * no longer loads, the implicit one) serves: a bundle where production is a bundle (a bare model has no
  * feature spec for /v1/score), a bare model where production is bare, the
  * same transaction schema (column names, roles, types) and the same model
  * input (feature names in order; width for bare models).  A canary or

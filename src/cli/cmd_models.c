@@ -35,9 +35,11 @@ static void usage(FILE *f) {
           "            PR-AUC; a version whose manifest names another model or\n"
           "            version than its directory (the server refuses it) has the\n"
           "            stage 'invalid' and the reason at the end of its line (--json:\n"
-          "            \"problem\"); without a promotion the newest valid version is\n"
-          "            production; exits 1 (after listing) when a stages.json\n"
-          "            does not parse, naming the file, line and column\n"
+          "            \"problem\"); without a promotion production is the newest\n"
+          "            version the server loads, a bundle when the model has any (a\n"
+          "            bare model file next to bundles never is); exits 1 (after\n"
+          "            listing) when a stages.json does not parse, naming the file,\n"
+          "            line and column\n"
           "  show      a version's manifest (default: the production one) and stages\n"
           "  diff      parameters, thresholds and metrics that differ between versions\n"
           "  promote   make VERSION production (or staging with --stage staging)\n"
@@ -145,10 +147,12 @@ static int cmd_list(const opts *o) {
   int failed = 0;
   for (size_t i = 0; names[i]; i++) {
     fr_stages st;
-    if (fr_stages_read(o->repo, names[i], &st, &err)) {
-      /* The other models are still listed (and this one's versions, as the
-       * server routes them when it ignores the file), but the command fails:
-       * the release state on disk is not one anybody can act on. */
+    int stages_bad = fr_stages_read(o->repo, names[i], &st, &err) != 0;
+    if (stages_bad) {
+      /* The other models are still listed (and this one's versions, with
+       * no stage: a server keeps the routing it had and guesses none), but
+       * the command fails: the release state on disk is not one anybody can
+       * act on. */
       fprintf(stderr, "fraud models: %s\n", err.msg);
       failed = 1;
     }
@@ -171,11 +175,12 @@ static int cmd_list(const opts *o) {
       if (fr_repository_manifest_check(o->repo, names[i], vs[k], &perr))
         snprintf(problem[k], sizeof problem[k], "%s", perr.msg);
     }
-    /* Without a promotion, the newest version the server can load serves
-     * (one it refuses is invisible to its version policy). */
-    for (size_t k = nv; !st.production[0] && k-- > 0;)
-      if (!problem[k][0])
-        snprintf(st.production, sizeof st.production, "%s", vs[k]);
+    /* Without a promotion, the implicit production serves: the newest
+     * version the server loads, a bundle when the model has any (the
+     * server's rule). */
+    if (!stages_bad && !st.production[0])
+      fr_repository_implicit_production(o->repo, names[i], st.production, sizeof st.production,
+                                        NULL);
     for (size_t k = 0; k < nv; k++) {
       json_t *m = ms[k];
       const char *created = m ? json_string_value(json_object_get(m, "created")) : NULL;
@@ -233,19 +238,13 @@ static int cmd_show(const opts *o) {
   } else if (st.production[0]) {
     snprintf(version, sizeof version, "%s", st.production);
   } else {
-    char **vs = fr_repository_versions(o->repo, o->pos[0], &err);
-    if (!vs)
+    if (fr_repository_implicit_production(o->repo, o->pos[0], version, sizeof version, &err))
       return fr_cli_fail("models", &err);
-    size_t n = 0;
-    while (vs[n])
-      n++;
-    if (!n) {
-      fr_strv_free(vs);
-      fr_error_set(&err, FR_ENOTFOUND, "model '%s' has no version", o->pos[0]);
+    if (!version[0]) {
+      fr_error_set(&err, FR_ENOTFOUND, "model '%s' has no version the server can load",
+                   o->pos[0]);
       return fr_cli_fail("models", &err);
     }
-    snprintf(version, sizeof version, "%s", vs[n - 1]);
-    fr_strv_free(vs);
   }
   json_t *m = manifest(o->repo, o->pos[0], version, &err);
   if (!m)

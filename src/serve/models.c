@@ -764,6 +764,22 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   atomic_store(&nw->refs, 1);
   snprintf(nw->name, sizeof nw->name, "%s", name);
   const char *stage_versions[] = {st.production, st.staging, st.canary, st.shadow};
+  /* Which kind of version may answer when stages.json names no production
+   * that loads (the implicit production, or the fallback when the promoted
+   * one is gone): a bundle whenever the model has bundles, since /v1/score
+   * clients need its schema and feature spec and a bare model file would
+   * answer every one of them 400; when the promoted production is missing,
+   * the kind of the version that was serving.  Only a model of bare model
+   * files alone serves a bare one this way. */
+  int is_bundle[1024] = {0}, has_bundles = 0;
+  for (size_t i = 0; i < n; i++) {
+    char mf[1300];
+    snprintf(mf, sizeof mf, "%s/%s/%s/manifest.json", s->cfg.model_repository, name, vs[i]);
+    is_bundle[i] = fr_is_file(mf);
+    has_bundles |= is_bundle[i];
+  }
+  int kind_bundle = st.production[0] && cur && cur->primary ? cur->primary->bundle != NULL
+                                                            : has_bundles;
   for (int round = 0; round < 8; round++) {
     char *ok[1025];
     size_t map[1024], nok = 0;
@@ -783,6 +799,19 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       for (size_t i = 0; i < n; i++)
         if (stage_versions[k][0] && !failed[i] && strcmp(vs[i], stage_versions[k]) == 0)
           want[i] = 1;
+    /* Without a promoted production that can load, the newest version of
+     * the right kind is wanted too, unless the policy already selects one
+     * (a bare newest version must not push the bundles out). */
+    int prod_ok = 0, kind_wanted = 0;
+    for (size_t i = 0; i < n; i++) {
+      prod_ok |= st.production[0] && !failed[i] && strcmp(vs[i], st.production) == 0;
+      kind_wanted |= policy_want[i] && is_bundle[i] == kind_bundle;
+    }
+    for (size_t i = n; !prod_ok && !kind_wanted && i-- > 0;)
+      if (!failed[i] && is_bundle[i] == kind_bundle) {
+        want[i] = 1;
+        break;
+      }
     int new_failure = 0;
     for (size_t i = 0; i < n; i++) {
       if (!want[i] || pool[i])
@@ -835,15 +864,16 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       mv_unref(pool[i]);
   }
   qsort(nw->v, nw->n, sizeof nw->v[0], cmp_mv);
-  /* Production: the promoted version when loaded, else the newest loaded
-   * version the policy selects, else the newest loaded. */
+  /* Production: the promoted version when loaded, else of the kind above,
+   * the newest loaded version the policy selects, else the newest loaded. */
   if (st.production[0])
     nw->primary = fr__snapshot_find(nw, st.production);
-  for (size_t i = n; !nw->primary && i-- > 0;)
-    if (policy_want[i])
-      nw->primary = fr__snapshot_find(nw, vs[i]);
-  if (!nw->primary && nw->n)
-    nw->primary = nw->v[nw->n - 1];
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = n; !nw->primary && i-- > 0;) {
+      fr__mv *v = (pass || policy_want[i]) ? fr__snapshot_find(nw, vs[i]) : NULL;
+      if (v && (v->bundle != NULL) == kind_bundle)
+        nw->primary = v;
+    }
   if (st.canary[0] && st.canary_weight > 0) {
     nw->canary = fr__snapshot_find(nw, st.canary);
     nw->canary_weight = nw->canary && nw->canary != nw->primary ? st.canary_weight : 0;
@@ -864,11 +894,33 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       nw->group_rep[nw->ngroups++] = nw->v[i];
   }
   int rc = 0;
-  if (!nw->primary) {
-    rc = fr_error_set(err, FR_ENOTFOUND, "model %s: no version could be loaded%s%s", name,
+  fr_error perr;
+  if (!nw->primary && nw->n) {
+    rc = fr_error_set(&perr, FR_ENOTFOUND, "model %s: no %s version could be loaded (%s)%s%s",
+                      name, kind_bundle ? "bundle" : "bare model file",
+                      kind_bundle ? "a bare model file is never served in a bundle's place: it "
+                                    "has no feature spec for /v1/score"
+                                  : "production was a bare model file",
+                      e->last_error[0] ? ": " : "", e->last_error);
+    if (!e->last_error[0])
+      snprintf(e->last_error, sizeof e->last_error, "%s", perr.msg);
+  } else if (!nw->primary) {
+    rc = fr_error_set(&perr, FR_ENOTFOUND, "model %s: no version could be loaded%s%s", name,
                       e->last_error[0] ? ": " : "", e->last_error);
   }
-  if (same_routing(cur, nw)) {
+  if (rc && err)
+    *err = perr;
+  if (!nw->primary) {
+    /* Nothing may answer: the model is not served (its versions drain). */
+    for (size_t i = 0; cur && i < cur->n; i++)
+      set_ready_gauge(r, name, cur->v[i]->version, 0);
+    if (cur)
+      fr_log(FR_LOG_WARN, "model_routing", NULL, "model %s: %s; the model is no longer served",
+             name, perr.msg);
+    fr__snapshot_release(nw);
+    if (cur)
+      swap_snapshot(r, e, NULL);
+  } else if (same_routing(cur, nw)) {
     fr__snapshot_release(nw);
   } else {
     /* Versions leaving: their gauge drops to 0 (they drain). */
@@ -881,27 +933,32 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     snprintf(fields, sizeof fields,
              "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\",\"canary_weight\":%g,"
              "\"shadow\":\"%s\",\"loaded\":%zu",
-             name, nw->primary ? nw->primary->version : "", nw->canary ? nw->canary->version : "",
+             name, nw->primary->version, nw->canary ? nw->canary->version : "",
              nw->canary_weight, nw->shadow ? nw->shadow->version : "", nw->n);
-    if (nw->n) {
-      /* The promoted production version is not among the loaded ones (its
-       * directory was removed, or it fails to load): serving another one is
-       * the fallback, and an operator must hear of it. */
-      int fallback = st.production[0] && nw->primary &&
-                     strcmp(nw->primary->version, st.production) != 0;
-      if (fallback)
-        fr_log(FR_LOG_WARN, "model_routing", fields,
-               "model %s: production version %s (stages.json) is not available; serving "
-               "version %s instead",
-               name, st.production, nw->primary->version);
-      else
-        fr_log(FR_LOG_INFO, "model_routing", fields, "model %s now serves version %s", name,
-               nw->primary ? nw->primary->version : "-");
-      swap_snapshot(r, e, nw);
-    } else {
-      fr__snapshot_release(nw);
-      swap_snapshot(r, e, NULL);
-    }
+    /* The promoted production, canary or shadow version is not among the
+     * loaded ones (its directory was removed, or it fails to load): serving
+     * without it is a fallback, and an operator must hear of it. */
+    int fallback = st.production[0] && strcmp(nw->primary->version, st.production) != 0;
+    int no_canary = st.canary[0] && st.canary_weight > 0 && !fr__snapshot_find(nw, st.canary);
+    int no_shadow = st.shadow[0] && !fr__snapshot_find(nw, st.shadow);
+    if (fallback)
+      fr_log(FR_LOG_WARN, "model_routing", fields,
+             "model %s: production version %s (stages.json) is not available; serving "
+             "version %s instead",
+             name, st.production, nw->primary->version);
+    if (no_canary)
+      fr_log(FR_LOG_WARN, "model_routing", fields,
+             "model %s: canary version %s (stages.json) is not available; no canary (every "
+             "card goes to production version %s)",
+             name, st.canary, nw->primary->version);
+    if (no_shadow)
+      fr_log(FR_LOG_WARN, "model_routing", fields,
+             "model %s: shadow version %s (stages.json) is not available; no shadow", name,
+             st.shadow);
+    if (!fallback && !no_canary && !no_shadow)
+      fr_log(FR_LOG_INFO, "model_routing", fields, "model %s now serves version %s", name,
+             nw->primary->version);
+    swap_snapshot(r, e, nw);
   }
   e->unloaded = 0;
   fr__snapshot_release(cur);

@@ -101,8 +101,19 @@ size_t fr__registry_loaded(fr__registry *r, char (*names)[128], size_t max);
  * thread), then swaps the snapshot; versions no longer wanted drain.  A
  * version that failed to load is retried when its directory changes, or at
  * once with `force`.  A model whose directory vanished is unloaded.
- * Returns 0 when the model has a production version afterwards, else an
- * FR_E* code with err naming the reason.  Serialised per registry. */
+ * Production is the promoted version when it loads; else (none promoted,
+ * or the promoted one is gone or fails) the newest loaded version the
+ * policy selects, else the newest loaded, of one kind: a bundle when the
+ * model has bundle versions (when the promoted one is gone: the kind of the
+ * version that was serving), a bare model file only in a model of bare
+ * files.  Without such a version the model is not served.  A stages.json
+ * that does not parse changes nothing: the routing in force stays (none at
+ * startup: the model is not served), logged and counted in
+ * fraud_model_loads_total{result="failure"} once per distinct error.
+ * Returns 0 when the model routes by the repository afterwards, else an
+ * FR_E* code with err naming the reason (FR_EPARSE / FR_ESCHEMA for
+ * stages.json, even when the last good routing still serves).  Serialised
+ * per registry. */
 int fr__registry_sync(fr__registry *r, const char *name, int force, fr_error *err);
 /* Syncs every model directory of the repository (poll mode) and unloads
  * models whose directory is gone.  With `only` (comma-separated names, or

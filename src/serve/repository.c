@@ -395,12 +395,26 @@ static int version_servable(const char *repo, const char *name, const char *vers
   return rc;
 }
 
+/* 1 when version directory `version` holds a bundle (manifest.json), the
+ * test the server's load makes (src/serve/models.c). */
+static int is_bundle_dir(const char *repo, const char *name, const char *version) {
+  char *d1 = fr_path_join(repo, name);
+  char *d2 = d1 ? fr_path_join(d1, version) : NULL;
+  char *mp = d2 ? fr_path_join(d2, "manifest.json") : NULL;
+  int yes = mp && fr_is_file(mp);
+  free(d1);
+  free(d2);
+  free(mp);
+  return yes;
+}
+
 /* The newest version the server can load that is older than `below` (NULL:
- * any): the implicit production when nothing is promoted (the server's
- * policy skips a version that fails to load), and the rollback target below
- * it.  "" when none. */
-static void newest_servable(const char *repo, const char *name, const char *below, char *out,
-                            size_t cap) {
+ * any) and of kind `kind` (1 bundles, 0 bare model files, -1 either): the
+ * implicit production when nothing is promoted (the server's policy skips a
+ * version that fails to load), and the rollback target below it.  "" when
+ * none. */
+static void newest_servable(const char *repo, const char *name, const char *below, int kind,
+                            char *out, size_t cap) {
   out[0] = '\0';
   char **vs = fr_repository_versions(repo, name, NULL);
   size_t n = 0;
@@ -408,6 +422,8 @@ static void newest_servable(const char *repo, const char *name, const char *belo
     n++;
   for (size_t k = n; k-- > 0;) {
     if (below && fr_version_cmp(vs[k], below) >= 0)
+      continue;
+    if (kind >= 0 && is_bundle_dir(repo, name, vs[k]) != kind)
       continue;
     if (version_servable(repo, name, vs[k], NULL, NULL) == 0) {
       snprintf(out, cap, "%s", vs[k]);
@@ -417,14 +433,32 @@ static void newest_servable(const char *repo, const char *name, const char *belo
   fr_strv_free(vs);
 }
 
-/* The version serving as production: the promoted one, else the newest
- * servable one.  "" when none. */
+int fr_repository_implicit_production(const char *repo, const char *name, char *out,
+                                      size_t cap, fr_error *err) {
+  if (cap)
+    out[0] = '\0';
+  char **vs = fr_repository_versions(repo, name, err);
+  if (!vs)
+    return err ? err->code : FR_ENOTFOUND;
+  /* A model with bundle versions serves /v1/score clients, which a bare
+   * model file (no schema, no feature spec) would answer 400: only a bundle
+   * takes production implicitly (the server's rule, src/serve/models.c). */
+  int has_bundles = 0;
+  for (size_t k = 0; vs[k] && !has_bundles; k++)
+    has_bundles = is_bundle_dir(repo, name, vs[k]);
+  fr_strv_free(vs);
+  newest_servable(repo, name, NULL, has_bundles ? 1 : -1, out, cap);
+  return 0;
+}
+
+/* The version serving as production: the promoted one, else the implicit
+ * one.  "" when none. */
 static void current_production(const char *repo, const char *name, const fr_stages *st,
                                char *out, size_t cap) {
   if (st->production[0])
     snprintf(out, cap, "%s", st->production);
   else
-    newest_servable(repo, name, NULL, out, cap);
+    fr_repository_implicit_production(repo, name, out, cap, NULL);
 }
 
 /* Whether `cand` (version cv) can serve what production (version pv)
@@ -478,8 +512,9 @@ static int same_signature(const char *name, const char *cv, const served *cand, 
 
 /* A version about to serve live traffic (production, canary, shadow, or a
  * rollback target): servable, and serving what the current production
- * serves.  When production itself cannot be loaded (its directory is gone,
- * say) there is nothing to compare with and only servability counts. */
+ * serves.  When the promoted production cannot be loaded (its directory is
+ * gone, say) the comparison is with the implicit production, which is what
+ * the server falls back to; with neither, only servability counts. */
 static int release_ok(const char *repo, const char *name, const fr_stages *st,
                       const char *version, fr_error *err) {
   served cand = {0}, prod = {0};
@@ -488,7 +523,12 @@ static int release_ok(const char *repo, const char *name, const fr_stages *st,
     return rc;
   char pv[sizeof st->production];
   current_production(repo, name, st, pv, sizeof pv);
-  if (pv[0] && strcmp(pv, version) != 0 && version_servable(repo, name, pv, &prod, NULL) == 0)
+  int have = pv[0] && version_servable(repo, name, pv, &prod, NULL) == 0;
+  if (!have && st->production[0]) {
+    fr_repository_implicit_production(repo, name, pv, sizeof pv, NULL);
+    have = pv[0] && version_servable(repo, name, pv, &prod, NULL) == 0;
+  }
+  if (have && strcmp(pv, version) != 0)
     rc = same_signature(name, version, &cand, pv, &prod, err);
   served_close(&cand);
   served_close(&prod);
@@ -585,13 +625,14 @@ int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
   char target[sizeof st.production];
   if (st.nhistory == 0) {
     /* Never promoted: production was implicitly the newest servable
-     * version; roll back to the servable one before it. */
+     * version (a bundle when the model has any); roll back to the
+     * servable one of the same kind before it. */
     char cur[sizeof st.production] = "";
     if (!st.production[0])
-      newest_servable(repo, name, NULL, cur, sizeof cur);
+      fr_repository_implicit_production(repo, name, cur, sizeof cur, NULL);
     target[0] = '\0';
     if (cur[0])
-      newest_servable(repo, name, cur, target, sizeof target);
+      newest_servable(repo, name, cur, is_bundle_dir(repo, name, cur), target, sizeof target);
     if (!target[0]) {
       char **vs = fr_repository_versions(repo, name, err);
       if (!vs)

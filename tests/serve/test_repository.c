@@ -208,6 +208,30 @@ Test(repository, rollback_target_is_servable) {
   cr_assert_str_eq(st.production, "2");
 }
 
+/* The implicit production (no promotion): in a model of bare model files
+ * the newest that loads; once any version holds a bundle (manifest.json),
+ * only a bundle that loads, never the bare files next to it (review
+ * finding: a bare 4 above bundles 1-3 locked promote and rollback out). */
+Test(repository, implicit_production_kind) {
+  const char *dir = make_repo();
+  fr_error err;
+  char v[32];
+  cr_assert_eq(fr_repository_implicit_production(dir, "fraud", v, sizeof v, &err), 0);
+  cr_assert_str_eq(v, "10");
+  char p[512];
+  snprintf(p, sizeof p, "%s/fraud/10/xgboost.json", dir);
+  cr_assert_eq(remove(p), 0);
+  cr_assert_eq(fr_repository_implicit_production(dir, "fraud", v, sizeof v, &err), 0);
+  cr_assert_str_eq(v, "9");
+  /* Version 2 becomes a bundle that does not load: no bundle is servable,
+   * and the bare 9 is not taken in its place. */
+  snprintf(p, sizeof p, "%s/fraud/2", dir);
+  fr_test_write(p, "manifest.json", "{\"name\": \"fraud\", \"version\": \"2\"}");
+  cr_assert_eq(fr_repository_implicit_production(dir, "fraud", v, sizeof v, &err), 0);
+  cr_assert_str_eq(v, "");
+  cr_assert_eq(fr_repository_implicit_production(dir, "nope", v, sizeof v, &err), FR_ENOTFOUND);
+}
+
 /* Review finding: a weight that underflows to 0 (1e-400) silently ended the
  * canary.  Weights are in (0, 1]; no version is the way to end it. */
 Test(repository, canary_weight_range) {
