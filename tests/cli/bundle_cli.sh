@@ -5,7 +5,9 @@
 # manifest's test PR-AUC and marks a version whose manifest disagrees with
 # its directory as invalid, `-o -` writes CSV to standard output (the same
 # bytes as -o FILE) for predict, features and explain, `explain -k` is
-# lowered to the number of features, and `fraud serve` exits 1 at startup
+# lowered to the number of features, the output of `fraud features` scores
+# with `predict --features` and `explain --features` as the raw data does,
+# and `fraud serve` exits 1 at startup
 # on an unreadable warm-start history, its "listening" lines at level info.
 # The expected values come from the trained bundle's manifest (read with
 # Debian's python3 json) and from the files the same commands write.
@@ -111,6 +113,37 @@ nf=$(field x "len(m['features'])" "$B/manifest.json")
 cols=$(head -1 "$T/k.csv" | tr ',' '\n' | wc -l)
 [ "$cols" -eq $((3 + 3 * nf)) ] && ok "explain -k 1000 on $nf features: $cols columns" ||
   bad "explain -k 1000: $cols columns, expected $((3 + 3 * nf))"
+
+# 5. The output of `fraud features` (transaction_id, the features, label)
+# feeds `fraud predict --features` and `fraud explain --features` as it is:
+# the same probabilities as `fraud predict DATA` (joined on transaction_id:
+# features are written in event-time order), the same explanation lines as
+# `fraud explain DATA`.
+"$F" predict --model "$B" --features "$T/features.csv" -o "$T/pf.csv" 2>"$T/pf.err" &&
+  ok "predict --features on the output of fraud features" ||
+  bad "predict --features features.csv: $(cat "$T/pf.err")"
+$PY - "$T/features.csv" "$T/pf.csv" "$T/predict.csv" <<'EOF' && ok "predict --features = predict DATA on every row" || bad "predict --features differs from predict DATA"
+import csv, sys
+ids = [r["transaction_id"] for r in csv.DictReader(open(sys.argv[1]))]
+pf = [r["probability"] for r in csv.DictReader(open(sys.argv[2]))]
+raw = {r["transaction_id"]: r["probability"] for r in csv.DictReader(open(sys.argv[3]))}
+if not (len(ids) == len(pf) == len(raw) > 0):
+    sys.exit("rows: %d ids, %d scores, %d raw" % (len(ids), len(pf), len(raw)))
+diff = [(i, a, raw[i]) for i, a in zip(ids, pf) if a != raw[i]]
+if diff:
+    sys.exit("%d of %d rows differ, first %s" % (len(diff), len(ids), diff[0]))
+EOF
+"$F" explain --model "$B" --features "$T/features.csv" -k "$nf" --by-magnitude -o "$T/ef.csv" &&
+  "$F" explain --model "$B" "$DATA" -k "$nf" --by-magnitude -o "$T/ed.csv" || bad "explain -k $nf failed"
+$PY - "$T/ef.csv" "$T/ed.csv" <<'EOF' && ok "explain --features = explain DATA" || bad "explain --features differs from explain DATA"
+import csv, sys
+ef = list(csv.reader(open(sys.argv[1])))
+ed = list(csv.reader(open(sys.argv[2])))
+if ef[0] != ed[0] or ef[0][:3] != ["transaction_id", "probability", "margin"]:
+    sys.exit("headers %s / %s" % (ef[0][:4], ed[0][:4]))
+if len(ef) < 2 or sorted(map(tuple, ef[1:])) != sorted(map(tuple, ed[1:])):
+    sys.exit("explain --features rows differ from explain DATA rows")
+EOF
 
 # 6. A warm-start history that does not parse ends `fraud serve` with 1.
 printf 'trans_date_trans_time,"unterminated\n1,2\n' >"$T/bad.csv"
