@@ -483,11 +483,15 @@ typedef struct fr_explain_job {
 /* Writes out_csv atomically ("-": standard output): transaction_id (with
  * data: the schema's id column; with features: the matrix's transaction_id
  * column, as `fraud features` writes it; else the 1-based row number), class (multi-class models: the most probable
- * class, whose reasons are given), probability, margin, then k triples
- * reason_i (feature name), value_i (the row's value, empty when missing),
- * contribution_i (SHAP, margin units); one line per input row in input
- * order (a feature matrix: file order), empty triples when fewer features
- * qualify.  Errors: FR_EINVAL (not
+ * class, whose reasons are given), probability, margin, bias (the SHAP
+ * base value of that output, fr_forest_shap's last column: the base margin
+ * plus every tree's cover-weighted expected value, the same for every row),
+ * then k triples reason_i (feature name), value_i (the row's value, empty
+ * when missing), contribution_i (SHAP, margin units); bias plus the
+ * contributions of all features equals the margin (with k = nfeatures and
+ * FR_REASONS_BY_MAGNITUDE every nonzero one is listed).  One line per input
+ * row in input order (a feature matrix: file order), empty triples when
+ * fewer features qualify.  Errors: FR_EINVAL (not
  * exactly one of data / features; raw data with a bare model file), those of
  * the readers, featurizer and fr_forest_reasons (FR_EUNAVAIL: no covers). */
 FR_EXPORT int fr_explain_run(const fr_explain_job *job, const char *out_csv,

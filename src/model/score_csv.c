@@ -360,10 +360,31 @@ out:
 
 /* ---- explanations ----------------------------------------------------------- */
 
+/* The bias of each output, fr_forest_shap's last column: the base margin
+ * plus every tree's cover-weighted expected value.  It does not depend on
+ * the row (the same sums for any x), so one row of missing values gives it
+ * for all.  bias: noutputs entries. */
+static int explain_bias(const fr_forest *f, float *bias) {
+  size_t nf = f->nfeatures, K = f->noutputs;
+  float *x = malloc((nf ? nf : 1) * sizeof *x);
+  float *c = malloc(K * (nf + 1) * sizeof *c);
+  int rc = x && c ? 0 : FR_ENOMEM;
+  for (size_t j = 0; rc == 0 && j < nf; j++)
+    x[j] = NAN;
+  if (rc == 0)
+    rc = fr_forest_shap(f, x, 1, c);
+  for (size_t g = 0; rc == 0 && g < K; g++)
+    bias[g] = c[g * (nf + 1) + nf];
+  free(x);
+  free(c);
+  return rc;
+}
+
 /* Writes one explained row: id, class (multi-output), probability, margin,
- * k (name, value, contribution) triples. */
+ * bias, k (name, value, contribution) triples. */
 static int explain_row(const fr_model_source *m, const float *x, const char *id, size_t idlen,
-                       size_t k, fr_reason_order order, fr_reason *rs, cbuf *b) {
+                       size_t k, fr_reason_order order, const float *bias, fr_reason *rs,
+                       cbuf *b) {
   const fr_forest *f = m->forest;
   size_t K = f->noutputs;
   float mg[256], p[256];
@@ -395,6 +416,8 @@ static int explain_row(const fr_model_source *m, const float *x, const char *id,
     cb_float(b, pp[cls]);
     cb_str(b, ",");
     cb_float(b, mgp[cls]);
+    cb_str(b, ",");
+    cb_float(b, bias[cls]);
     for (size_t i = 0; i < k; i++) {
       cb_str(b, ",");
       if (i < got) {
@@ -439,21 +462,28 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
   /* A row has at most nf reasons: more columns would always be empty. */
   if (k > nf && nf > 0)
     k = nf;
-  fr_reason *rs = malloc(k * sizeof *rs);
+  fr_reason *rs = malloc((k ? k : 1) * sizeof *rs);
+  float *bias = malloc(f->noutputs * sizeof *bias);
   cbuf b = {0};
   fr_table *t = NULL;
   fr_dataset *d = NULL;
   float *prob = NULL;
   size_t *order = NULL;
   matrix mx = {0};
-  if (!rs) {
+  if (!rs || !bias) {
     rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+    goto out;
+  }
+  if ((rc = explain_bias(f, bias))) {
+    fr_error_set(err, rc, "%s: %s", job->model,
+                 rc == FR_EUNAVAIL ? "the model file has no node covers for TreeSHAP"
+                                   : fr_strerror(rc));
     goto out;
   }
   cb_str(&b, "transaction_id");
   if (f->noutputs > 1)
     cb_str(&b, ",class");
-  cb_str(&b, ",probability,margin");
+  cb_str(&b, ",probability,margin,bias");
   for (size_t i = 1; i <= k; i++) {
     char h[96];
     snprintf(h, sizeof h, ",reason_%zu,value_%zu,contribution_%zu", i, i, i);
@@ -468,7 +498,7 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
       const char *id = mx.ids ? mx.ids[r] : num;
       if (!mx.ids)
         snprintf(num, sizeof num, "%zu", r + 1);
-      if ((rc = explain_row(&m, mx.x + r * nf, id, strlen(id), k, job->order, rs, &b))) {
+      if ((rc = explain_row(&m, mx.x + r * nf, id, strlen(id), k, job->order, bias, rs, &b))) {
         fr_error_set(err, rc, "%s: row %zu: %s", job->features, r + 1,
                      rc == FR_EUNAVAIL ? "the model file has no node covers for TreeSHAP"
                                        : fr_strerror(rc));
@@ -513,7 +543,7 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
         id = "";
         idlen = 0;
       }
-      if ((rc = explain_row(&m, t->x + i * t->cols, id, idlen, k, job->order, rs, &b))) {
+      if ((rc = explain_row(&m, t->x + i * t->cols, id, idlen, k, job->order, bias, rs, &b))) {
         fr_error_set(err, rc, "%s: row %zu: %s", job->data, r + 1, fr_strerror(rc));
         goto out;
       }
@@ -524,6 +554,7 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
   rc = cb_write(&b, out_csv, err);
 out:
   free(rs);
+  free(bias);
   free(b.p);
   matrix_free(&mx);
   free(order);

@@ -271,7 +271,7 @@ Test(score_csv, explain_matches_xgboost_contribs) {
   FILE *f = fopen(out, "r");
   char line[4096];
   cr_assert_not_null(fgets(line, sizeof line, f));
-  cr_assert_str_eq(line, "transaction_id,probability,margin,reason_1,value_1,contribution_1,"
+  cr_assert_str_eq(line, "transaction_id,probability,margin,bias,reason_1,value_1,contribution_1,"
                          "reason_2,value_2,contribution_2,reason_3,value_3,contribution_3\n");
   size_t r = 0;
   while (fgets(line, sizeof line, f) && r < c.ncontrib) {
@@ -288,15 +288,20 @@ Test(score_csv, explain_matches_xgboost_contribs) {
       *e = 0;
       s = e + 1;
     }
-    cr_assert_eq(nc, 12, "row %zu has %zu cells", r, nc);
+    cr_assert_eq(nc, 13, "row %zu has %zu cells", r, nc);
     cr_assert_eq((size_t)atol(cells[0]), r + 1);
     const float *xc = c.contribs + r * (c.nf + 1);
     double p;
     fr_parse_double(cells[1], strlen(cells[1]), &p);
     cr_assert(fabs(p - c.pred[r]) <= 1e-6);
+    /* The bias is XGBoost's last pred_contribs column. */
+    double bias;
+    cr_assert_eq(fr_parse_double(cells[3], strlen(cells[3]), &bias), 0, "bias '%s'", cells[3]);
+    cr_assert(fabs(bias - xc[c.nf]) <= 1e-5, "row %zu bias %.9g vs XGBoost %.9g", r, bias,
+              xc[c.nf]);
     double prev = INFINITY;
     for (int i = 0; i < 3; i++) {
-      const char *name = cells[3 + 3 * i];
+      const char *name = cells[4 + 3 * i];
       if (!*name)
         break;
       size_t j = 0;
@@ -304,7 +309,7 @@ Test(score_csv, explain_matches_xgboost_contribs) {
         j++;
       cr_assert_lt(j, c.nf, "unknown reason '%s'", name);
       double contrib;
-      fr_parse_double(cells[5 + 3 * i], strlen(cells[5 + 3 * i]), &contrib);
+      fr_parse_double(cells[6 + 3 * i], strlen(cells[6 + 3 * i]), &contrib);
       cr_assert(fabs(contrib - xc[j]) <= 1e-5, "row %zu %s: %g vs XGBoost %g", r, name, contrib,
                 xc[j]);
       cr_assert_gt(contrib, 0);
@@ -315,7 +320,7 @@ Test(score_csv, explain_matches_xgboost_contribs) {
         for (size_t q = 0; q < c.nf; q++) {
           int listed = 0;
           for (int t = 0; t < 3; t++)
-            listed |= strcmp(cells[3 + 3 * t], fr_forest_feature_name(m.forest, q)) == 0;
+            listed |= strcmp(cells[4 + 3 * t], fr_forest_feature_name(m.forest, q)) == 0;
           if (!listed)
             cr_assert_leq(xc[q], contrib + 1e-5, "row %zu: %s was left out", r,
                           fr_forest_feature_name(m.forest, q));
@@ -329,3 +334,84 @@ Test(score_csv, explain_matches_xgboost_contribs) {
   model_case_free(&c);
 }
 
+/* Review finding: without a bias column "contributions plus bias sum to the
+ * margin" could not be checked.  With every feature listed (-k nfeatures,
+ * by magnitude), bias + contributions = margin on every row, for a binary
+ * and a 3-class model (the class explained), and the bias is the same on
+ * every row. */
+Test(score_csv, explain_bias_plus_contributions_is_margin) {
+  static const char *const names[] = {"paysim", "softprob3"};
+  for (size_t ci = 0; ci < 2; ci++) {
+    model_case c;
+    cr_assert_eq(model_case_load(fr_test_fixture("model/xgb"), names[ci], &c), 0);
+    fr_model_source m;
+    cr_assert_eq(fr_model_source_open(c.model_path, &m, NULL), 0);
+    const char *tmp = fr_test_tmpdir();
+    char in[512], out[512];
+    snprintf(in, sizeof in, "%s/x.csv", tmp);
+    snprintf(out, sizeof out, "%s/e.csv", tmp);
+    write_matrix(&c, in, m.forest, NULL, NULL);
+    fr_explain_job job = {0};
+    job.model = c.model_path;
+    job.features = in;
+    job.k = c.nf;
+    job.order = FR_REASONS_BY_MAGNITUDE;
+    fr_error err;
+    cr_assert_eq(fr_explain_run(&job, out, NULL, &err), 0, "%s", err.msg);
+    FILE *f = fopen(out, "r");
+    static char line[1 << 16];
+    cr_assert_not_null(fgets(line, sizeof line, f));
+    int multi = c.nout > 1;
+    const char *want = multi ? "transaction_id,class,probability,margin,bias,reason_1,"
+                             : "transaction_id,probability,margin,bias,reason_1,";
+    cr_assert(strncmp(line, want, strlen(want)) == 0, "%s", line);
+    size_t r = 0;
+    double first_bias[64];
+    for (size_t g = 0; g < 64; g++)
+      first_bias[g] = NAN;
+    while (fgets(line, sizeof line, f)) {
+      /* cells: id, [class], probability, margin, bias, (name, value, contribution)... */
+      double v[4096];
+      size_t nc = 0;
+      char *s = line;
+      for (;;) {
+        char *e = strpbrk(s, ",\n");
+        double d = NAN;
+        if (e != s)
+          fr_parse_double(s, e ? (size_t)(e - s) : strlen(s), &d);
+        cr_assert_lt(nc, 4096);
+        v[nc++] = d;
+        if (!e || *e == '\n')
+          break;
+        s = e + 1;
+      }
+      size_t o = multi ? 2 : 1;
+      cr_assert_eq(nc, o + 3 + 3 * c.nf, "row %zu: %zu cells", r, nc);
+      size_t cls = multi ? (size_t)v[1] : 0;
+      double margin = v[o + 1], bias = v[o + 2], sum = bias, mag = fabs(bias);
+      for (size_t i = 0; i < c.nf; i++) {
+        double ct = v[o + 3 + 3 * i + 2];
+        if (!isnan(ct)) { /* an empty triple: a zero contribution left out */
+          sum += ct;
+          mag += fabs(ct);
+        }
+      }
+      cr_assert(fabs(sum - margin) <= 1e-5 * (1 + mag),
+                "%s row %zu: bias %.9g + contributions = %.9g, margin %.9g", names[ci], r, bias,
+                sum, margin);
+      /* the margin is XGBoost's, the bias its pred_contribs' last column */
+      cr_assert(fabs(margin - c.margin[r * c.nout + cls]) <= 1e-5 * (1 + fabs(margin)));
+      if (r < c.ncontrib)
+        cr_assert(fabs(bias - c.contribs[(r * c.nout + cls) * (c.nf + 1) + c.nf]) <= 1e-5,
+                  "%s row %zu bias %.9g", names[ci], r, bias);
+      if (isnan(first_bias[cls]))
+        first_bias[cls] = bias;
+      cr_assert(bias == first_bias[cls], "the bias depends on the row");
+      r++;
+    }
+    fclose(f);
+    cr_assert_eq(r, c.n);
+    fr_model_source_close(&m);
+    model_case_free(&c);
+  }
+}
