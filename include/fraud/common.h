@@ -128,19 +128,22 @@ FR_EXPORT void fr_log(fr_log_level level, const char *event, const char *fields,
 /* Masks, in place, the card numbers in the NUL-terminated string s (a
  * primary account number has 13 to 19 digits, ISO/IEC 7812-1): all but the
  * last 4 digits become '*', as PCI DSS requirement 3.4 allows a PAN to be
- * displayed ("4111111111111111" becomes "************1111").  Masked:
- *   - a run of 13 or more ASCII digits standing alone (between characters
- *     that are not letters or digits, or the ends of s);
- *   - digit groups of 3 to 6 digits joined by one space or one hyphen (the
- *     same separator throughout), 13 or more digits in all, as cards are
- *     printed ("4111 1111 1111 1111" -> "**** **** **** 1111",
- *     "3782-822463-10005" -> "****-******-*0005"); the separators stay;
- *   - a run of 13 or more digits inside a token of letters and digits that
- *     has a letter other than a-f ("4111111111111111x", "card4111...").
- * Not masked: digit runs inside a token made only of hexadecimal digits
- * with at least one letter (a sha256 digest, an fr_hash_hex key, a hex
- * request id), which are not card numbers; shorter runs.  Returns the
- * number of card numbers masked. */
+ * displayed ("4111111111111111" becomes "************1111").  The rule:
+ * digit runs are chained while the next run follows after 1 or 2
+ * characters from {space, tab, '-', '.', '_'}, whatever the group sizes
+ * ("4111 1111-1111 1111", "4111.1111.1111.1111", "4111  1111  1111  1111",
+ * "41 11 11 11 11 11 11 11", "3782-822463-10005"); a chain (or a single run)
+ * of 13 digits or more is masked as one number, the separators staying
+ * ("**** ****-**** 1111").  Runs glued to letters that are not all a-f
+ * count too ("4111111111111111x", "card4111 1111 1111 1111"); the letters
+ * end the chain on their side.  Not masked: digit runs inside a token made only of
+ * hexadecimal digits with at least one letter (a sha256 digest, an
+ * fr_hash_hex key, a hex request id), which also end a chain; chains of 12
+ * digits or fewer.  The rule errs toward masking: any 13-digit number (a
+ * millisecond epoch), a chain longer than 19 digits (two card numbers one
+ * space apart), or separator-joined short numbers of 13 digits in all
+ * ("10 20 30 40 50 60 7", "12345678.12345") are masked too.  Returns the
+ * number of chains masked. */
 FR_EXPORT size_t fr_mask_card_numbers(char *s);
 
 /* Appends `s` (length n) JSON-escaped (RFC 8259 section 7) to buf, which has

@@ -70,9 +70,15 @@ FR_EXPORT int fr_featurizer_stateful(const fr_featurizer *f);
  * field but hash_key: fill that with fr_state_options_default or
  * fr_hash_key_from_secret. */
 typedef struct fr_state_options {
-  size_t max_entities;       /* cap on entities kept (0 = unlimited); the
-                                least recently updated entity of a shard is
-                                evicted (counted as "capacity") */
+  size_t max_entities;       /* in-process: cap on entities kept (0 =
+                                unlimited), one key of one entity type each;
+                                enforced per shard: each of the 64 shards
+                                keeps at most ceil(max_entities / 64), so the
+                                total is at most 64 x that and eviction can
+                                start in a full shard before the total is
+                                reached; the least recently updated entity of
+                                the shard is evicted (counted as
+                                "capacity").  Ignored by Redis. */
   double ttl_seconds;        /* in-process: evict entities whose newest event
                                 is this much older (event time) than the
                                 newest event seen (0 = never); Redis: key TTL
@@ -81,8 +87,9 @@ typedef struct fr_state_options {
                                 newest by more is scored, not inserted */
   uint8_t hash_key[FR_HASH_KEY_BYTES]; /* key of the entity-key hash */
   size_t max_bytes;          /* in-process: cap on the heap bytes of entity
-                                records (0 = unlimited); LRU eviction counted
-                                as "capacity" */
+                                records (0 = unlimited), per shard like
+                                max_entities: ceil(max_bytes / 64) each; LRU
+                                eviction counted as "capacity" */
   const char *snapshot_path; /* in-process: restore from this file when the
                                 state is created (if it exists), write it
                                 every snapshot_interval seconds and when the

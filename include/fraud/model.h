@@ -438,23 +438,29 @@ FR_EXPORT void fr_model_source_close(fr_model_source *m);
  * NULL.  Owned by m. */
 FR_EXPORT const char *fr_model_source_feature_name(const fr_model_source *m,
                                                    size_t i);
-/* Matches the columns of feature matrix t (fr_table_read_csv) to the
- * model's features: map[j] = the column of feature j (map has nfeatures
- * entries).  By name when every feature has one (each must be a column and
- * every column a feature), else by position (the counts must agree).
- * Errors: FR_ESCHEMA naming `what` (the file) and the column. */
+/* Matches the columns of a feature matrix (t's column names; t may have no
+ * rows) to the model's features: map[j] = the column of feature j (map has
+ * nfeatures entries).  By name when every feature has one: each feature
+ * must be a column, in any order, and no feature twice; the other columns
+ * (transaction_id, label, anything else) are ignored.  Else by position:
+ * the columns other than `transaction_id` and `label`, in order, must be as
+ * many as the model's features.  Errors: FR_ESCHEMA naming `what` (the
+ * file) and the column (a missing feature, one named twice) or the counts;
+ * FR_EINVAL. */
 FR_EXPORT int fr_model_source_match(const fr_model_source *m, const fr_table *t,
                                     size_t *map, const char *what,
                                     fr_error *err);
-/* Scores every row of a feature-matrix CSV (fr_table_read_csv format:
- * header of feature names, empty cell = missing, optional `label` column)
- * and writes out_csv atomically ("-": standard output) with the columns
+/* Scores every row of a feature-matrix CSV (header of column names, one row
+ * per example, empty cell = missing; the model's feature columns selected
+ * as fr_model_source_match does, the others not read, so the output of
+ * `fraud features` scores as it is) and writes out_csv atomically ("-":
+ * standard output) with the columns
  * `probability,margin`, or
  * `probability_0..probability_K-1,margin_0..margin_K-1` for K outputs, one
  * line per row in input order, floats shortest round trip.  *rows gets the
  * count.  Errors: FR_EIO, FR_EPARSE (a row with the wrong number of cells,
- * a cell that is not a number: path:line:column), FR_ESCHEMA (columns
- * versus model features). */
+ * a feature cell that is not a number: path:line:column), FR_ESCHEMA
+ * (columns versus model features). */
 FR_EXPORT int fr_model_source_score_csv(const fr_model_source *m,
                                         const char *matrix_csv,
                                         const char *out_csv,
@@ -474,13 +480,18 @@ typedef struct fr_explain_job {
   fr_read_options read; /* for data */
 } fr_explain_job;
 
-/* Writes out_csv atomically ("-": standard output): transaction_id (the
- * schema's id column, else
- * the 1-based row number), class (multi-class models: the most probable
- * class, whose reasons are given), probability, margin, then k triples
- * reason_i (feature name), value_i (the row's value, empty when missing),
- * contribution_i (SHAP, margin units); one line per input row in input
- * order, empty triples when fewer features qualify.  Errors: FR_EINVAL (not
+/* Writes out_csv atomically ("-": standard output): transaction_id (with
+ * data: the schema's id column; with features: the matrix's transaction_id
+ * column, as `fraud features` writes it; else the 1-based row number), class (multi-class models: the most probable
+ * class, whose reasons are given), probability, margin, bias (the SHAP
+ * base value of that output, fr_forest_shap's last column: the base margin
+ * plus every tree's cover-weighted expected value, the same for every row),
+ * then k triples reason_i (feature name), value_i (the row's value, empty
+ * when missing), contribution_i (SHAP, margin units); bias plus the
+ * contributions of all features equals the margin (with k = nfeatures and
+ * FR_REASONS_BY_MAGNITUDE every nonzero one is listed).  One line per input
+ * row in input order (a feature matrix: file order), empty triples when
+ * fewer features qualify.  Errors: FR_EINVAL (not
  * exactly one of data / features; raw data with a bare model file), those of
  * the readers, featurizer and fr_forest_reasons (FR_EUNAVAIL: no covers). */
 FR_EXPORT int fr_explain_run(const fr_explain_job *job, const char *out_csv,

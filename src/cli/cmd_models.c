@@ -108,8 +108,31 @@ static int parse(int argc, char **argv, opts *o) {
   return 0;
 }
 
+/* 0 when REPO/NAME/VERSION is a directory; else FR_ENOTFOUND naming the
+ * model or the version that is not there, as the release commands do (not a
+ * missing manifest.json, which would suggest the version exists as a bare
+ * model). */
+static int version_there(const char *repo, const char *name, const char *version,
+                         fr_error *err) {
+  char path[4096];
+  if (!fr_repository_name_ok(name))
+    return fr_error_set(err, FR_ENOTFOUND, "invalid model name '%s'", name);
+  if (!fr_repository_name_ok(version))
+    return fr_error_set(err, FR_ENOTFOUND, "invalid version name '%s'", version);
+  snprintf(path, sizeof path, "%s/%s", repo, name);
+  if (!fr_is_dir(path))
+    return fr_error_set(err, FR_ENOTFOUND, "model '%s' not found in repository %s", name, repo);
+  snprintf(path, sizeof path, "%s/%s/%s", repo, name, version);
+  if (!fr_is_dir(path))
+    return fr_error_set(err, FR_ENOTFOUND, "model '%s' has no version '%s' in %s", name, version,
+                        repo);
+  return 0;
+}
+
 static json_t *manifest(const char *repo, const char *name, const char *version, fr_error *err) {
   char path[4096];
+  if (version_there(repo, name, version, err))
+    return NULL;
   snprintf(path, sizeof path, "%s/%s/%s/manifest.json", repo, name, version);
   json_error_t je;
   json_t *m = json_load_file(path, 0, &je);
@@ -294,6 +317,10 @@ static int cmd_diff(const opts *o) {
   if (o->npos != 3)
     return fr_cli_usage_error("models", "diff takes NAME V1 V2");
   fr_error err;
+  /* A version that is not there first, before a manifest that is missing. */
+  if (version_there(o->repo, o->pos[0], o->pos[1], &err) ||
+      version_there(o->repo, o->pos[0], o->pos[2], &err))
+    return fr_cli_fail("models", &err);
   json_t *a = manifest(o->repo, o->pos[0], o->pos[1], &err);
   if (!a)
     return fr_cli_fail("models", &err);

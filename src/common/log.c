@@ -102,91 +102,91 @@ static void mask_digits(char *p, size_t ndigits) {
     }
 }
 
-/* Length of the all-digit token at p (0 unless p starts one that ends at a
- * non-alphanumeric character). */
-static size_t digit_token(const char *p) {
-  size_t n = 0;
-  while (is_digit(p[n]))
-    n++;
-  return n && !is_alnum(p[n]) ? n : 0;
+/* Separators allowed between the digit groups of a written card number:
+ * "4111 1111", "4111-1111", "4111.1111", "4111_1111", tabs. */
+static int is_group_sep(char c) {
+  return c == ' ' || c == '\t' || c == '-' || c == '.' || c == '_';
 }
 
+/* Finds the end of the token (maximal run of ASCII letters and digits) that
+ * starts at t; returns 1 when it is a hexadecimal string: letters a-f only
+ * and at least one (a digest, a hashed key, a request id), whose digit runs
+ * are not card numbers. */
+static int hex_token(const char *t, const char **end) {
+  int letters = 0, hex_only = 1;
+  const char *e = t;
+  for (; is_alnum(*e); e++)
+    if (!is_digit(*e)) {
+      letters = 1;
+      hex_only &= is_hex_letter(*e);
+    }
+  *end = e;
+  return letters && hex_only;
+}
+
+/* The rule (docs/server.md "log masking"): digit runs outside hexadecimal
+ * tokens are chained while the next run follows after 1 or 2 characters of
+ * is_group_sep, whatever the group sizes; a chain of 13 digits or more is a
+ * card number.  Printed PANs come in many layouts (4-4-4-4, Amex 4-6-5,
+ * pairs, dots, doubled spaces), so the rule errs toward masking: a
+ * separator-joined run of short numbers of 13 digits in all is masked too. */
 size_t fr_mask_card_numbers(char *s) {
   size_t runs = 0;
-  char *p = s;
+  const char *p = s;
   while (*p) {
     if (!is_alnum(*p)) {
       p++;
       continue;
     }
-    /* One token: a maximal run of ASCII letters and digits. */
-    char *e = p;
-    int letters = 0, hex_only = 1;
-    while (is_alnum(*e)) {
-      if (!is_digit(*e)) {
-        letters = 1;
-        hex_only &= is_hex_letter(*e);
-      }
-      e++;
-    }
-    if (letters && hex_only) {
-      /* A hexadecimal string (a digest, a hashed key, a request id): its
-       * digit runs are not card numbers. */
+    const char *e;
+    if (hex_token(p, &e)) {
       p = e;
       continue;
     }
-    if (letters) {
-      /* Digits glued to other text ("4111111111111111x", "card4111..."):
-       * any run of 13 or more is masked. */
-      for (char *q = p; q < e;) {
-        if (!is_digit(*q)) {
-          q++;
-          continue;
+    /* Each digit run of the token; one that ends the token may continue
+     * past it into the following groups. */
+    const char *q = p, *next = e;
+    while (q < e) {
+      if (!is_digit(*q)) {
+        q++;
+        continue;
+      }
+      const char *r = q;
+      while (is_digit(*r))
+        r++;
+      size_t total = (size_t)(r - q);
+      const char *end = r;
+      if (r == e) {
+        for (;;) {
+          const char *n = end;
+          int k = 0;
+          while (k < 2 && is_group_sep(*n)) {
+            n++;
+            k++;
+          }
+          const char *ne = n;
+          if (k == 0 || !is_digit(*n) || hex_token(n, &ne))
+            break;
+          const char *nr = n;
+          while (is_digit(*nr))
+            nr++;
+          total += (size_t)(nr - n);
+          end = nr;
+          if (nr != ne) /* glued to letters ("1111x"): the chain ends here */
+            break;
         }
-        char *r = q;
-        while (r < e && is_digit(*r))
-          r++;
-        if (r - q >= 13) {
-          mask_digits(q, (size_t)(r - q));
-          runs++;
-        }
-        q = r;
       }
-      p = e;
-      continue;
-    }
-    size_t len = (size_t)(e - p);
-    if (len >= 13) {
-      mask_digits(p, len);
-      runs++;
-      p = e;
-      continue;
-    }
-    /* A card number written in groups ("4111 1111 1111 1111",
-     * "3782-822463-10005"): digit tokens of 3 to 6 digits joined by one
-     * space or one hyphen (the same throughout), 13 digits or more in all. */
-    size_t total = len, groups = 1;
-    char *end = e;
-    if (len >= 3 && len <= 6 && (*e == ' ' || *e == '-')) {
-      char sep = *e;
-      for (;;) {
-        if (*end != sep)
-          break;
-        size_t g = digit_token(end + 1);
-        if (g < 3 || g > 6)
-          break;
-        total += g;
-        groups++;
-        end += 1 + g;
+      if (total >= 13) {
+        mask_digits(s + (q - s), total);
+        runs++;
       }
+      if (end != r) { /* the chain left this token: go on after it */
+        next = end;
+        break;
+      }
+      q = r;
     }
-    if (groups > 1 && total >= 13) {
-      mask_digits(p, total);
-      runs++;
-      p = end;
-    } else {
-      p = e;
-    }
+    p = next;
   }
   return runs;
 }

@@ -5,13 +5,16 @@
  * or a model file), matching a feature-matrix CSV's columns to the model's
  * features, and writing scores or top-k reasons as CSV.
  *
- * Feature matrices are read with fr_table_read_csv (header of names, one
- * row per example, empty cell = missing, an optional `label` column); each
- * number is parsed as a double and rounded to float32 once, as XGBoost's
- * DMatrix does.  Columns are matched by name when the model knows its
- * feature names (a bundle's featurizer, XGBoost's feature_names, LightGBM's
- * feature_names), else by position; a missing or unknown column, or a
- * wrong number of them, is an error naming the column.
+ * A feature matrix is a CSV with a header of column names, one row per
+ * example, an empty cell for a missing value.  Only the model's feature
+ * columns are read (each number parsed as a double and rounded to float32
+ * once, as XGBoost's DMatrix does), so the output of `fraud features`, with
+ * its transaction_id and label columns, scores as it is.  Columns are
+ * selected by name when the model knows its feature names (a bundle's
+ * featurizer, XGBoost's feature_names, LightGBM's feature_names; any
+ * order, other columns ignored), else by position (the columns other than
+ * transaction_id and label, as many as the model has features); a missing
+ * feature column or a wrong count is an error naming the column.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,23 +69,39 @@ const char *fr_model_source_feature_name(const fr_model_source *m, size_t i) {
 
 /* ---- column matching ------------------------------------------------------- */
 
+/* Columns that are never features when columns are taken by position: the
+ * label, and the id column `fraud features` writes first. */
+static int non_feature_column(const char *name) {
+  return name && (strcmp(name, "label") == 0 || strcmp(name, "transaction_id") == 0);
+}
+
 int fr_model_source_match(const fr_model_source *m, const fr_table *t, size_t *map,
                           const char *what, fr_error *err) {
+  if (!m || !m->forest || !t || (!map && m->forest->nfeatures))
+    return fr_error_set(err, FR_EINVAL, "fr_model_source_match: NULL argument");
   const fr_forest *f = m->forest;
   size_t nf = f->nfeatures;
   int named = 1;
   for (size_t j = 0; j < nf && named; j++)
     named = fr_model_source_feature_name(m, j) != NULL;
   if (!named) {
-    if (t->cols != nf)
+    size_t nc = 0;
+    for (size_t c = 0; c < t->cols; c++)
+      if (!non_feature_column(t->names[c])) {
+        if (nc < nf)
+          map[nc] = c;
+        nc++;
+      }
+    if (nc != nf)
       return fr_error_set(err, FR_ESCHEMA,
                           "%s: %zu feature columns, the model expects %zu (it has no feature "
-                          "names, so columns are taken in order)",
-                          what, t->cols, nf);
-    for (size_t j = 0; j < nf; j++)
-      map[j] = j;
+                          "names, so columns other than transaction_id and label are taken in "
+                          "order)",
+                          what, nc, nf);
     return 0;
   }
+  /* By name: the other columns (an id, the label, anything else) are left
+   * out, so the output of `fraud features` scores as it is. */
   for (size_t j = 0; j < nf; j++) {
     const char *name = fr_model_source_feature_name(m, j);
     size_t c = 0;
@@ -91,28 +110,122 @@ int fr_model_source_match(const fr_model_source *m, const fr_table *t, size_t *m
     if (c == t->cols)
       return fr_error_set(err, FR_ESCHEMA, "%s: no column '%s' (feature %zu of the model)", what,
                           name, j);
+    for (size_t c2 = c + 1; c2 < t->cols; c2++)
+      if (t->names[c2] && strcmp(t->names[c2], name) == 0)
+        return fr_error_set(err, FR_ESCHEMA,
+                            "%s: column '%s' appears twice (columns %zu and %zu)", what, name,
+                            c + 1, c2 + 1);
     map[j] = c;
-  }
-  for (size_t c = 0; c < t->cols; c++) {
-    size_t j = 0;
-    while (j < nf && map[j] != c)
-      j++;
-    if (j == nf)
-      return fr_error_set(err, FR_ESCHEMA, "%s: column '%s' is not a feature of the model", what,
-                          t->names[c] ? t->names[c] : "");
   }
   return 0;
 }
 
-/* Rows of t rearranged into the model's feature order (new array). */
-static float *aligned_rows(const fr_table *t, const size_t *map, size_t nf) {
-  float *x = malloc((t->rows ? t->rows : 1) * nf * sizeof *x);
-  if (!x)
-    return NULL;
-  for (size_t r = 0; r < t->rows; r++)
-    for (size_t j = 0; j < nf; j++)
-      x[r * nf + j] = t->x[r * t->cols + map[j]];
-  return x;
+/* ---- reading a feature matrix ------------------------------------------------ */
+
+/* A feature matrix in the model's feature order. */
+typedef struct matrix {
+  size_t rows;
+  float *x;   /* rows x nfeatures; NaN = missing */
+  char **ids; /* rows cells of the transaction_id column, or NULL (none,
+                 or not asked for) */
+} matrix;
+
+static void matrix_free(matrix *mx) {
+  if (mx->ids)
+    for (size_t r = 0; r < mx->rows; r++)
+      free(mx->ids[r]);
+  free(mx->ids);
+  free(mx->x);
+  memset(mx, 0, sizeof *mx);
+}
+
+/* Reads `path` (header of column names, one row per example, empty cell =
+ * missing) keeping only the model's feature columns (fr_model_source_match),
+ * each cell parsed as a double and rounded to float32 once, as XGBoost's
+ * DMatrix does; the other columns are not parsed.  With want_ids, the
+ * transaction_id column's cells are kept too. */
+static int read_matrix(const fr_model_source *m, const char *path, int want_ids, matrix *mx,
+                       fr_error *err) {
+  memset(mx, 0, sizeof *mx);
+  size_t nf = m->forest->nfeatures;
+  fr_csv *c = fr_csv_open(path, err);
+  if (!c)
+    return err ? err->code : FR_EIO;
+  char **f;
+  size_t *lens, n;
+  int rc = fr_csv_next(c, &f, &lens, &n, err);
+  if (rc <= 0) {
+    fr_csv_close(c);
+    return rc == 0 ? fr_error_set(err, FR_EPARSE, "%s: empty file (no header line)", path) : rc;
+  }
+  size_t nhead = n, cap = 0;
+  long idcol = -1;
+  size_t *map = malloc((nf ? nf : 1) * sizeof *map);
+  fr_table *hdr = fr_table_new(0, nhead);
+  if (!map || !hdr) {
+    rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t j = 0; j < nhead; j++) {
+    if ((rc = fr_table_set_name(hdr, j, f[j]))) {
+      rc = fr_error_set(err, rc, "out of memory");
+      goto out;
+    }
+    if (want_ids && idcol < 0 && strcmp(f[j], "transaction_id") == 0)
+      idcol = (long)j;
+  }
+  if ((rc = fr_model_source_match(m, hdr, map, path, err)))
+    goto out;
+  while ((rc = fr_csv_next(c, &f, &lens, &n, err)) == 1) {
+    size_t line = fr_csv_line(c);
+    if (n != nhead) {
+      rc = fr_error_set(err, FR_EPARSE, "%s:%zu: row has %zu fields, the header has %zu", path,
+                        line, n, nhead);
+      goto out;
+    }
+    if (mx->rows == cap) {
+      size_t ncap = cap ? 2 * cap : 1024;
+      float *nx = nf && ncap > SIZE_MAX / sizeof *nx / nf
+                      ? NULL
+                      : realloc(mx->x, ncap * (nf ? nf : 1) * sizeof *nx);
+      if (nx)
+        mx->x = nx;
+      char **ni = nx && idcol >= 0 ? realloc(mx->ids, ncap * sizeof *ni) : NULL;
+      if (ni)
+        mx->ids = ni;
+      if (!nx || (idcol >= 0 && !ni)) {
+        rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+        goto out;
+      }
+      cap = ncap;
+    }
+    float *row = mx->x + mx->rows * nf;
+    for (size_t j = 0; j < nf; j++) {
+      size_t col = map[j];
+      double v = NAN;
+      if (lens[col] > 0 && fr_parse_double(f[col], lens[col], &v) != 0) {
+        rc = fr_error_set(err, FR_EPARSE,
+                          "%s:%zu:%zu: column '%s': cannot parse '%.60s' as a number", path,
+                          line, col + 1, hdr->names[col], f[col]);
+        goto out;
+      }
+      row[j] = (float)v;
+    }
+    if (idcol >= 0 && !(mx->ids[mx->rows] = strndup(f[idcol], lens[idcol]))) {
+      rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+      goto out;
+    }
+    mx->rows++;
+  }
+  if (rc == 0 && !mx->x && !(mx->x = malloc((nf ? nf : 1) * sizeof *mx->x)))
+    rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+out:
+  free(map);
+  fr_table_free(hdr);
+  fr_csv_close(c);
+  if (rc)
+    matrix_free(mx);
+  return rc;
 }
 
 /* ---- a CSV text buffer ----------------------------------------------------- */
@@ -191,32 +304,23 @@ int fr_model_source_score_csv(const fr_model_source *m, const char *matrix_csv,
   if (!m || !m->forest || !matrix_csv || !out_csv)
     return fr_error_set(err, FR_EINVAL, "model, feature matrix and output are required");
   const fr_forest *f = m->forest;
-  size_t nf = f->nfeatures, k = f->noutputs;
-  fr_table *t = fr_table_read_csv(matrix_csv, err);
-  if (!t)
-    return err ? err->code : FR_EIO;
-  int rc = 0;
-  size_t *map = malloc(nf * sizeof *map);
-  float *x = NULL, *mg = NULL, *p = NULL;
+  size_t k = f->noutputs;
+  matrix mx;
+  int rc = read_matrix(m, matrix_csv, 0, &mx, err);
+  if (rc)
+    return rc;
+  float *mg = malloc((mx.rows ? mx.rows : 1) * k * sizeof *mg);
+  float *p = malloc((mx.rows ? mx.rows : 1) * k * sizeof *p);
   cbuf b = {0};
-  if (!map) {
+  if (!mg || !p) {
     rc = fr_error_set(err, FR_ENOMEM, "out of memory");
     goto out;
   }
-  if ((rc = fr_model_source_match(m, t, map, matrix_csv, err)))
-    goto out;
-  x = aligned_rows(t, map, nf);
-  mg = malloc((t->rows ? t->rows : 1) * k * sizeof *mg);
-  p = malloc((t->rows ? t->rows : 1) * k * sizeof *p);
-  if (!x || !mg || !p) {
-    rc = fr_error_set(err, FR_ENOMEM, "out of memory");
-    goto out;
-  }
-  if ((rc = fr_forest_predict_margin_ex(f, x, t->rows, mg, opts))) {
+  if ((rc = fr_forest_predict_margin_ex(f, mx.x, mx.rows, mg, opts))) {
     fr_error_set(err, rc, "%s: prediction failed: %s", matrix_csv, fr_strerror(rc));
     goto out;
   }
-  fr_forest_transform(f, mg, t->rows, p);
+  fr_forest_transform(f, mg, mx.rows, p);
   char h[64];
   for (int part = 0; part < 2; part++)
     for (size_t g = 0; g < k; g++) {
@@ -230,7 +334,7 @@ int fr_model_source_score_csv(const fr_model_source *m, const char *matrix_csv,
       }
     }
   cb_str(&b, "\n");
-  for (size_t r = 0; r < t->rows; r++) {
+  for (size_t r = 0; r < mx.rows; r++) {
     for (size_t g = 0; g < k; g++) {
       if (g)
         cb_str(&b, ",");
@@ -245,23 +349,42 @@ int fr_model_source_score_csv(const fr_model_source *m, const char *matrix_csv,
   if ((rc = cb_write(&b, out_csv, err)))
     goto out;
   if (rows)
-    *rows = t->rows;
+    *rows = mx.rows;
 out:
-  free(map);
-  free(x);
   free(mg);
   free(p);
   free(b.p);
-  fr_table_free(t);
+  matrix_free(&mx);
   return rc;
 }
 
 /* ---- explanations ----------------------------------------------------------- */
 
+/* The bias of each output, fr_forest_shap's last column: the base margin
+ * plus every tree's cover-weighted expected value.  It does not depend on
+ * the row (the same sums for any x), so one row of missing values gives it
+ * for all.  bias: noutputs entries. */
+static int explain_bias(const fr_forest *f, float *bias) {
+  size_t nf = f->nfeatures, K = f->noutputs;
+  float *x = malloc((nf ? nf : 1) * sizeof *x);
+  float *c = malloc(K * (nf + 1) * sizeof *c);
+  int rc = x && c ? 0 : FR_ENOMEM;
+  for (size_t j = 0; rc == 0 && j < nf; j++)
+    x[j] = NAN;
+  if (rc == 0)
+    rc = fr_forest_shap(f, x, 1, c);
+  for (size_t g = 0; rc == 0 && g < K; g++)
+    bias[g] = c[g * (nf + 1) + nf];
+  free(x);
+  free(c);
+  return rc;
+}
+
 /* Writes one explained row: id, class (multi-output), probability, margin,
- * k (name, value, contribution) triples. */
+ * bias, k (name, value, contribution) triples. */
 static int explain_row(const fr_model_source *m, const float *x, const char *id, size_t idlen,
-                       size_t k, fr_reason_order order, fr_reason *rs, cbuf *b) {
+                       size_t k, fr_reason_order order, const float *bias, fr_reason *rs,
+                       cbuf *b) {
   const fr_forest *f = m->forest;
   size_t K = f->noutputs;
   float mg[256], p[256];
@@ -293,6 +416,8 @@ static int explain_row(const fr_model_source *m, const float *x, const char *id,
     cb_float(b, pp[cls]);
     cb_str(b, ",");
     cb_float(b, mgp[cls]);
+    cb_str(b, ",");
+    cb_float(b, bias[cls]);
     for (size_t i = 0; i < k; i++) {
       cb_str(b, ",");
       if (i < got) {
@@ -337,20 +462,28 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
   /* A row has at most nf reasons: more columns would always be empty. */
   if (k > nf && nf > 0)
     k = nf;
-  fr_reason *rs = malloc(k * sizeof *rs);
+  fr_reason *rs = malloc((k ? k : 1) * sizeof *rs);
+  float *bias = malloc(f->noutputs * sizeof *bias);
   cbuf b = {0};
   fr_table *t = NULL;
   fr_dataset *d = NULL;
-  float *x = NULL, *prob = NULL;
-  size_t *map = NULL, *order = NULL;
-  if (!rs) {
+  float *prob = NULL;
+  size_t *order = NULL;
+  matrix mx = {0};
+  if (!rs || !bias) {
     rc = fr_error_set(err, FR_ENOMEM, "out of memory");
+    goto out;
+  }
+  if ((rc = explain_bias(f, bias))) {
+    fr_error_set(err, rc, "%s: %s", job->model,
+                 rc == FR_EUNAVAIL ? "the model file has no node covers for TreeSHAP"
+                                   : fr_strerror(rc));
     goto out;
   }
   cb_str(&b, "transaction_id");
   if (f->noutputs > 1)
     cb_str(&b, ",class");
-  cb_str(&b, ",probability,margin");
+  cb_str(&b, ",probability,margin,bias");
   for (size_t i = 1; i <= k; i++) {
     char h[96];
     snprintf(h, sizeof h, ",reason_%zu,value_%zu,contribution_%zu", i, i, i);
@@ -358,24 +491,14 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
   }
   cb_str(&b, "\n");
   if (job->features) {
-    if (!(t = fr_table_read_csv(job->features, err))) {
-      rc = err ? err->code : FR_EIO;
+    if ((rc = read_matrix(&m, job->features, 1, &mx, err)))
       goto out;
-    }
-    if (!(map = malloc(nf * sizeof *map))) {
-      rc = fr_error_set(err, FR_ENOMEM, "out of memory");
-      goto out;
-    }
-    if ((rc = fr_model_source_match(&m, t, map, job->features, err)))
-      goto out;
-    if (!(x = aligned_rows(t, map, nf))) {
-      rc = fr_error_set(err, FR_ENOMEM, "out of memory");
-      goto out;
-    }
-    for (size_t r = 0; r < t->rows; r++) {
-      char id[32];
-      int n = snprintf(id, sizeof id, "%zu", r + 1);
-      if ((rc = explain_row(&m, x + r * nf, id, (size_t)n, k, job->order, rs, &b))) {
+    for (size_t r = 0; r < mx.rows; r++) {
+      char num[32];
+      const char *id = mx.ids ? mx.ids[r] : num;
+      if (!mx.ids)
+        snprintf(num, sizeof num, "%zu", r + 1);
+      if ((rc = explain_row(&m, mx.x + r * nf, id, strlen(id), k, job->order, bias, rs, &b))) {
         fr_error_set(err, rc, "%s: row %zu: %s", job->features, r + 1,
                      rc == FR_EUNAVAIL ? "the model file has no node covers for TreeSHAP"
                                        : fr_strerror(rc));
@@ -383,7 +506,7 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
       }
     }
     if (rows)
-      *rows = t->rows;
+      *rows = mx.rows;
   } else {
     if (!m.bundle) {
       rc = fr_error_set(err, FR_EINVAL,
@@ -420,7 +543,7 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
         id = "";
         idlen = 0;
       }
-      if ((rc = explain_row(&m, t->x + i * t->cols, id, idlen, k, job->order, rs, &b))) {
+      if ((rc = explain_row(&m, t->x + i * t->cols, id, idlen, k, job->order, bias, rs, &b))) {
         fr_error_set(err, rc, "%s: row %zu: %s", job->data, r + 1, fr_strerror(rc));
         goto out;
       }
@@ -431,9 +554,9 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
   rc = cb_write(&b, out_csv, err);
 out:
   free(rs);
+  free(bias);
   free(b.p);
-  free(x);
-  free(map);
+  matrix_free(&mx);
   free(order);
   free(prob);
   fr_table_free(t);

@@ -5,7 +5,10 @@
 # manifest's test PR-AUC and marks a version whose manifest disagrees with
 # its directory as invalid, `-o -` writes CSV to standard output (the same
 # bytes as -o FILE) for predict, features and explain, `explain -k` is
-# lowered to the number of features, and `fraud serve` exits 1 at startup
+# lowered to the number of features, the output of `fraud features` scores
+# with `predict --features` and `explain --features` as the raw data does
+# (explain's bias plus contributions adding up to the margin), and `fraud
+# serve` exits 1 at startup
 # on an unreadable warm-start history, its "listening" lines at level info.
 # The expected values come from the trained bundle's manifest (read with
 # Debian's python3 json) and from the files the same commands write.
@@ -105,12 +108,49 @@ for cmd in predict features explain; do
   rm -f "$T/-"
 done
 # explain -k 1000: at most one triple per feature (transaction_id,
-# probability, margin + 3 per reason).
+# probability, margin, bias + 3 per reason).
 nf=$(field x "len(m['features'])" "$B/manifest.json")
 "$F" explain --model "$B" "$DATA" -k 1000 -o "$T/k.csv" 2>/dev/null || bad "explain -k 1000 failed"
 cols=$(head -1 "$T/k.csv" | tr ',' '\n' | wc -l)
-[ "$cols" -eq $((3 + 3 * nf)) ] && ok "explain -k 1000 on $nf features: $cols columns" ||
-  bad "explain -k 1000: $cols columns, expected $((3 + 3 * nf))"
+[ "$cols" -eq $((4 + 3 * nf)) ] && ok "explain -k 1000 on $nf features: $cols columns" ||
+  bad "explain -k 1000: $cols columns, expected $((4 + 3 * nf))"
+
+# 5. The output of `fraud features` (transaction_id, the features, label)
+# feeds `fraud predict --features` and `fraud explain --features` as it is:
+# the same probabilities as `fraud predict DATA` (joined on transaction_id:
+# features are written in event-time order), the same explanation lines as
+# `fraud explain DATA`, and on every row bias + contributions = margin.
+"$F" predict --model "$B" --features "$T/features.csv" -o "$T/pf.csv" 2>"$T/pf.err" &&
+  ok "predict --features on the output of fraud features" ||
+  bad "predict --features features.csv: $(cat "$T/pf.err")"
+$PY - "$T/features.csv" "$T/pf.csv" "$T/predict.csv" <<'EOF' && ok "predict --features = predict DATA on every row" || bad "predict --features differs from predict DATA"
+import csv, sys
+ids = [r["transaction_id"] for r in csv.DictReader(open(sys.argv[1]))]
+pf = [r["probability"] for r in csv.DictReader(open(sys.argv[2]))]
+raw = {r["transaction_id"]: r["probability"] for r in csv.DictReader(open(sys.argv[3]))}
+if not (len(ids) == len(pf) == len(raw) > 0):
+    sys.exit("rows: %d ids, %d scores, %d raw" % (len(ids), len(pf), len(raw)))
+diff = [(i, a, raw[i]) for i, a in zip(ids, pf) if a != raw[i]]
+if diff:
+    sys.exit("%d of %d rows differ, first %s" % (len(diff), len(ids), diff[0]))
+EOF
+"$F" explain --model "$B" --features "$T/features.csv" -k "$nf" --by-magnitude -o "$T/ef.csv" &&
+  "$F" explain --model "$B" "$DATA" -k "$nf" --by-magnitude -o "$T/ed.csv" || bad "explain -k $nf failed"
+$PY - "$T/ef.csv" "$T/ed.csv" <<'EOF' && ok "explain --features = explain DATA; bias + contributions = margin" || bad "explain --features / bias"
+import csv, sys
+ef = list(csv.reader(open(sys.argv[1])))
+ed = list(csv.reader(open(sys.argv[2])))
+if ef[0] != ed[0] or ef[0][:4] != ["transaction_id", "probability", "margin", "bias"]:
+    sys.exit("headers %s / %s" % (ef[0][:5], ed[0][:5]))
+if len(ef) < 2 or sorted(map(tuple, ef[1:])) != sorted(map(tuple, ed[1:])):
+    sys.exit("explain --features rows differ from explain DATA rows")
+for row in ef[1:]:
+    margin, bias = float(row[2]), float(row[3])
+    contribs = [float(c) for c in row[6::3] if c != ""]
+    total = bias + sum(contribs)
+    if abs(total - margin) > 1e-5 * (1 + abs(bias) + sum(map(abs, contribs))):
+        sys.exit("%s: bias %r + contributions = %r, margin %r" % (row[0], bias, total, margin))
+EOF
 
 # 6. A warm-start history that does not parse ends `fraud serve` with 1.
 printf 'trans_date_trans_time,"unterminated\n1,2\n' >"$T/bad.csv"

@@ -41,4 +41,15 @@ expect 1 "stages.json:3:" -- "$F" models list --repository "$R" --json
 rm "$R/fil/stages.json"
 expect 0 "" -- "$F" models list --repository "$R"
 
+# models show / diff of a version or model that is not there: named as such,
+# exit 1, like the release commands (not "REPO/good/99/manifest.json: no
+# manifest"); a bare version that is there has no manifest, and says so.
+expect 1 "^fraud models: model 'good' has no version '99' in $R\$" -- "$F" models show --repository "$R" good 99
+expect 1 "^fraud models: model 'good' has no version '99' in $R\$" -- "$F" models diff --repository "$R" good 1 99
+expect 1 "^fraud models: model 'good' has no version '98' in $R\$" -- "$F" models diff --repository "$R" good 98 1
+expect 1 "^fraud models: model 'nosuch' not found in repository $R\$" -- "$F" models show --repository "$R" nosuch 1
+expect 1 "invalid version name '\.\./good'" -- "$F" models show --repository "$R" fil ../good
+expect 1 "no manifest \(a bare model file" -- "$F" models show --repository "$R" good 1
+expect 1 "not found" -- "$F" models promote --repository "$R" good 99
+
 exit $fail

@@ -10,10 +10,12 @@ with python3-xgboost and python3-onnx as the independent references.
    XGBoost (Booster.load_model of the bundle's model.json) predicts it and
    computes pred_contribs;
 3. `fraud explain --model BUNDLE DATA`: every row's probability equals
-   `fraud predict`'s, and its reasons are XGBoost's largest positive SHAP
-   contributions (within 1e-5) with the row's values;
-4. `fraud predict --model model.json --features MATRIX`: probabilities
-   within 1e-6 of XGBoost's, margins equal to output_margin;
+   `fraud predict`'s, its bias is XGBoost's last pred_contribs column and
+   its reasons are XGBoost's largest positive SHAP contributions (within
+   1e-5) with the row's values;
+4. `fraud predict --model model.json --features MATRIX` (and --model BUNDLE
+   on the output of `fraud features` as it is): probabilities within 1e-6
+   of XGBoost's, margins equal to output_margin;
 5. `fraud export onnx`: passes onnx.checker; scoring the exported file
    gives the same probabilities; a version directory with a Triton FIL
    config.pbtxt naming the file works as --model;
@@ -80,7 +82,7 @@ def main():
     run([fraud, "predict", "--model", bundle, data, "-o", pred])
     eh, erows = read_csv(exp)
     ph, prows = read_csv(pred)
-    assert eh == ["transaction_id", "probability", "margin"] + [
+    assert eh == ["transaction_id", "probability", "margin", "bias"] + [
         "%s_%d" % (c, i) for i in (1, 2, 3) for c in ("reason", "value", "contribution")], eh
     assert len(erows) == len(prows) == len(rows), (len(erows), len(prows), len(rows))
     checked = 0
@@ -89,9 +91,11 @@ def main():
         i = by_id[er[0]]
         assert abs(float(er[1]) - p_xgb[i]) <= 1e-6, (er[0], er[1], p_xgb[i])
         c = contribs[i]
+        # the bias is XGBoost's last pred_contribs column
+        assert abs(float(er[3]) - c[-1]) <= 1e-5, (er[0], er[3], c[-1])
         listed = []
         for k in range(3):
-            name, value, contrib = er[3 + 3 * k: 6 + 3 * k]
+            name, value, contrib = er[4 + 3 * k: 7 + 3 * k]
             if not name:
                 assert value == "" and contrib == ""
                 continue
@@ -101,7 +105,7 @@ def main():
             assert float(contrib) > 0
             v = X[i, j]
             assert (value == "" and math.isnan(v)) or np.float32(float(value)) == v, (er[0], name, value, v)
-        smallest = min([float(er[5 + 3 * k]) for k in range(len(listed))], default=0.0)
+        smallest = min([float(er[6 + 3 * k]) for k in range(len(listed))], default=0.0)
         for j in range(len(names)):
             if j not in listed and (len(listed) == 3 or c[j] > 1e-5):
                 assert c[j] <= smallest + 1e-5, (er[0], names[j], c[j], smallest)
@@ -125,6 +129,17 @@ def main():
         assert abs(float(o[0]) - p_xgb[i]) <= 1e-6, (i, o, p_xgb[i])
         assert np.float32(float(o[1])) == m_xgb[i], (i, o[1], m_xgb[i])
     print("predict --features: %d rows match XGBoost" % len(out))
+
+    # predict --features on the output of `fraud features` as it is (its
+    # transaction_id and label columns ignored): XGBoost's predictions
+    pf = os.path.join(work, "pf.csv")
+    run([fraud, "predict", "--model", bundle, "--features", feat, "-o", pf])
+    _, outf = read_csv(pf)
+    assert len(outf) == len(rows)
+    for i, o in enumerate(outf):
+        assert abs(float(o[0]) - p_xgb[i]) <= 1e-6, (ids[i], o, p_xgb[i])
+        assert np.float32(float(o[1])) == m_xgb[i], (ids[i], o[1], m_xgb[i])
+    print("predict --features on fraud features output: %d rows match XGBoost" % len(outf))
 
     # explain --features to standard output
     p = run([fraud, "explain", "--model", os.path.join(bundle, "model.json"), "--features", matrix,
