@@ -10,6 +10,7 @@
  * that the repository thread empties (a batcher thread cannot join itself).
  */
 #include "serve/models.h"
+#include "serve/repocheck.h"
 
 #include "serve/txnjson.h"
 
@@ -37,6 +38,23 @@ typedef struct model_entry {
   /* Why stages.json does not parse ("" when it does): logged and counted
    * once per distinct error, not at every poll. */
   char stages_error[600];
+  /* 1 once a bundle has served as production, for the life of the process:
+   * its /v1/score clients need a schema and a feature spec, so the model
+   * never falls to a bare model file implicitly (after an unload, say);
+   * only a stages.json naming one does. */
+  int served_bundle;
+  /* The last release check of a stages.json routing (fr__repository_routing_check)
+   * and what it depended on, so an unchanged file is not re-checked (which
+   * opens bundles) at every poll. */
+  int checked;
+  fr_stages checked_st;
+  char checked_serving[32];
+  int64_t checked_stamp[3];
+  int checked_rc, checked_prod_refused;
+  char checked_msg[600];
+  /* Why the stages.json routing is refused ("" when accepted): logged and
+   * counted once per distinct reason. */
+  char refused[600];
 } model_entry;
 
 struct fr__registry {
@@ -215,6 +233,8 @@ static void swap_snapshot(fr__registry *r, model_entry *e, fr__snapshot *nw) {
   pthread_rwlock_wrlock(&r->lock);
   fr__snapshot *old = e->snap;
   e->snap = nw;
+  if (nw && nw->primary && nw->primary->bundle)
+    e->served_bundle = 1;
   pthread_rwlock_unlock(&r->lock);
   fr__snapshot_release(old);
 }
@@ -674,6 +694,82 @@ static int same_routing(const fr__snapshot *a, const fr__snapshot *b) {
   return 1;
 }
 
+/* A stages.json edited by hand must pass the checks the release commands
+ * apply (fr__repository_routing_check): otherwise a hand edit could route
+ * /v1/score traffic to a bare model file or to another schema, and every
+ * request would be answered 400.  A refused routing while the model serves:
+ * the last good routing stays as it is (like a stages.json that does not
+ * parse), and FR_ESTATE is returned.  Nothing serving yet (startup, or after
+ * an unload): production alone (its canary and shadow are dropped from *st)
+ * and 0.  Logged at error level (release_refused) and counted as a failed
+ * load once per distinct reason. */
+static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_stages *st,
+                         fr_error *err) {
+  fr_server *s = r->s;
+  fr__snapshot *now = fr__registry_acquire(r, name);
+  const char *serving = now ? now->primary->version : "";
+  const char *named[3] = {st->production, st->canary, st->shadow};
+  int64_t stamps[3] = {0, 0, 0};
+  for (int k = 0; k < 3; k++) {
+    if (!named[k][0])
+      continue;
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, named[k]);
+    stamps[k] = dir_stamp(dir);
+  }
+  if (!e->checked || memcmp(&e->checked_st, st, sizeof *st) != 0 ||
+      strcmp(e->checked_serving, serving) != 0 ||
+      memcmp(e->checked_stamp, stamps, sizeof stamps) != 0) {
+    fr_error cerr;
+    int pr = 0;
+    e->checked_rc = fr__repository_routing_check(
+        s->cfg.model_repository, name, st, serving, now ? now->primary->bundle : NULL,
+        now ? now->primary->forest : NULL, &pr, &cerr);
+    e->checked_prod_refused = pr;
+    snprintf(e->checked_msg, sizeof e->checked_msg, "%s", e->checked_rc ? cerr.msg : "");
+    e->checked_st = *st;
+    snprintf(e->checked_serving, sizeof e->checked_serving, "%s", serving);
+    memcpy(e->checked_stamp, stamps, sizeof stamps);
+    e->checked = 1;
+  }
+  if (!e->checked_rc) {
+    if (e->refused[0])
+      fr_log(FR_LOG_INFO, "release_accepted", NULL,
+             "model %s: the routing of stages.json passes the release checks again", name);
+    e->refused[0] = '\0';
+    fr__snapshot_release(now);
+    return 0;
+  }
+  int keep = now != NULL;
+  if (strcmp(e->refused, e->checked_msg) != 0) {
+    snprintf(e->refused, sizeof e->refused, "%s", e->checked_msg);
+    const char *ll[] = {name, "failure"};
+    fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
+    char fields[400];
+    snprintf(fields, sizeof fields,
+             "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\",\"shadow\":\"%s\"",
+             name, st->production, st->canary, st->shadow);
+    if (keep)
+      fr_log(FR_LOG_ERROR, "release_refused", fields,
+             "model %s: %s/%s/stages.json: refused by the release checks: %s; keeping the "
+             "last good routing (production %s)",
+             name, s->cfg.model_repository, name, e->checked_msg, serving);
+    else
+      fr_log(FR_LOG_ERROR, "release_refused", fields,
+             "model %s: %s/%s/stages.json: refused by the release checks: %s; serving "
+             "production alone",
+             name, s->cfg.model_repository, name, e->checked_msg);
+  }
+  fr__snapshot_release(now);
+  if (!keep) {
+    st->canary[0] = '\0';
+    st->canary_weight = 0;
+    st->shadow[0] = '\0';
+    return 0;
+  }
+  return fr_error_set(err, FR_ESTATE, "model %s: stages.json refused: %s", name, e->checked_msg);
+}
+
 static int sync_locked(fr__registry *r, const char *name, int force, fr_error *err) {
   fr_server *s = r->s;
   model_entry *e = get_entry(r, name);
@@ -739,6 +835,12 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     fr_log(FR_LOG_INFO, "stages_valid", NULL, "model %s: stages.json parses again", name);
     e->stages_error[0] = '\0';
   }
+  if (check_routing(r, e, name, &st, &lerr)) {
+    fr_strv_free(vs);
+    if (err)
+      *err = lerr;
+    return lerr.code;
+  }
   fr_model_config mc;
   fr__server_model_config(s, name, &mc);
   if (n > 1024)
@@ -779,8 +881,15 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     has_bundles |= is_bundle[i];
   }
   int kind_bundle = st.production[0] && cur && cur->primary ? cur->primary->bundle != NULL
-                                                            : has_bundles;
-  for (int round = 0; round < 8; round++) {
+                                                            : has_bundles || e->served_bundle;
+  /* Nothing of that kind on disk and the promoted production is not there
+   * either: nothing can serve, so nothing is loaded (not a bare version
+   * loaded and dropped again at every poll). */
+  int promoted_present = 0;
+  for (size_t i = 0; i < n && st.production[0]; i++)
+    promoted_present |= strcmp(vs[i], st.production) == 0;
+  int hopeless = kind_bundle && !has_bundles && !promoted_present;
+  for (int round = 0; round < 8 && !hopeless; round++) {
     char *ok[1025];
     size_t map[1024], nok = 0;
     for (size_t i = 0; i < n; i++)
@@ -895,7 +1004,7 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   int rc = 0;
   fr_error perr;
-  if (!nw->primary && nw->n) {
+  if (!nw->primary && (nw->n || (kind_bundle && n))) {
     rc = fr_error_set(&perr, FR_ENOTFOUND, "model %s: no %s version could be loaded (%s)%s%s",
                       name, kind_bundle ? "bundle" : "bare model file",
                       kind_bundle ? "a bare model file is never served in a bundle's place: it "
@@ -915,8 +1024,7 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     for (size_t i = 0; cur && i < cur->n; i++)
       set_ready_gauge(r, name, cur->v[i]->version, 0);
     if (cur)
-      fr_log(FR_LOG_WARN, "model_routing", NULL, "model %s: %s; the model is no longer served",
-             name, perr.msg);
+      fr_log(FR_LOG_WARN, "model_routing", NULL, "%s; the model is no longer served", perr.msg);
     fr__snapshot_release(nw);
     if (cur)
       swap_snapshot(r, e, NULL);

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "serve/buf.h"
+#include "serve/repocheck.h"
 
 int fr_repository_name_ok(const char *s) {
   if (!s || !s[0] || s[0] == '.' || strlen(s) > 100)
@@ -532,6 +533,52 @@ static int release_ok(const char *repo, const char *name, const fr_stages *st,
     rc = same_signature(name, version, &cand, pv, &prod, err);
   served_close(&cand);
   served_close(&prod);
+  return rc;
+}
+
+int fr__repository_routing_check(const char *repo, const char *name, const fr_stages *st,
+                                 const char *serving, const fr_bundle *sb, const fr_forest *sf,
+                                 int *production_refused, fr_error *err) {
+  *production_refused = 0;
+  /* Borrowed, never closed: what the server has loaded. */
+  served now = {(fr_bundle *)sb, sb ? NULL : (fr_forest *)sf};
+  int have_now = serving && serving[0] && (sb || sf);
+  served prod = {0};
+  int own = 0, rc = 0;
+  char pv[sizeof st->production] = "";
+  if (st->production[0] && (!have_now || strcmp(st->production, serving) != 0) &&
+      version_servable(repo, name, st->production, &prod, NULL) == 0) {
+    own = 1;
+    snprintf(pv, sizeof pv, "%s", st->production);
+    if (have_now && (rc = same_signature(name, st->production, &prod, serving, &now, err))) {
+      served_close(&prod);
+      *production_refused = 1;
+      fr_error_prefix(err, "production");
+      return rc;
+    }
+  } else if (have_now) {
+    /* Production stays (or its named version is missing and the server
+     * falls back to one of the serving kind): compare with what serves. */
+    prod = now;
+    snprintf(pv, sizeof pv, "%s", serving);
+  } else {
+    fr_repository_implicit_production(repo, name, pv, sizeof pv, NULL);
+    own = pv[0] && version_servable(repo, name, pv, &prod, NULL) == 0;
+    if (!own)
+      pv[0] = '\0';
+  }
+  const char *side[2] = {st->canary_weight > 0 ? st->canary : "", st->shadow};
+  for (int k = 0; k < 2 && !rc && pv[0]; k++) {
+    served cand = {0};
+    if (!side[k][0] || strcmp(side[k], pv) == 0 ||
+        version_servable(repo, name, side[k], &cand, NULL) != 0)
+      continue;
+    if ((rc = same_signature(name, side[k], &cand, pv, &prod, err)))
+      fr_error_prefix(err, "%s", k ? "shadow" : "canary");
+    served_close(&cand);
+  }
+  if (own)
+    served_close(&prod);
   return rc;
 }
 

@@ -17,7 +17,14 @@ models`:
    (a bundle, never the bare model); a canary whose directory disappears is
    logged at warn level (model_routing);
 5. /v2/repository/index gives a failed version's reason (path-free), not
-   "see the server log".
+   "see the server log";
+6. a hand-edited stages.json whose routing fails the release checks (a bare
+   production or canary where a bundle serves, a canary or shadow of
+   another schema) is refused: the last good routing stays, logged at error
+   level (release_refused) and counted once; at startup production serves
+   alone;
+7. a model that has served a bundle never falls to a bare model file, even
+   after it was unloaded (it stays unserved, 503, until a bundle returns).
 The expectations are those of docs/server.md, docs/api.md and
 docs/metrics.md.
 """
@@ -236,6 +243,94 @@ with open(stages_path, "w") as f:
 srv.wait_ready(20)
 check(score() == (200, "2"), f"once it parses, production 2 serves: {score()}")
 check(srv.stop() == 0, "exit")
+
+# ---- 6. a hand-edited stages.json passes the release checks ----
+# sparkov: bundle 2, bare 4, and 5 a bundle of another schema (paysim).
+PAYSIM = os.path.join(SRC, "data", "samples", "paysim", "paysim.csv.gz")
+b5 = bundle("sparkov", "5", trees=10, seed=42, schema="paysim", data=PAYSIM)
+repo2 = make_repo({"sparkov": [("2", b2), ("5", b5)]})
+dir2 = os.path.join(repo2, "sparkov")
+os.makedirs(os.path.join(dir2, "4"))
+shutil.copy(fixture, os.path.join(dir2, "4", "model.json"))
+stages2 = os.path.join(dir2, "stages.json")
+
+
+def write_stages(doc):
+    tmp = stages2 + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f)
+    os.rename(tmp, stages2)
+
+
+write_stages({"production": "2"})
+srv = Server(repo2)
+port, admin = srv.port, srv.admin_port
+check(score() == (200, "2"), f"production 2 serves: {score()}")
+fail0 = metric_value(metrics(port), "fraud_model_loads_total", model="sparkov",
+                     result="failure") or 0
+hand_edits = [({"production": "4"}, "production: version '4'"),
+              ({"production": "2", "canary": {"version": "4", "weight": 0.5}},
+               "canary: version '4'"),
+              ({"production": "2", "canary": {"version": "5", "weight": 0.5}},
+               "canary: version '5'"),
+              ({"production": "2", "shadow": "5"}, "shadow: version '5'")]
+for k, (doc, why) in enumerate(hand_edits):
+    write_stages(doc)
+    check(wait_for(lambda: len(srv.events("release_refused")) > k), f"refused: {doc}")
+    time.sleep(0.6)  # several polls
+    ev = srv.events("release_refused")
+    check(len(ev) == k + 1, f"logged once per distinct reason: {len(ev)} after {doc}")
+    msg = ev[-1]["msg"] if ev else ""
+    check(ev and ev[-1]["level"] == "error" and "stages.json" in msg and why in msg
+          and "keeping the last good routing (production 2)" in msg, f"{doc}: {ev[-1:]}")
+    sv = serving()
+    check(sv.get("production") == "2" and sv.get("canary") is None and sv.get("shadow") is None,
+          f"{doc}: the last good routing stays: {sv}")
+    for _ in range(6):
+        st, v = score()
+        check((st, v) == (200, "2"), f"{doc}: every /v1/score answered by 2: {st} {v}")
+fail1 = metric_value(metrics(port), "fraud_model_loads_total", model="sparkov",
+                     result="failure") or 0
+check(fail1 == fail0 + len(hand_edits), f"each refusal counted once: {fail0} -> {fail1}")
+write_stages({"production": "2"})
+check(wait_for(lambda: srv.events("release_accepted")), "accepted again once fixed")
+check(srv.stop() == 0, "exit")
+
+# At startup: production 2 alone, the canary of another schema refused.
+write_stages({"production": "2", "canary": {"version": "5", "weight": 0.5}})
+srv = Server(repo2)
+port, admin = srv.port, srv.admin_port
+ev = srv.events("release_refused")
+check(ev and "serving production alone" in ev[0]["msg"]
+      and "canary: version '5'" in ev[0]["msg"],
+      f"startup: canary refused, logged: {ev[:1]}")
+sv = serving()
+check(sv.get("production") == "2" and sv.get("canary") is None, f"startup: 2 alone: {sv}")
+for _ in range(6):
+    check(score() == (200, "2"), f"startup: 2 answers: {score()}")
+
+# ---- 7. a model that served a bundle never falls to a bare one ----
+write_stages({"production": "2"})
+shutil.rmtree(os.path.join(dir2, "5"))
+time.sleep(0.6)
+check(score() == (200, "2"), f"2 serves: {score()}")
+nloaded = len(srv.events("model_loaded"))
+shutil.rmtree(os.path.join(dir2, "2"))
+check(wait_for(lambda: [e for e in srv.events("model_routing") if "no longer served" in e["msg"]]),
+      "production 2 gone, no bundle: the model is no longer served")
+time.sleep(1.5)  # several polls
+ev = [e["msg"] for e in srv.events("model_routing") if "no longer served" in e["msg"]]
+check(ev and "model sparkov: model sparkov" not in ev[0], f"one 'model sparkov:' prefix: {ev}")
+late = [e for e in srv.events("model_loaded")[nloaded:]]
+check(not late, f"the bare 4 is never loaded to serve: {late}")
+st, ans, _ = request(port, "GET", "/v2/models/sparkov/ready")
+check(st == 503, f"model not ready: {st} {ans}")
+st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn)
+check(st == 503, f"/v1/score 503, not 400 from a bare model: {st} {ans}")
+shutil.copytree(b2, os.path.join(dir2, "2"))
+check(wait_for(lambda: score() == (200, "2")), f"the bundle back: 2 serves again: {score()}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo2, ignore_errors=True)
 
 shutil.rmtree(repo, ignore_errors=True)
 shutil.rmtree(cfgdir, ignore_errors=True)
