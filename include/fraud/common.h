@@ -130,16 +130,20 @@ FR_EXPORT void fr_log(fr_log_level level, const char *event, const char *fields,
  * last 4 digits become '*', as PCI DSS requirement 3.4 allows a PAN to be
  * displayed ("4111111111111111" becomes "************1111").  The rule:
  * digit runs are chained while the next run follows after 1 or 2
- * characters from {space, tab, '-', '.', '_'}, whatever the group sizes
+ * separators from {space, tab, newline, carriage return, '-', '.', '_', and
+ * the JSON escapes backslash-t, -n, -r}, whatever the group sizes
  * ("4111 1111-1111 1111", "4111.1111.1111.1111", "4111  1111  1111  1111",
  * "41 11 11 11 11 11 11 11", "3782-822463-10005"); a chain (or a single run)
  * of 13 digits or more is masked as one number, the separators staying
  * ("**** ****-**** 1111").  Runs glued to letters that are not all a-f
  * count too ("4111111111111111x", "card4111 1111 1111 1111"); the letters
- * end the chain on their side.  Not masked: digit runs inside a token made only of
- * hexadecimal digits with at least one letter (a sha256 digest, an
- * fr_hash_hex key, a hex request id), which also end a chain; chains of 12
- * digits or fewer.  The rule errs toward masking: any 13-digit number (a
+ * end the chain on their side.  Inside a token made only of hexadecimal
+ * digits with at least one letter (a sha256 digest, an fr_hash_hex key, a
+ * hex request id), which also ends a chain, a digit run is masked only when
+ * it has more than 19 digits, or 13 to 19 that pass the Luhn check
+ * (ISO/IEC 7812-1 Annex B; every PAN does): "a4111111111111111" is masked,
+ * most digests stay readable.  Chains of 12 digits or fewer are not
+ * masked.  The rule errs toward masking: any 13-digit number (a
  * millisecond epoch), a chain longer than 19 digits (two card numbers one
  * space apart), or separator-joined short numbers of 13 digits in all
  * ("10 20 30 40 50 60 7", "12345678.12345") are masked too.  Returns the

@@ -133,3 +133,21 @@ Test(log, lines_never_hold_a_card_number) {
   cr_assert_not_null(strstr(line, "\"level\":\"info\",\"event\":\"request\""), "%s", line);
   cr_assert_not_null(strstr(line, ",\"status\":400}\n"), "%s", line);
 }
+
+/* Re-check finding: a card number split by tabs, newlines or carriage
+ * returns, raw or as the JSON escapes an error body quoted in the access log
+ * holds, reached the log in clear; so did one glued to hex letters. */
+Test(log, mask_control_separators_and_hex_glued_cards) {
+  char a[] = "m '4111\t1111\n1111\r1111' j '4111\\t1111\\n1111\\r1111'";
+  cr_assert_eq(fr_mask_card_numbers(a), 2);
+  cr_assert_str_eq(a, "m '****\t****\n****\r1111' j '****\\t****\\n****\\r1111'");
+  /* 4111111111111111 passes the Luhn check (ISO/IEC 7812-1): masked inside
+   * a hex token; 1234567890123456 does not (digits from the right doubled
+   * at odd positions sum to 64): a digest-like token keeps it. */
+  char b[] = "a4111111111111111 abc4111111111111111 4111111111111111abc e1234567890123456";
+  cr_assert_eq(fr_mask_card_numbers(b), 3);
+  cr_assert_str_eq(b, "a************1111 abc************1111 ************1111abc e1234567890123456");
+  /* A backslash followed by another letter is no separator. */
+  char c[] = "4111111\\x111111111";
+  cr_assert_eq(fr_mask_card_numbers(c), 0);
+}
