@@ -1004,7 +1004,7 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   int rc = 0;
   fr_error perr;
-  if (!nw->primary && (nw->n || (kind_bundle && n))) {
+  if (!nw->primary && (nw->n || hopeless)) {
     rc = fr_error_set(&perr, FR_ENOTFOUND, "model %s: no %s version could be loaded (%s)%s%s",
                       name, kind_bundle ? "bundle" : "bare model file",
                       kind_bundle ? "a bare model file is never served in a bundle's place: it "
