@@ -5,21 +5,7 @@
 set -u
 F=$1
 S=${FRAUD_SOURCE_DIR:?}
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-expect() { # expect CODE PATTERN -- command...
-  local code=$1 pat=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL: '$*' exited $rc, expected $code: $out"; fail=1; return
-  fi
-  if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then
-    echo "FAIL: '$*' output lacks /$pat/: $out"; fail=1; return
-  fi
-  echo "ok: $* -> $rc"
-}
+. "$(dirname "$0")/lib.sh" # T, fail, expect
 SP=$S/tests/fixtures/data/paysim_slice.csv
 expect 0 "usage: fraud train" -- "$F" train --help
 expect 2 "unknown command" -- "$F" trian

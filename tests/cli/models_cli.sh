@@ -8,21 +8,7 @@ set -u
 F=$(realpath "$1")
 S=${FRAUD_SOURCE_DIR:?}
 PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-expect() { # expect CODE PATTERN -- command...
-  local code=$1 pat=$2; shift 3
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL: '$*' exited $rc, expected $code: $out"; fail=1; return
-  fi
-  if [ -n "$pat" ] && ! grep -qE -- "$pat" <<<"$out"; then
-    echo "FAIL: '$*' output lacks /$pat/: $out"; fail=1; return
-  fi
-  echo "ok: $* -> $rc"
-}
+. "$(dirname "$0")/lib.sh" # T, fail, expect
 MODEL=$S/tests/fixtures/serve/xgb_small.json
 R=$T/repo
 version() { mkdir -p "$R/$1/$2" && cp "$MODEL" "$R/$1/$2/xgboost.json"; }
