@@ -758,6 +758,40 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
   fr_server *s = r->s;
   fr__snapshot *now = fr__registry_acquire(r, name);
   const char *serving = now ? now->primary->version : "";
+  if (!now && e->served_bundle && st->production[0]) {
+    /* Nothing serves (after an unload, or once the production's bundles
+     * are gone), but a bundle did: the rule that a bundle is never replaced
+     * by a bare model file holds here too (its /v1/score clients need a
+     * schema and a feature spec), so a bare production named by the file
+     * leaves the model unserved. */
+    char mf[1300], dir[1200];
+    snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, st->production);
+    snprintf(mf, sizeof mf, "%s/manifest.json", dir);
+    if (fr_is_dir(dir) && !fr_is_file(mf)) {
+      char msg[600];
+      snprintf(msg, sizeof msg,
+               "production: version '%s' of model '%s' is a bare model file (V2 tensors only, "
+               "no feature spec for /v1/score) and a bundle (version %s) served this model: a "
+               "bare model file never replaces a bundle",
+               st->production, name, e->ref_version);
+      if (strcmp(e->refused, msg) != 0) {
+        snprintf(e->refused, sizeof e->refused, "%s", msg);
+        const char *ll[] = {name, "failure"};
+        fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
+        char fields[400];
+        snprintf(fields, sizeof fields,
+                 "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\","
+                 "\"shadow\":\"%s\"",
+                 name, st->production, st->canary, st->shadow);
+        fr_log(FR_LOG_ERROR, "release_refused", fields,
+               "model %s: %s/%s/stages.json: refused by the release checks: %s; the model is "
+               "not served",
+               name, s->cfg.model_repository, name, msg);
+      }
+      e->checked = 0; /* the cached answer was for another situation */
+      return fr_error_set(err, FR_ESTATE, "model %s: stages.json refused: %s", name, msg);
+    }
+  }
   const char *named[3] = {st->production, st->canary, st->shadow};
   int64_t stamps[3] = {0, 0, 0};
   for (int k = 0; k < 3; k++) {
@@ -886,6 +920,11 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     e->stages_error[0] = '\0';
   }
   if (check_routing(r, e, name, &st, &lerr)) {
+    if (!e->snap) {
+      /* Not served: the answers give the reason (not "unloaded"). */
+      snprintf(e->last_error, sizeof e->last_error, "%s", lerr.msg);
+      e->unloaded = 0;
+    }
     fr_strv_free(vs);
     if (err)
       *err = lerr;
