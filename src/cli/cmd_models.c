@@ -86,7 +86,7 @@ static int parse(int argc, char **argv, opts *o) {
         /* DBL_MIN: "1e-400" reads as 0 and "1e-310" as a subnormal; both
          * are typos, not a request to end the canary (that is --off). */
         const char *w = argv[++i];
-        if (fr_parse_double(w, strlen(w), &o->weight) ||
+        if (!fr_cli_number_text_ok(w) || fr_parse_double(w, strlen(w), &o->weight) ||
             !(o->weight >= DBL_MIN && o->weight <= 1))
           return fr_cli_usage_error("models", "--weight is a fraction of cards in (0, 1], not "
                                               "'%s' (--off ends a canary)",
