@@ -26,8 +26,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from serve_helpers import (FRAUD, SRC, Server, bundle, check, finish, make_repo, metrics,
-                           read_csv_rows, request)
+from serve_helpers import (FRAUD, SRC, Server, bundle, check, finish, make_repo, metric_value,
+                           metrics, read_csv_rows, request)
 
 PAYSIM = os.path.join(SRC, "data", "samples", "paysim", "paysim.csv.gz")
 b1 = bundle("sparkov", "1", trees=30, seed=42)
@@ -132,6 +132,50 @@ check(ev and ev[-1]["level"] == "error" and "production: version '4'" in ev[-1][
 write_stages(mdir, {"production": "2"})
 st, ans, _ = request(admin, "POST", "/v2/repository/models/sparkov/load", headers=auth)
 check(st == 200 and score(port) == (200, "2"), f"production 2 again: {st} {ans} {score(port)}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo, ignore_errors=True)
+
+# ---- 2. the version label of /v1/score requests; 5. repeated parameters ----
+repo = make_repo({"sparkov": [("1", b1), ("2", b2)]})
+mdir = os.path.join(repo, "sparkov")
+# Every card to the canary 1 (weight 1): production 2 answers nothing.
+write_stages(mdir, {"production": "2", "canary": {"version": "1", "weight": 1}})
+srv = Server(repo)
+port, admin = srv.port, srv.admin_port
+check(score(port) == (200, "1"), f"the canary 1 answers: {score(port)}")
+
+
+def count(status, version):
+    return metric_value(metrics(port), "fraud_http_requests_total", endpoint="/v1/score",
+                        status=str(status), model="sparkov", version=version) or 0
+
+
+before = {v: count(400, v) for v in ("1", "2", "")}
+bad = dict(txn, amt="not a number")
+st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", bad)
+check(st == 400 and "amt" in json.dumps(ans), f"a bad amount: 400: {st} {ans}")
+after = {v: count(400, v) for v in ("1", "2", "")}
+check(after["1"] == before["1"] + 1 and after["2"] == before["2"],
+      f"the 400 of the canary's row is labelled version 1, not production 2: {before} -> {after}")
+st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", b"{not json")
+check(st == 400, f"bad JSON: {st} {ans}")
+after2 = {v: count(400, v) for v in ("1", "2", "")}
+check(after2[""] == after[""] + 1 and after2["1"] == after["1"] and after2["2"] == after["2"],
+      f"a request failing before routing is labelled version=\"\": {after} -> {after2}")
+st, ans, _ = request(port, "POST", "/v1/score?model=sparkov&version=2", bad)
+after3 = {v: count(400, v) for v in ("1", "2", "")}
+check(st == 400 and after3["2"] == after2["2"] + 1,
+      f"a pinned version is the one that handled it: {st} {after2} -> {after3}")
+check(count(200, "1") >= 1 and count(200, "2") == 0, "200s labelled by the answering version")
+for q, name in (("model=sparkov&reasons=3&reasons=5", "reasons"),
+                ("model=sparkov&explain=features&explain=features", "explain"),
+                ("model=sparkov&version=1&version=2", "version"),
+                ("model=sparkov&model=sparkov", "model")):
+    st, ans, _ = request(port, "POST", "/v1/score?" + q, txn)
+    check(st == 400 and f"query parameter '{name}' is given more than once" in
+          json.dumps(ans), f"?{q}: 400 naming {name}: {st} {ans}")
+st, ans, _ = request(port, "POST", "/v1/score?model=sparkov&reasons=3&explain=features", txn)
+check(st == 200 and len(ans.get("reasons", [])) == 3, f"distinct parameters still fine: {st} {ans}")
 check(srv.stop() == 0, "exit")
 shutil.rmtree(repo, ignore_errors=True)
 
