@@ -179,4 +179,40 @@ check(st == 200 and len(ans.get("reasons", [])) == 3, f"distinct parameters stil
 check(srv.stop() == 0, "exit")
 shutil.rmtree(repo, ignore_errors=True)
 
+# ---- 6. the snapshot written at stop is logged ----
+repo = make_repo({"sparkov": [("2", b2)]})
+tmp = tempfile.mkdtemp(prefix="fraud-servefix-snap-")
+snapdir = os.path.join(tmp, "snap")
+os.makedirs(snapdir)
+cfg = os.path.join(tmp, "config.yaml")
+with open(cfg, "w") as f:
+    f.write(f"state:\n  snapshot:\n    path: {snapdir}/state\n")
+srv = Server(repo, "--config", cfg)
+port = srv.port
+for row in rows[:20]:
+    st, ans, _ = request(port, "POST", "/v1/score?model=sparkov",
+                         {h: v for h, v in zip(header, row) if h != "is_fraud"})
+    check(st == 200, f"score: {st} {ans}")
+check(srv.stop() == 0, "exit")
+ev = srv.events("state_snapshot_written")
+files = [os.path.join(snapdir, n) for n in os.listdir(snapdir)]
+check(len(ev) == 1 and ev[0]["level"] == "info" and len(files) == 1
+      and ev[0].get("path") == files[0] and ev[0].get("bytes") == os.path.getsize(files[0])
+      and ev[0].get("entities", 0) > 0, f"one info line with path, entities, bytes: {ev} {files}")
+check(not [c for r in rows[:20] for c in [r[header.index("cc_num")]] if c in srv.text()],
+      "no card number in the log")
+# The next start restores that many entities (counted by the reader).
+srv = Server(repo, "--config", cfg)
+restored = srv.events("state_restored")
+check(restored and ev and restored[0].get("entities") == ev[0].get("entities"),
+      f"restored the entities the line counted: {restored} {ev}")
+# A snapshot that cannot be written at stop: an error line.
+shutil.rmtree(snapdir)
+check(srv.stop() == 0, "exit")
+ev = srv.events("state_snapshot_failed")
+check(ev and ev[0]["level"] == "error" and "snap" in ev[0]["msg"], f"error line: {ev}")
+check(not srv.events("state_snapshot_written"), "no success line for a failed write")
+shutil.rmtree(tmp, ignore_errors=True)
+shutil.rmtree(repo, ignore_errors=True)
+
 finish("serve_servefix_py")
