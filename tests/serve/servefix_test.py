@@ -215,4 +215,32 @@ check(not srv.events("state_snapshot_written"), "no success line for a failed wr
 shutil.rmtree(tmp, ignore_errors=True)
 shutil.rmtree(repo, ignore_errors=True)
 
+# ---- 7. fraud models ... --server prints the file mode's line ----
+repo = make_repo({"sparkov": [("1", b1), ("2", b2)]})
+twin = make_repo({"sparkov": [("1", b1), ("2", b2)]})  # the same, edited offline
+for r in (repo, twin):
+    os.makedirs(os.path.join(r, "sparkov", "3"))
+    shutil.copy(fixture, os.path.join(r, "sparkov", "3", "model.json"))
+srv = Server(repo)
+url = f"http://127.0.0.1:{srv.admin_port}"
+for args in (["promote", "sparkov", "1"], ["canary", "sparkov", "2", "--weight", "0.25"],
+             ["shadow", "sparkov", "2"], ["canary", "sparkov", "--off"],
+             ["shadow", "sparkov", "--off"], ["promote", "sparkov", "2"], ["rollback", "sparkov"]):
+    off = subprocess.run([FRAUD, "models", *args, "--repository", twin], capture_output=True,
+                         text=True)
+    on = subprocess.run([FRAUD, "models", *args, "--server", url, "--token", "test-token"],
+                        capture_output=True, text=True)
+    check(off.returncode == 0 and on.returncode == 0 and on.stdout == off.stdout
+          and on.stdout.startswith("sparkov: production "),
+          f"models {' '.join(args)}: --server prints what the file mode prints: "
+          f"{on.returncode} {on.stdout!r} {on.stderr!r} vs {off.returncode} {off.stdout!r}")
+on = subprocess.run([FRAUD, "models", "promote", "sparkov", "3", "--server", url, "--token",
+                     "test-token"], capture_output=True, text=True)
+check(on.returncode == 1 and on.stdout == "" and "HTTP 409" in on.stderr
+      and "bare model" in on.stderr, f"a 409: its reason, exit 1: {on.returncode} {on.stdout!r} "
+      f"{on.stderr!r}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo, ignore_errors=True)
+shutil.rmtree(twin, ignore_errors=True)
+
 finish("serve_servefix_py")
