@@ -585,6 +585,8 @@ void fr__score_finish(fr__req *r) {
     rc = rc ? rc : c->items[k].rc;
   if (rc) {
     fr__req_error(r, 500, "internal", "inference failed: %s", fr_strerror(rc));
+    if (c->n) /* routed: labelled like an answer */
+      fr__str_copy(r->version, sizeof r->version, c->t[0].mv->version);
     goto done;
   }
   for (size_t i = 0; i < c->n; i++) {
