@@ -17,6 +17,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #define MAX_MODELS 256
@@ -286,17 +287,48 @@ static model_entry *get_entry(fr__registry *r, const char *name) {
 
 /* ---- loading one version ---- */
 
-/* A fingerprint of a version directory: its and its manifest's mtimes (a
- * failed version is retried when either changes). */
+/* splitmix64's finaliser (Steele, Lea, Flood, "Fast splittable
+ * pseudorandom number generators", OOPSLA 2014): spreads one file's
+ * (mtime, size, inode) over 64 bits so the sum below changes when any of
+ * them does. */
+static uint64_t stamp_mix(uint64_t x) {
+  x += 0x9e3779b97f4a7c15u;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+  return x ^ (x >> 31);
+}
+
+static uint64_t stat_stamp(const struct stat *st) {
+  uint64_t t = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+  return stamp_mix(t ^ stamp_mix((uint64_t)st->st_size) ^ stamp_mix((uint64_t)st->st_ino * 3u));
+}
+
+/* A fingerprint of a version directory: the mtime of the directory and the
+ * mtime, size and inode of every regular file in it (a failed version is
+ * retried, and a cached release check redone, when any changes).  The
+ * files count, not only the directory: a file rewritten in place (`cp -r`
+ * or `kubectl cp` over a directory that already exists, an editor) changes
+ * no directory mtime.  A bundle holds a handful of files, so this is a few
+ * stat calls per version and poll.  Order-independent (a sum), so the
+ * order readdir lists them in does not matter. */
 static int64_t dir_stamp(const char *dir) {
-  struct stat a, b;
+  struct stat a;
   uint64_t s = 0;
   if (stat(dir, &a) == 0)
-    s = (uint64_t)a.st_mtim.tv_sec * 1000000000u + (uint64_t)a.st_mtim.tv_nsec;
-  char *m = fr_path_join(dir, "manifest.json");
-  if (m && stat(m, &b) == 0)
-    s ^= ((uint64_t)b.st_mtim.tv_sec * 1000000000u + (uint64_t)b.st_mtim.tv_nsec) * 31u;
-  free(m);
+    s = stat_stamp(&a);
+  DIR *d = opendir(dir);
+  struct dirent *de;
+  while (d && (de = readdir(d))) {
+    if (de->d_name[0] == '.')
+      continue;
+    char *f = fr_path_join(dir, de->d_name);
+    struct stat b;
+    if (f && stat(f, &b) == 0 && S_ISREG(b.st_mode))
+      s += stat_stamp(&b);
+    free(f);
+  }
+  if (d)
+    closedir(d);
   return (int64_t)(s >> 1);
 }
 
