@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "serve/models.h"
+#include "serve/repocheck.h"
 
 static json_t *body_json(fr__req *r, int required) {
   if (r->body.len == 0) {
@@ -234,6 +235,17 @@ static void release_op(fr__req *r, int op) {
   fr_stages before, after;
   fr_error err;
   int rc = fr_stages_read(repo, name, &before, &err);
+  /* The checks compare with what this server serves (not the newest
+   * version on disk, whose implicit switch it may have refused) and accept
+   * a release back to what the model served before another interface got
+   * in (repocheck.h). */
+  char serving_v[32] = "", before_v[32] = "";
+  fr__snapshot *now = fr__registry_acquire(s->registry, name);
+  if (now)
+    snprintf(serving_v, sizeof serving_v, "%s", now->primary->version);
+  fr__snapshot_release(now);
+  fr_bundle *before_b = fr__registry_release_base(s->registry, name, before_v, sizeof before_v);
+  fr__release_base base = {serving_v, before_v, before_b};
   const char *version = NULL;
   json_t *jv = json_object_get(b, "version");
   if (jv && !json_is_null(jv)) {
@@ -262,12 +274,13 @@ static void release_op(fr__req *r, int op) {
         fr__req_error(r, 400, FR__REASON_BAD_TYPE, "stage: must be \"production\" or \"staging\"");
         goto out;
       }
-      rc = fr_repository_promote(repo, name, version, stage ? json_string_value(stage) : NULL,
-                                 &after, &err);
+      rc = fr__repository_release(repo, name, 0, version,
+                                  stage ? json_string_value(stage) : NULL, 0, &base, &after,
+                                  &err);
       break;
     }
     case 1: /* rollback */
-      rc = fr_repository_rollback(repo, name, &after, &err);
+      rc = fr__repository_release(repo, name, 1, NULL, NULL, 0, &base, &after, &err);
       break;
     case 2: { /* canary */
       json_t *w = json_object_get(b, "weight");
@@ -276,12 +289,12 @@ static void release_op(fr__req *r, int op) {
                       "weight: a number in (0, 1] is required");
         goto out;
       }
-      rc = fr_repository_set_canary(repo, name, version, version ? json_number_value(w) : 0,
-                                    &after, &err);
+      rc = fr__repository_release(repo, name, 2, version, NULL,
+                                  version ? json_number_value(w) : 0, &base, &after, &err);
       break;
     }
     case 3: /* shadow */
-      rc = fr_repository_set_shadow(repo, name, version, &after, &err);
+      rc = fr__repository_release(repo, name, 3, version, NULL, 0, &base, &after, &err);
       break;
     }
   }
@@ -336,6 +349,7 @@ static void release_op(fr__req *r, int op) {
          after.production[0] ? after.production : "newest");
   put_release(s, name, &r->out);
 out:
+  fr_bundle_unref(before_b);
   json_decref(b);
 }
 

@@ -58,8 +58,9 @@ typedef struct model_entry {
   char refused[600];
   /* The bundle of the last production that served (a reference) and its
    * version, for the life of the process: when the promoted production is
-   * gone, only a version that serves what it served (the same schema and
-   * model input: fr__repository_serves_like) may take over. */
+   * gone, or none is promoted (the implicit production), only a version
+   * that serves what it served (the same schema and model input:
+   * fr__repository_serves_like) may take over. */
   fr_bundle *ref_bundle;
   char ref_version[32];
   /* Versions refused as such a fallback (with their directory stamp and the
@@ -71,6 +72,14 @@ typedef struct model_entry {
     char msg[600];
   } unlike[MAX_FAILS];
   size_t nunlike;
+  /* The reference from before the interface changed: when a production
+   * that does not serve what the reference served got in (named by
+   * stages.json while nothing served, after an unload), the old reference
+   * moves here, so a release back to a version serving what it served is
+   * accepted (fr__registry_release_base), not locked out by the newcomer.
+   * Cleared when a production serving what it served takes over again. */
+  fr_bundle *base_bundle;
+  char base_version[32];
 } model_entry;
 
 struct fr__registry {
@@ -205,6 +214,7 @@ void fr__registry_free(fr__registry *r) {
   for (size_t i = 0; i < r->n; i++) {
     fr__snapshot_release(r->models[i]->snap);
     fr_bundle_unref(r->models[i]->ref_bundle);
+    fr_bundle_unref(r->models[i]->base_bundle);
     free(r->models[i]);
   }
   fr__registry_collect(r);
@@ -247,21 +257,54 @@ size_t fr__registry_loaded(fr__registry *r, char (*names)[128], size_t max) {
 
 /* Swaps the snapshot of entry e (NULL = unload); the old one is released. */
 static void swap_snapshot(fr__registry *r, model_entry *e, fr__snapshot *nw) {
-  fr_bundle *old_ref = NULL;
+  fr_bundle *old_ref = NULL, *old_base = NULL;
   pthread_rwlock_wrlock(&r->lock);
   fr__snapshot *old = e->snap;
   e->snap = nw;
   if (nw && nw->primary && nw->primary->bundle) {
     e->served_bundle = 1;
-    if (e->ref_bundle != nw->primary->bundle) {
+    fr__mv *p = nw->primary;
+    if (e->ref_bundle != p->bundle) {
+      /* Borrowed bundles, compared in memory (no file is opened). */
+      int changed = e->ref_bundle &&
+                    fr__repository_serves_like(e->name, p->version, p->bundle, NULL,
+                                               e->ref_version, e->ref_bundle, NULL, NULL) != 0;
+      int back = e->base_bundle &&
+                 fr__repository_serves_like(e->name, p->version, p->bundle, NULL,
+                                            e->base_version, e->base_bundle, NULL, NULL) == 0;
       old_ref = e->ref_bundle;
-      e->ref_bundle = fr_bundle_ref(nw->primary->bundle);
+      if (back) {
+        old_base = e->base_bundle;
+        e->base_bundle = NULL;
+        e->base_version[0] = '\0';
+      } else if (changed && !e->base_bundle) {
+        e->base_bundle = old_ref; /* ownership moves */
+        snprintf(e->base_version, sizeof e->base_version, "%s", e->ref_version);
+        old_ref = NULL;
+      }
+      e->ref_bundle = fr_bundle_ref(p->bundle);
     }
-    snprintf(e->ref_version, sizeof e->ref_version, "%s", nw->primary->version);
+    snprintf(e->ref_version, sizeof e->ref_version, "%s", p->version);
   }
   pthread_rwlock_unlock(&r->lock);
   fr_bundle_unref(old_ref); /* outside the lock: it may free a model */
+  fr_bundle_unref(old_base);
   fr__snapshot_release(old);
+}
+
+fr_bundle *fr__registry_release_base(fr__registry *r, const char *name, char *version,
+                                     size_t cap) {
+  fr_bundle *b = NULL;
+  if (cap)
+    version[0] = '\0';
+  pthread_rwlock_rdlock(&r->lock);
+  model_entry *e = find_entry(r, name);
+  if (e && e->base_bundle) {
+    b = fr_bundle_ref(e->base_bundle);
+    snprintf(version, cap, "%s", e->base_version);
+  }
+  pthread_rwlock_unlock(&r->lock);
+  return b;
 }
 
 static model_entry *get_entry(fr__registry *r, const char *name) {
@@ -776,6 +819,14 @@ static int same_routing(const fr__snapshot *a, const fr__snapshot *b) {
   return 1;
 }
 
+/* 1 when the directory of snapshot n's production version is gone. */
+static int primary_gone(fr__registry *r, const fr__snapshot *n) {
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s/%s/%s", r->s->cfg.model_repository, n->name,
+           n->primary->version);
+  return !fr_is_dir(dir);
+}
+
 /* A stages.json edited by hand must pass the checks the release commands
  * apply (fr__repository_routing_check): otherwise a hand edit could route
  * /v1/score traffic to a bare model file or to another schema, and every
@@ -789,6 +840,14 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
                          fr_error *err) {
   fr_server *s = r->s;
   fr__snapshot *now = fr__registry_acquire(r, name);
+  if (now && primary_gone(r, now)) {
+    /* The serving production's directory is gone: it is going (a version
+     * whose directory is gone never keeps serving), so it is not what the
+     * file's routing is checked against, nor a routing to keep: the checks
+     * are those of a model that serves nothing. */
+    fr__snapshot_release(now);
+    now = NULL;
+  }
   const char *serving = now ? now->primary->version : "";
   if (!now && e->served_bundle && st->production[0]) {
     /* Nothing serves (after an unload, or once the production's bundles
@@ -841,6 +900,15 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
     e->checked_rc = fr__repository_routing_check(
         s->cfg.model_repository, name, st, serving, now ? now->primary->bundle : NULL,
         now ? now->primary->forest : NULL, &pr, &cerr);
+    if (e->checked_rc && pr && e->base_bundle) {
+      /* A release back: the production serves what the model served before
+       * an incompatible production got in (e->base_bundle). */
+      fr_error berr;
+      int bpr = 0;
+      if (fr__repository_routing_check(s->cfg.model_repository, name, st, e->base_version,
+                                       e->base_bundle, NULL, &bpr, &berr) == 0)
+        e->checked_rc = pr = 0;
+    }
     e->checked_prod_refused = pr;
     snprintf(e->checked_msg, sizeof e->checked_msg, "%s", e->checked_rc ? cerr.msg : "");
     e->checked_st = *st;
@@ -952,6 +1020,17 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     e->stages_error[0] = '\0';
   }
   if (check_routing(r, e, name, &st, &lerr)) {
+    fr__snapshot *gone = fr__registry_acquire(r, name);
+    if (gone && primary_gone(r, gone)) {
+      /* No routing to keep: the serving production's directory is gone. */
+      for (size_t i = 0; i < gone->n; i++)
+        set_ready_gauge(r, name, gone->v[i]->version, 0);
+      fr_log(FR_LOG_WARN, "model_routing", NULL,
+             "%s; production version %s is gone: the model is no longer served", lerr.msg,
+             gone->primary->version);
+      swap_snapshot(r, e, NULL);
+    }
+    fr__snapshot_release(gone);
     if (!e->snap) {
       /* Not served: the answers give the reason (not "unloaded"). */
       snprintf(e->last_error, sizeof e->last_error, "%s", lerr.msg);
@@ -1019,7 +1098,15 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
    * marks the versions refused for that (cached per directory stamp, so
    * they are not loaded again at every poll); with none left the model is
    * not served. */
-  int guard = kind_bundle && e->ref_bundle && st.production[0];
+  /* The implicit production (stages.json names none) is held to the same
+   * rule once a bundle has served (for the life of the process, like the
+   * kind): the newest version takes over only if it serves what the last
+   * production served (the check of `fraud models promote`), so a newer
+   * bundle of another interface never switches traffic on its own (and
+   * then locks releases back out); refusals are counted as failed loads,
+   * like a refused stages.json. */
+  int implicit_guard = !st.production[0] && kind_bundle && e->ref_bundle;
+  int guard = kind_bundle && e->ref_bundle && (st.production[0] || implicit_guard);
   int unlike[1024] = {0}, vetted[1024] = {0};
   const char *unlike_why = NULL;
   char why_buf[600] = "";
@@ -1125,10 +1212,20 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       }
       char fields[300];
       snprintf(fields, sizeof fields, "\"model\":\"%s\",\"version\":\"%s\"", name, vs[i]);
-      fr_log(FR_LOG_WARN, "model_fallback_refused", fields,
-             "model %s: production version %s (stages.json) is not available, and %s: it does "
-             "not take over",
-             name, st.production, cerr.msg);
+      if (implicit_guard) {
+        /* Counted as a refused routing (release_refused counts the same). */
+        const char *ll[] = {name, "failure"};
+        fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
+        fr_log(FR_LOG_WARN, "model_switch_refused", fields,
+               "model %s: version %s does not become the implicit production (no production "
+               "in stages.json): %s; it does not take over from version %s",
+               name, vs[i], cerr.msg, e->ref_version);
+      } else {
+        fr_log(FR_LOG_WARN, "model_fallback_refused", fields,
+               "model %s: production version %s (stages.json) is not available, and %s: it "
+               "does not take over",
+               name, st.production, cerr.msg);
+      }
       new_failure = 1;
     }
     if (!new_failure)
@@ -1175,7 +1272,13 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   int rc = 0;
   fr_error perr;
-  if (!nw->primary && guard && unlike_why) {
+  if (!nw->primary && implicit_guard && unlike_why) {
+    rc = fr_error_set(&perr, FR_ENOTFOUND,
+                      "model %s: version %s is not available, and no version serves what it "
+                      "served (%s)",
+                      name, e->ref_version, unlike_why);
+    snprintf(e->last_error, sizeof e->last_error, "%s", perr.msg);
+  } else if (!nw->primary && guard && unlike_why) {
     rc = fr_error_set(&perr, FR_ENOTFOUND,
                       "model %s: production version %s (stages.json) is not available, and no "
                       "version serves what version %s served (%s)",

@@ -99,18 +99,21 @@ size_t fr__registry_loaded(fr__registry *r, char (*names)[128], size_t max);
 /* Brings model `name` in line with the repository: loads the versions its
  * policy and stages.json want (verifying and warming each in the caller's
  * thread), then swaps the snapshot; versions no longer wanted drain.  A
- * version that failed to load is retried when its directory changes, or at
- * once with `force`.  A model whose directory vanished is unloaded.
+ * version that failed to load is retried when its directory or a file in it
+ * changes, or at once with `force`.  A model whose directory vanished is unloaded.
  * Production is the promoted version when it loads; else (none promoted,
  * or the promoted one is gone or fails) the newest loaded version the
  * policy selects, else the newest loaded, of one kind: a bundle when the
  * model has bundle versions (when the promoted one is gone: the kind of the
  * version that was serving), a bare model file only in a model of bare
- * files; when the promoted one is gone, only a version that serves what
- * the last production served (same schema and model input:
- * fr__repository_serves_like; refusals logged as model_fallback_refused
- * and cached per version directory).  Without such a version the model is
- * not served.  Once a bundle served, a stages.json naming a bare production
+ * files; when the promoted one is gone, or none is promoted and a bundle
+ * has served, only a version that serves what the last production served
+ * (same schema and model input: fr__repository_serves_like; refusals
+ * logged as model_fallback_refused, or model_switch_refused for the
+ * implicit production (also counted as failed loads), and cached per
+ * version directory).  Without such a version the model is not served.
+ * A serving production whose directory is gone is not kept: stages.json is
+ * then checked as with nothing serving.  Once a bundle served, a stages.json naming a bare production
  * while nothing serves (after an unload) is refused (FR_ESTATE,
  * release_refused): the model stays unserved.  A stages.json
  * that does not parse changes nothing: the routing in force stays (none at

@@ -40,4 +40,42 @@ int fr__repository_serves_like(const char *name, const char *cv, const fr_bundle
                                const fr_forest *cf, const char *pv, const fr_bundle *pb,
                                const fr_forest *pf, fr_error *err);
 
+/* What a running server knows that the repository on disk does not, for
+ * its admin API's release operations (fr__repository_release):
+ * - `serving`: the production version it serves (NULL or "" when none).
+ *   When stages.json promotes nothing, the release checks compare with it
+ *   and it is the rollback target, instead of the newest loadable version on
+ *   disk (which the server may have refused to switch to: docs/server.md,
+ *   "implicit production");
+ * - `before_bundle` (NULL when none) and its version `before`: what the
+ *   model served before a production of another interface got in
+ *   (fr__registry_release_base); a release back to a version that serves
+ *   what it served passes the checks even though the current production
+ *   serves something else.
+ * Borrowed by the callee. */
+typedef struct fr__release_base {
+  const char *serving;
+  const char *before;
+  const fr_bundle *before_bundle;
+} fr__release_base;
+
+/* fr_repository_promote (op 0, with `version` and `stage`),
+ * fr_repository_rollback (1), fr_repository_set_canary (2, `version`,
+ * `weight`) or fr_repository_set_shadow (3, `version`), with the release
+ * checks made against `b` as above (NULL: exactly the public functions).
+ * Returns what they return; FR_EINVAL for another op.  Same thread-safety
+ * as those (one writer of a model's stages.json at a time). */
+int fr__repository_release(const char *repo, const char *name, int op, const char *version,
+                           const char *stage, double weight, const fr__release_base *b,
+                           fr_stages *out, fr_error *err);
+
+/* The server's fr__release_base.before for model `name`: a new reference to
+ * the bundle the model served before a production of another interface got
+ * in, and its version in `version` (cap bytes), or NULL (and "") when
+ * there is none.  The caller releases it with fr_bundle_unref.  Implemented
+ * in models.c; thread-safe. */
+struct fr__registry;
+fr_bundle *fr__registry_release_base(struct fr__registry *r, const char *name, char *version,
+                                     size_t cap);
+
 #endif

@@ -455,9 +455,13 @@ int fr_repository_implicit_production(const char *repo, const char *name, char *
 /* The version serving as production: the promoted one, else the implicit
  * one.  "" when none. */
 static void current_production(const char *repo, const char *name, const fr_stages *st,
-                               char *out, size_t cap) {
+                               const fr__release_base *b, char *out, size_t cap) {
   if (st->production[0])
     snprintf(out, cap, "%s", st->production);
+  else if (b && b->serving && b->serving[0])
+    /* Nothing promoted, and a server says what it serves: that one (it
+     * may not be the newest on disk, whose switch it refused). */
+    snprintf(out, cap, "%s", b->serving);
   else
     fr_repository_implicit_production(repo, name, out, cap, NULL);
 }
@@ -528,13 +532,13 @@ int fr__repository_serves_like(const char *name, const char *cv, const fr_bundle
  * gone, say) the comparison is with the implicit production, which is what
  * the server falls back to; with neither, only servability counts. */
 static int release_ok(const char *repo, const char *name, const fr_stages *st,
-                      const char *version, fr_error *err) {
+                      const fr__release_base *b, const char *version, fr_error *err) {
   served cand = {0}, prod = {0};
   int rc = version_servable(repo, name, version, &cand, err);
   if (rc)
     return rc;
   char pv[sizeof st->production];
-  current_production(repo, name, st, pv, sizeof pv);
+  current_production(repo, name, st, b, pv, sizeof pv);
   int have = pv[0] && version_servable(repo, name, pv, &prod, NULL) == 0;
   if (!have && st->production[0]) {
     fr_repository_implicit_production(repo, name, pv, sizeof pv, NULL);
@@ -542,6 +546,13 @@ static int release_ok(const char *repo, const char *name, const fr_stages *st,
   }
   if (have && strcmp(pv, version) != 0)
     rc = same_signature(name, version, &cand, pv, &prod, err);
+  if (rc && b && b->before_bundle) {
+    /* A release back to what the model served before an incompatible
+     * production got in. */
+    served before = {(fr_bundle *)b->before_bundle, NULL};
+    if (same_signature(name, version, &cand, b->before, &before, NULL) == 0)
+      rc = 0;
+  }
   served_close(&cand);
   served_close(&prod);
   return rc;
@@ -597,12 +608,13 @@ int fr__repository_routing_check(const char *repo, const char *name, const fr_st
  * than the one serving as production.  0, or the error of release_ok /
  * FR_ESTATE. */
 static int side_version_ok(const char *repo, const char *name, const fr_stages *st,
-                           const char *version, const char *role, fr_error *err) {
-  int rc = release_ok(repo, name, st, version, err);
+                           const fr__release_base *b, const char *version, const char *role,
+                           fr_error *err) {
+  int rc = release_ok(repo, name, st, b, version, err);
   if (rc)
     return rc;
   char prod[sizeof st->production];
-  current_production(repo, name, st, prod, sizeof prod);
+  current_production(repo, name, st, b, prod, sizeof prod);
   if (strcmp(prod, version) == 0)
     return fr_error_set(err, FR_ESTATE,
                         "version '%s' of model '%s' is production: a %s must be another "
@@ -634,8 +646,9 @@ static void clear_other_stages(fr_stages *st) {
     st->shadow[0] = '\0';
 }
 
-int fr_repository_promote(const char *repo, const char *name, const char *version,
-                          const char *stage, fr_stages *out, fr_error *err) {
+static int do_promote(const char *repo, const char *name, const char *version,
+                      const char *stage, const fr__release_base *b, fr_stages *out,
+                      fr_error *err) {
   int staging = stage && strcmp(stage, "staging") == 0;
   if (stage && !staging && strcmp(stage, "production") != 0)
     return fr_error_set(err, FR_EINVAL, "unknown stage '%s' (expected production or staging)",
@@ -646,7 +659,7 @@ int fr_repository_promote(const char *repo, const char *name, const char *versio
     return rc;
   /* Staging serves no traffic of its own: it must load, nothing more. */
   rc = staging ? version_servable(repo, name, version, NULL, err)
-               : release_ok(repo, name, &st, version, err);
+               : release_ok(repo, name, &st, b, version, err);
   if (rc)
     return rc;
   if (staging) {
@@ -656,7 +669,7 @@ int fr_repository_promote(const char *repo, const char *name, const char *versio
     /* The rollback target: the promoted production, or when nothing was
      * promoted the version the server serves, the newest one it can load
      * (a newer directory that fails to load never served). */
-    current_production(repo, name, &st, prev, sizeof prev);
+    current_production(repo, name, &st, b, prev, sizeof prev);
     if (prev[0] && strcmp(prev, version) != 0) {
       if (st.nhistory == 32) {
         memmove(st.history[0], st.history[1], sizeof st.history[0] * 31);
@@ -674,8 +687,8 @@ int fr_repository_promote(const char *repo, const char *name, const char *versio
   return 0;
 }
 
-int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
-                           fr_error *err) {
+static int do_rollback(const char *repo, const char *name, const fr__release_base *b,
+                       fr_stages *out, fr_error *err) {
   fr_stages st;
   int rc = fr_stages_read(repo, name, &st, err);
   if (rc)
@@ -687,7 +700,7 @@ int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
      * servable one of the same kind before it. */
     char cur[sizeof st.production] = "";
     if (!st.production[0])
-      fr_repository_implicit_production(repo, name, cur, sizeof cur, NULL);
+      current_production(repo, name, &st, b, cur, sizeof cur);
     target[0] = '\0';
     if (cur[0])
       newest_servable(repo, name, cur, is_bundle_dir(repo, name, cur), target, sizeof target);
@@ -702,7 +715,7 @@ int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
   } else {
     snprintf(target, sizeof target, "%s", st.history[st.nhistory - 1]);
   }
-  if ((rc = release_ok(repo, name, &st, target, err)))
+  if ((rc = release_ok(repo, name, &st, b, target, err)))
     return rc;
   if (st.nhistory)
     st.nhistory--;
@@ -715,8 +728,8 @@ int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
   return 0;
 }
 
-int fr_repository_set_canary(const char *repo, const char *name, const char *version,
-                             double weight, fr_stages *out, fr_error *err) {
+static int do_canary(const char *repo, const char *name, const char *version, double weight,
+                     const fr__release_base *b, fr_stages *out, fr_error *err) {
   int clear = !version || !version[0];
   /* DBL_MIN: a weight that underflowed (1e-400 reads as 0, 1e-310 as a
    * subnormal) is a typo, not a request to end the canary. */
@@ -733,7 +746,7 @@ int fr_repository_set_canary(const char *repo, const char *name, const char *ver
     st.canary[0] = '\0';
     st.canary_weight = 0;
   } else {
-    if ((rc = side_version_ok(repo, name, &st, version, "canary", err)))
+    if ((rc = side_version_ok(repo, name, &st, b, version, "canary", err)))
       return rc;
     snprintf(st.canary, sizeof st.canary, "%s", version);
     st.canary_weight = weight;
@@ -745,8 +758,8 @@ int fr_repository_set_canary(const char *repo, const char *name, const char *ver
   return 0;
 }
 
-int fr_repository_set_shadow(const char *repo, const char *name, const char *version,
-                             fr_stages *out, fr_error *err) {
+static int do_shadow(const char *repo, const char *name, const char *version,
+                     const fr__release_base *b, fr_stages *out, fr_error *err) {
   int rc;
   fr_stages st;
   int clear = !version || !version[0];
@@ -756,7 +769,7 @@ int fr_repository_set_shadow(const char *repo, const char *name, const char *ver
   if (clear) {
     st.shadow[0] = '\0';
   } else {
-    if ((rc = side_version_ok(repo, name, &st, version, "shadow", err)))
+    if ((rc = side_version_ok(repo, name, &st, b, version, "shadow", err)))
       return rc;
     snprintf(st.shadow, sizeof st.shadow, "%s", version);
   }
@@ -765,4 +778,40 @@ int fr_repository_set_shadow(const char *repo, const char *name, const char *ver
   if (out)
     *out = st;
   return 0;
+}
+
+int fr_repository_promote(const char *repo, const char *name, const char *version,
+                          const char *stage, fr_stages *out, fr_error *err) {
+  return do_promote(repo, name, version, stage, NULL, out, err);
+}
+
+int fr_repository_rollback(const char *repo, const char *name, fr_stages *out,
+                           fr_error *err) {
+  return do_rollback(repo, name, NULL, out, err);
+}
+
+int fr_repository_set_canary(const char *repo, const char *name, const char *version,
+                             double weight, fr_stages *out, fr_error *err) {
+  return do_canary(repo, name, version, weight, NULL, out, err);
+}
+
+int fr_repository_set_shadow(const char *repo, const char *name, const char *version,
+                             fr_stages *out, fr_error *err) {
+  return do_shadow(repo, name, version, NULL, out, err);
+}
+
+int fr__repository_release(const char *repo, const char *name, int op, const char *version,
+                           const char *stage, double weight, const fr__release_base *b,
+                           fr_stages *out, fr_error *err) {
+  switch (op) {
+  case 0:
+    return do_promote(repo, name, version, stage, b, out, err);
+  case 1:
+    return do_rollback(repo, name, b, out, err);
+  case 2:
+    return do_canary(repo, name, version, weight, b, out, err);
+  case 3:
+    return do_shadow(repo, name, version, b, out, err);
+  }
+  return fr_error_set(err, FR_EINVAL, "fr__repository_release: unknown operation %d", op);
 }

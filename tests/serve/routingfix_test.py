@@ -2,6 +2,18 @@
 """Model-routing holes from a newcomer review, against the real
 `fraud serve` and the rules of docs/server.md (model repository):
 
+1. the implicit production (no stages.json) is held to the release checks:
+   a newer bundle of another schema does not take over from the serving
+   one (logged once at warn with the reason, counted as a failed load), and
+   promote/rollback through the admin API compare with what the server
+   serves, not with the refused newcomer on disk;
+   a release back to what the model served before another interface got
+   in (a stages.json naming it while nothing served) is accepted;
+   a serving version whose directory is gone never keeps serving, even
+   while stages.json names a production the checks refused against it
+   (the file is then checked as with nothing serving), and an implicit
+   production that is gone falls back only to a version serving what it
+   served;
 2. a version directory whose files are rewritten in place (the directory's
    own mtime unchanged) is retried at the next poll;
 3. an unload + load starts the online state afresh (memory backend, no
@@ -65,6 +77,109 @@ def failures(port):
     return metric_value(metrics(port), "fraud_model_loads_total", model="sparkov",
                         result="failure") or 0
 
+
+# ---- 1a. an implicit switch to another interface is refused ----
+repo = make_repo({"sparkov": [("1", b1), ("2", b2), ("7", b7)]})
+mdir = os.path.join(repo, "sparkov")
+write_stages(mdir, {"production": "2"})
+srv = Server(repo)
+port, admin = srv.port, srv.admin_port
+check(score(port) == (200, "2"), f"production 2 serves: {score(port)}")
+os.unlink(os.path.join(mdir, "stages.json"))  # nobody promoted: the implicit production
+check(wait_for(lambda: serving(admin).get("production") == "7"),
+      f"no stages.json: the newest, 7, serves: {serving(admin)}")
+fail0 = failures(port)
+add_version(mdir, "8", b8p)
+check(wait_for(lambda: srv.events("model_switch_refused")),
+      f"the paysim 8 is vetted: {srv.events('model_routing')[-2:]}")
+time.sleep(1.0)  # several polls
+ev = srv.events("model_switch_refused")
+check(len(ev) == 1 and ev[0]["level"] == "warn" and "version '8'" in ev[0]["msg"]
+      and "cannot serve what production version '7' serves" in ev[0]["msg"],
+      f"refused once, at warn, with the reason: {ev}")
+check(serving(admin).get("production") == "7" and score(port) == (200, "7"),
+      f"7 keeps serving /v1/score: {serving(admin)} {score(port)}")
+check(not [e for e in srv.events("model_routing") if "now serves version 8" in e["msg"]],
+      "8 never serves")
+check(failures(port) == fail0 + 1, f"counted once as a failed load: {fail0} -> {failures(port)}")
+# Releases through the admin API compare with what serves (7), not with 8.
+st, ans, _ = request(admin, "POST", "/admin/models/sparkov/promote", {"version": "2"},
+                     headers=auth)
+check(st == 200 and serving(admin).get("production") == "2"
+      and ans.get("stages", {}).get("history") == ["7"],
+      f"promote 2 (rollback target 7, what served): {st} {ans}")
+st, ans, _ = request(admin, "POST", "/admin/models/sparkov/rollback", None, headers=auth)
+check(st == 200 and serving(admin).get("production") == "7", f"rollback to 7: {st} {ans}")
+st, ans, _ = request(admin, "POST", "/admin/models/sparkov/promote", {"version": "8"},
+                     headers=auth)
+check(st == 409 and "cannot serve what production version '7' serves" in json.dumps(ans),
+      f"promoting 8 itself is still refused: {st} {ans}")
+check(score(port) == (200, "7"), f"7 serves: {score(port)}")
+
+# ---- 1b. a release back after another interface got in ----
+# An unload, then a stages.json naming 8: nothing serves, so 8 gets in.
+st, _, _ = request(admin, "POST", "/v2/repository/models/sparkov/unload", headers=auth)
+check(st == 200, f"unload: {st}")
+write_stages(mdir, {"production": "8"})
+st, ans, _ = request(admin, "POST", "/v2/repository/models/sparkov/load", headers=auth)
+check(st == 200 and serving(admin).get("production") == "8", f"8 serves: {st} {ans}")
+# Back to 2 by hand (it serves what 7 served before 8): accepted.
+write_stages(mdir, {"production": "2"})
+check(wait_for(lambda: serving(admin).get("production") == "2"),
+      f"stages.json naming 2 is a release back, not refused against 8: {serving(admin)} "
+      f"{[e['msg'] for e in srv.events('release_refused')][-1:]}")
+check(score(port) == (200, "2"), f"2 answers /v1/score: {score(port)}")
+# And through the admin API, after 8 got in again.
+st, _, _ = request(admin, "POST", "/v2/repository/models/sparkov/unload", headers=auth)
+write_stages(mdir, {"production": "8"})
+st, ans, _ = request(admin, "POST", "/v2/repository/models/sparkov/load", headers=auth)
+check(st == 200 and serving(admin).get("production") == "8", f"8 serves again: {st} {ans}")
+st, ans, _ = request(admin, "POST", "/admin/models/sparkov/promote", {"version": "7"},
+                     headers=auth)
+check(st == 200 and serving(admin).get("production") == "7",
+      f"admin promote back to 7: {st} {ans}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo, ignore_errors=True)
+
+# ---- 1c. a serving version whose directory is gone ----
+repo = make_repo({"sparkov": [("2", b2), ("8", b8p)]})
+mdir = os.path.join(repo, "sparkov")
+write_stages(mdir, {"production": "8"})
+srv = Server(repo)
+port, admin = srv.port, srv.admin_port
+check(serving(admin).get("production") == "8", f"8 serves from the start: {serving(admin)}")
+write_stages(mdir, {"production": "2"})
+check(wait_for(lambda: srv.events("release_refused")), "2 refused against 8")
+check(serving(admin).get("production") == "8", f"8 keeps serving: {serving(admin)}")
+shutil.move(os.path.join(mdir, "8"), os.path.join(repo, "away-8"))
+# 8 going, the file's production is checked as with nothing serving: 2.
+check(wait_for(lambda: serving(admin).get("production") == "2"),
+      f"8's directory gone: it no longer serves, the named 2 does: {serving(admin)}")
+check(score(port) == (200, "2"), f"2 answers /v1/score: {score(port)}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo, ignore_errors=True)
+
+# ---- 1d. the implicit production gone: the fallback rule ----
+repo = make_repo({"sparkov": [("2", b2), ("8", b8p)]})
+mdir = os.path.join(repo, "sparkov")
+srv = Server(repo)  # no stages.json: the newest, 8, serves
+port, admin = srv.port, srv.admin_port
+check(serving(admin).get("production") == "8", f"8 serves from the start: {serving(admin)}")
+shutil.move(os.path.join(mdir, "8"), os.path.join(repo, "away-8"))
+check(wait_for(lambda: request(port, "GET", "/v2/models/sparkov/ready")[0] == 503),
+      f"8's directory gone: the paysim-schema 8 is not replaced by the sparkov 2: "
+      f"{serving(admin)}")
+time.sleep(1.0)  # several polls: it stays so
+st, ans, _ = request(admin, "GET", "/admin/models/sparkov", headers=auth)
+check(st == 200 and ans.get("serving") is None, f"serving null: {st} {ans}")
+st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn)
+check(st == 503 and "serves what" in json.dumps(ans) and repo not in json.dumps(ans),
+      f"/v1/score 503 with the reason, not 400s from 2: {st} {ans}")
+# Naming 2 in stages.json is the operator's decision, and routes.
+write_stages(mdir, {"production": "2"})
+check(wait_for(lambda: serving(admin).get("production") == "2"), f"2 named: {serving(admin)}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo, ignore_errors=True)
 
 # ---- 2. files rewritten in place are retried ----
 repo = make_repo({"sparkov": [("2", b2)]})
