@@ -1660,6 +1660,55 @@ static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
   return rc;
 }
 
+/* Whether every feature of slot sl is a first_seen, so that the replay
+ * needs of an entity's record only its first_ts (offline_slot_first_seen). */
+static int slot_first_seen_only(const fr_featurizer *f, const fr__slot *sl) {
+  if (sl->nwin || sl->nop_idx == 0)
+    return 0;
+  for (size_t k = 0; k < sl->nop_idx; k++)
+    if (f->ops[sl->op_idx[k]].kind != FR__K_FIRST_SEEN)
+      return 0;
+  return 1;
+}
+
+/* Pass 2 for a slot whose features are all first_seen (card x merchant in
+ * the shipped specs): such a feature reads of the record only first_ts, the
+ * earliest event time inserted (fr__entity_insert: set when the log is
+ * empty or the event is earlier, untouched by pruning and by a replay,
+ * which has the time of a held event).  So the replay keeps per entity that
+ * one double, in time order, with the same comparisons as slot_features
+ * and fr__entity_insert: the same features as the full record, without
+ * building event tuples or logs for entities that may number in the
+ * hundreds of thousands. */
+static int offline_slot_first_seen(const fr_featurizer *f, const offline *o,
+                                   size_t s, fr_table *t, const size_t *order,
+                                   size_t rows) {
+  const fr__slot *sl = &f->slots[s];
+  size_t cols = t->cols, n = o->nent[s];
+  const uint32_t *ids = o->ids[s];
+  double *first = malloc((n ? n : 1) * sizeof *first);
+  if (!first)
+    return FR_ENOMEM;
+  for (size_t e = 0; e < n; e++)
+    first[e] = NAN;
+  for (size_t i = 0; i < rows; i++) {
+    uint32_t id = ids[order[i]];
+    float *out = t->x + i * cols;
+    if (id == UINT32_MAX) {
+      slot_missing(f, sl, out);
+      continue;
+    }
+    double ts = t->event_time[i], ft = first[id];
+    float v = (isnan(ft) || ft >= ts) ? 1.0f : 0.0f;
+    for (size_t k = 0; k < sl->nop_idx; k++)
+      out[f->ops[sl->op_idx[k]].out] = v;
+    if (isnan(ft) || ts < ft)
+      first[id] = ts;
+  }
+  free(first);
+  return 0;
+}
+
 /* Pass 2 for slot s.  (a) A counting sort of the time positions by entity
  * (stable: each entity's rows stay in time order); (b) in time order, each
  * row's event tuple (make_tuple) written at its place in entity order, so
@@ -1671,6 +1720,8 @@ static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
                         fr_field *fields, fr_table *t) {
   const fr__slot *sl = &f->slots[s];
   size_t rows = fr_dataset_rows(d), cols = t->cols, n = o->nent[s];
+  if (slot_first_seen_only(f, sl))
+    return offline_slot_first_seen(f, o, s, t, order, rows);
   if (o->inorder[s])
     return offline_slot_inorder(f, o, s, order, fields, t, rows);
   size_t stride = sl->stride;
