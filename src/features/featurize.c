@@ -364,30 +364,36 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Distinct non-missing hashes (value hidx) among the log events in the
+ * window [t - w, t) that ends at log index `end`.  known: when not NULL, the
+ * log index where that window starts, as an exact window of the same length
+ * found it (slot_features); else it is searched here. */
 static double distinct_count(const fr__slot *sl, const fr__entity *e,
-                             uint32_t end, double t, double w, int hidx) {
+                             uint32_t end, double t, double w, int hidx,
+                             const uint32_t *known) {
   if (!e)
     return 0;
-  double from = t - w;
-  size_t m = 0;
-  size_t h0 = 1 + sl->nvals + (size_t)hidx;
-  /* A window of at most 16 events, the common case: compare in place. */
+  size_t h0 = 1 + sl->nvals + (size_t)hidx, stride = sl->stride;
   uint32_t start = end;
-  while (start > 0 && end - start <= 16 &&
-         e->ev[(size_t)(start - 1) * sl->stride] >= from)
-    start--;
-  if (end - start <= 16 &&
-      (start == 0 || e->ev[(size_t)(start - 1) * sl->stride] < from)) {
+  if (known) {
+    start = *known;
+  } else {
+    double from = t - w;
+    while (start > 0 && e->ev[(size_t)(start - 1) * stride] >= from)
+      start--;
+  }
+  if (end - start <= 16) {
+    /* A window of at most 16 events, the common case: compare in place. */
     size_t d = 0;
     for (uint32_t i = start; i < end; i++) {
       uint64_t h;
-      memcpy(&h, &e->ev[(size_t)i * sl->stride + h0], sizeof h);
+      memcpy(&h, &e->ev[(size_t)i * stride + h0], sizeof h);
       if (h == 0)
         continue; /* missing value */
       uint32_t j = start;
       for (; j < i; j++) {
         uint64_t g;
-        memcpy(&g, &e->ev[(size_t)j * sl->stride + h0], sizeof g);
+        memcpy(&g, &e->ev[(size_t)j * stride + h0], sizeof g);
         if (g == h)
           break;
       }
@@ -395,12 +401,10 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
     }
     return (double)d;
   }
-  for (uint32_t i = end; i > 0; i--) {
-    const double *ev = e->ev + (size_t)(i - 1) * sl->stride;
-    if (ev[0] < from)
-      break;
+  size_t m = 0;
+  for (uint32_t i = end; i > start; i--) {
     uint64_t h;
-    memcpy(&h, &ev[h0], sizeof h);
+    memcpy(&h, &e->ev[(size_t)(i - 1) * stride + h0], sizeof h);
     if (h == 0)
       continue; /* missing value */
     if (m == tl_hashes_cap) {
@@ -602,9 +606,17 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
       v = sd > 0 && !isnan(x) ? (x - o[R_SUM] / o[R_N]) / sd : NAN;
       break;
     }
-    case FR__K_DISTINCT:
-      v = distinct_count(sl, e, end, t, op->window, op->hidx);
+    case FR__K_DISTINCT: {
+      /* An exact window of the same length has found where it starts. */
+      uint32_t start, *known = NULL;
+      for (size_t w = 0; w < sl->nexact; w++)
+        if (sl->win[w].w == op->window) {
+          start = (uint32_t)rng[3 * w];
+          known = &start;
+        }
+      v = distinct_count(sl, e, end, t, op->window, op->hidx, known);
       break;
+    }
     case FR__K_TIME_SINCE_PREV:
       if (e && end > 0)
         v = t - e->ev[(size_t)(end - 1) * stride];
