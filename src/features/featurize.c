@@ -29,36 +29,61 @@
  * System 1980", Bulletin Geodesique 54, 1980). */
 #define FR__EARTH_RADIUS_KM 6371.0088
 
-/* cos of a latitude in degrees, through a small per-thread cache: the same
- * points come back (a card's home, the point of its previous event, the
- * merchant point both geo features of a transaction read).  Same value as
- * calling cos. */
-static _Thread_local struct {
+/* cos of a latitude in degrees, through small per-thread caches (same
+ * value as calling cos).  Two of them, by the point's role: the first point
+ * of a haversine feature (a cardholder's home: a few thousand values that
+ * come back) and its second (a merchant point, which in Sparkov is drawn
+ * anew for every transaction), so that the stream of points that never come
+ * back does not evict the ones that do.  Each entry holds the latitude and
+ * its cosine; a zero cosine marks an empty entry. */
+typedef struct coslat_entry {
   double lat, c;
-} tl_coslat[512];
+} coslat_entry;
+static _Thread_local coslat_entry tl_coslat_a[2048], tl_coslat_b[512];
 
-static double cos_lat(double lat) {
+static inline double cos_deg(double lat) { return cos(lat * (FR__PI / 180.0)); }
+
+static double cos_lat(coslat_entry *cache, unsigned shift, double lat) {
   uint64_t bits;
   memcpy(&bits, &lat, sizeof bits);
-  size_t i = (size_t)((bits * 0x9e3779b97f4a7c15ull) >> 55);
-  if (tl_coslat[i].lat == lat && tl_coslat[i].c != 0)
-    return tl_coslat[i].c;
-  double c = cos(lat * (FR__PI / 180.0));
-  tl_coslat[i].lat = lat;
-  tl_coslat[i].c = c;
+  size_t i = (size_t)((bits * 0x9e3779b97f4a7c15ull) >> shift);
+  if (cache[i].lat == lat && cache[i].c != 0)
+    return cache[i].c;
+  double c = cos_deg(lat);
+  cache[i].lat = lat;
+  cache[i].c = c;
   return c;
 }
 
-double fr__haversine_km(double lat1, double lon1, double lat2, double lon2) {
+/* The haversine distance with cos(lat1) = c1 and cos(lat2) = c2 given. */
+static double haversine_c(double lat1, double lon1, double c1, double lat2,
+                          double lon2, double c2) {
   /* Haversine formula (R. W. Sinnott, "Virtues of the Haversine", Sky and
    * Telescope 68(2), 1984), stable for small distances. */
   double r = FR__PI / 180.0;
   double dlat = (lat2 - lat1) * r, dlon = (lon2 - lon1) * r;
   double sa = sin(dlat / 2), so = sin(dlon / 2);
-  double a = sa * sa + cos_lat(lat1) * cos_lat(lat2) * so * so;
+  double a = sa * sa + c1 * c2 * so * so;
   if (a > 1)
     a = 1;
   return 2 * FR__EARTH_RADIUS_KM * asin(sqrt(a));
+}
+
+double fr__haversine_km(double lat1, double lon1, double lat2, double lon2) {
+  return haversine_c(lat1, lon1, cos_lat(tl_coslat_a, 53, lat1), lat2, lon2,
+                     cos_lat(tl_coslat_b, 55, lat2));
+}
+
+/* geo_velocity's previous point is, nearly always, the point its entity's
+ * previous transaction had as current point: per thread, by the address of
+ * the entity's record, the last current point's latitude and cosine.  A
+ * hit compares the latitude, so a record that moved or another entity
+ * sharing the entry can only cost a miss. */
+static _Thread_local coslat_entry tl_geo_last[2048];
+
+static coslat_entry *geo_last_of(const fr__entity *e) {
+  uintptr_t p = (uintptr_t)e;
+  return &tl_geo_last[(size_t)(((uint64_t)p * 0x9e3779b97f4a7c15ull) >> 53)];
 }
 
 /* a mod 7 in [0, 7) for an integer-valued a (a day number).  Integer
@@ -647,8 +672,14 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
         plat = an[1];
         plon = an[2];
       }
-      if (!isnan(pt) && t > pt)
-        v = fr__haversine_km(plat, plon, lat, lon) / ((t - pt) / 3600.0);
+      if (!isnan(pt) && t > pt) {
+        coslat_entry *m = geo_last_of(e);
+        double c1 = m->lat == plat && m->c != 0 ? m->c : cos_deg(plat);
+        double c2 = cos_lat(tl_coslat_b, 55, lat);
+        m->lat = lat;
+        m->c = c2;
+        v = haversine_c(plat, plon, c1, lat, lon, c2) / ((t - pt) / 3600.0);
+      }
       break;
     }
     default:
