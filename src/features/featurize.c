@@ -1561,8 +1561,10 @@ static void fill_fields(const src_col *cols, size_t n, size_t r,
   }
 }
 
-/* Pass 1, rows in time order: stateless features, labels, times. */
-static int offline_stateless(const fr_featurizer *f, const offline *o,
+/* Pass 1, rows in time order: stateless features, labels, times.
+ * Flattened (stateless, field_num, the haversine... inlined into this
+ * loop): a call per feature per row is a measurable part of the pass. */
+__attribute__((flatten)) static int offline_stateless(const fr_featurizer *f, const offline *o,
                              const fr_dataset *d, const size_t *order,
                              fr_field *fields, fr_table *t, size_t *bad) {
   size_t rows = fr_dataset_rows(d), cols = t->cols;
