@@ -1631,7 +1631,9 @@ static void row_hashes(const offline *o, size_t s, const fr__slot *sl, size_t r,
  * indexed by its dense id, slot_features then insert, so the data set's
  * columns are read and the table written in sequence.  Every record sees
  * the events it sees in the entity-by-entity replay, in the same order. */
-static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
+/* Flattened like offline_stateless: slot_features and make_tuple inlined
+ * into the row loop. */
+__attribute__((flatten)) static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
                                 size_t s, const size_t *order,
                                 fr_field *fields, fr_table *t, size_t rows) {
   const fr__slot *sl = &f->slots[s];
