@@ -1761,10 +1761,11 @@ static int offline_slot_first_seen(const fr_featurizer *f, const offline *o,
  * row's event tuple (make_tuple) written at its place in entity order, so
  * the data set's columns are read in sequence; (c) entity by entity, on one
  * scratch record: slot_features, then insert, reading the tuples in
- * sequence. */
-static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
-                        const fr_dataset *d, const size_t *order,
-                        fr_field *fields, fr_table *t) {
+ * sequence.  Flattened like the other passes. */
+__attribute__((flatten)) static int
+offline_slot(const fr_featurizer *f, const offline *o, size_t s,
+             const fr_dataset *d, const size_t *order, fr_field *fields,
+             fr_table *t) {
   const fr__slot *sl = &f->slots[s];
   size_t rows = fr_dataset_rows(d), cols = t->cols, n = o->nent[s];
   if (slot_first_seen_only(f, sl))
