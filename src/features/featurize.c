@@ -1564,9 +1564,10 @@ static void fill_fields(const src_col *cols, size_t n, size_t r,
 /* Pass 1, rows in time order: stateless features, labels, times.
  * Flattened (stateless, field_num, the haversine... inlined into this
  * loop): a call per feature per row is a measurable part of the pass. */
-__attribute__((flatten)) static int offline_stateless(const fr_featurizer *f, const offline *o,
-                             const fr_dataset *d, const size_t *order,
-                             fr_field *fields, fr_table *t, size_t *bad) {
+__attribute__((flatten)) static int
+offline_stateless(const fr_featurizer *f, const offline *o,
+                  const fr_dataset *d, const size_t *order, fr_field *fields,
+                  fr_table *t, size_t *bad) {
   size_t rows = fr_dataset_rows(d), cols = t->cols;
   for (size_t i = 0; i < rows; i++) {
     size_t r = order[i];
@@ -1630,12 +1631,13 @@ static void row_hashes(const offline *o, size_t s, const fr__slot *sl, size_t r,
  * or merchants): rows in time order, each entity's record in an array
  * indexed by its dense id, slot_features then insert, so the data set's
  * columns are read and the table written in sequence.  Every record sees
- * the events it sees in the entity-by-entity replay, in the same order. */
-/* Flattened like offline_stateless: slot_features and make_tuple inlined
+ * the events it sees in the entity-by-entity replay, in the same order.
+ * Flattened like offline_stateless: slot_features and make_tuple inlined
  * into the row loop. */
-__attribute__((flatten)) static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
-                                size_t s, const size_t *order,
-                                fr_field *fields, fr_table *t, size_t rows) {
+__attribute__((flatten)) static int
+offline_slot_inorder(const fr_featurizer *f, const offline *o, size_t s,
+                     const size_t *order, fr_field *fields, fr_table *t,
+                     size_t rows) {
   const fr__slot *sl = &f->slots[s];
   size_t cols = t->cols, n = o->nent[s], stride = sl->stride;
   const uint32_t *ids = o->ids[s];
