@@ -174,9 +174,10 @@ typedef struct fr_state_stats {
                                  newest, within the lateness: inserted */
   uint64_t late_dropped;      /* counter: older than the lateness: scored,
                                  not inserted */
-  uint64_t duplicates;        /* counter: transactions replayed (same event
-                                 time and id as a held event): scored, not
-                                 inserted */
+  uint64_t duplicates;        /* counter: transactions that some entity
+                                 already held (same event time and id):
+                                 scored, not inserted into that entity;
+                                 once per transaction */
   uint64_t errors;            /* counter: store failures (Redis unreachable,
                                  protocol or encoding errors, snapshot write
                                  failures) */
@@ -246,10 +247,14 @@ FR_EXPORT const char *fr_featurizer_state_digest(const fr_featurizer *f);
 #define FR_FEATURIZE_LATE 2u     /* older than an entity's newest event by
                                     more than the allowed lateness: scored,
                                     not inserted */
-#define FR_FEATURIZE_DUPLICATE 4u /* a replay: some entity already holds an
-                                     event with this event time and this
-                                     transaction id; scored, not inserted
-                                     again (docs/features.md) */
+#define FR_FEATURIZE_DUPLICATE 4u /* a replay for at least one entity:
+                                     that entity (the card, the merchant,
+                                     ...) already holds an event with this
+                                     event time and transaction id and does
+                                     not insert it again; an entity that
+                                     holds no such event (another card
+                                     reusing the id) still inserts it
+                                     (docs/features.md) */
 
 /* Online path: computes the features of `txn` from `st` into out_row (array of
  * fr_featurizer_nfeatures floats; NaN = missing), then adds txn to the state.

@@ -41,11 +41,17 @@ int fr_cli_wants_help(int argc, char **argv);
  * or prints a usage error for `cmd` and returns FR_EXIT_USAGE. */
 int fr_cli_bad_row(const char *cmd, const char *value, fr_read_options *ro);
 
-/* Parses a floating-point option value (locale-independent); 0 or usage
- * error. */
+/* 1 when an option's number text has no blank at either end (and is not
+ * empty): fr_parse_double and fr_parse_int64 allow surrounding blanks (a CSV
+ * cell " 12.5" is a number), but on a command line ' 0.5' is a quoting
+ * mistake, refused rather than read. */
+int fr_cli_number_text_ok(const char *value);
+/* Parses a floating-point option value (locale-independent, no surrounding
+ * blanks); 0 or usage error naming the option. */
 int fr_cli_double(const char *cmd, const char *opt, const char *value,
                   double *out);
-/* Parses an integer option value; 0 or usage error. */
+/* Parses an integer option value (no surrounding blanks); 0 or usage error
+ * naming the option. */
 int fr_cli_int(const char *cmd, const char *opt, const char *value, long lo,
                long hi, long *out);
 

@@ -2,6 +2,7 @@
  * cli_util.c - option-value parsing shared by the subcommands, so each gives
  * the same messages and exit codes.
  */
+#include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,9 +21,14 @@ int fr_cli_bad_row(const char *cmd, const char *value, fr_read_options *ro) {
   return 0;
 }
 
+int fr_cli_number_text_ok(const char *value) {
+  size_t n = strlen(value);
+  return n && !isspace((unsigned char)value[0]) && !isspace((unsigned char)value[n - 1]);
+}
+
 int fr_cli_double(const char *cmd, const char *opt, const char *value,
                   double *out) {
-  if (fr_parse_double(value, strlen(value), out))
+  if (!fr_cli_number_text_ok(value) || fr_parse_double(value, strlen(value), out))
     return fr_cli_usage_error(cmd, "%s takes a number, not '%s'", opt, value);
   return 0;
 }
@@ -30,7 +36,8 @@ int fr_cli_double(const char *cmd, const char *opt, const char *value,
 int fr_cli_int(const char *cmd, const char *opt, const char *value, long lo,
                long hi, long *out) {
   int64_t v;
-  if (fr_parse_int64(value, strlen(value), &v) || v < lo || v > hi)
+  if (!fr_cli_number_text_ok(value) || fr_parse_int64(value, strlen(value), &v) || v < lo ||
+      v > hi)
     return fr_cli_usage_error(cmd, "%s takes an integer from %ld to %ld, not '%s'",
                               opt, lo, hi, value);
   *out = (long)v;

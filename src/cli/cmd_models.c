@@ -86,7 +86,7 @@ static int parse(int argc, char **argv, opts *o) {
         /* DBL_MIN: "1e-400" reads as 0 and "1e-310" as a subnormal; both
          * are typos, not a request to end the canary (that is --off). */
         const char *w = argv[++i];
-        if (fr_parse_double(w, strlen(w), &o->weight) ||
+        if (!fr_cli_number_text_ok(w) || fr_parse_double(w, strlen(w), &o->weight) ||
             !(o->weight >= DBL_MIN && o->weight <= 1))
           return fr_cli_usage_error("models", "--weight is a fraction of cards in (0, 1], not "
                                               "'%s' (--off ends a canary)",
@@ -359,6 +359,46 @@ static void print_stages(const char *name, const fr_stages *st) {
     printf(", no rollback target\n");
 }
 
+/* The "stages" member of an admin API release answer (put_release in
+ * src/serve/admin.c: production, staging, canary {version, weight} or null,
+ * shadow, history) into *st.  0, or -1 when it is not there or not of that
+ * shape. */
+static int stages_from_json(json_t *j, fr_stages *st) {
+  memset(st, 0, sizeof *st);
+  json_t *o = json_object_get(j, "stages");
+  if (!json_is_object(o) || json_object_get(o, "error"))
+    return -1;
+  struct {
+    const char *key;
+    char *dst;
+  } f[] = {{"production", st->production}, {"staging", st->staging}, {"shadow", st->shadow}};
+  for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+    json_t *v = json_object_get(o, f[i].key);
+    if (v && !json_is_string(v))
+      return -1;
+    snprintf(f[i].dst, sizeof st->production, "%s", v ? json_string_value(v) : "");
+  }
+  json_t *c = json_object_get(o, "canary");
+  if (json_is_object(c)) {
+    json_t *v = json_object_get(c, "version"), *w = json_object_get(c, "weight");
+    if (!json_is_string(v) || !json_is_number(w))
+      return -1;
+    snprintf(st->canary, sizeof st->canary, "%s", json_string_value(v));
+    st->canary_weight = json_number_value(w);
+  } else if (c && !json_is_null(c)) {
+    return -1;
+  }
+  json_t *h = json_object_get(o, "history");
+  size_t k;
+  json_t *v;
+  json_array_foreach(h, k, v) {
+    if (!json_is_string(v) || st->nhistory == sizeof st->history / sizeof st->history[0])
+      return -1;
+    snprintf(st->history[st->nhistory++], sizeof st->history[0], "%s", json_string_value(v));
+  }
+  return 0;
+}
+
 static int remote(const opts *o, const char *op, const char *name, json_t *body) {
   char path[300];
   snprintf(path, sizeof path, "/admin/models/%s/%s", name, op);
@@ -377,7 +417,15 @@ static int remote(const opts *o, const char *op, const char *name, json_t *body)
     free(resp);
     return fr_cli_fail("models", &err);
   }
-  printf("%s\n", resp ? resp : "");
+  /* The line the file mode prints, from the release state the server
+   * answers with (the raw answer only if it is not of that shape). */
+  json_t *j = resp ? json_loads(resp, 0, NULL) : NULL;
+  fr_stages st;
+  if (j && stages_from_json(j, &st) == 0)
+    print_stages(name, &st);
+  else
+    printf("%s\n", resp ? resp : "");
+  json_decref(j);
   free(resp);
   return FR_EXIT_OK;
 }

@@ -685,10 +685,22 @@ static void mem_free(fr_state *st) {
     pthread_join(ms->snap_thread, NULL);
   }
   if (ms->snap_path) {
-    /* The shutdown snapshot. */
+    /* The shutdown snapshot (the server's stop frees its stores): logged
+     * either way, since an operator restarting the server needs to know
+     * whether the state will be restored.  Entities and bytes only: the
+     * file holds keyed hashes of the entity keys, never card numbers. */
     fr_error err = {0};
-    if (mem_snapshot(st, ms->snap_path, &err))
+    if (mem_snapshot(st, ms->snap_path, &err)) {
       fr_log(FR_LOG_ERROR, "state_snapshot_failed", NULL, "%s", err.msg);
+    } else {
+      struct stat sb;
+      char path[2048], fields[2300];
+      fr_json_escape(path, sizeof path, ms->snap_path, strlen(ms->snap_path));
+      snprintf(fields, sizeof fields, "\"path\":\"%s\",\"entities\":%zu,\"bytes\":%lld", path,
+               mem_size(st), stat(ms->snap_path, &sb) == 0 ? (long long)sb.st_size : -1LL);
+      fr_log(FR_LOG_INFO, "state_snapshot_written", fields,
+             "state snapshot written to %s (%zu entities)", ms->snap_path, mem_size(st));
+    }
   }
   for (int i = 0; i < FR__SHARDS; i++) {
     shard *sh = &ms->shards[i];

@@ -112,6 +112,33 @@ const char *fr__req_query(fr__req *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+typedef struct repeat_scan {
+  const char *seen[16];
+  int n;
+  const char *repeated;
+} repeat_scan;
+
+static enum MHD_Result repeat_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+  repeat_scan *sc = cls;
+  (void)kind;
+  (void)value;
+  for (int i = 0; i < sc->n; i++)
+    if (strcmp(sc->seen[i], key) == 0) {
+      sc->repeated = key;
+      return MHD_NO;
+    }
+  if (sc->n < 16)
+    sc->seen[sc->n++] = key;
+  return MHD_YES;
+}
+
+const char *fr__req_query_repeated(fr__req *r) {
+  repeat_scan sc = {{0}, 0, NULL};
+  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, repeat_visit, &sc);
+  return sc.repeated;
+}
+
 void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, ...) {
   char msg[1100];
   va_list ap;

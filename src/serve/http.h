@@ -100,6 +100,12 @@ void fr__http_stop(fr__http *h);
 /* Request helpers (valid on the MHD thread while the handler runs). */
 const char *fr__req_header(fr__req *r, const char *name);
 const char *fr__req_query(fr__req *r, const char *name);
+/* The name of the first query parameter given more than once
+ * ("?reasons=3&reasons=5"), or NULL.  fr__req_query returns the first value
+ * only, so a handler that reads query parameters refuses a repeated one
+ * rather than silently ignoring the later values.  Scans the first 16
+ * distinct names. */
+const char *fr__req_query_repeated(fr__req *r);
 
 /* Fills a {"error": "..."} response with status and metrics reason. */
 void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, ...)

@@ -55,6 +55,21 @@ typedef struct model_entry {
   /* Why the stages.json routing is refused ("" when accepted): logged and
    * counted once per distinct reason. */
   char refused[600];
+  /* The bundle of the last production that served (a reference) and its
+   * version, for the life of the process: when the promoted production is
+   * gone, only a version that serves what it served (the same schema and
+   * model input: fr__repository_serves_like) may take over. */
+  fr_bundle *ref_bundle;
+  char ref_version[32];
+  /* Versions refused as such a fallback (with their directory stamp and the
+   * production they were compared with), so that they are not loaded again
+   * at every poll only to be refused again. */
+  struct {
+    char version[32], ref[32];
+    int64_t stamp;
+    char msg[600];
+  } unlike[MAX_FAILS];
+  size_t nunlike;
 } model_entry;
 
 struct fr__registry {
@@ -188,6 +203,7 @@ void fr__registry_free(fr__registry *r) {
     return;
   for (size_t i = 0; i < r->n; i++) {
     fr__snapshot_release(r->models[i]->snap);
+    fr_bundle_unref(r->models[i]->ref_bundle);
     free(r->models[i]);
   }
   fr__registry_collect(r);
@@ -230,12 +246,20 @@ size_t fr__registry_loaded(fr__registry *r, char (*names)[128], size_t max) {
 
 /* Swaps the snapshot of entry e (NULL = unload); the old one is released. */
 static void swap_snapshot(fr__registry *r, model_entry *e, fr__snapshot *nw) {
+  fr_bundle *old_ref = NULL;
   pthread_rwlock_wrlock(&r->lock);
   fr__snapshot *old = e->snap;
   e->snap = nw;
-  if (nw && nw->primary && nw->primary->bundle)
+  if (nw && nw->primary && nw->primary->bundle) {
     e->served_bundle = 1;
+    if (e->ref_bundle != nw->primary->bundle) {
+      old_ref = e->ref_bundle;
+      e->ref_bundle = fr_bundle_ref(nw->primary->bundle);
+    }
+    snprintf(e->ref_version, sizeof e->ref_version, "%s", nw->primary->version);
+  }
   pthread_rwlock_unlock(&r->lock);
+  fr_bundle_unref(old_ref); /* outside the lock: it may free a model */
   fr__snapshot_release(old);
 }
 
@@ -679,6 +703,32 @@ static void forget_failure(model_entry *e, const char *version) {
   }
 }
 
+/* The message of a version refused as a fallback (entry->unlike) for its
+ * directory stamp and the current reference production, or NULL. */
+static const char *unlike_cached(model_entry *e, const char *version, int64_t stamp) {
+  for (size_t i = 0; i < e->nunlike; i++)
+    if (strcmp(e->unlike[i].version, version) == 0 && e->unlike[i].stamp == stamp &&
+        strcmp(e->unlike[i].ref, e->ref_version) == 0)
+      return e->unlike[i].msg;
+  return NULL;
+}
+
+static void unlike_note(model_entry *e, const char *version, int64_t stamp, const char *msg) {
+  size_t k = 0;
+  while (k < e->nunlike && strcmp(e->unlike[k].version, version) != 0)
+    k++;
+  if (k == MAX_FAILS) {
+    memmove(&e->unlike[0], &e->unlike[1], sizeof e->unlike[0] * (MAX_FAILS - 1));
+    k = MAX_FAILS - 1;
+  }
+  if (k == e->nunlike)
+    e->nunlike++;
+  snprintf(e->unlike[k].version, sizeof e->unlike[k].version, "%s", version);
+  snprintf(e->unlike[k].ref, sizeof e->unlike[k].ref, "%s", e->ref_version);
+  snprintf(e->unlike[k].msg, sizeof e->unlike[k].msg, "%s", msg);
+  e->unlike[k].stamp = stamp;
+}
+
 static void set_ready_gauge(fr__registry *r, const char *name, const char *version, double v) {
   const char *l[] = {name, version};
   fr__series_set(fr__metrics_get(r->s->metrics, M_MODEL_READY, l), v);
@@ -708,6 +758,40 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
   fr_server *s = r->s;
   fr__snapshot *now = fr__registry_acquire(r, name);
   const char *serving = now ? now->primary->version : "";
+  if (!now && e->served_bundle && st->production[0]) {
+    /* Nothing serves (after an unload, or once the production's bundles
+     * are gone), but a bundle did: the rule that a bundle is never replaced
+     * by a bare model file holds here too (its /v1/score clients need a
+     * schema and a feature spec), so a bare production named by the file
+     * leaves the model unserved. */
+    char mf[1300], dir[1200];
+    snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, st->production);
+    snprintf(mf, sizeof mf, "%s/manifest.json", dir);
+    if (fr_is_dir(dir) && !fr_is_file(mf)) {
+      char msg[600];
+      snprintf(msg, sizeof msg,
+               "production: version '%s' of model '%s' is a bare model file (V2 tensors only, "
+               "no feature spec for /v1/score) and a bundle (version %s) served this model: a "
+               "bare model file never replaces a bundle",
+               st->production, name, e->ref_version);
+      if (strcmp(e->refused, msg) != 0) {
+        snprintf(e->refused, sizeof e->refused, "%s", msg);
+        const char *ll[] = {name, "failure"};
+        fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
+        char fields[400];
+        snprintf(fields, sizeof fields,
+                 "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\","
+                 "\"shadow\":\"%s\"",
+                 name, st->production, st->canary, st->shadow);
+        fr_log(FR_LOG_ERROR, "release_refused", fields,
+               "model %s: %s/%s/stages.json: refused by the release checks: %s; the model is "
+               "not served",
+               name, s->cfg.model_repository, name, msg);
+      }
+      e->checked = 0; /* the cached answer was for another situation */
+      return fr_error_set(err, FR_ESTATE, "model %s: stages.json refused: %s", name, msg);
+    }
+  }
   const char *named[3] = {st->production, st->canary, st->shadow};
   int64_t stamps[3] = {0, 0, 0};
   for (int k = 0; k < 3; k++) {
@@ -836,6 +920,11 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     e->stages_error[0] = '\0';
   }
   if (check_routing(r, e, name, &st, &lerr)) {
+    if (!e->snap) {
+      /* Not served: the answers give the reason (not "unloaded"). */
+      snprintf(e->last_error, sizeof e->last_error, "%s", lerr.msg);
+      e->unloaded = 0;
+    }
     fr_strv_free(vs);
     if (err)
       *err = lerr;
@@ -850,11 +939,13 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
    * Rounds: select, load what is missing; when a load fails, select again
    * without it. */
   int failed[1024] = {0}, want[1024] = {0}, policy_want[1024] = {0};
+  int64_t vstamp[1024];
   fr__mv *pool[1024] = {0};
   for (size_t i = 0; i < n; i++) {
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, vs[i]);
-    failed[i] = !force && failed_before(e, vs[i], dir_stamp(dir));
+    vstamp[i] = dir_stamp(dir);
+    failed[i] = !force && failed_before(e, vs[i], vstamp[i]);
   }
   fr__snapshot *cur = fr__registry_acquire(r, name);
   fr__snapshot *nw = calloc(1, sizeof *nw);
@@ -889,6 +980,30 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   for (size_t i = 0; i < n && st.production[0]; i++)
     promoted_present |= strcmp(vs[i], st.production) == 0;
   int hopeless = kind_bundle && !has_bundles && !promoted_present;
+  /* The promoted production gone (or failing to load), the version taking
+   * over must serve what the last production served (the same transaction
+   * schema and model input; fr__repository_serves_like): a newer bundle of
+   * another schema would answer every /v1/score request 400.  `unlike`
+   * marks the versions refused for that (cached per directory stamp, so
+   * they are not loaded again at every poll); with none left the model is
+   * not served. */
+  int guard = kind_bundle && e->ref_bundle && st.production[0];
+  int unlike[1024] = {0}, vetted[1024] = {0};
+  const char *unlike_why = NULL;
+  char why_buf[600] = "";
+  int any_candidate = 0, promoted_loadable = 0;
+  for (size_t i = 0; i < n && guard; i++) {
+    const char *m = is_bundle[i] ? unlike_cached(e, vs[i], vstamp[i]) : NULL;
+    unlike[i] = m != NULL;
+    if (m && !unlike_why)
+      unlike_why = m;
+    if (strcmp(vs[i], st.production) == 0)
+      promoted_loadable = !failed[i];
+    else
+      any_candidate |= is_bundle[i] && !failed[i] && !unlike[i];
+  }
+  if (guard && !promoted_loadable && !any_candidate && unlike_why)
+    hopeless = 1;
   for (int round = 0; round < 8 && !hopeless; round++) {
     char *ok[1025];
     size_t map[1024], nok = 0;
@@ -912,12 +1027,13 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
      * the right kind is wanted too, unless the policy already selects one
      * (a bare newest version must not push the bundles out). */
     int prod_ok = 0, kind_wanted = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
       prod_ok |= st.production[0] && !failed[i] && strcmp(vs[i], st.production) == 0;
-      kind_wanted |= policy_want[i] && is_bundle[i] == kind_bundle;
-    }
+    int fb = guard && !prod_ok;
+    for (size_t i = 0; i < n; i++)
+      kind_wanted |= policy_want[i] && is_bundle[i] == kind_bundle && !(fb && unlike[i]);
     for (size_t i = n; !prod_ok && !kind_wanted && i-- > 0;)
-      if (!failed[i] && is_bundle[i] == kind_bundle) {
+      if (!failed[i] && is_bundle[i] == kind_bundle && !(fb && unlike[i])) {
         want[i] = 1;
         break;
       }
@@ -960,6 +1076,29 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       forget_failure(e, vs[i]);
       pool[i] = v;
     }
+    /* A fallback must serve what the last production served. */
+    for (size_t i = 0; fb && i < n; i++) {
+      if (!pool[i] || !pool[i]->bundle || unlike[i] || vetted[i])
+        continue;
+      vetted[i] = 1;
+      fr_error cerr;
+      if (!fr__repository_serves_like(name, vs[i], pool[i]->bundle, NULL, e->ref_version,
+                                      e->ref_bundle, NULL, &cerr))
+        continue;
+      unlike[i] = 1;
+      unlike_note(e, vs[i], vstamp[i], cerr.msg);
+      if (!unlike_why) {
+        snprintf(why_buf, sizeof why_buf, "%s", cerr.msg);
+        unlike_why = why_buf;
+      }
+      char fields[300];
+      snprintf(fields, sizeof fields, "\"model\":\"%s\",\"version\":\"%s\"", name, vs[i]);
+      fr_log(FR_LOG_WARN, "model_fallback_refused", fields,
+             "model %s: production version %s (stages.json) is not available, and %s: it does "
+             "not take over",
+             name, st.production, cerr.msg);
+      new_failure = 1;
+    }
     if (!new_failure)
       break;
   }
@@ -980,7 +1119,7 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   for (int pass = 0; pass < 2; pass++)
     for (size_t i = n; !nw->primary && i-- > 0;) {
       fr__mv *v = (pass || policy_want[i]) ? fr__snapshot_find(nw, vs[i]) : NULL;
-      if (v && (v->bundle != NULL) == kind_bundle)
+      if (v && (v->bundle != NULL) == kind_bundle && !(guard && unlike[i]))
         nw->primary = v;
     }
   if (st.canary[0] && st.canary_weight > 0) {
@@ -1004,7 +1143,13 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   int rc = 0;
   fr_error perr;
-  if (!nw->primary && (nw->n || hopeless)) {
+  if (!nw->primary && guard && unlike_why) {
+    rc = fr_error_set(&perr, FR_ENOTFOUND,
+                      "model %s: production version %s (stages.json) is not available, and no "
+                      "version serves what version %s served (%s)",
+                      name, st.production, e->ref_version, unlike_why);
+    snprintf(e->last_error, sizeof e->last_error, "%s", perr.msg);
+  } else if (!nw->primary && (nw->n || hopeless)) {
     rc = fr_error_set(&perr, FR_ENOTFOUND, "model %s: no %s version could be loaded (%s)%s%s",
                       name, kind_bundle ? "bundle" : "bare model file",
                       kind_bundle ? "a bare model file is never served in a bundle's place: it "

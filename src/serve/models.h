@@ -106,7 +106,13 @@ size_t fr__registry_loaded(fr__registry *r, char (*names)[128], size_t max);
  * policy selects, else the newest loaded, of one kind: a bundle when the
  * model has bundle versions (when the promoted one is gone: the kind of the
  * version that was serving), a bare model file only in a model of bare
- * files.  Without such a version the model is not served.  A stages.json
+ * files; when the promoted one is gone, only a version that serves what
+ * the last production served (same schema and model input:
+ * fr__repository_serves_like; refusals logged as model_fallback_refused
+ * and cached per version directory).  Without such a version the model is
+ * not served.  Once a bundle served, a stages.json naming a bare production
+ * while nothing serves (after an unload) is refused (FR_ESTATE,
+ * release_refused): the model stays unserved.  A stages.json
  * that does not parse changes nothing: the routing in force stays (none at
  * startup: the model is not served), logged and counted in
  * fraud_model_loads_total{result="failure"} once per distinct error.

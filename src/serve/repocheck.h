@@ -28,4 +28,16 @@ int fr__repository_routing_check(const char *repo, const char *name, const fr_st
                                  const char *serving, const fr_bundle *sb, const fr_forest *sf,
                                  int *production_refused, fr_error *err);
 
+/* Whether version `cv` of model `name` (loaded bundle `cb`, or bare model
+ * `cf` when cb is NULL) serves what version `pv` (`pb`, or `pf`) serves: the
+ * same kind, transaction schema and model input, the check `fraud models
+ * promote` makes (same_signature in repository.c).  The server asks it of a
+ * version that would take over from a production that is gone.  Returns 0,
+ * FR_ESTATE with the difference in *err ("version '3' of model 'sparkov'
+ * cannot serve what production version '2' serves: ..."), or FR_EINVAL when
+ * a forest is missing.  Borrows everything; thread-safe. */
+int fr__repository_serves_like(const char *name, const char *cv, const fr_bundle *cb,
+                               const fr_forest *cf, const char *pv, const fr_bundle *pb,
+                               const fr_forest *pf, fr_error *err);
+
 #endif

@@ -511,6 +511,17 @@ static int same_signature(const char *name, const char *cv, const served *cand, 
 #undef REFUSE
 }
 
+int fr__repository_serves_like(const char *name, const char *cv, const fr_bundle *cb,
+                               const fr_forest *cf, const char *pv, const fr_bundle *pb,
+                               const fr_forest *pf, fr_error *err) {
+  /* Borrowed, never closed. */
+  served cand = {(fr_bundle *)cb, cb ? NULL : (fr_forest *)cf};
+  served prod = {(fr_bundle *)pb, pb ? NULL : (fr_forest *)pf};
+  if (!served_forest(&cand) || !served_forest(&prod))
+    return fr_error_set(err, FR_EINVAL, "fr__repository_serves_like: NULL argument");
+  return same_signature(name, cv, &cand, pv, &prod, err);
+}
+
 /* A version about to serve live traffic (production, canary, shadow, or a
  * rollback target): servable, and serving what the current production
  * serves.  When the promoted production cannot be loaded (its directory is

@@ -585,6 +585,8 @@ void fr__score_finish(fr__req *r) {
     rc = rc ? rc : c->items[k].rc;
   if (rc) {
     fr__req_error(r, 500, "internal", "inference failed: %s", fr_strerror(rc));
+    if (c->n) /* routed: labelled like an answer */
+      fr__str_copy(r->version, sizeof r->version, c->t[0].mv->version);
     goto done;
   }
   for (size_t i = 0; i < c->n; i++) {
@@ -639,6 +641,12 @@ void fr__h_score(fr__req *r) {
     return;
   }
   fr__score_ctx *c = sc->score;
+  const char *dup = fr__req_query_repeated(r);
+  if (dup) {
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE,
+                  "query parameter '%s' is given more than once: give it once", dup);
+    return;
+  }
   /* Model. */
   const char *name = fr__req_query(r, "model");
   char def[128];
@@ -691,6 +699,11 @@ void fr__h_score(fr__req *r) {
   fr__snapshot *snap = fr__resolve(r, name, pin && pin[0] ? pin : NULL, &pinned);
   if (!snap)
     return;
+  /* The version metric label is the version the request was routed to: a
+   * pinned one now; else production or canary, chosen per transaction
+   * below, so a request failing before that is labelled version="". */
+  if (!(pin && pin[0]))
+    r->version[0] = '\0';
   sc->pend.snap = snap;
   if (!pinned->feat) {
     fr__req_error(r, 400, FR__REASON_BAD_TYPE,
@@ -822,12 +835,15 @@ void fr__h_score(fr__req *r) {
     if (!t->mv->feat) {
       fr__req_error(r, 400, FR__REASON_BAD_TYPE, "%sversion '%s' has no feature spec", pre,
                     t->mv->version);
+      fr__str_copy(r->version, sizeof r->version, t->mv->version);
       goto fail;
     }
     size_t nc = fr_schema_ncols(t->mv->schema);
     if (build_fields(r, t->mv, ms, t->nm, c->fields + i * nc, &t->event_time, &sc->arena, pre,
-                     1))
+                     1)) {
+      fr__str_copy(r->version, sizeof r->version, t->mv->version); /* it refused the row */
       goto fail;
+    }
     t->amount = NAN;
     if (t->mv->amount_col >= 0) {
       const fr_field *af = &c->fields[i * nc + (size_t)t->mv->amount_col];
@@ -894,6 +910,7 @@ void fr__h_score(fr__req *r) {
     if (rc) {
       char pre[48];
       where(pre, sizeof pre, c, i);
+      fr__str_copy(r->version, sizeof r->version, t->mv->version);
       if (rc == FR_EUNAVAIL) /* the store's address stays in the server log
                                 (state_store_down events), not in answers */
         fr__req_error(r, 503, FR__REASON_STATE_UNAVAILABLE,

@@ -38,4 +38,12 @@ expect 1 "invalid version name '\.\./good'" -- "$F" models show --repository "$R
 expect 1 "no manifest \(a bare model file" -- "$F" models show --repository "$R" good 1
 expect 1 "not found" -- "$F" models promote --repository "$R" good 99
 
+# Number flags with blanks around the number (a quoting mistake) are usage
+# errors naming the flag, not read as the number (fr_parse_double alone
+# allows surrounding blanks, as CSV cells need).
+expect 2 "--weight is a fraction of cards in \\(0, 1\\], not ' 0.5'" -- "$F" models canary --repository "$R" good 1 --weight ' 0.5'
+expect 2 "--weight is a fraction of cards in \\(0, 1\\], not '0.5 '" -- "$F" models canary --repository "$R" good 1 --weight '0.5 '
+expect 2 "--weight" -- "$F" models canary --repository "$R" good 1 --weight ''
+expect 2 "--top takes an integer .* not ' 3'" -- "$F" explain --top ' 3' --model "$R/good/1" /dev/null
+
 exit $fail
