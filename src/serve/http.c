@@ -145,6 +145,11 @@ void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, 
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* Messages may quote the client's text (jansson's "invalid escape near
+   * '...'" quotes the token it stopped at): a card number in it would come
+   * back in the answer and go to the logs.  Error answers are the rare
+   * path, so every one is masked here rather than trusting each caller. */
+  fr_mask_card_numbers(msg);
   fr__buf_reset(&r->out);
   fr__buf_puts(&r->out, "{\"error\":");
   fr__buf_json_str(&r->out, msg, strlen(msg));
@@ -275,6 +280,11 @@ static void begin(fr__http *h, fr__req *r, struct MHD_Connection *c, const char 
     fr__req_error(r, 404, "not_found", "no endpoint %s %s", method, url);
     break;
   case FR__ROUTE_BAD_METHOD:
+    /* HEAD is served wherever GET is (libmicrohttpd drops the body), so
+     * the Allow header (RFC 9110 section 10.2.1) lists it too. */
+    if (strstr(r->match.allow, "GET") && !strstr(r->match.allow, "HEAD") &&
+        strlen(r->match.allow) + sizeof ", HEAD" <= sizeof r->match.allow)
+      strcat(r->match.allow, ", HEAD");
     fr__req_error(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", method,
                   url, r->match.allow);
     break;
