@@ -29,11 +29,14 @@
  * the socket end, closes the connection and frees it as for any client
  * that went away; the MHD thread counts the 408 (fraud_http_requests_total)
  * when it is told of the close.  The request path only stores a phase and
- * its start time in the connection (no lock, no system call); the sweeper
+ * its start time in the connection (no lock, no allocation, no system call:
+ * the clock is read through the vDSO, as begin() already does); the sweeper
  * walks the listener's connection list under conn_mu, which the
  * connection's start and close notifications also take.  libmicrohttpd
- * sends MHD_CONNECTION_NOTIFY_CLOSED before it closes the socket (daemon.c,
- * MHD_cleanup_connections, 0.9.75: notify, then MHD_socket_close_chk_), and
+ * sends MHD_CONNECTION_NOTIFY_CLOSED before it closes the socket (0.9.75's
+ * daemon.c: MHD_cleanup_connections notifies, then calls
+ * MHD_socket_close_chk_; so does new_connection_process_'s failure path;
+ * and socket_fd is set before MHD_CONNECTION_NOTIFY_STARTED), and
  * the notification removes the connection from the list under conn_mu: the
  * sweeper therefore never shuts an fd after it was closed and reused.
  */
