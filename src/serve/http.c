@@ -16,6 +16,29 @@
  *
  * We bind the listening socket ourselves (and hand it to MHD) so that a bind
  * failure can be reported with errno and the address, which MHD cannot do.
+ *
+ * Request deadlines.  libmicrohttpd's connection timeout is an idle timeout:
+ * every byte received restarts it, so a client that sends one header byte
+ * every few seconds (slowloris) would hold its connection slot for good,
+ * and a body that stops arriving is noticed only when a late byte comes.
+ * MHD has no header deadline, so each listener owns a sweeper thread that
+ * wakes every SWEEP_MS and shuts down (shutdown(2), SHUT_RDWR) the socket of
+ * any connection past its deadline: headers complete within the idle
+ * timeout + HEADER_GRACE_NS of the connection's start or of its previous
+ * response, the body within the read timeout of the headers.  MHD then sees
+ * the socket end, closes the connection and frees it as for any client
+ * that went away; the MHD thread counts the 408 (fraud_http_requests_total)
+ * when it is told of the close.  The request path only stores a phase and
+ * its start time in the connection (no lock, no allocation, no system call:
+ * the clock is read through the vDSO, as begin() already does); the sweeper
+ * walks the listener's connection list under conn_mu, which the
+ * connection's start and close notifications also take.  libmicrohttpd
+ * sends MHD_CONNECTION_NOTIFY_CLOSED before it closes the socket (0.9.75's
+ * daemon.c: MHD_cleanup_connections notifies, then calls
+ * MHD_socket_close_chk_; so does new_connection_process_'s failure path;
+ * and socket_fd is set before MHD_CONNECTION_NOTIFY_STARTED), and
+ * the notification removes the connection from the list under conn_mu: the
+ * sweeper therefore never shuts an fd after it was closed and reused.
  */
 #include "serve/http.h"
 
@@ -31,13 +54,31 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { PH_NEW = 0, PH_BODY, PH_SUSPENDED, PH_RESUMED, PH_ANSWERED };
 
+/* What a connection waits for, as the sweeper sees it. */
+enum { DL_NONE = 0, DL_HEADERS, DL_BODY };
+
+/* The sweeper's period: a deadline is enforced up to this late. */
+#define SWEEP_MS 250
+/* Added to the idle timeout for the header deadline, so that a connection
+ * merely idle between requests is closed by MHD's idle timeout (at the
+ * idle timeout exactly, and not counted) before the sweeper would count it:
+ * only a client that keeps sending without completing its headers meets
+ * the header deadline. */
+#define HEADER_GRACE_NS 1000000000ull
+
 typedef struct fr__conn {
   fr__req req;
   fr__http *h;
+  struct fr__conn *prev, *next; /* h->conns, under h->conn_mu */
+  int fd;                       /* the socket, -1 when MHD did not say */
+  _Atomic int dl_phase;         /* DL_*; dl_since is stored first */
+  _Atomic uint64_t dl_since;    /* monotonic ns the phase began */
+  _Atomic int swept;            /* the DL_* phase the sweeper shut it in */
 } fr__conn;
 
 struct fr__http {
@@ -55,6 +96,15 @@ struct fr__http {
   _Atomic int quiesced;
   uint32_t id_prefix;
   _Atomic uint64_t id_counter;
+  /* Deadlines (see the top of the file). */
+  uint64_t header_timeout_ns;   /* idle timeout + grace, 0 = none */
+  pthread_mutex_t conn_mu;      /* conns, and the sweeper's shutdown */
+  fr__conn *conns;
+  pthread_mutex_t sweep_mu;     /* sweep_stop */
+  pthread_cond_t sweep_cv;
+  int sweep_stop;
+  int sweeper_started;
+  pthread_t sweeper;
 };
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -67,10 +117,28 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   fr_log(FR_LOG_DEBUG, "http_library", NULL, "%s listener: %s", h->cfg.name, msg);
 }
 
+static void set_phase(fr__conn *cc, int phase, uint64_t since) {
+  atomic_store(&cc->dl_since, since);
+  atomic_store(&cc->dl_phase, phase);
+}
+
+static void gen_request_id(fr__http *h, fr__req *r);
+
+/* Counts and logs a request the sweeper closed: a 408 (the client gets no
+ * answer: its socket is shut).  Runs on the MHD thread. */
+static void account_timeout(fr__http *h, fr__req *r, const char *what, uint64_t limit_ns) {
+  fr__req_error(r, 408, "timeout", "%s not received within %.3g s", what, (double)limit_ns / 1e9);
+  r->phase = PH_ANSWERED;
+  if (h->cfg.on_response)
+    h->cfg.on_response(r);
+  fr_log(FR_LOG_INFO, "request_timeout", NULL, "%s listener: request %s closed: %s not received "
+                                               "within %.3g s",
+         h->cfg.name, r->request_id, what, (double)limit_ns / 1e9);
+}
+
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
   fr__http *h = cls;
-  (void)c;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
     fr__conn *cc = calloc(1, sizeof *cc);
     if (!cc)
@@ -79,12 +147,44 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
     cc->req.owner = cc;
     if (h->cfg.scratch_new)
       cc->req.scratch = h->cfg.scratch_new(h->cfg.app);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    cc->fd = ci ? ci->connect_fd : -1;
+    set_phase(cc, DL_HEADERS, fr_monotonic_ns());
+    pthread_mutex_lock(&h->conn_mu);
+    cc->next = h->conns;
+    if (h->conns)
+      h->conns->prev = cc;
+    h->conns = cc;
+    pthread_mutex_unlock(&h->conn_mu);
     *socket_context = cc;
     return;
   }
   fr__conn *cc = *socket_context;
   if (!cc)
     return;
+  /* Off the sweeper's list before MHD closes the socket (see the top). */
+  pthread_mutex_lock(&h->conn_mu);
+  if (cc->prev)
+    cc->prev->next = cc->next;
+  else
+    h->conns = cc->next;
+  if (cc->next)
+    cc->next->prev = cc->prev;
+  pthread_mutex_unlock(&h->conn_mu);
+  if (atomic_load(&cc->swept) == DL_HEADERS) {
+    /* No request began: account it as one to no route. */
+    fr__req *r = &cc->req;
+    r->http = h;
+    r->app = h->cfg.app;
+    r->conn = NULL;
+    r->method = "-";
+    r->endpoint = "unmatched";
+    r->model[0] = r->version[0] = '\0';
+    r->t0_ns = atomic_load(&cc->dl_since);
+    gen_request_id(h, r);
+    account_timeout(h, r, "request headers", h->header_timeout_ns);
+  }
   if (h->cfg.scratch_free && cc->req.scratch)
     h->cfg.scratch_free(h->cfg.app, cc->req.scratch);
   fr__buf_close(&cc->req.body);
@@ -98,10 +198,58 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
   fr__http *h = cls;
   (void)c;
   (void)toe;
-  if (*req_cls) {
+  fr__req *r = *req_cls;
+  if (r) {
+    fr__conn *cc = r->owner;
+    if (r->phase == PH_BODY && atomic_load(&cc->swept) == DL_BODY)
+      account_timeout(h, r, "request body",
+                      atomic_load_explicit(&h->read_timeout_ns, memory_order_relaxed));
+    /* The next request's headers are due from now. */
+    set_phase(cc, DL_HEADERS, fr_monotonic_ns());
     atomic_fetch_sub(&h->in_flight, 1);
     *req_cls = NULL;
   }
+}
+
+/* Shuts the socket of every connection past its deadline (see the top). */
+static void sweep(fr__http *h) {
+  uint64_t now = fr_monotonic_ns();
+  uint64_t body = atomic_load_explicit(&h->read_timeout_ns, memory_order_relaxed);
+  pthread_mutex_lock(&h->conn_mu);
+  for (fr__conn *cc = h->conns; cc; cc = cc->next) {
+    if (cc->fd < 0 || atomic_load(&cc->swept))
+      continue;
+    int ph = atomic_load(&cc->dl_phase);
+    uint64_t since = atomic_load(&cc->dl_since);
+    uint64_t limit = ph == DL_HEADERS ? h->header_timeout_ns : ph == DL_BODY ? body : 0;
+    if (!limit || now < since || now - since <= limit)
+      continue;
+    atomic_store(&cc->swept, ph);
+    shutdown(cc->fd, SHUT_RDWR);
+  }
+  pthread_mutex_unlock(&h->conn_mu);
+}
+
+static void *sweeper_main(void *arg) {
+  fr__http *h = arg;
+  pthread_mutex_lock(&h->sweep_mu);
+  while (!h->sweep_stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_nsec += SWEEP_MS * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&h->sweep_cv, &h->sweep_mu, &ts);
+    if (h->sweep_stop)
+      break;
+    pthread_mutex_unlock(&h->sweep_mu);
+    sweep(h);
+    pthread_mutex_lock(&h->sweep_mu);
+  }
+  pthread_mutex_unlock(&h->sweep_mu);
+  return NULL;
 }
 
 const char *fr__req_header(fr__req *r, const char *name) {
@@ -145,6 +293,11 @@ void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, 
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  /* Messages may quote the client's text (jansson's "invalid escape near
+   * '...'" quotes the token it stopped at): a card number in it would come
+   * back in the answer and go to the logs.  Error answers are the rare
+   * path, so every one is masked here rather than trusting each caller. */
+  fr_mask_card_numbers(msg);
   fr__buf_reset(&r->out);
   fr__buf_puts(&r->out, "{\"error\":");
   fr__buf_json_str(&r->out, msg, strlen(msg));
@@ -188,8 +341,12 @@ static void set_request_id(fr__http *h, fr__req *r) {
       return;
     }
   }
-  /* "<8 hex digits of the process prefix>-<counter in hex>", built by hand:
-   * this runs for every request. */
+  gen_request_id(h, r);
+}
+
+/* "<8 hex digits of the process prefix>-<counter in hex>", built by hand:
+ * this runs for every request. */
+static void gen_request_id(fr__http *h, fr__req *r) {
   static const char hex[] = "0123456789abcdef";
   uint64_t n = atomic_fetch_add_explicit(&h->id_counter, 1, memory_order_relaxed);
   char *o = r->request_id;
@@ -275,6 +432,11 @@ static void begin(fr__http *h, fr__req *r, struct MHD_Connection *c, const char 
     fr__req_error(r, 404, "not_found", "no endpoint %s %s", method, url);
     break;
   case FR__ROUTE_BAD_METHOD:
+    /* HEAD is served wherever GET is (libmicrohttpd drops the body), so
+     * the Allow header (RFC 9110 section 10.2.1) lists it too. */
+    if (strstr(r->match.allow, "GET") && !strstr(r->match.allow, "HEAD") &&
+        strlen(r->match.allow) + sizeof ", HEAD" <= sizeof r->match.allow)
+      strcat(r->match.allow, ", HEAD");
     fr__req_error(r, 405, "method_not_allowed", "%s is not allowed on %s (allowed: %s)", method,
                   url, r->match.allow);
     break;
@@ -300,6 +462,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     *req_cls = r;
     atomic_fetch_add(&h->in_flight, 1);
     begin(h, r, c, url, method);
+    set_phase(cc, DL_BODY, r->t0_ns); /* the body is due from the headers */
     if (r->status) /* routing error: answered after the body is drained */
       return MHD_YES;
     const char *cl = fr__req_header(r, "Content-Length");
@@ -336,14 +499,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     uint64_t rt = atomic_load_explicit(&h->read_timeout_ns, memory_order_relaxed);
     if (rt && fr_monotonic_ns() - r->t0_ns > rt) {
       r->body_error = 1;
-      fr__req_error(r, 408, "timeout", "request body not received within %.3g s",
-                    (double)rt / 1e9);
-      r->phase = PH_ANSWERED;
-      if (h->cfg.on_response)
-        h->cfg.on_response(r);
-      fr_log(FR_LOG_INFO, "request_timeout", NULL,
-             "%s listener: request %s closed: body not received within %.3g s", h->cfg.name,
-             r->request_id, (double)rt / 1e9);
+      account_timeout(h, r, "request body", rt);
       return MHD_NO;
     }
     if (r->body_error)
@@ -367,7 +523,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
   }
   if (r->phase == PH_SUSPENDED)
     return MHD_YES; /* spurious call while suspended */
-  /* Complete request. */
+  /* Complete request: no deadline while it is processed or answered. */
+  atomic_store(&r->owner->dl_phase, DL_NONE);
   if (!r->status && r->body.oom)
     fr__req_error(r, 500, "internal", "out of memory reading the body");
   if (!r->status && h->cfg.authorize && h->cfg.authorize(r) != 0) {
@@ -432,6 +589,15 @@ fr__http *fr__http_start(const fr__http_config *c, fr_error *err) {
   h->tls_cert = c->tls_cert_pem ? strdup(c->tls_cert_pem) : NULL;
   h->tls_key = c->tls_key_pem ? strdup(c->tls_key_pem) : NULL;
   h->listen_fd = -1;
+  pthread_mutex_init(&h->conn_mu, NULL);
+  pthread_mutex_init(&h->sweep_mu, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&h->sweep_cv, &ca);
+  pthread_condattr_destroy(&ca);
+  if (c->idle_timeout_s)
+    h->header_timeout_ns = (uint64_t)c->idle_timeout_s * 1000000000ull + HEADER_GRACE_NS;
   atomic_store(&h->max_body, (size_t)8 << 20);
   atomic_store(&h->read_timeout_ns, (uint64_t)30e9);
   uint32_t rnd = 0;
@@ -485,6 +651,14 @@ fr__http *fr__http_start(const fr__http_config *c, fr_error *err) {
   }
   const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
   h->port = di ? di->port : c->port;
+  int e = pthread_create(&h->sweeper, NULL, sweeper_main, h);
+  if (e) {
+    fr_error_set(err, FR_EIO, "cannot start the %s listener's deadline thread: %s", c->name,
+                 strerror(e));
+    fr__http_stop(h);
+    return NULL;
+  }
+  h->sweeper_started = 1;
   return h;
 }
 
@@ -530,12 +704,22 @@ void fr__http_quiesce(fr__http *h) {
 void fr__http_stop(fr__http *h) {
   if (!h)
     return;
+  if (h->sweeper_started) {
+    pthread_mutex_lock(&h->sweep_mu);
+    h->sweep_stop = 1;
+    pthread_cond_signal(&h->sweep_cv);
+    pthread_mutex_unlock(&h->sweep_mu);
+    pthread_join(h->sweeper, NULL);
+  }
   /* MHD owns the listening socket once started (it closes it on stop, or
    * hands it back on quiesce, where we closed it). */
   if (h->d)
     MHD_stop_daemon(h->d);
   else if (h->listen_fd >= 0)
     close(h->listen_fd);
+  pthread_mutex_destroy(&h->conn_mu);
+  pthread_mutex_destroy(&h->sweep_mu);
+  pthread_cond_destroy(&h->sweep_cv);
   free(h->address);
   free(h->tls_cert);
   free(h->tls_key);

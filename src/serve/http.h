@@ -8,8 +8,11 @@
  * libmicrohttpd runs an epoll event loop on each of `threads` worker threads
  * (MHD_USE_INTERNAL_POLLING_THREAD with a thread pool), so a slow client
  * costs a connection slot, never a thread; connections idle longer than the
- * idle timeout are closed and a body that takes longer than the read timeout
- * to arrive is answered 408.  Everything a request needs (body buffer,
+ * idle timeout are closed, and a listener thread closes (counted as a 408
+ * through on_response) a connection whose request headers are not complete
+ * within the idle timeout + 1 s of its start or previous response, or whose
+ * body has not arrived within the read timeout of its headers, even when no
+ * byte arrives (http.c explains how).  Everything a request needs (body buffer,
  * response buffer, handler scratch) belongs to its connection and is reused
  * by the next request on it, so keep-alive traffic allocates little.
  */
@@ -61,7 +64,7 @@ typedef struct fr__http_config {
   int port;                       /* 0 = ephemeral */
   int threads;                    /* >= 1 */
   unsigned max_connections;
-  unsigned idle_timeout_s;        /* 0 = none */
+  unsigned idle_timeout_s;        /* 0 = none (and no header deadline) */
   const char *tls_cert_pem;       /* contents, or NULL */
   const char *tls_key_pem;
   const fr__route *routes;
@@ -70,7 +73,10 @@ typedef struct fr__http_config {
   /* Called before the handler; returns 0 to proceed, or fills an error
    * response and returns non-zero (admin bearer token).  May be NULL. */
   int (*authorize)(fr__req *req);
-  /* Called once per request when its response is queued (metrics, logs). */
+  /* Called once per request when its response is queued (metrics, logs),
+   * and once for a request closed at its deadline (status 408, reason
+   * "timeout"; endpoint "unmatched" and method "-" when its headers were
+   * not complete).  Runs on a libmicrohttpd thread. */
   void (*on_response)(fr__req *req);
   /* Per-connection handler scratch. */
   void *(*scratch_new)(void *app);
@@ -83,7 +89,8 @@ typedef struct fr__http_config {
 fr__http *fr__http_start(const fr__http_config *c, fr_error *err);
 /* The bound port. */
 int fr__http_port(const fr__http *h);
-/* Limits that may change while running (SIGHUP). */
+/* Limits that may change while running (SIGHUP): the body size (413
+ * beyond) and the read timeout (the body deadline). */
 void fr__http_set_limits(fr__http *h, size_t max_body, double read_timeout_s);
 /* Requests accepted and not yet completed. */
 size_t fr__http_in_flight(const fr__http *h);

@@ -231,6 +231,8 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t n) {
   if (x->txn_depth != 1)
     return 1; /* a key of a nested object */
   fr__txnjson *r = x->r;
+  if (r->nmem - r->span[r->n - 1].m0 >= FR__TXNJSON_MAX_MEMBERS)
+    return 0; /* left to jansson: see FR__TXNJSON_MAX_MEMBERS */
   if (r->nmem == r->mcap) {
     size_t cap = r->mcap ? 2 * r->mcap : 64;
     fr__member *p = realloc(r->mem, cap * sizeof *p);

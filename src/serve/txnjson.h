@@ -28,7 +28,9 @@
  *     array (jansson refuses duplicate keys in it too; the reader does not
  *     keep their keys), nesting deeper than FR__TXNJSON_MAX_DEPTH (jansson
  *     allows 2048 levels; a transaction has two);
- *   - a number longer than fr_parse_double takes (127 characters).
+ *   - a number longer than fr_parse_double takes (127 characters);
+ *   - a transaction with more than FR__TXNJSON_MAX_MEMBERS members (see
+ *     there: keeps the duplicate check linear).
  * tests/serve/test_txnjson.c checks this on a corpus and on random
  * mutations of real bodies.
  *
@@ -48,6 +50,15 @@
 
 /* Deepest nesting the reader follows (an object in an array is depth 2). */
 #define FR__TXNJSON_MAX_DEPTH 64
+
+/* Most members the reader keeps in one transaction object.  Its duplicate
+ * check is a 64-bit filter of key hashes plus a scan of the earlier keys
+ * when the filter hits; past ~64 keys every key hits, so the scan alone
+ * would make a body of k keys cost k^2 / 2 comparisons (300,000 keys:
+ * 52 s of CPU).  A transaction has a few dozen fields: beyond this count
+ * the body goes to jansson, whose hash table refuses duplicates in linear
+ * time, and each key costs at most this many comparisons here. */
+#define FR__TXNJSON_MAX_MEMBERS 128
 
 typedef enum fr__jkind {
   FR__J_STRING = 0,

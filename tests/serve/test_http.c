@@ -24,6 +24,13 @@ static void h_echo(fr__req *r) {
                  fr__req_query(r, "q") ? fr__req_query(r, "q") : "");
 }
 
+/* An error message quoting client text, as score.c passes on jansson's
+ * "invalid escape near '...'" for a JSON syntax error. */
+static void h_quote(fr__req *r) {
+  fr__req_error(r, 400, "bad_json", "invalid JSON at line 1 column 30: invalid escape near "
+                                    "'\"4929123456789014\\x'");
+}
+
 static void *finisher(void *arg) {
   fr__req *r = arg;
   usleep(5000);
@@ -50,6 +57,7 @@ static const fr__route routes[] = {
     {"GET", "/hello", h_hello},
     {"POST", "/echo", h_echo},
     {"POST", "/async", h_async},
+    {"POST", "/quote", h_quote},
 };
 
 static fr__http *start(void) {
@@ -61,7 +69,7 @@ static fr__http *start(void) {
   c.max_connections = 64;
   c.idle_timeout_s = 1;
   c.routes = routes;
-  c.nroutes = 3;
+  c.nroutes = sizeof routes / sizeof routes[0];
   c.on_response = on_response;
   fr_error err;
   fr__http *h = fr__http_start(&c, &err);
@@ -144,7 +152,17 @@ Test(http, routing_answers) {
   cr_assert_str_eq(r.body, "{\"error\":\"no endpoint GET /nope\"}");
   request(port, "GET", "/echo", NULL, 0, NULL, &r);
   cr_assert_eq(r.status, 405);
-  cr_assert_not_null(strstr(r.headers, "Allow: POST"), "%s", r.headers);
+  cr_assert_not_null(strstr(r.headers, "Allow: POST\r\n"), "%s", r.headers);
+  /* HEAD is accepted wherever GET is: Allow says so. */
+  request(port, "POST", "/hello", "", 0, NULL, &r);
+  cr_assert_eq(r.status, 405);
+  cr_assert_not_null(strstr(r.headers, "Allow: GET, HEAD\r\n"), "%s", r.headers);
+  cr_assert_not_null(strstr(r.body, "(allowed: GET, HEAD)"), "%s", r.body);
+  /* A card number quoted in an error message is masked in the answer. */
+  request(port, "POST", "/quote", "", 0, NULL, &r);
+  cr_assert_eq(r.status, 400);
+  cr_assert_null(strstr(r.body, "4929123456789014"), "%s", r.body);
+  cr_assert_not_null(strstr(r.body, "invalid escape near"), "%s", r.body);
   struct curl_slist *hd = curl_slist_append(NULL, "X-Request-Id: abc-123");
   request(port, "POST", "/echo?q=x", "hello", 5, hd, &r);
   curl_slist_free_all(hd);
@@ -264,7 +282,7 @@ Test(http, bind_error_and_quiesce) {
   c.port = port;
   c.threads = 1;
   c.routes = routes;
-  c.nroutes = 3;
+  c.nroutes = sizeof routes / sizeof routes[0];
   fr_error err;
   cr_assert_null(fr__http_start(&c, &err));
   char want[64];

@@ -10,7 +10,8 @@
  *   - whenever jansson accepts a body, the reader accepts it too, except in
  *     the cases txnjson.h lists as left to jansson that jansson accepts
  *     (a surrogate \u escape, a nested object, nesting deeper than
- *     FR__TXNJSON_MAX_DEPTH, a number longer than 127 characters), which
+ *     FR__TXNJSON_MAX_DEPTH, a number longer than 127 characters, more than
+ *     FR__TXNJSON_MAX_MEMBERS members in a transaction), which
  *     may_give_up() recognises independently here.
  */
 #include <criterion/criterion.h>
@@ -23,7 +24,7 @@
 /* The documented reasons for the reader to leave a body jansson accepts. */
 static int may_give_up(const char *b, size_t n) {
   int depth = 0, maxdepth = 0, in_str = 0, top_array = 0;
-  size_t digits = 0;
+  size_t digits = 0, members = 0;
   for (size_t i = 0; i < n; i++) {
     char c = b[i];
     if (in_str) {
@@ -39,6 +40,10 @@ static int may_give_up(const char *b, size_t n) {
     }
     if (c == '"')
       in_str = 1;
+    if (c == '{' && (depth == 0 || (depth == 1 && top_array)))
+      members = 0; /* a transaction object starts */
+    if (c == ':' && depth == (top_array ? 2 : 1) && ++members > FR__TXNJSON_MAX_MEMBERS)
+      return 1; /* more members than the reader keeps */
     if (c == '{' && depth >= 1 && !(depth == 1 && top_array))
       return 1; /* an object inside a member or an array element */
     if (c == '[' && depth == 0)
@@ -364,6 +369,55 @@ Test(txnjson, long_escaped_strings) {
   fr__reqpool_free(&pool);
   free(b);
   free(want);
+}
+
+/* A body of k members of one transaction: "{"k0":0,"k1":1,...}", the
+ * last key repeating the first when dup is set. */
+static size_t many_keys(char *b, size_t k, int dup) {
+  size_t n = 0;
+  b[n++] = '{';
+  for (size_t i = 0; i < k; i++)
+    n += (size_t)sprintf(b + n, "%s\"k%zu\":%zu", i ? "," : "", dup && i == k - 1 ? 0 : i, i);
+  b[n++] = '}';
+  return n;
+}
+
+/* Up to FR__TXNJSON_MAX_MEMBERS members the reader keeps a transaction;
+ * beyond, it leaves the body to jansson (whose duplicate check is a hash
+ * table) instead of scanning every earlier key for each new one, which
+ * made a body of 300,000 unknown keys cost 52 s of CPU. */
+Test(txnjson, many_members_go_to_jansson) {
+  static char b[1 << 20];
+  char why[256];
+  fr__txnjson rd = {0};
+  fr__reqpool pool = {0};
+  size_t n = many_keys(b, FR__TXNJSON_MAX_MEMBERS, 0);
+  cr_assert_eq(fr__txnjson_read(&rd, b, n, &pool), 1);
+  cr_assert_eq(rd.nmem, FR__TXNJSON_MAX_MEMBERS);
+  /* The count is per transaction: two full ones in an array are kept. */
+  size_t m = 0;
+  b[m++] = '[';
+  m += many_keys(b + m, FR__TXNJSON_MAX_MEMBERS, 0);
+  b[m++] = ',';
+  m += many_keys(b + m, FR__TXNJSON_MAX_MEMBERS, 0);
+  b[m++] = ']';
+  fr__reqpool_reset(&pool);
+  cr_assert_eq(fr__txnjson_read(&rd, b, m, &pool), 1);
+  cr_assert_eq(rd.n, 2);
+  cr_assert_eq(rd.span[1].nm, FR__TXNJSON_MAX_MEMBERS);
+  size_t ks[] = {FR__TXNJSON_MAX_MEMBERS + 1, 5000, 30000};
+  for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+    n = many_keys(b, ks[i], 0);
+    fr__reqpool_reset(&pool);
+    cr_assert_eq(fr__txnjson_read(&rd, b, n, &pool), 0, "%zu keys: not left to jansson", ks[i]);
+    cr_assert(agrees(b, n, why, sizeof why), "%zu keys: %s", ks[i], why);
+    /* jansson still refuses a duplicate, whether it comes early or late. */
+    n = many_keys(b, ks[i], 1);
+    json_t *j = json_loadb(b, n, JSON_REJECT_DUPLICATES, NULL);
+    cr_assert_null(j, "%zu keys with a duplicate accepted", ks[i]);
+  }
+  fr__txnjson_close(&rd);
+  fr__reqpool_free(&pool);
 }
 
 Test(txnjson, random_mutations_agree_with_jansson) {
