@@ -125,6 +125,12 @@ typedef struct fr_server_config {
   /* state */
   fr_state_backend state_backend;
   fr_state_options state;       /* online feature state (hash_key derived at start) */
+  double max_future_skew;       /* state.max_future_skew, seconds (default 1 day;
+                                   0 = off): /v1/score refuses (400
+                                   out_of_range) an event time further ahead
+                                   of the server's wall clock, which would
+                                   make every later event of its entities
+                                   "late" */
   char *state_hash_secret;      /* secret of the entity-key hash; "" = the
                                    FRAUD_HASH_SECRET environment variable */
   size_t state_max_bytes;       /* state.max_bytes: heap cap of the in-process store */

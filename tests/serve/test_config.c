@@ -212,3 +212,44 @@ Test(config, dump_round_trip) {
   fr_server_config_close(&c);
   fr_server_config_close(&c2);
 }
+
+/* The password of state.redis.url's user info is redacted in the dump
+ * (docs/server.md: secrets are redacted), the rest of the URL is kept. */
+Test(config, dump_redacts_redis_password) {
+  static const struct {
+    const char *url, *shown;
+  } cases[] = {
+      {"redis://:pw123@h:1/0", "url: \"redis://:***@h:1/0\""},
+      {"redis://bob:pw123@h:1/0", "url: \"redis://bob:***@h:1/0\""},
+      {"redis://pw123@h:1/0", "url: \"redis://***@h:1/0\""}, /* read as the password */
+      {"redis://:p/w@pw123@h", "url: \"redis://:***@h\""},   /* the last '@' ends it */
+      {"redis://h:1/0", "url: \"redis://h:1/0\""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fr_server_config c;
+    fr_server_config_default(&c);
+    fr_error err;
+    cr_assert_eq(fr_server_config_set(&c, "state.redis.url", cases[i].url, &err), 0, "%s",
+                 err.msg);
+    char *d = fr_server_config_dump(&c);
+    cr_assert_null(strstr(d, "pw123"), "%s", d);
+    cr_assert_not_null(strstr(d, cases[i].shown), "%s: %s", cases[i].url, d);
+    free(d);
+    fr_server_config_close(&c);
+  }
+}
+
+/* state.max_future_skew: one day by default, a duration, 0 turns it off. */
+Test(config, max_future_skew) {
+  fr_server_config c;
+  fr_server_config_default(&c);
+  cr_assert_eq(c.max_future_skew, 86400.0);
+  fr_error err;
+  cr_assert_eq(fr_server_config_set(&c, "state.max_future_skew", "2h", &err), 0, "%s", err.msg);
+  cr_assert_eq(c.max_future_skew, 7200.0);
+  cr_assert_eq(fr_server_config_set(&c, "state.max_future_skew", "0", &err), 0, "%s", err.msg);
+  cr_assert_eq(c.max_future_skew, 0.0);
+  cr_assert_lt(fr_server_config_set(&c, "state.max_future_skew", "soon", &err), 0);
+  cr_assert_not_null(strstr(err.msg, "state.max_future_skew"), "%s", err.msg);
+  fr_server_config_close(&c);
+}
