@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,21 @@ static void print_help(FILE *f) {
   fprintf(f, "\nRun 'fraud <command> --help' for the options of one command.\n");
 }
 
+/* What a command printed to standard output is still in stdio's buffer when
+ * it returns: a write error (`fraud validate > /dev/full`, a closed pipe's
+ * reader gone, a full disk) shows only on the flush, so it is checked here
+ * once for every command, and turns a success into a failure (exit 1).  A
+ * command that failed has said why already (often this very error). */
+static int finish(const char *cmd, int rc) {
+  errno = 0;
+  if ((fflush(stdout) != 0 || ferror(stdout)) && rc == FR_EXIT_OK) {
+    fprintf(stderr, "fraud %s: standard output: write failed: %s\n", cmd,
+            errno ? strerror(errno) : "I/O error");
+    return FR_EXIT_FAIL;
+  }
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     print_help(stderr);
@@ -70,7 +86,7 @@ int main(int argc, char **argv) {
     return fr_cmd_version(1, argv + 1);
   for (size_t i = 0; i < ncommands; i++)
     if (strcmp(commands[i].name, name) == 0)
-      return commands[i].run(argc - 1, argv + 1);
+      return finish(name, commands[i].run(argc - 1, argv + 1));
   fprintf(stderr, "fraud: unknown command '%s'\n\n", name);
   print_help(stderr);
   return FR_EXIT_USAGE;

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Findings of a newcomer review of the CLI: write errors on outputs that are
+# not regular files, flag checks, card numbers in error messages and the
+# exit codes of configuration errors.  Exit 0 when every check holds.
+set -u
+F=$1
+S=${FRAUD_SOURCE_DIR:?}
+. "$(dirname "$0")/lib.sh" # T, fail, expect
+SP=$S/tests/fixtures/data/paysim_slice.csv
+DATA=$S/data/samples/sparkov/sparkov_windows.csv.gz
+SS=$S/tests/fixtures/data/sparkov_slice.csv
+
+# ---- outputs: a write error is a failure naming the output ----
+# $T/full is a symbolic link to /dev/full (every write fails with ENOSPC).
+# Through a link, a writer that renames a temporary file over its output
+# replaces the link, not the device, so the test is safe even on the code
+# it guards against.
+ln -s /dev/full "$T/full"
+"$F" train --schema sparkov --out "$T/m" --n-estimators 5 --early-stopping 0 --nthread 1 \
+  --quiet "$DATA" || { echo "FAIL: train"; exit 1; }
+expect 1 "$T/full: write failed: No space left" -- "$F" predict --model "$T/m" "$SS" -o "$T/full"
+expect 1 "$T/full: write failed: No space left" -- "$F" features --model "$T/m" "$SS" -o "$T/full"
+expect 1 "$T/full: write failed: No space left" -- "$F" explain --model "$T/m" "$SS" -o "$T/full"
+expect 1 "$T/full: write failed: No space left" -- "$F" generate --rows 50 -o "$T/full"
+expect 1 "$T/full: write failed: No space left" -- "$F" export onnx --model "$T/m" -o "$T/full"
+expect 1 "standard output" -- sh -c "\"$F\" validate --schema paysim --json \"$SP\" > \"$T/full\""
+expect 1 "standard output" -- sh -c "\"$F\" validate --schema paysim \"$SP\" > \"$T/full\""
+expect 1 "standard output" -- sh -c "\"$F\" predict --model \"$T/m\" \"$SS\" -o - > \"$T/full\""
+expect 1 "standard output" -- sh -c "\"$F\" models list --repository \"$T\" > \"$T/full\""
+[ -L "$T/full" ] || { echo "FAIL: a writer replaced the output link $T/full"; fail=1; }
+# A device is written in place, not replaced: /dev/null takes it all.
+ln -s /dev/null "$T/null"
+expect 0 "" -- "$F" predict --model "$T/m" "$SS" -o "$T/null"
+[ -L "$T/null" ] || { echo "FAIL: predict replaced the output link $T/null"; fail=1; }
+# A FIFO: the reader gets the rows, and nothing is renamed over it.
+mkfifo "$T/fifo"
+cat "$T/fifo" > "$T/fifo.out" &
+expect 0 "" -- "$F" predict --model "$T/m" "$SS" -o "$T/fifo"
+wait
+[ -p "$T/fifo" ] || { echo "FAIL: predict replaced the FIFO"; fail=1; }
+"$F" predict --model "$T/m" "$SS" -o "$T/p.csv" 2>/dev/null
+cmp -s "$T/fifo.out" "$T/p.csv" || { echo "FAIL: the FIFO's reader got other rows"; fail=1; }
+
+exit $fail
