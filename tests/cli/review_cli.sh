@@ -41,4 +41,15 @@ wait
 "$F" predict --model "$T/m" "$SS" -o "$T/p.csv" 2>/dev/null
 cmp -s "$T/fifo.out" "$T/p.csv" || { echo "FAIL: the FIFO's reader got other rows"; fail=1; }
 
+# ---- flags: refused up front, naming the flag ----
+for w in -5 0 inf nan; do
+  expect 2 "--scale-pos-weight must be a finite number > 0, not '$w'" -- \
+    "$F" train --schema sparkov --out "$T/w" --scale-pos-weight "$w" "$DATA"
+done
+[ -e "$T/w" ] && { echo "FAIL: a refused train left $T/w"; fail=1; }
+expect 2 "--review-cost must be a finite number >= 0" -- \
+  "$F" evaluate --model "$T/m" --review-cost -1 "$SS"
+expect 2 "--decline-cost must be a finite number >= 0" -- \
+  "$F" evaluate --model "$T/m" --decline-cost inf "$SS"
+
 exit $fail
