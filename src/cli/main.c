@@ -13,18 +13,25 @@ static const fr_cli_command commands[] = {FR_CLI_COMMANDS(FR__CLI_ENTRY)};
 #undef FR__CLI_ENTRY
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 
+/* Error messages often quote input text (a cell that does not parse, a
+ * flag's value): card numbers in them are masked (fr_mask_card_numbers) so
+ * that no command prints a full one, whatever column or flag it came in. */
 int fr_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  char msg[2048];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "fraud %s: ", cmd);
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n(see 'fraud %s --help')\n", cmd);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fr_mask_card_numbers(msg);
+  fprintf(stderr, "fraud %s: %s\n(see 'fraud %s --help')\n", cmd, msg, cmd);
   return FR_EXIT_USAGE;
 }
 
 int fr_cli_fail(const char *cmd, const fr_error *err) {
-  const char *msg = err && err->msg[0] ? err->msg : fr_strerror(err ? err->code : FR_EINVAL);
+  char msg[sizeof err->msg];
+  snprintf(msg, sizeof msg, "%s",
+           err && err->msg[0] ? err->msg : fr_strerror(err ? err->code : FR_EINVAL));
+  fr_mask_card_numbers(msg);
   fprintf(stderr, "fraud %s: %s\n", cmd, msg);
   return FR_EXIT_FAIL;
 }

@@ -52,4 +52,34 @@ expect 2 "--review-cost must be a finite number >= 0" -- \
 expect 2 "--decline-cost must be a finite number >= 0" -- \
   "$F" evaluate --model "$T/m" --decline-cost inf "$SS"
 
+# ---- no command prints a full card number from a data cell ----
+# A test card number (4111 1111 1111 1111, Luhn-valid) in the amount column
+# (a parse error) and in the category column (the allowed check's "first").
+/usr/bin/python3 - "$SS" "$T" <<'PY'
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline="")))
+h = rows[0]
+def write(name, col, value):
+    r = list(rows[1]); r[h.index(col)] = value
+    with open(sys.argv[2] + "/" + name, "w", newline="") as f:
+        csv.writer(f).writerows([h, r] + rows[2:6])
+write("pan_amt.csv", "amt", "4111 1111 1111 1111")
+write("pan_cat.csv", "category", "4111111111111111")
+PY
+nopan() { # nopan CODE PATTERN -- command...: as expect, and no full PAN in the output
+  local code=$1 pat=$2; shift 3
+  local out
+  out=$("$@" 2>&1)
+  if grep -qE "4111 ?1111 ?1111 ?1111" <<<"$out"; then
+    echo "FAIL: '$*' printed a full card number: $out"; fail=1
+  fi
+  expect "$code" "$pat" -- "$@"
+}
+nopan 1 "column 'amt': cannot parse '\*\*\*\* \*\*\*\* \*\*\*\* 1111'" -- \
+  "$F" features --schema sparkov "$T/pan_amt.csv" -o "$T/f.csv"
+nopan 1 "column 'amt': cannot parse" -- "$F" predict --model "$T/m" "$T/pan_amt.csv" -o "$T/p2.csv"
+nopan 1 "bad row: .*cannot parse '\*\*\*\*" -- "$F" validate --schema sparkov "$T/pan_amt.csv"
+nopan 1 "first: '\*{12}1111'" -- "$F" validate --schema sparkov "$T/pan_cat.csv"
+nopan 1 "first: '\*{12}1111'" -- "$F" validate --schema sparkov --json "$T/pan_cat.csv"
+
 exit $fail
