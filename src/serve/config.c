@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -902,8 +903,31 @@ static int validate_model(const fr_model_config *m, const char *prefix, fr_error
   return 0;
 }
 
+/* A listen address as the listener reads it (numeric IPv4 or IPv6, no name
+ * lookup: getaddrinfo with AI_NUMERICHOST), checked here so that a bad one
+ * is a configuration error naming its key, found before anything starts. */
+static int check_listen(const char *key, const char *address, fr_error *err) {
+  struct addrinfo hints, *ai = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+  int g = getaddrinfo(address, NULL, &hints, &ai);
+  if (ai)
+    freeaddrinfo(ai);
+  if (g != 0)
+    return fr_error_set(err, FR_ESCHEMA,
+                        "%s: '%s' is not a numeric IPv4 or IPv6 address (such as 0.0.0.0, "
+                        "127.0.0.1 or ::)",
+                        key, address);
+  return 0;
+}
+
 int fr_server_config_validate(fr_server_config *c, fr_error *err) {
   c->warm_until_value = NAN;
+  if (check_listen("server.listen", c->listen_address, err) ||
+      (c->admin_enabled && check_listen("admin.listen", c->admin_listen, err)))
+    return FR_ESCHEMA;
   if (c->warm_until && c->warm_until[0] &&
       (fr_parse_double(c->warm_until, strlen(c->warm_until), &c->warm_until_value) ||
        !isfinite(c->warm_until_value)))

@@ -82,4 +82,15 @@ nopan 1 "bad row: .*cannot parse '\*\*\*\*" -- "$F" validate --schema sparkov "$
 nopan 1 "first: '\*{12}1111'" -- "$F" validate --schema sparkov "$T/pan_cat.csv"
 nopan 1 "first: '\*{12}1111'" -- "$F" validate --schema sparkov --json "$T/pan_cat.csv"
 
+# ---- serve configuration errors: exit 2, naming the key ----
+mkdir -p "$T/repo"
+expect 2 "server.listen: '999.1.1.1' is not a numeric" -- \
+  "$F" serve --listen 999.1.1.1 --port 0 --no-admin --model-repository "$T/repo"
+printf 'server:\n  port: 1\n  port: 2\n' > "$T/dup.yaml"
+expect 2 "dup.yaml:3:3: duplicate key 'port'" -- \
+  "$F" serve --config "$T/dup.yaml" --model-repository "$T/repo" --print-config
+printf 'server:\n  prot: 1\n' > "$T/unk.yaml"
+expect 2 "unk.yaml:2:1: unknown key 'prot'" -- \
+  "$F" serve --config "$T/unk.yaml" --model-repository "$T/repo" --print-config
+
 exit $fail

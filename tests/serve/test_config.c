@@ -253,3 +253,34 @@ Test(config, max_future_skew) {
   cr_assert_not_null(strstr(err.msg, "state.max_future_skew"), "%s", err.msg);
   fr_server_config_close(&c);
 }
+
+/* A listen address that is not a numeric IPv4 or IPv6 address is a
+ * configuration error naming its key (FR_ESCHEMA: `fraud serve` exits 2),
+ * found by validation rather than when the listener starts. */
+Test(config, listen_address_named) {
+  static const struct {
+    const char *key, *value;
+    int ok;
+  } cases[] = {
+      {"server.listen", "999.1.1.1", 0}, {"server.listen", "localhost", 0},
+      {"admin.listen", "1.2.3.4.5", 0},  {"server.listen", "127.0.0.1", 1},
+      {"server.listen", "::", 1},        {"admin.listen", "::1", 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fr_server_config c;
+    fr_server_config_default(&c);
+    fr_error err;
+    cr_assert_eq(fr_server_config_set(&c, cases[i].key, cases[i].value, &err), 0, "%s", err.msg);
+    int rc = fr_server_config_validate(&c, &err);
+    if (cases[i].ok) {
+      cr_assert_eq(rc, 0, "%s=%s: %s", cases[i].key, cases[i].value, err.msg);
+    } else {
+      cr_assert_eq(rc, FR_ESCHEMA, "%s=%s", cases[i].key, cases[i].value);
+      char want[128];
+      snprintf(want, sizeof want, "%s: '%s' is not a numeric IPv4 or IPv6 address", cases[i].key,
+               cases[i].value);
+      cr_assert_not_null(strstr(err.msg, want), "%s", err.msg);
+    }
+    fr_server_config_close(&c);
+  }
+}
