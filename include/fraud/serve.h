@@ -192,7 +192,9 @@ FR_EXPORT int fr_server_config_load(fr_server_config *c, const char *path,
  * names no key is an error. */
 FR_EXPORT int fr_server_config_apply_env(fr_server_config *c, fr_error *err);
 
-/* Checks cross-key constraints (batch sizes, TLS pairs, ...) and sets the
+/* Checks cross-key constraints (batch sizes, TLS pairs, ...) and the listen
+ * addresses (numeric IPv4 or IPv6, as the listeners read them; admin.listen
+ * only with the admin API enabled), and sets the
  * derived fields (warm_until_value).  Errors: FR_ESCHEMA naming the key. */
 FR_EXPORT int fr_server_config_validate(fr_server_config *c, fr_error *err);
 
