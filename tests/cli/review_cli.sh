@@ -93,4 +93,12 @@ printf 'server:\n  prot: 1\n' > "$T/unk.yaml"
 expect 2 "unk.yaml:2:1: unknown key 'prot'" -- \
   "$F" serve --config "$T/unk.yaml" --model-repository "$T/repo" --print-config
 
+# ---- evaluate --test-slice on a file with no row in the recorded slice ----
+# $T/m was trained on sparkov_windows (later event times); the slice
+# fixture's rows are all in 2012, before the recorded test_start_time.
+expect 1 "no rows in the test slice: it starts at the bundle's recorded test_start_time [0-9T:-]+Z, and none of the file's 300 rows \(the newest at 2012-01-01T05:19:28Z\) falls in it" -- \
+  "$F" evaluate --model "$T/m" --test-slice "$SS"
+expect 1 "no rows in the validation slice: it starts at the bundle's recorded valid_start_time" -- \
+  "$F" evaluate --model "$T/m" --valid-slice "$SS"
+
 exit $fail
