@@ -29,36 +29,61 @@
  * System 1980", Bulletin Geodesique 54, 1980). */
 #define FR__EARTH_RADIUS_KM 6371.0088
 
-/* cos of a latitude in degrees, through a small per-thread cache: the same
- * points come back (a card's home, the point of its previous event, the
- * merchant point both geo features of a transaction read).  Same value as
- * calling cos. */
-static _Thread_local struct {
+/* cos of a latitude in degrees, through small per-thread caches (same
+ * value as calling cos).  Two of them, by the point's role: the first point
+ * of a haversine feature (a cardholder's home: a few thousand values that
+ * come back) and its second (a merchant point, which in Sparkov is drawn
+ * anew for every transaction), so that the stream of points that never come
+ * back does not evict the ones that do.  Each entry holds the latitude and
+ * its cosine; a zero cosine marks an empty entry. */
+typedef struct coslat_entry {
   double lat, c;
-} tl_coslat[512];
+} coslat_entry;
+static _Thread_local coslat_entry tl_coslat_a[2048], tl_coslat_b[512];
 
-static double cos_lat(double lat) {
+static inline double cos_deg(double lat) { return cos(lat * (FR__PI / 180.0)); }
+
+static double cos_lat(coslat_entry *cache, unsigned shift, double lat) {
   uint64_t bits;
   memcpy(&bits, &lat, sizeof bits);
-  size_t i = (size_t)((bits * 0x9e3779b97f4a7c15ull) >> 55);
-  if (tl_coslat[i].lat == lat && tl_coslat[i].c != 0)
-    return tl_coslat[i].c;
-  double c = cos(lat * (FR__PI / 180.0));
-  tl_coslat[i].lat = lat;
-  tl_coslat[i].c = c;
+  size_t i = (size_t)((bits * 0x9e3779b97f4a7c15ull) >> shift);
+  if (cache[i].lat == lat && cache[i].c != 0)
+    return cache[i].c;
+  double c = cos_deg(lat);
+  cache[i].lat = lat;
+  cache[i].c = c;
   return c;
 }
 
-double fr__haversine_km(double lat1, double lon1, double lat2, double lon2) {
+/* The haversine distance with cos(lat1) = c1 and cos(lat2) = c2 given. */
+static double haversine_c(double lat1, double lon1, double c1, double lat2,
+                          double lon2, double c2) {
   /* Haversine formula (R. W. Sinnott, "Virtues of the Haversine", Sky and
    * Telescope 68(2), 1984), stable for small distances. */
   double r = FR__PI / 180.0;
   double dlat = (lat2 - lat1) * r, dlon = (lon2 - lon1) * r;
   double sa = sin(dlat / 2), so = sin(dlon / 2);
-  double a = sa * sa + cos_lat(lat1) * cos_lat(lat2) * so * so;
+  double a = sa * sa + c1 * c2 * so * so;
   if (a > 1)
     a = 1;
   return 2 * FR__EARTH_RADIUS_KM * asin(sqrt(a));
+}
+
+double fr__haversine_km(double lat1, double lon1, double lat2, double lon2) {
+  return haversine_c(lat1, lon1, cos_lat(tl_coslat_a, 53, lat1), lat2, lon2,
+                     cos_lat(tl_coslat_b, 55, lat2));
+}
+
+/* geo_velocity's previous point is, nearly always, the point its entity's
+ * previous transaction had as current point: per thread, by the address of
+ * the entity's record, the last current point's latitude and cosine.  A
+ * hit compares the latitude, so a record that moved or another entity
+ * sharing the entry can only cost a miss. */
+static _Thread_local coslat_entry tl_geo_last[2048];
+
+static coslat_entry *geo_last_of(const fr__entity *e) {
+  uintptr_t p = (uintptr_t)e;
+  return &tl_geo_last[(size_t)(((uint64_t)p * 0x9e3779b97f4a7c15ull) >> 53)];
 }
 
 /* a mod 7 in [0, 7) for an integer-valued a (a day number).  Integer
@@ -364,30 +389,36 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Distinct non-missing hashes (value hidx) among the log events in the
+ * window [t - w, t) that ends at log index `end`.  known: when not NULL, the
+ * log index where that window starts, as an exact window of the same length
+ * found it (slot_features); else it is searched here. */
 static double distinct_count(const fr__slot *sl, const fr__entity *e,
-                             uint32_t end, double t, double w, int hidx) {
+                             uint32_t end, double t, double w, int hidx,
+                             const uint32_t *known) {
   if (!e)
     return 0;
-  double from = t - w;
-  size_t m = 0;
-  size_t h0 = 1 + sl->nvals + (size_t)hidx;
-  /* A window of at most 16 events, the common case: compare in place. */
+  size_t h0 = 1 + sl->nvals + (size_t)hidx, stride = sl->stride;
   uint32_t start = end;
-  while (start > 0 && end - start <= 16 &&
-         e->ev[(size_t)(start - 1) * sl->stride] >= from)
-    start--;
-  if (end - start <= 16 &&
-      (start == 0 || e->ev[(size_t)(start - 1) * sl->stride] < from)) {
+  if (known) {
+    start = *known;
+  } else {
+    double from = t - w;
+    while (start > 0 && e->ev[(size_t)(start - 1) * stride] >= from)
+      start--;
+  }
+  if (end - start <= 16) {
+    /* A window of at most 16 events, the common case: compare in place. */
     size_t d = 0;
     for (uint32_t i = start; i < end; i++) {
       uint64_t h;
-      memcpy(&h, &e->ev[(size_t)i * sl->stride + h0], sizeof h);
+      memcpy(&h, &e->ev[(size_t)i * stride + h0], sizeof h);
       if (h == 0)
         continue; /* missing value */
       uint32_t j = start;
       for (; j < i; j++) {
         uint64_t g;
-        memcpy(&g, &e->ev[(size_t)j * sl->stride + h0], sizeof g);
+        memcpy(&g, &e->ev[(size_t)j * stride + h0], sizeof g);
         if (g == h)
           break;
       }
@@ -395,12 +426,10 @@ static double distinct_count(const fr__slot *sl, const fr__entity *e,
     }
     return (double)d;
   }
-  for (uint32_t i = end; i > 0; i--) {
-    const double *ev = e->ev + (size_t)(i - 1) * sl->stride;
-    if (ev[0] < from)
-      break;
+  size_t m = 0;
+  for (uint32_t i = end; i > start; i--) {
     uint64_t h;
-    memcpy(&h, &ev[h0], sizeof h);
+    memcpy(&h, &e->ev[(size_t)(i - 1) * stride + h0], sizeof h);
     if (h == 0)
       continue; /* missing value */
     if (m == tl_hashes_cap) {
@@ -602,9 +631,17 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
       v = sd > 0 && !isnan(x) ? (x - o[R_SUM] / o[R_N]) / sd : NAN;
       break;
     }
-    case FR__K_DISTINCT:
-      v = distinct_count(sl, e, end, t, op->window, op->hidx);
+    case FR__K_DISTINCT: {
+      /* An exact window of the same length has found where it starts. */
+      uint32_t start, *known = NULL;
+      for (size_t w = 0; w < sl->nexact; w++)
+        if (sl->win[w].w == op->window) {
+          start = (uint32_t)rng[3 * w];
+          known = &start;
+        }
+      v = distinct_count(sl, e, end, t, op->window, op->hidx, known);
       break;
+    }
     case FR__K_TIME_SINCE_PREV:
       if (e && end > 0)
         v = t - e->ev[(size_t)(end - 1) * stride];
@@ -635,8 +672,14 @@ static void slot_features(const fr_featurizer *f, const fr__slot *sl,
         plat = an[1];
         plon = an[2];
       }
-      if (!isnan(pt) && t > pt)
-        v = fr__haversine_km(plat, plon, lat, lon) / ((t - pt) / 3600.0);
+      if (!isnan(pt) && t > pt) {
+        coslat_entry *m = geo_last_of(e);
+        double c1 = m->lat == plat && m->c != 0 ? m->c : cos_deg(plat);
+        double c2 = cos_lat(tl_coslat_b, 55, lat);
+        m->lat = lat;
+        m->c = c2;
+        v = haversine_c(plat, plon, c1, lat, lon, c2) / ((t - pt) / 3600.0);
+      }
       break;
     }
     default:
@@ -1518,10 +1561,13 @@ static void fill_fields(const src_col *cols, size_t n, size_t r,
   }
 }
 
-/* Pass 1, rows in time order: stateless features, labels, times. */
-static int offline_stateless(const fr_featurizer *f, const offline *o,
-                             const fr_dataset *d, const size_t *order,
-                             fr_field *fields, fr_table *t, size_t *bad) {
+/* Pass 1, rows in time order: stateless features, labels, times.
+ * Flattened (stateless, field_num, the haversine... inlined into this
+ * loop): a call per feature per row is a measurable part of the pass. */
+__attribute__((flatten)) static int
+offline_stateless(const fr_featurizer *f, const offline *o,
+                  const fr_dataset *d, const size_t *order, fr_field *fields,
+                  fr_table *t, size_t *bad) {
   size_t rows = fr_dataset_rows(d), cols = t->cols;
   for (size_t i = 0; i < rows; i++) {
     size_t r = order[i];
@@ -1585,10 +1631,13 @@ static void row_hashes(const offline *o, size_t s, const fr__slot *sl, size_t r,
  * or merchants): rows in time order, each entity's record in an array
  * indexed by its dense id, slot_features then insert, so the data set's
  * columns are read and the table written in sequence.  Every record sees
- * the events it sees in the entity-by-entity replay, in the same order. */
-static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
-                                size_t s, const size_t *order,
-                                fr_field *fields, fr_table *t, size_t rows) {
+ * the events it sees in the entity-by-entity replay, in the same order.
+ * Flattened like offline_stateless: slot_features and make_tuple inlined
+ * into the row loop. */
+__attribute__((flatten)) static int
+offline_slot_inorder(const fr_featurizer *f, const offline *o, size_t s,
+                     const size_t *order, fr_field *fields, fr_table *t,
+                     size_t rows) {
   const fr__slot *sl = &f->slots[s];
   size_t cols = t->cols, n = o->nent[s], stride = sl->stride;
   const uint32_t *ids = o->ids[s];
@@ -1660,17 +1709,69 @@ static int offline_slot_inorder(const fr_featurizer *f, const offline *o,
   return rc;
 }
 
+/* Whether every feature of slot sl is a first_seen, so that the replay
+ * needs of an entity's record only its first_ts (offline_slot_first_seen). */
+static int slot_first_seen_only(const fr_featurizer *f, const fr__slot *sl) {
+  if (sl->nwin || sl->nop_idx == 0)
+    return 0;
+  for (size_t k = 0; k < sl->nop_idx; k++)
+    if (f->ops[sl->op_idx[k]].kind != FR__K_FIRST_SEEN)
+      return 0;
+  return 1;
+}
+
+/* Pass 2 for a slot whose features are all first_seen (card x merchant in
+ * the shipped specs): such a feature reads of the record only first_ts, the
+ * earliest event time inserted (fr__entity_insert: set when the log is
+ * empty or the event is earlier, untouched by pruning and by a replay,
+ * which has the time of a held event).  So the replay keeps per entity that
+ * one double, in time order, with the same comparisons as slot_features
+ * and fr__entity_insert: the same features as the full record, without
+ * building event tuples or logs for entities that may number in the
+ * hundreds of thousands. */
+static int offline_slot_first_seen(const fr_featurizer *f, const offline *o,
+                                   size_t s, fr_table *t, const size_t *order,
+                                   size_t rows) {
+  const fr__slot *sl = &f->slots[s];
+  size_t cols = t->cols, n = o->nent[s];
+  const uint32_t *ids = o->ids[s];
+  double *first = malloc((n ? n : 1) * sizeof *first);
+  if (!first)
+    return FR_ENOMEM;
+  for (size_t e = 0; e < n; e++)
+    first[e] = NAN;
+  for (size_t i = 0; i < rows; i++) {
+    uint32_t id = ids[order[i]];
+    float *out = t->x + i * cols;
+    if (id == UINT32_MAX) {
+      slot_missing(f, sl, out);
+      continue;
+    }
+    double ts = t->event_time[i], ft = first[id];
+    float v = (isnan(ft) || ft >= ts) ? 1.0f : 0.0f;
+    for (size_t k = 0; k < sl->nop_idx; k++)
+      out[f->ops[sl->op_idx[k]].out] = v;
+    if (isnan(ft) || ts < ft)
+      first[id] = ts;
+  }
+  free(first);
+  return 0;
+}
+
 /* Pass 2 for slot s.  (a) A counting sort of the time positions by entity
  * (stable: each entity's rows stay in time order); (b) in time order, each
  * row's event tuple (make_tuple) written at its place in entity order, so
  * the data set's columns are read in sequence; (c) entity by entity, on one
  * scratch record: slot_features, then insert, reading the tuples in
- * sequence. */
-static int offline_slot(const fr_featurizer *f, const offline *o, size_t s,
-                        const fr_dataset *d, const size_t *order,
-                        fr_field *fields, fr_table *t) {
+ * sequence.  Flattened like the other passes. */
+__attribute__((flatten)) static int
+offline_slot(const fr_featurizer *f, const offline *o, size_t s,
+             const fr_dataset *d, const size_t *order, fr_field *fields,
+             fr_table *t) {
   const fr__slot *sl = &f->slots[s];
   size_t rows = fr_dataset_rows(d), cols = t->cols, n = o->nent[s];
+  if (slot_first_seen_only(f, sl))
+    return offline_slot_first_seen(f, o, s, t, order, rows);
   if (o->inorder[s])
     return offline_slot_inorder(f, o, s, order, fields, t, rows);
   size_t stride = sl->stride;

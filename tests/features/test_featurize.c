@@ -881,3 +881,94 @@ Test(featurize, missing_event_time_names_the_data_line) {
   cr_assert(strstr(err.msg, "bad2.csv:2:") != NULL, "%s", err.msg);
   fr_schema_free(s);
 }
+
+/* Features of every row computed online, one transaction at a time against
+ * a fresh memory store, must equal the offline table bit for bit. */
+static void assert_online_equals_offline(const fixture *fx) {
+  fr_error err = {0};
+  fr_state_options o;
+  fr_state_options_default(&o);
+  fr_state *st = fr_state_new_memory(fx->f, &o, &err);
+  cr_assert_not_null(st, "%s", err.msg);
+  fr_field fields[16];
+  float row[16];
+  size_t cols = fx->t->cols;
+  cr_assert_leq(cols, 16);
+  for (size_t i = 0; i < fx->t->rows; i++) {
+    fr_txn txn;
+    fr_dataset_txn(fx->d, fx->t->source_row[i], fields, &txn);
+    cr_assert_eq(fr_featurize(fx->f, &txn, st, row, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(memcmp(row, fx->t->x + i * cols, cols * sizeof(float)), 0,
+                 "row %zu: online features differ from offline", i);
+  }
+  fr_state_free(st);
+}
+
+Test(featurize, first_seen_only_entity) {
+  /* An entity whose only features are first_seen (the offline replay keeps
+   * just its earliest time): a missing key, equal event times of one pair
+   * (neither sees the other), a replayed transaction, two features. */
+  const char *spec =
+      "features:\n"
+      "  - {name: new_pair, kind: first_seen, entity: card_merchant}\n"
+      "  - {name: new_pair2, kind: first_seen, entity: card_merchant}\n";
+  fixture fx;
+  load(&fx, spec,
+       "a,10,C1,M1,1,x,,,,,0\n"
+       "b,20,C1,,1,x,,,,,0\n"
+       "c,20,C1,M1,1,x,,,,,0\n"
+       "d,30,C2,M1,1,x,,,,,0\n"
+       "e,30,C2,M1,1,x,,,,,0\n"
+       "e,30,C2,M1,1,x,,,,,0\n"
+       "g,40,C2,M1,1,x,,,,,0\n");
+  const float want[7] = {1, NAN, 0, 1, 1, 1, 0};
+  for (size_t r = 0; r < 7; r++) {
+    if (isnan(want[r])) {
+      ASSERT_NAN(feat(&fx, r, "new_pair"));
+      ASSERT_NAN(feat(&fx, r, "new_pair2"));
+    } else {
+      cr_assert_eq(feat(&fx, r, "new_pair"), want[r], "row %zu", r);
+      cr_assert_eq(feat(&fx, r, "new_pair2"), want[r], "row %zu", r);
+    }
+  }
+  assert_online_equals_offline(&fx);
+  unload(&fx);
+}
+
+Test(featurize, distinct_count_over_long_windows) {
+  /* 20 events of one card a minute apart (the 6th without a merchant), then
+   * one three hours later.  m24 shares its window with the 24h count (its
+   * start comes from there), m2h has a window of its own; more than 16
+   * events in a window take the sorting path. */
+  const char *spec =
+      "features:\n"
+      "  - {name: n24, kind: count, entity: card, window: 24h}\n"
+      "  - {name: m24, kind: distinct_count, entity: card, column: merchant, window: 24h}\n"
+      "  - {name: m2h, kind: distinct_count, entity: card, column: merchant, window: 2h}\n";
+  static char rows[4096];
+  size_t o = 0;
+  for (int i = 0; i < 20; i++) {
+    char m[8] = "";
+    if (i != 5)
+      snprintf(m, sizeof m, "M%d", i % 7);
+    o += (size_t)snprintf(rows + o, sizeof rows - o, "t%d,%d,C1,%s,1,x,,,,,0\n",
+                          i, i * 60, m);
+  }
+  snprintf(rows + o, sizeof rows - o, "t20,11940,C1,M1,1,x,,,,,0\n");
+  fixture fx;
+  load(&fx, spec, rows);
+  /* row 10: events 0..9, merchants 0,1,2,3,4,-,6,0,1,2 */
+  cr_assert_eq(feat(&fx, 10, "n24"), 10);
+  cr_assert_eq(feat(&fx, 10, "m24"), 6);
+  cr_assert_eq(feat(&fx, 10, "m2h"), 6);
+  /* row 19: events 0..18, every merchant M0..M6 */
+  cr_assert_eq(feat(&fx, 19, "n24"), 19);
+  cr_assert_eq(feat(&fx, 19, "m24"), 7);
+  cr_assert_eq(feat(&fx, 19, "m2h"), 7);
+  /* row 20: all 20 events within 24h, none within 2h */
+  cr_assert_eq(feat(&fx, 20, "n24"), 20);
+  cr_assert_eq(feat(&fx, 20, "m24"), 7);
+  cr_assert_eq(feat(&fx, 20, "m2h"), 0);
+  assert_online_equals_offline(&fx);
+  unload(&fx);
+}
