@@ -9,9 +9,11 @@
  * fr_schema_parse_cell, exactly as the CSV reader does), so a CSV row sent
  * as strings scores exactly as in the file.  null is a missing value; the
  * label column is ignored (not used for scoring); unknown keys are ignored.
- * Values are held to the schema: number columns to their min/max (and
- * max_null_rate: 0), the event time to the hard range of common.h and the
- * schema's range (fr_schema_time_range); "NaN" text, which a CSV file may
+ * Values are held to the schema: number columns to their min/max, every
+ * column that declares max_null_rate: 0 (number or text) to a present value
+ * (null, "" or absent is a 400), the event time to the hard range of
+ * common.h, the schema's range (fr_schema_time_range) and at most
+ * state.max_future_skew ahead of the wall clock; "NaN" text, which a CSV file may
  * use for a missing value, is refused (a client sends null).  Every
  * transaction of a request is validated before any state changes, then each is
  * featurized in request order (state updated after its features), scored,
