@@ -422,9 +422,19 @@ FR_EXPORT int fr_yaml_error(const fr_yaml_doc *doc, const fr_yaml_node *n,
 FR_EXPORT char *fr_file_read_all(const char *path, size_t *len, fr_error *err);
 
 /* Writes data to `path` atomically: a temporary file in the same directory,
- * fsync, rename(2).  A crash leaves either the old file or the new one. */
+ * fsync, rename(2).  A crash leaves either the old file or the new one.
+ * An existing path that is neither a regular file nor a directory (a
+ * device such as /dev/null or /dev/full, a FIFO; symbolic links followed)
+ * is written in place instead, since a rename would replace the node.
+ * Returns 0, or FR_EIO naming the path (a write error such as ENOSPC
+ * included). */
 FR_EXPORT int fr_file_write_atomic(const char *path, const void *data,
                                    size_t len, fr_error *err);
+
+/* 1 when `path` exists (symbolic links followed) and is neither a regular
+ * file nor a directory: a device or a FIFO, which output writers write in
+ * place rather than replace by a rename.  0 otherwise (also when absent). */
+FR_EXPORT int fr_file_is_special(const char *path);
 
 /* mkdir -p. Returns 0 or FR_EIO naming the path. */
 FR_EXPORT int fr_mkdir_p(const char *path, fr_error *err);

@@ -125,6 +125,12 @@ typedef struct fr_server_config {
   /* state */
   fr_state_backend state_backend;
   fr_state_options state;       /* online feature state (hash_key derived at start) */
+  double max_future_skew;       /* state.max_future_skew, seconds (default 1 day;
+                                   0 = off): /v1/score refuses (400
+                                   out_of_range) an event time further ahead
+                                   of the server's wall clock, which would
+                                   make every later event of its entities
+                                   "late" */
   char *state_hash_secret;      /* secret of the entity-key hash; "" = the
                                    FRAUD_HASH_SECRET environment variable */
   size_t state_max_bytes;       /* state.max_bytes: heap cap of the in-process store */
@@ -186,7 +192,9 @@ FR_EXPORT int fr_server_config_load(fr_server_config *c, const char *path,
  * names no key is an error. */
 FR_EXPORT int fr_server_config_apply_env(fr_server_config *c, fr_error *err);
 
-/* Checks cross-key constraints (batch sizes, TLS pairs, ...) and sets the
+/* Checks cross-key constraints (batch sizes, TLS pairs, ...) and the listen
+ * addresses (numeric IPv4 or IPv6, as the listeners read them; admin.listen
+ * only with the admin API enabled), and sets the
  * derived fields (warm_until_value).  Errors: FR_ESCHEMA naming the key. */
 FR_EXPORT int fr_server_config_validate(fr_server_config *c, fr_error *err);
 

@@ -24,11 +24,13 @@ typedef struct fr_cli_command {
 FR_CLI_COMMANDS(FR__CLI_DECL)
 #undef FR__CLI_DECL
 
-/* Prints "fraud <cmd>: message" to stderr and returns FR_EXIT_USAGE. */
+/* Prints "fraud <cmd>: message" to stderr and returns FR_EXIT_USAGE.  Card
+ * numbers in the message are masked (fr_mask_card_numbers). */
 int fr_cli_usage_error(const char *cmd, const char *fmt, ...) FR_PRINTF(2, 3);
 
 /* Prints "fraud <cmd>: <err->msg>" (or the code's description) to stderr and
- * returns FR_EXIT_FAIL. */
+ * returns FR_EXIT_FAIL.  Card numbers in the message (a cell quoted by a
+ * parser) are masked (fr_mask_card_numbers). */
 int fr_cli_fail(const char *cmd, const fr_error *err);
 
 /* 1 when argv contains -h or --help before a "--". */

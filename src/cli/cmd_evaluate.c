@@ -152,9 +152,17 @@ int fr_cmd_evaluate(int argc, char **argv) {
                                                          : "expected one DATA file");
   if (job.test_slice && job.valid_slice)
     return fr_cli_usage_error("evaluate", "--test-slice and --valid-slice exclude each other");
-  if (!(o.cost.review_cost >= 0 && isfinite(o.cost.review_cost)) ||
-      !(o.cost.decline_cost >= 0 && isfinite(o.cost.decline_cost)))
-    return fr_cli_usage_error("evaluate", "costs must be finite and >= 0");
+  char cb[40];
+  if (!(o.cost.review_cost >= 0 && isfinite(o.cost.review_cost))) {
+    fr_fmt_double(cb, sizeof cb, o.cost.review_cost);
+    return fr_cli_usage_error("evaluate", "--review-cost must be a finite number >= 0 (costs must "
+                              "be finite and >= 0), not %s", cb);
+  }
+  if (!(o.cost.decline_cost >= 0 && isfinite(o.cost.decline_cost))) {
+    fr_fmt_double(cb, sizeof cb, o.cost.decline_cost);
+    return fr_cli_usage_error("evaluate", "--decline-cost must be a finite number >= 0 (costs "
+                              "must be finite and >= 0), not %s", cb);
+  }
   if (version && !save)
     return fr_cli_usage_error("evaluate", "--version names the bundle of --save-thresholds");
   job.data = argv[optind];

@@ -267,6 +267,14 @@ int fr_cmd_train(int argc, char **argv) {
     }
     if (dp && fr_cli_double("train", dname, optarg, dp))
       return FR_EXIT_USAGE;
+    /* The library reads scale_pos_weight <= 0 as "from the class ratio";
+     * on the command line that is what omitting the flag means, so a 0 or
+     * negative value is a mistake, refused rather than silently replaced. */
+    if (dp == &job.params.scale_pos_weight && !(*dp > 0 && isfinite(*dp)))
+      return fr_cli_usage_error("train",
+                                "--scale-pos-weight must be a finite number > 0, not '%s' "
+                                "(omit it for negatives / positives of the training slice)",
+                                optarg);
   }
   if (optind != argc - 1)
     return fr_cli_usage_error("train", optind >= argc ? "missing DATA file"

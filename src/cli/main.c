@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,18 +13,25 @@ static const fr_cli_command commands[] = {FR_CLI_COMMANDS(FR__CLI_ENTRY)};
 #undef FR__CLI_ENTRY
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 
+/* Error messages often quote input text (a cell that does not parse, a
+ * flag's value): card numbers in them are masked (fr_mask_card_numbers) so
+ * that no command prints a full one, whatever column or flag it came in. */
 int fr_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  char msg[2048];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "fraud %s: ", cmd);
-  vfprintf(stderr, fmt, ap);
-  fprintf(stderr, "\n(see 'fraud %s --help')\n", cmd);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  fr_mask_card_numbers(msg);
+  fprintf(stderr, "fraud %s: %s\n(see 'fraud %s --help')\n", cmd, msg, cmd);
   return FR_EXIT_USAGE;
 }
 
 int fr_cli_fail(const char *cmd, const fr_error *err) {
-  const char *msg = err && err->msg[0] ? err->msg : fr_strerror(err ? err->code : FR_EINVAL);
+  char msg[sizeof err->msg];
+  snprintf(msg, sizeof msg, "%s",
+           err && err->msg[0] ? err->msg : fr_strerror(err ? err->code : FR_EINVAL));
+  fr_mask_card_numbers(msg);
   fprintf(stderr, "fraud %s: %s\n", cmd, msg);
   return FR_EXIT_FAIL;
 }
@@ -49,6 +57,21 @@ static void print_help(FILE *f) {
   fprintf(f, "\nRun 'fraud <command> --help' for the options of one command.\n");
 }
 
+/* What a command printed to standard output is still in stdio's buffer when
+ * it returns: a write error (`fraud validate > /dev/full`, a closed pipe's
+ * reader gone, a full disk) shows only on the flush, so it is checked here
+ * once for every command, and turns a success into a failure (exit 1).  A
+ * command that failed has said why already (often this very error). */
+static int finish(const char *cmd, int rc) {
+  errno = 0;
+  if ((fflush(stdout) != 0 || ferror(stdout)) && rc == FR_EXIT_OK) {
+    fprintf(stderr, "fraud %s: standard output: write failed: %s\n", cmd,
+            errno ? strerror(errno) : "I/O error");
+    return FR_EXIT_FAIL;
+  }
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     print_help(stderr);
@@ -70,7 +93,7 @@ int main(int argc, char **argv) {
     return fr_cmd_version(1, argv + 1);
   for (size_t i = 0; i < ncommands; i++)
     if (strcmp(commands[i].name, name) == 0)
-      return commands[i].run(argc - 1, argv + 1);
+      return finish(name, commands[i].run(argc - 1, argv + 1));
   fprintf(stderr, "fraud: unknown command '%s'\n\n", name);
   print_help(stderr);
   return FR_EXIT_USAGE;

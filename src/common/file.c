@@ -62,8 +62,39 @@ char *fr_file_read_all(const char *path, size_t *len, fr_error *err) {
   return buf;
 }
 
+int fr_file_is_special(const char *path) {
+  struct stat st;
+  return path && stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+}
+
+/* A device or FIFO: written in place (a rename would replace the node
+ * itself with a regular file, which for /dev/null run as root breaks the
+ * system), every error reported against the path. */
+static int write_in_place(const char *path, const char *p, size_t left, fr_error *err) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0)
+    return fr_error_set(err, FR_EIO, "%s: cannot open: %s", path, strerror(errno));
+  while (left > 0) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR)
+        continue;
+      int rc = fr_error_set(err, FR_EIO, "%s: write failed: %s", path, strerror(errno));
+      close(fd);
+      return rc;
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  if (close(fd) != 0)
+    return fr_error_set(err, FR_EIO, "%s: write failed: %s", path, strerror(errno));
+  return 0;
+}
+
 int fr_file_write_atomic(const char *path, const void *data, size_t len,
                          fr_error *err) {
+  if (fr_file_is_special(path))
+    return write_in_place(path, data, len, err);
   size_t pl = strlen(path);
   char *tmp = malloc(pl + 32);
   if (!tmp)

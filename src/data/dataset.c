@@ -292,6 +292,10 @@ static uint32_t intern(fr_dataset *d, column *c, const char *s, size_t len,
 static void note_bad(fr_dataset *d, size_t line, const char *msg) {
   if (d->nbad < FR__BAD_EXAMPLES) {
     d->bad_msgs[d->nbad] = strdup(msg);
+    /* The parser's message quotes the cell, which may be a card number in
+     * the wrong column: kept (and reported by validate) masked. */
+    if (d->bad_msgs[d->nbad])
+      fr_mask_card_numbers(d->bad_msgs[d->nbad]);
     d->bad_lines[d->nbad] = line;
     if (d->bad_msgs[d->nbad])
       d->nbad++;

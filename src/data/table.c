@@ -83,14 +83,17 @@ int fr_table_write_csv(const fr_table *t, const char *path,
   /* "-" is standard output (the Unix convention for `-o -`): written in
    * place, there is nothing to rename. */
   int to_stdout = strcmp(path, "-") == 0;
+  /* A device or FIFO (-o /dev/stdout, /dev/full) is written in place too:
+   * a rename would replace the node itself. */
+  int in_place = !to_stdout && fr_file_is_special(path);
   size_t pl = strlen(path);
   char *tmp = malloc(pl + 32);
   if (!tmp)
     return fr_error_set(err, FR_ENOMEM, "out of memory");
   snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
-  FILE *f = to_stdout ? stdout : fopen(tmp, "wb");
+  FILE *f = to_stdout ? stdout : fopen(in_place ? path : tmp, "wb");
   if (!f) {
-    int rc = fr_error_set(err, FR_EIO, "%s: cannot create: %s", tmp,
+    int rc = fr_error_set(err, FR_EIO, "%s: cannot create: %s", in_place ? path : tmp,
                           strerror(errno));
     free(tmp);
     return rc;
@@ -144,14 +147,15 @@ int fr_table_write_csv(const fr_table *t, const char *path,
       return fr_error_set(err, FR_EIO, "standard output: write failed: %s", strerror(errno));
     return 0;
   }
-  if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+  if (fflush(f) != 0 || (!in_place && fsync(fileno(f)) != 0))
     bad = 1;
   if (fclose(f) != 0)
     bad = 1;
-  if (bad || rename(tmp, path) != 0) {
+  if (bad || (!in_place && rename(tmp, path) != 0)) {
     int rc = fr_error_set(err, FR_EIO, "%s: write failed: %s", path,
                           strerror(errno));
-    unlink(tmp);
+    if (!in_place)
+      unlink(tmp);
     free(tmp);
     return rc;
   }

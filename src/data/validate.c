@@ -45,6 +45,9 @@ static void example(fr_check *c, size_t line) {
 }
 
 static void finish(fr_validation *v, fr_check *c, int passed) {
+  /* A detail may quote a cell ("first: '...'" of the allowed check), which
+   * may be a card number in the wrong column: never reported in full. */
+  fr_mask_card_numbers(c->detail);
   c->passed = passed;
   if (!passed)
     v->passed = 0;

@@ -19,6 +19,15 @@
 
 #include "features/internal.h"
 
+/* The largest window (10 years of 365 days): longer than any history a
+ * card has, while a typo ("100000d", 274 years) would keep every event of
+ * every entity for ever and push event-time arithmetic toward the limits
+ * of common.h's hard range. */
+#define MAX_WINDOW_SECONDS (3650.0 * 86400.0)
+
+/* The feature spec format versions this code reads (docs/features.md). */
+#define SPEC_VERSION 1
+
 enum {
   A_COLUMN = 1 << 0,    /* column */
   A_RATIO = 1 << 1,     /* numerator, denominator */
@@ -512,6 +521,11 @@ static int compile_feature(compiler *c, const fr_yaml_node *item, fr__op *op) {
                              "window '%s': expected a positive duration such "
                              "as 90s, 10m, 1h, 7d (units ms, s, m, h, d, w)",
                              ws);
+      if (op->window > MAX_WINDOW_SECONDS)
+        return fr_yaml_error(c->doc, wn, c->err, FR_ESCHEMA,
+                             "window '%s': longer than the largest window, 3650d "
+                             "(10 years)",
+                             ws);
     }
   }
   double bucket_width = 0;
@@ -822,6 +836,21 @@ static fr_featurizer *compile(const fr_schema *s, fr_yaml_doc *doc,
   }
   if ((rc = fr_yaml_check_keys(doc, doc->root, "feature spec", top_keys, err)))
     goto fail;
+  /* A spec of a later format version may mean something else by the same
+   * keys: refused rather than read as version 1.  Absent = 1. */
+  const fr_yaml_node *vn = fr_yaml_get(doc->root, "version");
+  if (vn) {
+    int64_t v;
+    if ((rc = fr_yaml_as_int(doc, vn, "version", &v, err)))
+      goto fail;
+    if (v != SPEC_VERSION) {
+      rc = fr_yaml_error(doc, vn, err, FR_ESCHEMA,
+                         "feature spec version %lld is not supported (this fraud reads "
+                         "version %d)",
+                         (long long)v, SPEC_VERSION);
+      goto fail;
+    }
+  }
   if ((rc = parse_buckets(&c, fr_yaml_get(doc->root, "buckets"))))
     goto fail;
   const fr_yaml_node *feats = fr_yaml_get(doc->root, "features");
@@ -874,8 +903,16 @@ static fr_featurizer *compile(const fr_schema *s, fr_yaml_doc *doc,
   for (size_t i = 0; i < f->nfeatures; i++) {
     for (size_t j = 0; j < i; j++) {
       if (f->names[i] && f->names[j] && strcmp(f->names[i], f->names[j]) == 0) {
-        rc = fr_error_set(err, FR_ESCHEMA, "%s: duplicate feature name '%s'",
-                          doc->path, f->names[i]);
+        /* The item of the second one (ops[k] is features[k]), and the
+         * line of the first. */
+        size_t ki = 0, kj = 0;
+        while (ki + 1 < f->nops && f->ops[ki + 1].out <= i)
+          ki++;
+        while (kj + 1 < f->nops && f->ops[kj + 1].out <= j)
+          kj++;
+        rc = fr_yaml_error(doc, feats->items[ki], err, FR_ESCHEMA,
+                           "duplicate feature name '%s' (first at line %d)", f->names[i],
+                           f->ops[kj].line);
         goto fail;
       }
     }

@@ -12,6 +12,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,9 +45,13 @@ typedef struct key {
   const char *help;
   int64_t min, max;            /* K_INT/K_UINT/K_SIZE/K_INTLIST bounds */
   const char *const *enums;    /* K_ENUM names, NULL-terminated */
-  int secret;
+  int secret;                  /* 1: the whole value is redacted; SECRET_URL:
+                                  only the password of a URL's user info */
   int restart;                 /* change needs a restart (SIGHUP ignores it) */
 } key;
+
+/* A URL whose user info may hold a password (state.redis.url). */
+#define SECRET_URL 2
 
 static const char *const repo_modes[] = {"poll", "explicit", "none", NULL};
 static const char *const backends[] = {"memory", "redis", NULL};
@@ -87,11 +92,12 @@ static const key server_keys[] = {
     {"state.max_entities", K_SIZE, OFF(state.max_entities), "in-process: entities kept, at most ceil(N/64) in each of 64 shards (0 = unlimited)", 0, (int64_t)1 << 40, NULL, 0, 1},
     {"state.ttl", K_DURATION, OFF(state.ttl_seconds), "evict entities idle this long (0 = never)", 0, 0, NULL, 0, 1},
     {"state.allowed_lateness", K_DURATION, OFF(state.allowed_lateness), "events older than this are not inserted", 0, 0, NULL, 0, 1},
+    {"state.max_future_skew", K_DURATION, OFF(max_future_skew), "refuse (400) an event time further ahead of the server's clock (0 = off)", 0, 0, NULL, 0, 0},
     {"state.hash_key_secret", K_STR, OFF(state_hash_secret), "secret of the entity-key hash (empty = FRAUD_HASH_SECRET)", 0, 0, NULL, 1, 1},
     {"state.max_bytes", K_SIZE, OFF(state_max_bytes), "in-process: heap cap of entity records, ceil(N/64) per shard (0 = unlimited)", 0, (int64_t)1 << 50, NULL, 0, 1},
     {"state.snapshot.path", K_STR, OFF(snapshot_path), "in-process: snapshot file, one per model and layout: <path>.<model>.<digest>; empty = none", 0, 0, NULL, 0, 1},
     {"state.snapshot.interval", K_DURATION, OFF(snapshot_interval), "seconds between snapshots (0 = only at stop)", 0, 0, NULL, 0, 1},
-    {"state.redis.url", K_STR, OFF(redis_url), "redis backend: redis://[:password@]host[:port][/db] or unix:///path", 0, 0, NULL, 0, 1},
+    {"state.redis.url", K_STR, OFF(redis_url), "redis backend: redis://[[user]:password@]host[:port][/db] or unix:///path", 0, 0, NULL, SECRET_URL, 1},
     {"state.redis.prefix", K_STR, OFF(redis_prefix), "redis backend: key prefix", 0, 0, NULL, 0, 1},
     {"state.redis.timeout", K_DURATION, OFF(redis_timeout), "redis backend: connect and round-trip timeout", 0, 0, NULL, 0, 1},
     {"state.redis.on_outage", K_ENUM, OFF(redis_on_outage), "fail (503) | empty (empty history, not updated)", 0, 0, outages, 0, 1},
@@ -172,6 +178,10 @@ void fr_server_config_default(fr_server_config *c) {
    * from state.hash_key_secret when the server starts. */
   memset(&c->state, 0, sizeof c->state);
   c->state.allowed_lateness = 60;
+  /* One day ahead of the server's clock covers any client clock error and
+   * time zone mix-up, while an event dated years ahead (which would make
+   * every later event of its card "late", docs/server.md) is refused. */
+  c->max_future_skew = 86400;
   set_str(&c->state_hash_secret, "");
   set_str(&c->snapshot_path, "");
   /* Redis defaults: fr_state_redis_options_default's. */
@@ -893,8 +903,31 @@ static int validate_model(const fr_model_config *m, const char *prefix, fr_error
   return 0;
 }
 
+/* A listen address as the listener reads it (numeric IPv4 or IPv6, no name
+ * lookup: getaddrinfo with AI_NUMERICHOST), checked here so that a bad one
+ * is a configuration error naming its key, found before anything starts. */
+static int check_listen(const char *key, const char *address, fr_error *err) {
+  struct addrinfo hints, *ai = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
+  int g = getaddrinfo(address, NULL, &hints, &ai);
+  if (ai)
+    freeaddrinfo(ai);
+  if (g != 0)
+    return fr_error_set(err, FR_ESCHEMA,
+                        "%s: '%s' is not a numeric IPv4 or IPv6 address (such as 0.0.0.0, "
+                        "127.0.0.1 or ::)",
+                        key, address);
+  return 0;
+}
+
 int fr_server_config_validate(fr_server_config *c, fr_error *err) {
   c->warm_until_value = NAN;
+  if (check_listen("server.listen", c->listen_address, err) ||
+      (c->admin_enabled && check_listen("admin.listen", c->admin_listen, err)))
+    return FR_ESCHEMA;
   if (c->warm_until && c->warm_until[0] &&
       (fr_parse_double(c->warm_until, strlen(c->warm_until), &c->warm_until_value) ||
        !isfinite(c->warm_until_value)))
@@ -929,8 +962,39 @@ int fr_server_config_validate(fr_server_config *c, fr_error *err) {
 
 /* ---- dump ---- */
 
+/* Writes url with the password of its user info (RFC 3986 section 3.2.1:
+ * scheme://user:password@host...) replaced by "***": "redis://:pw@h/0"
+ * becomes "redis://:***@h/0", "redis://u:pw@h" "redis://u:***@h".  User
+ * info without a colon is all redacted ("***@"): the redis store reads a
+ * lone user info as the password.  The user info ends at the LAST '@', as
+ * the store's parser reads it (a password may hold '/' or '@'), so a '@'
+ * in a path over-redacts, never under-redacts. */
+static void dump_url(fr__buf *b, const char *url) {
+  size_t n = strlen(url);
+  const char *sch = strstr(url, "://");
+  const char *auth = sch ? sch + 3 : NULL;
+  const char *at = auth ? strrchr(auth, '@') : NULL;
+  if (!at) {
+    fr__buf_json_str(b, url, n);
+    return;
+  }
+  const char *colon = memchr(auth, ':', (size_t)(at - auth));
+  fr__buf t;
+  fr__buf_init(&t);
+  fr__buf_append(&t, url, (size_t)((colon ? colon + 1 : auth) - url));
+  fr__buf_puts(&t, "***");
+  fr__buf_append(&t, at, n - (size_t)(at - url));
+  fr__buf_json_str(b, t.data ? t.data : "", t.len);
+  fr__buf_close(&t);
+}
+
 static void dump_value(fr__buf *b, const key *k, const void *base) {
   const char *p = (const char *)base + k->off;
+  if (k->secret == SECRET_URL) {
+    const char *s = *(char *const *)p;
+    dump_url(b, s ? s : "");
+    return;
+  }
   if (k->secret) {
     const char *s = *(char *const *)p;
     fr__buf_puts(b, s && s[0] ? "\"<redacted>\"" : "\"\"");

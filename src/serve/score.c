@@ -9,9 +9,11 @@
  * fr_schema_parse_cell, exactly as the CSV reader does), so a CSV row sent
  * as strings scores exactly as in the file.  null is a missing value; the
  * label column is ignored (not used for scoring); unknown keys are ignored.
- * Values are held to the schema: number columns to their min/max (and
- * max_null_rate: 0), the event time to the hard range of common.h and the
- * schema's range (fr_schema_time_range); "NaN" text, which a CSV file may
+ * Values are held to the schema: number columns to their min/max, every
+ * column that declares max_null_rate: 0 (number or text) to a present value
+ * (null, "" or absent is a 400), the event time to the hard range of
+ * common.h, the schema's range (fr_schema_time_range) and at most
+ * state.max_future_skew ahead of the wall clock; "NaN" text, which a CSV file may
  * use for a missing value, is refused (a client sends null).  Every
  * transaction of a request is validated before any state changes, then each is
  * featurized in request order (state updated after its features), scored,
@@ -240,6 +242,25 @@ static int check_number(fr__req *r, const fr_column_info *ci, const fr__member *
   return 0;
 }
 
+/* A missing value (absent, null or "") of a text column (entity key, id,
+ * categorical) whose schema declares max_null_rate: 0: a 400 missing_field
+ * naming the field, as check_number does for number columns.  Offline the
+ * same cell (an empty CSV cell) reads as missing too and `fraud validate`'s
+ * null_rate check fails on it; online there is no rate over one request, so
+ * the declared 0 is held per transaction.  Returns 0, or answers 400 and
+ * returns -1. */
+static int no_nulls(fr__req *r, const fr_column_info *ci, const fr__member *v, const char *pre,
+                    int answer) {
+  if (ci->checks.max_null_rate != 0 || ci->role == FR_ROLE_IGNORE) /* NaN (unset): != 0 */
+    return 0;
+  if (answer)
+    fr__req_error(r, 400, FR__REASON_MISSING,
+                  "%sfield '%s' is %s, and the schema allows no missing value "
+                  "(max_null_rate: 0)",
+                  pre, ci->name, !v ? "missing" : v->kind == FR__J_NULL ? "null" : "empty");
+  return -1;
+}
+
 /* Fills fields[0..ncols) of mv's schema from the members.  Returns 0, or an
  * HTTP error already answered (reason + message) and -1. */
 static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size_t nm,
@@ -272,6 +293,8 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
         return -1;
       }
       if (ci->type == FR_COL_NUMBER && check_number(r, ci, v, f, pre, answer))
+        return -1;
+      if (ci->type != FR_COL_NUMBER && no_nulls(r, ci, v, pre, answer))
         return -1;
       continue;
     }
@@ -316,6 +339,11 @@ static int build_fields(fr__req *r, const fr__mv *mv, const fr__member *ms, size
       return -1;
     }
     if ((int)c != time_col && ci->type == FR_COL_NUMBER && check_number(r, ci, v, f, pre, answer))
+      return -1;
+    /* A text cell parses to "missing" only when it is empty (as in the CSV
+     * reader); only then is the column's max_null_rate consulted. */
+    if (!f->present && ci->type != FR_COL_NUMBER && (int)c != time_col &&
+        no_nulls(r, ci, v, pre, answer))
       return -1;
     if ((int)c == time_col) {
       /* The event time, as the CSV reader computes it. */
@@ -821,7 +849,13 @@ void fr__h_score(fr__req *r) {
       c->t[i].nm = c->rd.span[i].nm;
     }
   }
-  /* Route and validate every transaction before touching any state. */
+  /* Route and validate every transaction before touching any state.  The
+   * newest event time accepted for an entity decides which later events
+   * are "late" (scored, not stored), so an event far ahead of the wall
+   * clock is refused (state.max_future_skew); the clock is read once per
+   * request (a vDSO call, no system call). */
+  double skew = atomic_load_explicit(&s->max_future_skew, memory_order_relaxed);
+  double horizon = skew > 0 ? fr_now() + skew : INFINITY;
   if (grow((void **)&c->fields, &c->fcap, c->n * maxc, sizeof *c->fields)) {
     fr__req_error(r, 500, "internal", "out of memory");
     goto fail;
@@ -842,6 +876,19 @@ void fr__h_score(fr__req *r) {
     if (build_fields(r, t->mv, ms, t->nm, c->fields + i * nc, &t->event_time, &sc->arena, pre,
                      1)) {
       fr__str_copy(r->version, sizeof r->version, t->mv->version); /* it refused the row */
+      goto fail;
+    }
+    if (t->event_time > horizon) {
+      int tc = fr_schema_role_column(t->mv->schema, FR_ROLE_EVENT_TIME);
+      char e[40], sk[40];
+      fr_fmt_iso8601(e, sizeof e, t->event_time);
+      fr_fmt_double(sk, sizeof sk, skew);
+      fr__req_error(r, 400, FR__REASON_OUT_OF_RANGE,
+                    "%sfield '%s': event time %s is more than %s s ahead of the server's clock "
+                    "(state.max_future_skew)",
+                    pre, tc >= 0 ? fr_schema_column(t->mv->schema, (size_t)tc)->name : "",
+                    e, sk);
+      fr__str_copy(r->version, sizeof r->version, t->mv->version);
       goto fail;
     }
     t->amount = NAN;

@@ -477,6 +477,7 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   atomic_store(&s->reasons, s->cfg.reasons);
   atomic_store(&s->reason_order, s->cfg.reason_order);
   atomic_store(&s->reasons_for, s->cfg.reasons_for);
+  atomic_store(&s->max_future_skew, s->cfg.max_future_skew);
   if (!fr_is_dir(s->cfg.model_repository)) {
     fr_error_set(err, FR_ENOTFOUND, "model repository %s: no such directory",
                  s->cfg.model_repository);
@@ -800,6 +801,7 @@ int fr_server_reload(fr_server *s, const char *const *overrides, fr_error *err) 
   atomic_store(&s->reasons, s->cfg.reasons);
   atomic_store(&s->reason_order, s->cfg.reason_order);
   atomic_store(&s->reasons_for, s->cfg.reasons_for);
+  atomic_store(&s->max_future_skew, s->cfg.max_future_skew);
   fr__http_set_limits(s->http, s->cfg.max_body_bytes, s->cfg.read_timeout);
   if (changed[0])
     fr_log(FR_LOG_WARN, "reload_needs_restart", NULL,

@@ -82,6 +82,7 @@ struct fr_server {
   _Atomic int reason_order;
   _Atomic int reasons_for;
   _Atomic int access_log;
+  _Atomic double max_future_skew; /* state.max_future_skew, seconds (0 = off) */
 };
 
 /* The configuration values read on the request path (copies). */

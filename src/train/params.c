@@ -35,7 +35,7 @@ int fr_train_params_check(const fr_train_params *p, fr_error *err) {
   BAD(!(p->lambda >= 0), "lambda", "%g", p->lambda)
   BAD(!(p->alpha >= 0), "alpha", "%g", p->alpha)
   BAD(!(p->gamma >= 0), "gamma", "%g", p->gamma)
-  BAD(isnan(p->scale_pos_weight), "scale_pos_weight", "%g",
+  BAD(isnan(p->scale_pos_weight) || isinf(p->scale_pos_weight), "scale_pos_weight", "%g",
       p->scale_pos_weight)
   BAD(!(p->base_score < 1) || isnan(p->base_score), "base_score", "%g",
       p->base_score)

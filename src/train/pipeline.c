@@ -731,10 +731,16 @@ int fr_evaluate_run(const fr_score_job *job, const fr_evaluate_options *o,
   }
   int acol = fr_schema_role_column(fr_bundle_schema(s.b), FR_ROLE_AMOUNT);
   ev->has_amount = acol >= 0;
-  size_t n = 0;
+  size_t n = 0, in_slice = 0;
+  double newest = -INFINITY;
   for (size_t i = 0; i < s.t->rows; i++) {
     double et = s.t->event_time[i];
-    if (et < from || et >= to || isnan(s.t->y[i]))
+    if (et > newest)
+      newest = et;
+    if (et < from || et >= to)
+      continue;
+    in_slice++;
+    if (isnan(s.t->y[i]))
       continue;
     y[n] = s.t->y[i];
     p[n] = s.p[i];
@@ -750,6 +756,30 @@ int fr_evaluate_run(const fr_score_job *job, const fr_evaluate_options *o,
       amount[n] = a;
     }
     n++;
+  }
+  if (n == 0 && in_slice == 0 && (job->test_slice || job->valid_slice)) {
+    /* The slice is a time range recorded at training: a file that holds
+     * no row in it (another period, a small sample) is told so, not
+     * "no labelled rows". */
+    char a[40], b[80] = "", e[64] = "";
+    fr_fmt_iso8601(a, sizeof a, from);
+    if (isfinite(to)) {
+      char t[40];
+      fr_fmt_iso8601(t, sizeof t, to);
+      snprintf(b, sizeof b, " and ends before test_start_time %s", t);
+    }
+    if (isfinite(newest)) {
+      char t[40];
+      fr_fmt_iso8601(t, sizeof t, newest);
+      snprintf(e, sizeof e, " (the newest at %s)", t);
+    }
+    rc = fr_error_set(err, FR_EDATA,
+                      "%s: no rows in the %s slice: it starts at the bundle's recorded %s "
+                      "%s%s, and none of the file's %zu rows%s falls in it",
+                      job->data, job->test_slice ? "test" : "validation",
+                      job->test_slice ? "test_start_time" : "valid_start_time", a, b, s.t->rows,
+                      e);
+    goto done;
   }
   if (n == 0) {
     rc = fr_error_set(err, FR_EDATA, "%s: no labelled rows%s", job->data,

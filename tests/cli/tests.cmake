@@ -39,3 +39,11 @@ add_test(NAME cli_models
          WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
 set_tests_properties(cli_models PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
                      TIMEOUT 120)
+
+# Findings of a newcomer review: write errors on /dev/full (through a link),
+# flag checks, card numbers masked in error messages, config exit codes.
+add_test(NAME cli_review
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/review_cli.sh $<TARGET_FILE:fraud_cli>
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(cli_review PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
+                     TIMEOUT 120)

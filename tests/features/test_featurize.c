@@ -480,6 +480,37 @@ Test(featurize, bad_specs_name_the_line) {
                     "unknown key 'feature'");
 }
 
+/* Review findings: the duplicate name names its line (the second one's item
+ * and the first one's line), a spec version other than 1 is refused at its
+ * line, and a window longer than the documented 3650d is refused. */
+Test(featurize, spec_duplicate_version_and_window_limits) {
+  expect_spec_error("features:\n  - {name: a, kind: numeric, column: amt}\n"
+                    "  - {name: b, kind: numeric, column: amt}\n"
+                    "  - {name: a, kind: log1p, column: amt}\n",
+                    "bad.yaml:4:5: duplicate feature name 'a' (first at line 2)");
+  expect_spec_error("version: 2\nfeatures:\n  - {name: a, kind: numeric, column: amt}\n",
+                    "bad.yaml:1:10: feature spec version 2 is not supported (this fraud reads "
+                    "version 1)");
+  expect_spec_error("version: one\nfeatures:\n  - {name: a, kind: numeric, column: amt}\n",
+                    "bad.yaml:1:");
+  expect_spec_error("features:\n  - {name: a, kind: count, entity: card, window: 100000d}\n",
+                    "bad.yaml:2:");
+  expect_spec_error("features:\n  - {name: a, kind: count, entity: card, window: 100000d}\n",
+                    "window '100000d': longer than the largest window, 3650d");
+  expect_spec_error("features:\n  - {name: a, kind: count, entity: card, window: 522w}\n",
+                    "longer than the largest window");
+  /* The bounds themselves are accepted. */
+  fr_error err = {0};
+  fr_schema *s = fr_schema_load_string(schema_yaml, strlen(schema_yaml), "toy.yaml", &err);
+  cr_assert_not_null(s, "%s", err.msg);
+  const char *ok = "version: 1\nfeatures:\n"
+                   "  - {name: a, kind: count, entity: card, window: 3650d}\n";
+  fr_featurizer *f = fr_featurizer_load_string(s, ok, strlen(ok), "ok.yaml", &err);
+  cr_assert_not_null(f, "%s", err.msg);
+  fr_featurizer_free(f);
+  fr_schema_free(s);
+}
+
 Test(featurize, missing_event_time_is_rejected_online) {
   fixture fx;
   load(&fx, window_spec, "a,1000,C1,M1,10,x,,,,,0\n");

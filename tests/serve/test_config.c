@@ -212,3 +212,75 @@ Test(config, dump_round_trip) {
   fr_server_config_close(&c);
   fr_server_config_close(&c2);
 }
+
+/* The password of state.redis.url's user info is redacted in the dump
+ * (docs/server.md: secrets are redacted), the rest of the URL is kept. */
+Test(config, dump_redacts_redis_password) {
+  static const struct {
+    const char *url, *shown;
+  } cases[] = {
+      {"redis://:pw123@h:1/0", "url: \"redis://:***@h:1/0\""},
+      {"redis://bob:pw123@h:1/0", "url: \"redis://bob:***@h:1/0\""},
+      {"redis://pw123@h:1/0", "url: \"redis://***@h:1/0\""}, /* read as the password */
+      {"redis://:p/w@pw123@h", "url: \"redis://:***@h\""},   /* the last '@' ends it */
+      {"redis://h:1/0", "url: \"redis://h:1/0\""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fr_server_config c;
+    fr_server_config_default(&c);
+    fr_error err;
+    cr_assert_eq(fr_server_config_set(&c, "state.redis.url", cases[i].url, &err), 0, "%s",
+                 err.msg);
+    char *d = fr_server_config_dump(&c);
+    cr_assert_null(strstr(d, "pw123"), "%s", d);
+    cr_assert_not_null(strstr(d, cases[i].shown), "%s: %s", cases[i].url, d);
+    free(d);
+    fr_server_config_close(&c);
+  }
+}
+
+/* state.max_future_skew: one day by default, a duration, 0 turns it off. */
+Test(config, max_future_skew) {
+  fr_server_config c;
+  fr_server_config_default(&c);
+  cr_assert_eq(c.max_future_skew, 86400.0);
+  fr_error err;
+  cr_assert_eq(fr_server_config_set(&c, "state.max_future_skew", "2h", &err), 0, "%s", err.msg);
+  cr_assert_eq(c.max_future_skew, 7200.0);
+  cr_assert_eq(fr_server_config_set(&c, "state.max_future_skew", "0", &err), 0, "%s", err.msg);
+  cr_assert_eq(c.max_future_skew, 0.0);
+  cr_assert_lt(fr_server_config_set(&c, "state.max_future_skew", "soon", &err), 0);
+  cr_assert_not_null(strstr(err.msg, "state.max_future_skew"), "%s", err.msg);
+  fr_server_config_close(&c);
+}
+
+/* A listen address that is not a numeric IPv4 or IPv6 address is a
+ * configuration error naming its key (FR_ESCHEMA: `fraud serve` exits 2),
+ * found by validation rather than when the listener starts. */
+Test(config, listen_address_named) {
+  static const struct {
+    const char *key, *value;
+    int ok;
+  } cases[] = {
+      {"server.listen", "999.1.1.1", 0}, {"server.listen", "localhost", 0},
+      {"admin.listen", "1.2.3.4.5", 0},  {"server.listen", "127.0.0.1", 1},
+      {"server.listen", "::", 1},        {"admin.listen", "::1", 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    fr_server_config c;
+    fr_server_config_default(&c);
+    fr_error err;
+    cr_assert_eq(fr_server_config_set(&c, cases[i].key, cases[i].value, &err), 0, "%s", err.msg);
+    int rc = fr_server_config_validate(&c, &err);
+    if (cases[i].ok) {
+      cr_assert_eq(rc, 0, "%s=%s: %s", cases[i].key, cases[i].value, err.msg);
+    } else {
+      cr_assert_eq(rc, FR_ESCHEMA, "%s=%s", cases[i].key, cases[i].value);
+      char want[128];
+      snprintf(want, sizeof want, "%s: '%s' is not a numeric IPv4 or IPv6 address", cases[i].key,
+               cases[i].value);
+      cr_assert_not_null(strstr(err.msg, want), "%s", err.msg);
+    }
+    fr_server_config_close(&c);
+  }
+}
