@@ -28,7 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from serve_helpers import (FRAUD, Server, bundle, check, finish, make_repo, metric_value, metrics,
-                           read_csv_rows, request)
+                           read_csv_rows, request, wait_for)
 
 b1 = bundle("sparkov", "1", trees=30, seed=42)
 b2 = bundle("sparkov", "2", trees=30, seed=7)
@@ -77,14 +77,6 @@ class Load:
             t.join()
         return self
 
-
-def wait_for(pred, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def serving():

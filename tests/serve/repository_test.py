@@ -32,7 +32,7 @@ import xgboost as xgb
 
 sys.path.insert(0, os.path.dirname(__file__))
 from serve_helpers import (FRAUD, SPARKOV, SRC, Server, bundle, check, finish, make_repo,
-                           read_csv_rows, request)
+                           read_csv_rows, request, wait_for)
 
 b1 = bundle("sparkov", "1", trees=30, seed=42)
 b2 = bundle("sparkov", "2", trees=30, seed=7)
@@ -63,14 +63,6 @@ def index():
     st, idx, _ = request(srv.admin_port, "POST", "/v2/repository/index", {}, headers=auth)
     return {(e["name"], e["version"]): e["state"] for e in idx} if st == 200 else {}
 
-
-def wait_for(pred, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 idx = index()

@@ -38,7 +38,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from serve_helpers import (FRAUD, SRC, Server, bundle, check, finish, make_repo, metric_value,
-                           metrics, read_csv_rows, request)
+                           metrics, read_csv_rows, request, wait_for)
 
 b1 = bundle("sparkov", "1", trees=30, seed=42)
 b2 = bundle("sparkov", "2", trees=30, seed=7)
@@ -80,14 +80,6 @@ def rm_stages():
     if os.path.exists(stages_path):
         os.remove(stages_path)
 
-
-def wait_for(cond, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 # ---- 2. offline: the implicit production is the newest bundle ----

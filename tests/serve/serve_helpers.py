@@ -242,3 +242,23 @@ def metric_value(text, name, **labels):
             total += float(value)
             found = True
     return total if found else None
+
+
+def wait_for(cond, timeout=20):
+    """Polls cond() every 50 ms until it is true (True) or timeout seconds
+    pass (False)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def write_stages(model_dir, doc):
+    """Writes doc as model_dir/stages.json atomically (a temporary file
+    renamed over it), as the release commands do."""
+    path = os.path.join(model_dir, "stages.json")
+    with open(path + ".tmp", "w") as f:
+        json.dump(doc, f)
+    os.rename(path + ".tmp", path)

@@ -27,7 +27,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from serve_helpers import (FRAUD, SRC, Server, bundle, check, finish, make_repo, metric_value,
-                           metrics, read_csv_rows, request)
+                           metrics, read_csv_rows, request, wait_for, write_stages)
 
 PAYSIM = os.path.join(SRC, "data", "samples", "paysim", "paysim.csv.gz")
 b1 = bundle("sparkov", "1", trees=30, seed=42)
@@ -40,20 +40,6 @@ header, rows = read_csv_rows()
 txn = {h: v for h, v in zip(header, rows[0]) if h != "is_fraud"}
 
 
-def wait_for(cond, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def write_stages(model_dir, doc):
-    path = os.path.join(model_dir, "stages.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(doc, f)
-    os.rename(path + ".tmp", path)
 
 
 def score(port, query="model=sparkov", body=None):
