@@ -1082,6 +1082,19 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     is_bundle[i] = fr_is_file(mf);
     has_bundles |= is_bundle[i];
   }
+  /* A loaded version whose directory changed since it was loaded (written
+   * in place: model.json first, manifest.json last) is loaded again below.
+   * Until that succeeds the loaded object keeps serving only while it is of
+   * the kind on disk now; one of another kind (a bare model file whose
+   * directory became a bundle, or the reverse) is never served or routed
+   * to, whether or not its reload failed before: the version counts as
+   * failing, so the kind selection below, which reads the kind from disk,
+   * never picks an object of the other kind. */
+  for (size_t i = 0; i < n; i++) {
+    fr__mv *have = cur ? fr__snapshot_find(cur, vs[i]) : NULL;
+    if (have && have->stamp != vstamp[i] && (have->bundle != NULL) == is_bundle[i])
+      failed[i] = 0; /* a failed reload leaves the loaded object serving */
+  }
   int kind_bundle = st.production[0] && cur && cur->primary ? cur->primary->bundle != NULL
                                                             : has_bundles || e->served_bundle;
   /* Nothing of that kind on disk and the promoted production is not there
@@ -1161,14 +1174,15 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       if (!want[i] || pool[i])
         continue;
       fr__mv *have = cur ? fr__snapshot_find(cur, vs[i]) : NULL;
-      if (have) {
+      /* Same kind as on disk (else failed[i] would be set, see above). */
+      int keep_have = have && (have->stamp == vstamp[i] ||
+                               (!force && failed_before(e, vs[i], vstamp[i])));
+      if (keep_have) {
         atomic_fetch_add(&have->refs, 1);
         pool[i] = have;
         continue;
       }
-      char dir[1200];
-      snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, vs[i]);
-      int64_t stamp = dir_stamp(dir);
+      int64_t stamp = vstamp[i];
       uint64_t t0 = fr_monotonic_ns();
       /* Look for a shared state group among what is loaded so far. */
       nw->n = 0;
@@ -1186,12 +1200,31 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       if (!v) {
         fr_log(FR_LOG_ERROR, "model_load_failed", fields, "%s", lerr.msg);
         note_failure(e, vs[i], stamp, lerr.msg);
+        if (have && (have->bundle != NULL) == is_bundle[i]) {
+          /* A reload that failed (a bundle rewritten in place, its files
+           * not all there yet): the loaded object is still of the kind on
+           * disk, so it keeps serving until the directory changes again. */
+          fr_log(FR_LOG_WARN, "model_reload_failed", fields,
+                 "model %s version %s changed on disk and does not load; the version loaded "
+                 "before keeps serving until its directory changes again",
+                 name, vs[i]);
+          atomic_fetch_add(&have->refs, 1);
+          pool[i] = have;
+          continue;
+        }
         failed[i] = 1;
         new_failure = 1;
         continue;
       }
-      fr_log(FR_LOG_INFO, "model_loaded", fields, "model %s version %s loaded, verified and warm",
-             name, vs[i]);
+      v->stamp = stamp;
+      if (have)
+        fr_log(FR_LOG_INFO, "model_loaded", fields,
+               "model %s version %s changed on disk: loaded again (%s), verified and warm; the "
+               "version loaded before drains",
+               name, vs[i], v->bundle ? "a bundle" : "a bare model file");
+      else
+        fr_log(FR_LOG_INFO, "model_loaded", fields,
+               "model %s version %s loaded, verified and warm", name, vs[i]);
       forget_failure(e, vs[i]);
       pool[i] = v;
     }

@@ -56,6 +56,11 @@ typedef struct fr__mv {
   _Atomic int batching;         /* dynamic batching on */
   fr__drift *drift;             /* online PSI of scores and features */
   double loaded_at;
+  /* The fingerprint of dir when it was loaded (models.c, dir_stamp): a
+   * version whose directory changed since is loaded again, so a version
+   * first seen half-copied (model.json before manifest.json) is not kept as
+   * what it was then. */
+  int64_t stamp;
   /* schema roles (-1 when absent) */
   int id_col, amount_col, time_col, label_col;
   int route_entity;             /* entity index for canary stickiness, -1 */
