@@ -827,6 +827,17 @@ static int primary_gone(fr__registry *r, const fr__snapshot *n) {
   return !fr_is_dir(dir);
 }
 
+/* 1 when snapshot n's production was loaded as another kind than its
+ * directory holds now (a bare model file made a bundle in place, or the
+ * reverse): it is loaded again at this sync, or fails, and never keeps
+ * serving as what it was. */
+static int primary_kind_changed(fr__registry *r, const fr__snapshot *n) {
+  char mf[1300];
+  snprintf(mf, sizeof mf, "%s/%s/%s/manifest.json", r->s->cfg.model_repository, n->name,
+           n->primary->version);
+  return fr_is_file(mf) != (n->primary->bundle != NULL);
+}
+
 /* A stages.json edited by hand must pass the checks the release commands
  * apply (fr__repository_routing_check): otherwise a hand edit could route
  * /v1/score traffic to a bare model file or to another schema, and every
@@ -840,11 +851,15 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
                          fr_error *err) {
   fr_server *s = r->s;
   fr__snapshot *now = fr__registry_acquire(r, name);
-  if (now && primary_gone(r, now)) {
+  if (now && (primary_gone(r, now) || primary_kind_changed(r, now))) {
     /* The serving production's directory is gone: it is going (a version
      * whose directory is gone never keeps serving), so it is not what the
      * file's routing is checked against, nor a routing to keep: the checks
-     * are those of a model that serves nothing. */
+     * are those of a model that serves nothing.  The same when its
+     * directory now holds the other kind: what is loaded is not what is on
+     * disk (and is not served as such once the sync reloads it), and
+     * comparing with it would refuse, at every poll, a release that the
+     * release commands (which read the disk) accept. */
     fr__snapshot_release(now);
     now = NULL;
   }
@@ -1021,13 +1036,19 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   if (check_routing(r, e, name, &st, &lerr)) {
     fr__snapshot *gone = fr__registry_acquire(r, name);
-    if (gone && primary_gone(r, gone)) {
-      /* No routing to keep: the serving production's directory is gone. */
+    int changed = gone && !primary_gone(r, gone) && primary_kind_changed(r, gone);
+    if (gone && (changed || primary_gone(r, gone))) {
+      /* No routing to keep: the serving production's directory is gone, or
+       * holds the other kind now (what is loaded is not what is there). */
       for (size_t i = 0; i < gone->n; i++)
         set_ready_gauge(r, name, gone->v[i]->version, 0);
       fr_log(FR_LOG_WARN, "model_routing", NULL,
-             "%s; production version %s is gone: the model is no longer served", lerr.msg,
-             gone->primary->version);
+             "%s; production version %s is %s: the model is no longer served", lerr.msg,
+             gone->primary->version,
+             changed ? (gone->primary->bundle ? "no longer a bundle on disk"
+                                              : "a bundle on disk now, not the bare model file "
+                                                "that was loaded")
+                     : "gone");
       swap_snapshot(r, e, NULL);
     }
     fr__snapshot_release(gone);

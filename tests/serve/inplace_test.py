@@ -11,11 +11,22 @@ docs/server.md (model repository):
 2. the implicit production (no stages.json) of a model of bundles keeps
    serving, ready, with its online state, while the newest version is a bare
    model.json alone; once that version is complete it takes over, the state
-   kept (same feature spec: one state store), as with an atomic `mv`.
+   kept (same feature spec: one state store), as with an atomic `mv`;
+3. a serving bare model file made a bundle in place while stages.json
+   promotes another bundle (both before the next poll) is not what the
+   release checks compare with (it is loaded again as a bundle): the
+   promoted bundle serves, not the stale bare model file;
+4. a bundle rewritten in place whose reload fails (files of another
+   training: the manifest's sha256 do not match) keeps serving the version
+   loaded before; once its files agree it is loaded again;
+5. a promoted bundle whose manifest.json is removed in place is not served
+   as the bundle it was (a bare model file never replaces a bundle, so the
+   model is not served); the manifest back, the bundle serves again.
 
 Expected values are hand-derived: one card's payments, one second apart,
 counted by card_count_1h (the probe sees the payments before it).
 """
+import json
 import os
 import shutil
 import sys
@@ -143,6 +154,80 @@ try:
     check(st == 200 and ans.get("version") == "3" and ans["features"]["card_count_1h"] == 4,
           f"probe after: state kept (3 payments + the first probe): {st} "
           f"{ans.get('features', ans) if isinstance(ans, dict) else ans}")
+finally:
+    srv.stop()
+    shutil.rmtree(repo, ignore_errors=True)
+
+# ---- 3. the release checks compare with what is on disk now ----
+repo = make_repo({"sparkov": [("2", b2)]})
+mdir = os.path.join(repo, "sparkov")
+os.makedirs(os.path.join(mdir, "1"))
+shutil.copyfile(os.path.join(b1, "model.json"), os.path.join(mdir, "1", "model.json"))
+write_stages(mdir, {"production": "1"})
+srv = Server(repo, "--poll-interval", "1h")
+port, admin = srv.port, srv.admin_port
+try:
+    st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn(0))
+    check(st == 400, f"bare production 1 answers /v1/score 400: {st} {ans}")
+    for f in ("schema.yaml", "features.yaml", "manifest.json"):
+        shutil.copyfile(os.path.join(b1, f), os.path.join(mdir, "1", f))
+    write_stages(mdir, {"production": "2"})
+    st, ans, _ = request(admin, "POST", "/v2/repository/models/sparkov/load", {}, headers=auth)
+    check(st == 200, f"load: {st} {ans}")
+    st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn(1))
+    check(st == 200 and ans.get("version") == "2", f"/v1/score on 2: {st} {ans}")
+    check(not srv.events("release_refused"), f"no refusal: {srv.events('release_refused')}")
+finally:
+    srv.stop()
+    shutil.rmtree(repo, ignore_errors=True)
+
+# ---- 4. a failed reload keeps the loaded version serving ----
+repo = make_repo({"sparkov": [("1", b1)]})
+mdir = os.path.join(repo, "sparkov")
+srv = Server(repo)
+port, admin = srv.port, srv.admin_port
+try:
+    st, before, _ = request(port, "POST", "/v1/score?model=sparkov", txn(0))
+    check(st == 200, f"1 serves: {st} {before}")
+    b1x = bundle("sparkov", "1", trees=30, seed=7)  # version 1 of another training
+    shutil.copyfile(os.path.join(b1x, "model.json"), os.path.join(mdir, "1", "model.json"))
+    check(wait_for(lambda: srv.events("model_reload_failed")),
+          f"the reload fails: {srv.events('model_load_failed')}")
+    st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn(1))
+    check(st == 200 and ans.get("version") == "1", f"1 still serves: {st} {ans}")
+    st, ans, _ = request(port, "GET", "/v2/health/ready")
+    check(st == 200, f"ready while the reload fails: {st}")
+    shutil.copyfile(os.path.join(b1x, "manifest.json"), os.path.join(mdir, "1", "manifest.json"))
+    for f in ("schema.yaml", "features.yaml"):
+        shutil.copyfile(os.path.join(b1x, f), os.path.join(mdir, "1", f))
+    check(wait_for(lambda: any("loaded again" in ev.get("msg", json.dumps(ev))
+                               for ev in srv.events("model_loaded"))),
+          f"reloaded once complete: {srv.events('model_loaded')[-1:]}")
+    st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn(2))
+    check(st == 200 and ans.get("version") == "1", f"1 serves after the reload: {st} {ans}")
+finally:
+    srv.stop()
+    shutil.rmtree(repo, ignore_errors=True)
+
+# ---- 5. a loaded bundle whose directory is no longer one stops serving ----
+repo = make_repo({"sparkov": [("1", b1)]})
+mdir = os.path.join(repo, "sparkov")
+write_stages(mdir, {"production": "1"})
+srv = Server(repo)
+port, admin = srv.port, srv.admin_port
+try:
+    check(request(port, "POST", "/v1/score?model=sparkov", txn(0))[0] == 200, "1 serves")
+    mf = os.path.join(mdir, "1", "manifest.json")
+    os.rename(mf, os.path.join(repo, "manifest.json.aside"))
+    check(wait_for(lambda: request(port, "GET", "/v2/health/ready")[0] == 503),
+          "not ready once 1 is no longer a bundle")
+    st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn(1))
+    check(st == 503, f"/v1/score not answered by the stale bundle: {st} {ans}")
+    os.rename(os.path.join(repo, "manifest.json.aside"), mf)
+    check(wait_for(lambda: request(port, "GET", "/v2/health/ready")[0] == 200),
+          "ready again with the manifest back")
+    st, ans, _ = request(port, "POST", "/v1/score?model=sparkov", txn(2))
+    check(st == 200 and ans.get("version") == "1", f"1 serves again: {st} {ans}")
 finally:
     srv.stop()
     shutil.rmtree(repo, ignore_errors=True)
