@@ -148,8 +148,17 @@ try:
     check(serving(admin).get("production") == "2", f"2 still serves: {serving(admin)}")
     for f in ("schema.yaml", "features.yaml", "manifest.json"):
         shutil.copyfile(os.path.join(b3i, f), os.path.join(dst, f))
-    check(wait_for(lambda: serving(admin).get("production") == "3"),
-          f"3 serves once complete: {serving(admin)}")
+    # Ready at every look until 3 has taken over (the switch is one swap).
+    down, end = [], time.time() + 20
+    while time.time() < end and serving(admin).get("production") != "3":
+        r = request(port, "GET", "/v2/health/ready")[0]
+        if r != 200:
+            down.append(r)
+        time.sleep(0.02)
+    check(serving(admin).get("production") == "3", f"3 serves once complete: {serving(admin)}")
+    check(not down, f"ready while 3 takes over: {down[:3]}")
+    gone = [ev for ev in srv.events("model_routing") if "no longer served" in ev.get("msg", "")]
+    check(not gone, f"the model was never unserved: {gone[:1]}")
     st, ans, _ = request(port, "POST", "/v1/score?model=sparkov&explain=features", txn(20))
     check(st == 200 and ans.get("version") == "3" and ans["features"]["card_count_1h"] == 4,
           f"probe after: state kept (3 payments + the first probe): {st} "
