@@ -69,7 +69,7 @@ static const key server_keys[] = {
     {"server.max_connections", K_UINT, OFF(max_connections), "concurrent connections accepted", 1, 1000000, NULL, 0, 1},
     {"server.max_body_bytes", K_SIZE, OFF(max_body_bytes), "largest request body (413 above)", 1024, (int64_t)1 << 40, NULL, 0, 0},
     {"server.max_tensor_elements", K_SIZE, OFF(max_tensor_elements), "tensor elements per V2 request", 1, (int64_t)1 << 40, NULL, 0, 0},
-    {"server.read_timeout", K_DURATION, OFF(read_timeout), "time a request body may take to arrive (408 after)", 0, 0, NULL, 0, 0},
+    {"server.read_timeout", K_DURATION, OFF(read_timeout), "time a request body may take to arrive after its headers (then the connection is closed unanswered, counted as a 408)", 0, 0, NULL, 0, 0},
     {"server.idle_timeout", K_DURATION, OFF(idle_timeout), "idle keep-alive connections are closed after this", 0, 0, NULL, 0, 1},
     {"server.shutdown_grace", K_DURATION, OFF(shutdown_grace), "SIGTERM: time allowed for in-flight requests", 0, 0, NULL, 0, 0},
     {"server.tls.cert", K_STR, OFF(tls_cert), "PEM certificate (TLS when cert and key are set)", 0, 0, NULL, 0, 1},
