@@ -150,6 +150,22 @@ FR_EXPORT void fr_log(fr_log_level level, const char *event, const char *fields,
  * number of chains masked. */
 FR_EXPORT size_t fr_mask_card_numbers(char *s);
 
+/* Writes to buf (cap bytes, NUL-terminated when cap > 0) the URL `url` with
+ * the password of its user info (RFC 3986 section 3.2.1,
+ * scheme://user:password@host...) replaced by "***", so that a URL can be
+ * quoted in a log line, an error message or an HTTP answer:
+ * "redis://:pw@h/0" becomes "redis://:***@h/0", "redis://u:pw@h"
+ * "redis://u:***@h".  User info without a colon is all redacted
+ * ("redis://pw@h" keeps "redis://" then "***@h"): the redis state store
+ * reads a lone user info as the password.  The user info starts after the first "://" (at the start of
+ * the string when there is none) and ends at the LAST '@', as the redis
+ * store's parser reads it (a password may hold '/' or '@'), so a '@' in a
+ * path over-redacts, never under-redacts.  A NULL url writes "".  Returns
+ * the length the full redacted text would need (excluding NUL), like
+ * snprintf; a truncated result never holds any of the password.
+ * Thread-safe. */
+FR_EXPORT size_t fr_url_redact(char *buf, size_t cap, const char *url);
+
 /* Appends `s` (length n) JSON-escaped (RFC 8259 section 7) to buf, which has
  * cap bytes, and NUL-terminates.  Returns the length the full escaped text
  * would need (excluding NUL), like snprintf. */

@@ -139,6 +139,14 @@ typedef struct fr_state_redis_options {
 /* Fills the defaults listed above. */
 FR_EXPORT void fr_state_redis_options_default(fr_state_redis_options *r);
 
+/* Checks that url is one the Redis store accepts (the url field above):
+ * redis://[[user]:password@]host[:port][/db] with a port in 1..65535 and a
+ * db number in 0..1000000, or unix:///path; no connection is made.  The
+ * message of an error quotes the URL with its password redacted
+ * (fr_url_redact), as every message of the store does.  Returns 0,
+ * FR_EINVAL or FR_ENOMEM.  Thread-safe. */
+FR_EXPORT int fr_state_redis_url_check(const char *url, fr_error *err);
+
 /* State kept in Redis (hiredis), shared by any number of server processes.
  * Each entity is one hash {v: version, d: encoded record} under
  * prefix + state digest (16 hex) + ":" + keyed hash (16 hex): no entity key
@@ -149,7 +157,7 @@ FR_EXPORT void fr_state_redis_options_default(fr_state_redis_options *r);
  * TTL.  A broken connection is dropped and re-established on a later
  * request (after retry_interval), so Redis can restart under a running
  * server.  The store is created even when Redis is down at that moment.
- * Errors: FR_EINVAL (bad URL), FR_ENOMEM. */
+ * Errors: FR_EINVAL (bad URL, quoted with its password redacted), FR_ENOMEM. */
 FR_EXPORT fr_state *fr_state_new_redis(const fr_featurizer *f,
                                        const fr_state_options *o,
                                        const fr_state_redis_options *r,

@@ -49,6 +49,37 @@ void fr_log_set_level(fr_log_level level) { atomic_store(&g_level, (int)level); 
 
 void fr_log_set_stream(FILE *f) { g_stream = f; }
 
+/* Appends n bytes of s at offset o of buf (cap bytes), truncating; returns
+ * the offset the whole text would reach. */
+static size_t put(char *buf, size_t cap, size_t o, const char *s, size_t n) {
+  if (o < cap) {
+    size_t k = cap - 1 - o < n ? cap - 1 - o : n;
+    memcpy(buf + o, s, k);
+    buf[o + k] = '\0';
+  }
+  return o + n;
+}
+
+/* The redaction rule is the one the redis store's URL parser
+ * (src/features/state_redis.c) splits the user info by: keep both in step. */
+size_t fr_url_redact(char *buf, size_t cap, const char *url) {
+  if (cap)
+    buf[0] = '\0';
+  if (!url)
+    return 0;
+  size_t n = strlen(url);
+  const char *sch = strstr(url, "://");
+  const char *auth = sch ? sch + 3 : url;
+  const char *at = strrchr(auth, '@');
+  if (!at)
+    return put(buf, cap, 0, url, n);
+  const char *colon = memchr(auth, ':', (size_t)(at - auth));
+  const char *keep = colon ? colon + 1 : auth;
+  size_t o = put(buf, cap, 0, url, (size_t)(keep - url));
+  o = put(buf, cap, o, "***", 3);
+  return put(buf, cap, o, at, n - (size_t)(at - url));
+}
+
 size_t fr_json_escape(char *buf, size_t cap, const char *s, size_t n) {
   size_t o = 0;
 #define PUT(c)                  \

@@ -126,11 +126,26 @@ static int parse_url(redis_state *rs, const char *url, fr_error *err) {
   if (*p)
     goto bad;
   return 0;
-bad:
+bad:;
+  /* The URL may hold a password: the message quotes it redacted, since it
+   * reaches logs and the model readiness answers. */
+  char shown[512];
+  fr_url_redact(shown, sizeof shown, url);
   return fr_error_set(err, FR_EINVAL,
-                      "redis url '%s': expected redis://[:password@]host[:port]"
+                      "redis url '%s': expected redis://[[user]:password@]host[:port]"
                       "[/db] or unix:///path",
-                      url);
+                      shown);
+}
+
+int fr_state_redis_url_check(const char *url, fr_error *err) {
+  if (!url)
+    return fr_error_set(err, FR_EINVAL, "redis url: NULL");
+  redis_state *rs = calloc(1, sizeof *rs);
+  if (!rs)
+    return fr_error_set(err, FR_ENOMEM, "out of memory");
+  int rc = parse_url(rs, url, err);
+  free(rs);
+  return rc;
 }
 
 static void mark_down(redis_state *rs) {

@@ -69,7 +69,7 @@ static const key server_keys[] = {
     {"server.max_connections", K_UINT, OFF(max_connections), "concurrent connections accepted", 1, 1000000, NULL, 0, 1},
     {"server.max_body_bytes", K_SIZE, OFF(max_body_bytes), "largest request body (413 above)", 1024, (int64_t)1 << 40, NULL, 0, 0},
     {"server.max_tensor_elements", K_SIZE, OFF(max_tensor_elements), "tensor elements per V2 request", 1, (int64_t)1 << 40, NULL, 0, 0},
-    {"server.read_timeout", K_DURATION, OFF(read_timeout), "time a request body may take to arrive (408 after)", 0, 0, NULL, 0, 0},
+    {"server.read_timeout", K_DURATION, OFF(read_timeout), "time a request body may take to arrive after its headers (then the connection is closed unanswered, counted as a 408)", 0, 0, NULL, 0, 0},
     {"server.idle_timeout", K_DURATION, OFF(idle_timeout), "idle keep-alive connections are closed after this", 0, 0, NULL, 0, 1},
     {"server.shutdown_grace", K_DURATION, OFF(shutdown_grace), "SIGTERM: time allowed for in-flight requests", 0, 0, NULL, 0, 0},
     {"server.tls.cert", K_STR, OFF(tls_cert), "PEM certificate (TLS when cert and key are set)", 0, 0, NULL, 0, 1},
@@ -947,6 +947,14 @@ int fr_server_config_validate(fr_server_config *c, fr_error *err) {
                           "logging.level: expected debug, info, warn, error or off, got '%s'",
                           c->log_level);
   }
+  /* Checked here, not when the first model loads: a bad URL would fail every
+   * version, and the store's message would reach each model's readiness
+   * answer.  The message quotes the URL redacted (fr_url_redact). */
+  if (c->state_backend == FR_STATE_REDIS) {
+    fr_error ue = {0};
+    if (fr_state_redis_url_check(c->redis_url, &ue))
+      return fr_error_set(err, FR_ESCHEMA, "state.redis.url: %s", ue.msg);
+  }
   if (c->repository_mode == FR_REPO_POLL && !(c->poll_interval > 0))
     return fr_error_set(err, FR_ESCHEMA, "repository.poll_interval: must be positive in poll mode");
   int rc = validate_model(&c->model_defaults, "model_defaults.", err);
@@ -962,30 +970,18 @@ int fr_server_config_validate(fr_server_config *c, fr_error *err) {
 
 /* ---- dump ---- */
 
-/* Writes url with the password of its user info (RFC 3986 section 3.2.1:
- * scheme://user:password@host...) replaced by "***": "redis://:pw@h/0"
- * becomes "redis://:***@h/0", "redis://u:pw@h" "redis://u:***@h".  User
- * info without a colon is all redacted ("***@"): the redis store reads a
- * lone user info as the password.  The user info ends at the LAST '@', as
- * the store's parser reads it (a password may hold '/' or '@'), so a '@'
- * in a path over-redacts, never under-redacts. */
+/* Writes url with the password of its user info replaced by "***"
+ * (fr_url_redact's rule, the one the redis store's error messages use). */
 static void dump_url(fr__buf *b, const char *url) {
-  size_t n = strlen(url);
-  const char *sch = strstr(url, "://");
-  const char *auth = sch ? sch + 3 : NULL;
-  const char *at = auth ? strrchr(auth, '@') : NULL;
-  if (!at) {
-    fr__buf_json_str(b, url, n);
+  size_t n = fr_url_redact(NULL, 0, url);
+  char *t = malloc(n + 1);
+  if (!t) {
+    fr__buf_puts(b, "\"<redacted>\"");
     return;
   }
-  const char *colon = memchr(auth, ':', (size_t)(at - auth));
-  fr__buf t;
-  fr__buf_init(&t);
-  fr__buf_append(&t, url, (size_t)((colon ? colon + 1 : auth) - url));
-  fr__buf_puts(&t, "***");
-  fr__buf_append(&t, at, n - (size_t)(at - url));
-  fr__buf_json_str(b, t.data ? t.data : "", t.len);
-  fr__buf_close(&t);
+  fr_url_redact(t, n + 1, url);
+  fr__buf_json_str(b, t, n);
+  free(t);
 }
 
 static void dump_value(fr__buf *b, const key *k, const void *base) {

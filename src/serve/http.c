@@ -263,6 +263,19 @@ const char *fr__req_query(fr__req *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+int fr__req_query_n(fr__req *r, const char *name, const char **value, size_t *len) {
+  *value = NULL;
+  *len = 0;
+  /* libmicrohttpd 0.9.75 stores a bare "?name" with a NULL value, which
+   * MHD_lookup_connection_value cannot tell from an absent one. */
+  if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), value,
+                                    len) != MHD_YES)
+    return 0;
+  if (!*value)
+    *len = 0;
+  return 1;
+}
+
 typedef struct repeat_scan {
   const char *seen[16];
   int n;

@@ -107,6 +107,11 @@ void fr__http_stop(fr__http *h);
 /* Request helpers (valid on the MHD thread while the handler runs). */
 const char *fr__req_header(fr__req *r, const char *name);
 const char *fr__req_query(fr__req *r, const char *name);
+/* Query parameter `name` with its decoded length: 0 when absent; 1 when
+ * present, *value NULL for a bare "?name" (no '='), else the decoded value
+ * and in *len its length, which counts any NUL byte a "%00" decoded to
+ * (strlen would stop there). */
+int fr__req_query_n(fr__req *r, const char *name, const char **value, size_t *len);
 /* The name of the first query parameter given more than once
  * ("?reasons=3&reasons=5"), or NULL.  fr__req_query returns the first value
  * only, so a handler that reads query parameters refuses a repeated one

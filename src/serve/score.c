@@ -661,6 +661,70 @@ static void predict_inline(fr__mv *mv, const float *x, size_t n, float *out, int
   fr__series_observe(mv->m_inference, (double)(fr_monotonic_ns() - t0) * 1e-9);
 }
 
+/* Query parameter `name` of /v1/score, read strictly: absent gives 0 and
+ * *out NULL; a bare "?name" (no value) or a value holding a NUL byte
+ * ("%00") answers a 400 naming the parameter and gives -1. */
+static int query_param(fr__req *r, const char *name, const char **out) {
+  size_t len;
+  *out = NULL;
+  if (!fr__req_query_n(r, name, out, &len))
+    return 0;
+  if (!*out) {
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE, "query parameter '%s' has no value: give %s=VALUE",
+                  name, name);
+    return -1;
+  }
+  if (strlen(*out) != len) {
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE, "query parameter '%s' holds a NUL byte", name);
+    return -1;
+  }
+  return 0;
+}
+
+/* A decimal integer of ASCII digits only: no sign, no blank, no trailing
+ * byte (fr_parse_int64 skips blanks around the number, right for a CSV
+ * cell, not for a query parameter). */
+static int strict_uint(const char *v, int64_t max, int64_t *out) {
+  size_t n = strlen(v);
+  if (n == 0 || n > 18 || strspn(v, "0123456789") != n)
+    return -1;
+  int64_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    k = k * 10 + (v[i] - '0');
+  if (k > max)
+    return -1;
+  *out = k;
+  return 0;
+}
+
+/* The 503 of a request naming no model when none is loaded (no default
+ * model configured): with the last load error of each model of the
+ * repository, in its public form, as the V2 readiness answers give it, so
+ * that a client sees why ("no model is loaded: model 'sparkov' is not
+ * available: ...").  Off the hot path: it lists the repository. */
+static void no_model_loaded(fr__req *r, fr_server *s) {
+  if (!atomic_load(&s->loaded)) {
+    fr__req_error(r, 503, "not_ready", "no model is loaded yet (server starting)");
+    return;
+  }
+  char why[1200];
+  size_t o = 0;
+  why[0] = '\0';
+  char **names = fr_repository_models(s->cfg.model_repository, NULL);
+  for (size_t i = 0; names && names[i] && o + 1 < sizeof why; i++) {
+    char last[600], pub[600];
+    fr__registry_last_error(s->registry, names[i], last, sizeof last);
+    if (!last[0])
+      continue;
+    fr__public_reason(s, last, pub, sizeof pub);
+    int n = snprintf(why + o, sizeof why - o, "%smodel '%s' is not available: %s",
+                     o ? "; " : ": ", names[i], pub);
+    o = n < 0 ? sizeof why : o + (size_t)n;
+  }
+  fr_strv_free(names);
+  fr__req_error(r, 503, "not_ready", "no model is loaded%s", why);
+}
+
 void fr__h_score(fr__req *r) {
   fr_server *s = r->app;
   fr__scratch *sc = r->scratch;
@@ -676,7 +740,10 @@ void fr__h_score(fr__req *r) {
     return;
   }
   /* Model. */
-  const char *name = fr__req_query(r, "model");
+  const char *name, *pin, *ex, *rq;
+  if (query_param(r, "model", &name) || query_param(r, "version", &pin) ||
+      query_param(r, "explain", &ex) || query_param(r, "reasons", &rq))
+    return;
   char def[128];
   char only[1][128];
   if (!name || !name[0]) {
@@ -690,7 +757,7 @@ void fr__h_score(fr__req *r) {
         memcpy(only[0], names[0], 128);
         name = only[0];
       } else if (nl == 0) {
-        fr__req_error(r, 503, "not_ready", "no model is loaded");
+        no_model_loaded(r, s);
         return;
       } else {
         fr__req_error(r, 400, FR__REASON_MISSING,
@@ -700,8 +767,6 @@ void fr__h_score(fr__req *r) {
       }
     }
   }
-  const char *pin = fr__req_query(r, "version");
-  const char *ex = fr__req_query(r, "explain");
   c->explain_features = 0;
   if (ex) {
     if (strcmp(ex, "features") != 0) {
@@ -711,13 +776,12 @@ void fr__h_score(fr__req *r) {
     }
     c->explain_features = 1;
   }
-  const char *rq = fr__req_query(r, "reasons");
   c->reasons = atomic_load_explicit(&s->reasons, memory_order_relaxed);
   c->reasons_all = atomic_load_explicit(&s->reasons_for, memory_order_relaxed);
   if (rq) {
     c->reasons_all = 1; /* asked for: every answer */
     int64_t k;
-    if (fr_parse_int64(rq, strlen(rq), &k) || k < 0 || k > 32) {
+    if (strict_uint(rq, 32, &k)) {
       fr__req_error(r, 400, FR__REASON_BAD_TYPE, "reasons: an integer from 0 to 32, not '%s'", rq);
       return;
     }

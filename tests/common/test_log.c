@@ -151,3 +151,32 @@ Test(log, mask_control_separators_and_hex_glued_cards) {
   char c[] = "4111111\\x111111111";
   cr_assert_eq(fr_mask_card_numbers(c), 0);
 }
+
+/* fr_url_redact: the password of a URL's user info (RFC 3986 section
+ * 3.2.1) becomes "***", split the way the redis store's parser splits it. */
+Test(log, url_redact) {
+  static const struct {
+    const char *url, *want;
+  } cases[] = {
+      {"redis://:pw@h/0", "redis://:***@h/0"},
+      {"redis://u:pw@h:1", "redis://u:***@h:1"},
+      {"redis://pw@h", "redis://***@h"},           /* a lone user info is the password */
+      {"redis://:p/w@x@h", "redis://:***@h"},      /* the last '@' ends it */
+      {"redis://h:6379/0", "redis://h:6379/0"},    /* nothing to redact */
+      {"u:pw@h", "u:***@h"},                       /* no scheme */
+      {"", ""},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char buf[64];
+    size_t n = fr_url_redact(buf, sizeof buf, cases[i].url);
+    cr_assert_str_eq(buf, cases[i].want, "%s", cases[i].url);
+    cr_assert_eq(n, strlen(cases[i].want));
+  }
+  /* Truncation keeps the NUL and never shows the password; NULL is "". */
+  char small[10];
+  cr_assert_eq(fr_url_redact(small, sizeof small, "redis://:secretpw@host"), 17);
+  cr_assert_str_eq(small, "redis://:");
+  cr_assert_eq(fr_url_redact(small, sizeof small, NULL), 0);
+  cr_assert_str_eq(small, "");
+  cr_assert_eq(fr_url_redact(NULL, 0, "redis://:pw@h"), 14);
+}

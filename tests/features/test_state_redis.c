@@ -418,3 +418,27 @@ Test(state_redis, bad_urls_and_down_at_start) {
   fr_state_free(st);
   free_world(&w);
 }
+
+/* Review finding: the store's bad-URL error quoted the whole URL, password
+ * included, and it reached the log and the readiness answer of every model.
+ * The message quotes it redacted; fr_state_redis_url_check (used by the
+ * server's configuration check) gives the same verdict and message. */
+Test(state_redis, bad_url_message_redacts_password) {
+  world w;
+  make_world(&w, 10, 2);
+  fr_state_redis_options r;
+  fr_state_redis_options_default(&r);
+  r.url = "redis://:topsecret@127.0.0.1:1/0?x";
+  fr_error err = {0};
+  cr_assert_null(fr_state_new_redis(w.f, NULL, &r, &err));
+  cr_assert_eq(err.code, FR_EINVAL);
+  cr_assert_null(strstr(err.msg, "topsecret"), "%s", err.msg);
+  cr_assert_not_null(strstr(err.msg, "'redis://:***@127.0.0.1:1/0?x'"), "%s", err.msg);
+  fr_error e2 = {0};
+  cr_assert_eq(fr_state_redis_url_check(r.url, &e2), FR_EINVAL);
+  cr_assert_str_eq(e2.msg, err.msg);
+  cr_assert_eq(fr_state_redis_url_check("redis://u:pw@h:6379/3", &e2), 0, "%s", e2.msg);
+  cr_assert_eq(fr_state_redis_url_check("unix:///run/r.sock", &e2), 0, "%s", e2.msg);
+  cr_assert_eq(fr_state_redis_url_check("redis://h:0", &e2), FR_EINVAL);
+  free_world(&w);
+}

@@ -239,6 +239,50 @@ Test(config, dump_redacts_redis_password) {
   }
 }
 
+/* Review finding: a malformed state.redis.url passed validation, so every
+ * model version failed to load with the redis store's message quoting the
+ * whole URL, password included, in the log and in the unauthenticated
+ * readiness answer.  It is a configuration error now, named by its key,
+ * the password redacted as --print-config shows it. */
+Test(config, validate_rejects_bad_redis_url_redacted) {
+  static const char *const bad[] = {
+      "redis://:topsecret@127.0.0.1:1/0?x", /* trailing bytes after the db */
+      "redis://:topsecret@127.0.0.1:0",     /* port 0 */
+      "redis://:topsecret@:6379",           /* no host */
+      "http://u:topsecret@h:1",             /* not redis:// or unix:// */
+  };
+  static const char *const shown[] = {
+      "'redis://:***@127.0.0.1:1/0?x'",
+      "'redis://:***@127.0.0.1:0'",
+      "'redis://:***@:6379'",
+      "'http://u:***@h:1'",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    fr_server_config c;
+    fr_server_config_default(&c);
+    fr_error err = {0};
+    cr_assert_eq(fr_server_config_set(&c, "state.backend", "redis", &err), 0, "%s", err.msg);
+    cr_assert_eq(fr_server_config_set(&c, "state.redis.url", bad[i], &err), 0, "%s", err.msg);
+    cr_assert_eq(fr_server_config_validate(&c, &err), FR_ESCHEMA, "%s", bad[i]);
+    cr_assert_eq(strncmp(err.msg, "state.redis.url: ", 17), 0, "%s", err.msg);
+    cr_assert_null(strstr(err.msg, "topsecret"), "%s", err.msg);
+    cr_assert_not_null(strstr(err.msg, shown[i]), "%s", err.msg);
+    fr_server_config_close(&c);
+  }
+  /* Good URLs pass; the memory backend does not read the URL. */
+  static const char *const good[] = {"redis://:pw@127.0.0.1:6379/2", "redis://h",
+                                     "unix:///run/redis.sock"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    fr_server_config c;
+    fr_server_config_default(&c);
+    fr_error err = {0};
+    fr_server_config_set(&c, "state.backend", "redis", &err);
+    fr_server_config_set(&c, "state.redis.url", good[i], &err);
+    cr_assert_eq(fr_server_config_validate(&c, &err), 0, "%s: %s", good[i], err.msg);
+    fr_server_config_close(&c);
+  }
+}
+
 /* state.max_future_skew: one day by default, a duration, 0 turns it off. */
 Test(config, max_future_skew) {
   fr_server_config c;
