@@ -838,6 +838,26 @@ static int primary_kind_changed(fr__registry *r, const fr__snapshot *n) {
   return fr_is_file(mf) != (n->primary->bundle != NULL);
 }
 
+/* A routing of stages.json refused by the release checks (msg): logged
+ * (release_refused, at error level, with `tail` saying what is served
+ * instead) and counted as a failed load once per distinct reason
+ * (e->refused). */
+static void note_refused(fr_server *s, model_entry *e, const char *name, const fr_stages *st,
+                         const char *msg, const char *tail) {
+  if (strcmp(e->refused, msg) == 0)
+    return;
+  snprintf(e->refused, sizeof e->refused, "%s", msg);
+  const char *ll[] = {name, "failure"};
+  fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
+  char fields[400];
+  snprintf(fields, sizeof fields,
+           "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\",\"shadow\":\"%s\"",
+           name, st->production, st->canary, st->shadow);
+  fr_log(FR_LOG_ERROR, "release_refused", fields,
+         "model %s: %s/%s/stages.json: refused by the release checks: %s; %s", name,
+         s->cfg.model_repository, name, msg, tail);
+}
+
 /* A stages.json edited by hand must pass the checks the release commands
  * apply (fr__repository_routing_check): otherwise a hand edit could route
  * /v1/score traffic to a bare model file or to another schema, and every
@@ -880,20 +900,7 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
                "no feature spec for /v1/score) and a bundle (version %s) served this model: a "
                "bare model file never replaces a bundle",
                st->production, name, e->ref_version);
-      if (strcmp(e->refused, msg) != 0) {
-        snprintf(e->refused, sizeof e->refused, "%s", msg);
-        const char *ll[] = {name, "failure"};
-        fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
-        char fields[400];
-        snprintf(fields, sizeof fields,
-                 "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\","
-                 "\"shadow\":\"%s\"",
-                 name, st->production, st->canary, st->shadow);
-        fr_log(FR_LOG_ERROR, "release_refused", fields,
-               "model %s: %s/%s/stages.json: refused by the release checks: %s; the model is "
-               "not served",
-               name, s->cfg.model_repository, name, msg);
-      }
+      note_refused(s, e, name, st, msg, "the model is not served");
       e->checked = 0; /* the cached answer was for another situation */
       return fr_error_set(err, FR_ESTATE, "model %s: stages.json refused: %s", name, msg);
     }
@@ -940,24 +947,12 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
     return 0;
   }
   int keep = now != NULL;
-  if (strcmp(e->refused, e->checked_msg) != 0) {
-    snprintf(e->refused, sizeof e->refused, "%s", e->checked_msg);
-    const char *ll[] = {name, "failure"};
-    fr__series_add(fr__metrics_get(s->metrics, M_MODEL_LOADS, ll), 1);
-    char fields[400];
-    snprintf(fields, sizeof fields,
-             "\"model\":\"%s\",\"production\":\"%s\",\"canary\":\"%s\",\"shadow\":\"%s\"",
-             name, st->production, st->canary, st->shadow);
-    if (keep)
-      fr_log(FR_LOG_ERROR, "release_refused", fields,
-             "model %s: %s/%s/stages.json: refused by the release checks: %s; keeping the "
-             "last good routing (production %s)",
-             name, s->cfg.model_repository, name, e->checked_msg, serving);
-    else
-      fr_log(FR_LOG_ERROR, "release_refused", fields,
-             "model %s: %s/%s/stages.json: refused by the release checks: %s; serving "
-             "production alone",
-             name, s->cfg.model_repository, name, e->checked_msg);
+  if (keep) {
+    char tail[80];
+    snprintf(tail, sizeof tail, "keeping the last good routing (production %s)", serving);
+    note_refused(s, e, name, st, e->checked_msg, tail);
+  } else {
+    note_refused(s, e, name, st, e->checked_msg, "serving production alone");
   }
   fr__snapshot_release(now);
   if (!keep) {
