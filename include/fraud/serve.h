@@ -94,6 +94,7 @@ typedef struct fr_server_config {
   int port;                     /* 8080; 0 = ephemeral (see fr_server_port) */
   int threads;                  /* HTTP worker threads; 0 = number of cores */
   unsigned max_connections;     /* 1024 */
+  unsigned max_connections_per_ip; /* from one client address; 0 (default) = no limit */
   size_t max_body_bytes;        /* 8 MiB */
   size_t max_tensor_elements;   /* elements per V2 request, 16,777,216 */
   double read_timeout;          /* seconds a request may take to arrive, 30 */

@@ -67,6 +67,7 @@ static const key server_keys[] = {
     {"server.port", K_INT, OFF(port), "inference port (0 = ephemeral, printed at start)", 0, 65535, NULL, 0, 1},
     {"server.threads", K_INT, OFF(threads), "HTTP worker threads (0 = number of cores)", 0, 1024, NULL, 0, 1},
     {"server.max_connections", K_UINT, OFF(max_connections), "concurrent connections accepted", 1, 1000000, NULL, 0, 1},
+    {"server.max_connections_per_ip", K_UINT, OFF(max_connections_per_ip), "concurrent connections accepted from one client address (0 = no limit)", 0, 1000000, NULL, 0, 1},
     {"server.max_body_bytes", K_SIZE, OFF(max_body_bytes), "largest request body (413 above)", 1024, (int64_t)1 << 40, NULL, 0, 0},
     {"server.max_tensor_elements", K_SIZE, OFF(max_tensor_elements), "tensor elements per V2 request", 1, (int64_t)1 << 40, NULL, 0, 0},
     {"server.read_timeout", K_DURATION, OFF(read_timeout), "time a request body may take to arrive after its headers (then the connection is closed unanswered, counted as a 408)", 0, 0, NULL, 0, 0},

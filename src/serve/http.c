@@ -644,6 +644,9 @@ fr__http *fr__http_start(const fr__http_config *c, fr_error *err) {
                                       NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)c->idle_timeout_s,
                                       NULL};
+  if (c->max_connections_per_ip)
+    opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                        (intptr_t)c->max_connections_per_ip, NULL};
   /* libmicrohttpd clears each connection's memory pool between requests
    * (memset of the whole pool): 16 KiB instead of the default 32 KiB halves
    * that per-request cost and still holds any API client's headers; bodies

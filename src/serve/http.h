@@ -64,6 +64,7 @@ typedef struct fr__http_config {
   int port;                       /* 0 = ephemeral */
   int threads;                    /* >= 1 */
   unsigned max_connections;
+  unsigned max_connections_per_ip; /* 0 = no limit */
   unsigned idle_timeout_s;        /* 0 = none (and no header deadline) */
   const char *tls_cert_pem;       /* contents, or NULL */
   const char *tls_key_pem;

@@ -540,6 +540,7 @@ fr_server *fr_server_start(const fr_server_config *c, fr_error *err) {
   hc.port = s->cfg.port;
   hc.threads = threads;
   hc.max_connections = s->cfg.max_connections;
+  hc.max_connections_per_ip = s->cfg.max_connections_per_ip;
   hc.idle_timeout_s = (unsigned)ceil(s->cfg.idle_timeout);
   hc.tls_cert_pem = tls_cert;
   hc.tls_key_pem = tls_key;

@@ -330,6 +330,26 @@ for s_ in socks:
     s_.close()
 time.sleep(0.3)
 check(request(srv.port, "GET", "/v2/health/live")[0] == 200, "served again below the limit")
+check(srv.stop() == 0, "exit after the connection limit")
+
+# ---- per-address connection limit: two from 127.0.0.1, any number overall ----
+srv = Server(repo, "--set", "server.max_connections_per_ip=2")
+socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
+time.sleep(0.2)
+try:
+    c3 = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=2)
+    c3.request("GET", "/v2/health/live")
+    st = c3.getresponse().status
+except Exception:  # noqa: BLE001 - closed at accept: not served
+    st = None
+check(st is None, f"a third connection from one address is not served (got {st})")
+for s_ in socks:
+    s_.close()
+time.sleep(0.3)
+check(request(srv.port, "GET", "/v2/health/live")[0] == 200,
+      "served again below the per-address limit")
+check(srv.stop() == 0, "exit after the per-address limit")
+srv = Server(repo)
 
 # ---- a real Prometheus scrapes the server ----
 pdir = tempfile.mkdtemp(prefix="fraud-prom-")
