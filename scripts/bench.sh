@@ -7,7 +7,7 @@
 # (bench/http -> BUILD_DIR/bench-http), then runs bench/http/suite.py, which
 # measures every table and rewrites docs/benchmarks.md.  With --only the
 # named sections run and the document goes to stdout.  Sections: client,
-# forest, server, batching, state, featurizer, generator, training.
+# forest, server, cpu, batching, state, featurizer, generator, training.
 # The whole suite is sized to finish in under 10 minutes on 2 cores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -595,6 +596,107 @@ def section_server(s, sec):
     sec.notes.extend(notes)
 
 
+def proc_cpu_ticks(pid):
+    """(user, kernel) clock ticks a process has used (proc(5): fields 14, 15
+    of /proc/PID/stat; the command name in parentheses may hold blanks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return int(rest[11]), int(rest[12])
+
+
+def idle_ticks():
+    """Ticks all CPUs have spent idle or waiting for I/O (proc(5): the first
+    line of /proc/stat, fields idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()
+    return int(fields[4]) + int(fields[5])
+
+
+def cpu_run(s, pid, url, bodies, seconds):
+    """One fraud loadgen run (16 connections) against the server `pid`;
+    returns requests/s and the CPU time per completed request, in µs, of
+    the server (user, kernel), of the load client (user, kernel: its
+    rusage) and of the machine left idle."""
+    hz = os.sysconf("SC_CLK_TCK")
+    su0, sk0 = proc_cpu_ticks(pid)
+    i0 = idle_ticks()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = s.loadgen(url, 16, ["--body-lines", bodies], seconds)
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    su1, sk1 = proc_cpu_ticks(pid)
+    i1 = idle_ticks()
+    n = max(1, r["requests"])
+    us = 1e6 / n
+    return {"rps": r["rps"], "errors": r["errors"],
+            "srv_user": (su1 - su0) / hz * us, "srv_kernel": (sk1 - sk0) / hz * us,
+            "cli_user": (c1.ru_utime - c0.ru_utime) * us,
+            "cli_kernel": (c1.ru_stime - c0.ru_stime) * us,
+            "idle": (i1 - i0) / hz * us}
+
+
+CPU_KEYS = ("srv_user", "srv_kernel", "cli_user", "cli_kernel", "idle")
+
+
+def section_cpu(s, sec):
+    """Where the CPU time of one request goes, for the bare libmicrohttpd
+    program and for /v1/score, and what 0.75x the bare program's
+    throughput would leave the scoring server."""
+    secs = s.server_seconds
+    body = s.bodies_file("small.jsonl", [SMALL_BODY])
+    sv = serving(s)
+    mhd, mport = s.start_mhd_fixed()
+    srv, base = sv.start("fraud-serve-cpu", ["--batching", "off"])
+    targets = [("bare libmicrohttpd, fixed body", mhd.p.pid, f"http://127.0.0.1:{mport}/v1/score",
+                body, "small.jsonl"),
+               ("fraud serve /v1/score", srv.p.pid, base + "/v1/score", sv.score_bodies,
+                "score.jsonl")]
+    res = s.alternate([(label, lambda t, p=pid, u=url, b=bf: cpu_run(s, p, u, b, t or secs))
+                       for label, pid, url, bf, _ in targets])
+    s.stop(srv)
+    s.stop(mhd)
+    cores = os.cpu_count() or 1
+    med = {}
+    rows = []
+    for label, _, _, _, bdesc in targets:
+        m = {k: median(r[k] for r in res[label]) for k in ("rps",) + CPU_KEYS}
+        m["total"] = sum(m[k] for k in CPU_KEYS)
+        m["other"] = cores * 1e6 / m["rps"] - m["total"]
+        med[label] = m
+        rows.append([label, fmt_rps(m["rps"])] + [f"{m[k]:.1f}" for k in CPU_KEYS + ("other",)]
+                    + [f"{m['total'] + m['other']:.1f}", sum(r["errors"] for r in res[label])])
+        sec.command(s.loadgen_command(16, f"--body-lines {bdesc}", "URL", secs))
+    sec.intro = (
+        f"`fraud loadgen` at 16 connections ({s.threads} threads) on the same {cores} cores "
+        "as the server, the two targets alternating, "
+        f"{s.reps} runs of {secs} s after a 1 s warm-up, medians; CPU time per completed "
+        "request in µs: the server's user and kernel time (/proc/PID/stat), the load "
+        "client's (its rusage), the time the machine's cores sat idle (/proc/stat) and the "
+        "rest of cores / throughput (other processes; near 0 on a quiet machine). Targets and bodies as in the "
+        "server section (`fraud serve`: threads = cores, batching off).")
+    sec.tables.append(md_table(
+        ["target", "req/s", "server user µs", "server kernel µs", "client user µs",
+         "client kernel µs", "idle µs", "other µs", "cores / req/s µs", "errors"], rows))
+    bare = med["bare libmicrohttpd, fixed body"]
+    ours = med["fraud serve /v1/score"]
+    budget = cores * 1e6 / (0.75 * bare["rps"])
+    rest_ours = ours["total"] - ours["srv_user"]
+    rest_bare = bare["total"] - bare["srv_user"]
+    sec.notes.append(
+        f"At 0.75x the bare program's throughput ({fmt_rps(0.75 * bare['rps'])} requests/s) "
+        f"the {cores} cores have {budget:.1f} µs per request. With the kernel, client and "
+        f"idle time /v1/score costs here ({rest_ours:.1f} µs), that leaves "
+        f"{budget - rest_ours:.1f} µs for the server's own user time, which is "
+        f"{ours['srv_user']:.1f} µs; even with the bare program's ({rest_bare:.1f} µs, a "
+        f"server doing almost nothing), it leaves {budget - rest_bare:.1f} µs.")
+    sec.headline("CPU per /v1/score request at 16 connections: server user + kernel, "
+                 "client, idle (µs); room left for server user time at 0.75x mhd",
+                 f"{ours['srv_user']:.1f} + {ours['srv_kernel']:.1f}, "
+                 f"{ours['cli_user'] + ours['cli_kernel']:.1f}, {ours['idle']:.1f}; "
+                 f"{budget - rest_ours:.1f} (bare program: "
+                 f"{bare['srv_user']:.1f} + {bare['srv_kernel']:.1f}, "
+                 f"{bare['cli_user'] + bare['cli_kernel']:.1f}, {bare['idle']:.1f})")
+
+
 def section_batching(s, sec):
     """fraud serve with dynamic batching off and on, side by side."""
     sv = serving(s)
@@ -937,6 +1039,7 @@ SECTIONS = [
     ("client", "Load client versus wrk", section_client),
     ("forest", "Forest engine versus XGBoost's C API", section_forest),
     ("server", "Scoring server versus its peers", section_server),
+    ("cpu", "CPU time per request", section_cpu),
     ("batching", "Dynamic batching on and off", section_batching),
     ("state", "In-process versus Redis state", section_state),
     ("featurizer", "Featurizer throughput", section_featurizer),
