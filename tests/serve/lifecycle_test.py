@@ -315,40 +315,29 @@ except Exception:  # noqa: BLE001
 check(not plain, "plain HTTP refused on the TLS port")
 check(srv.stop() == 0, "exit after TLS")
 
-# ---- connection limit ----
-srv = Server(repo, "--set", "server.max_connections=3")
-socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(3)]
-time.sleep(0.2)
-try:
-    c4 = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=2)
-    c4.request("GET", "/v2/health/live")
-    st = c4.getresponse().status
-except Exception:  # noqa: BLE001 - refused, reset or left waiting: not served
-    st = None
-check(st is None, f"a fourth connection is not served at the limit (got {st})")
-for s_ in socks:
-    s_.close()
-time.sleep(0.3)
-check(request(srv.port, "GET", "/v2/health/live")[0] == 200, "served again below the limit")
-check(srv.stop() == 0, "exit after the connection limit")
+# ---- connection limits: overall, and per client address ----
+def check_limit(key, limit, what):
+    """With `key` at `limit`, `limit` open connections make the next one
+    go unserved; closing them lets a request through again."""
+    srv = Server(repo, "--set", f"{key}={limit}")
+    socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(limit)]
+    time.sleep(0.2)
+    try:
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=2)
+        c.request("GET", "/v2/health/live")
+        st = c.getresponse().status
+    except Exception:  # noqa: BLE001 - refused, reset or left waiting: not served
+        st = None
+    check(st is None, f"one connection over {what} is not served (got {st})")
+    for s_ in socks:
+        s_.close()
+    time.sleep(0.3)
+    check(request(srv.port, "GET", "/v2/health/live")[0] == 200, f"served again below {what}")
+    check(srv.stop() == 0, f"exit after {what}")
 
-# ---- per-address connection limit: two from 127.0.0.1, any number overall ----
-srv = Server(repo, "--set", "server.max_connections_per_ip=2")
-socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(2)]
-time.sleep(0.2)
-try:
-    c3 = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=2)
-    c3.request("GET", "/v2/health/live")
-    st = c3.getresponse().status
-except Exception:  # noqa: BLE001 - closed at accept: not served
-    st = None
-check(st is None, f"a third connection from one address is not served (got {st})")
-for s_ in socks:
-    s_.close()
-time.sleep(0.3)
-check(request(srv.port, "GET", "/v2/health/live")[0] == 200,
-      "served again below the per-address limit")
-check(srv.stop() == 0, "exit after the per-address limit")
+
+check_limit("server.max_connections", 3, "the connection limit")
+check_limit("server.max_connections_per_ip", 2, "the per-address limit")
 srv = Server(repo)
 
 # ---- a real Prometheus scrapes the server ----
