@@ -233,6 +233,12 @@ FR_EXPORT double fr_dataset_event_time(const fr_dataset *d, size_t row);
 FR_EXPORT int fr_dataset_label(const fr_dataset *d, size_t row);
 /* Source line of a row (1-based physical line of the CSV). */
 FR_EXPORT size_t fr_dataset_line(const fr_dataset *d, size_t row);
+/* Data row number of a row: 1-based, the first record after the header is
+ * 1, counting the rows that FR_BAD_ROW_SKIP dropped (so it differs from
+ * row + 1 after a skipped row, and from fr_dataset_line when a quoted field
+ * spans lines or blank lines are present).  It is the transaction id of
+ * schemas without an id column (docs/schema.md).  O(log skipped). */
+FR_EXPORT size_t fr_dataset_row_number(const fr_dataset *d, size_t row);
 
 /* Row indexes sorted by (event time, file order): a stable sort, computed
  * once and cached.  Array of fr_dataset_rows(d) entries owned by d. */

@@ -111,7 +111,7 @@ int fr_cmd_features(int argc, char **argv) {
     const char *s = idcol >= 0 ? fr_dataset_string(d, (size_t)idcol, r, &len) : NULL;
     char buf[32];
     if (idcol < 0)
-      snprintf(buf, sizeof buf, "%zu", r + 1);
+      snprintf(buf, sizeof buf, "%zu", fr_dataset_row_number(d, r));
     ids[i] = idcol < 0 ? strdup(buf) : strndup(s ? s : "", s ? len : 0);
     if (!ids[i]) {
       fr_error_set(&err, FR_ENOMEM, "out of memory");

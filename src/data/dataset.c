@@ -99,6 +99,10 @@ struct fr_dataset {
   char *path;
   size_t rows, cap;
   size_t skipped;
+  /* 1-based data row numbers of the skipped rows, ascending (only with
+   * --on-bad-row skip): a kept row's data row number is its index plus
+   * the skipped rows before it, so the common case stores nothing. */
+  size_t *skipped_at;
   column *cols;
   size_t ncols;
   double *event_time; /* rows, or NULL when the schema has no event time */
@@ -126,6 +130,7 @@ void fr_dataset_free(fr_dataset *d) {
   free(d->label);
   free(d->event_time);
   free(d->line);
+  free(d->skipped_at);
   free(d->path);
   free(d->order);
   fr__arena_free(&d->text);
@@ -455,6 +460,19 @@ fr_dataset *fr_dataset_read_csv(const fr_schema *s, const char *path,
     }
     if (bad) {
       if (opt->on_bad_row == FR_BAD_ROW_SKIP) {
+        /* Capacity doubles at each power of two (the array holds
+         * d->skipped entries). */
+        if ((d->skipped & (d->skipped - 1)) == 0) {
+          size_t *p = realloc(d->skipped_at,
+                              (d->skipped ? 2 * d->skipped : 1) * sizeof *p);
+          if (!p) {
+            rc = fr_error_set(err, FR_ENOMEM, "%s: out of memory at line %zu",
+                              path, line);
+            goto done;
+          }
+          d->skipped_at = p;
+        }
+        d->skipped_at[d->skipped] = d->rows + d->skipped + 1;
         d->skipped++;
         note_bad(d, line, msg);
         continue;
@@ -518,6 +536,22 @@ done:
 const fr_schema *fr_dataset_schema(const fr_dataset *d) { return d->schema; }
 size_t fr_dataset_rows(const fr_dataset *d) { return d->rows; }
 size_t fr_dataset_skipped(const fr_dataset *d) { return d->skipped; }
+
+size_t fr_dataset_row_number(const fr_dataset *d, size_t row) {
+  /* k = the skipped rows before kept row `row`: skipped_at[j] - j is
+   * non-decreasing (the j-th skip came after row skipped_at[j] - j - 1 kept
+   * ones), and skip j precedes the row exactly when skipped_at[j] - j <=
+   * row + 1.  Binary search for the count of such j. */
+  size_t lo = 0, hi = d->skipped;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (d->skipped_at[mid] - mid <= row + 1)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return row + 1 + lo;
+}
 const char *fr_dataset_path(const fr_dataset *d) { return d->path; }
 
 double fr_dataset_number(const fr_dataset *d, size_t col, size_t row) {

@@ -537,7 +537,7 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
       char idbuf[32];
       const char *id = idcol >= 0 ? fr_dataset_string(d, (size_t)idcol, r, &idlen) : NULL;
       if (idcol < 0) {
-        idlen = (size_t)snprintf(idbuf, sizeof idbuf, "%zu", r + 1);
+        idlen = (size_t)snprintf(idbuf, sizeof idbuf, "%zu", fr_dataset_row_number(d, r));
         id = idbuf;
       } else if (!id) {
         id = "";

@@ -911,7 +911,7 @@ int fr_predict_run(const fr_score_job *job, const char *out_csv, size_t *rows,
     const char *id = idcol >= 0 ? fr_dataset_string(s.d, (size_t)idcol, r, &idlen) : NULL;
     char idbuf[32];
     if (idcol < 0) {
-      idlen = (size_t)snprintf(idbuf, sizeof idbuf, "%zu", r + 1);
+      idlen = (size_t)snprintf(idbuf, sizeof idbuf, "%zu", fr_dataset_row_number(s.d, r));
       id = idbuf;
     } else if (!id) {
       id = "";

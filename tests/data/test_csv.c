@@ -429,3 +429,31 @@ Test(csv, blanks_kept_across_blocks) {
   remove(path);
   rmdir(dir);
 }
+
+/* Data row numbers count the skipped rows: bad_number.csv's rows are r1, r2
+ * (bad amount), r3, so the kept rows are data rows 1 and 3; bad_time.csv
+ * keeps only its first row; skips.csv skips 2, 3 and 5 of 7; a read without skips numbers rows 1..n. */
+Test(csv, row_numbers_count_skipped_rows) {
+  fr_schema *s = mini_schema();
+  fr_dataset *d = mini_read(s, "bad_number.csv", FR_BAD_ROW_SKIP);
+  cr_assert_eq(fr_dataset_rows(d), 2);
+  cr_assert_eq(fr_dataset_row_number(d, 0), 1);
+  cr_assert_eq(fr_dataset_row_number(d, 1), 3);
+  fr_dataset_free(d);
+  d = mini_read(s, "bad_time.csv", FR_BAD_ROW_SKIP);
+  cr_assert_eq(fr_dataset_row_number(d, 0), 1);
+  fr_dataset_free(d);
+  /* skips.csv: rows 2, 3 and 5 have a bad amount; kept rows 1, 4, 6, 7. */
+  d = mini_read(s, "skips.csv", FR_BAD_ROW_SKIP);
+  cr_assert_eq(fr_dataset_rows(d), 4);
+  static const size_t want[] = {1, 4, 6, 7};
+  for (size_t r = 0; r < 4; r++)
+    cr_assert_eq(fr_dataset_row_number(d, r), want[r], "row %zu: %zu", r,
+                 fr_dataset_row_number(d, r));
+  fr_dataset_free(d);
+  d = mini_read(s, "plain.csv", FR_BAD_ROW_FAIL);
+  for (size_t r = 0; r < fr_dataset_rows(d); r++)
+    cr_assert_eq(fr_dataset_row_number(d, r), r + 1);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+}
