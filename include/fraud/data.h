@@ -168,6 +168,11 @@ typedef struct fr_read_options {
   fr_bad_row on_bad_row; /* FAIL (default): first bad row is an error */
   size_t max_rows;       /* 0 = no limit */
   int allow_extra_columns; /* 1: header columns not in the schema are ignored */
+  int label_optional;      /* 1: the label column may be absent from the header
+                              (every row's label is then -1): for scoring new,
+                              unlabelled transactions (predict, explain,
+                              features --model); training, evaluation and
+                              validation leave it 0 */
 } fr_read_options;
 
 /* A streaming CSV reader (RFC 4180 as real exports write it; libcsv): quoted
@@ -202,7 +207,8 @@ FR_EXPORT const char *fr_csv_path(const fr_csv *c);
 typedef struct fr_dataset fr_dataset;
 
 /* Reads a whole CSV/CSV.gz file.  The header must name every required schema
- * column (in any order); a header column the schema does not know is an
+ * column (in any order; the label column may be left out with
+ * opt->label_optional); a header column the schema does not know is an
  * error unless allow_extra_columns.  Each cell is parsed with
  * fr_schema_parse_cell; the event time with the schema's time format (a
  * missing or unparseable event time is a bad row).  A bad row is an error

@@ -477,12 +477,14 @@ typedef struct fr_explain_job {
   size_t k;             /* reasons per row (0: 3); more than the model's
                            number of features is lowered to that number */
   fr_reason_order order;
-  fr_read_options read; /* for data */
+  fr_read_options read; /* for data (label_optional is implied: the
+                           label column may be absent) */
 } fr_explain_job;
 
 /* Writes out_csv atomically ("-": standard output): transaction_id (with
  * data: the schema's id column; with features: the matrix's transaction_id
- * column, as `fraud features` writes it; else the 1-based row number), class (multi-class models: the most probable
+ * column, as `fraud features` writes it; else the 1-based data row number,
+ * fr_dataset_row_number), class (multi-class models: the most probable
  * class, whose reasons are given), probability, margin, bias (the SHAP
  * base value of that output, fr_forest_shap's last column: the base margin
  * plus every tree's cover-weighted expected value, the same for every row),

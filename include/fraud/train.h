@@ -741,7 +741,9 @@ FR_EXPORT int fr_bundle_derive_thresholds(const char *src_dir,
  * transaction_id,probability,decision (plus event_time when
  * job->with_event_time), one line per input row in input order.
  * transaction_id is the schema's id column, or the 1-based data row number
- * when the schema has none.  Probabilities are float32 printed
+ * (fr_dataset_row_number: rows skipped by job->read.on_bad_row keep their
+ * numbers) when the schema has none.  The data file may lack the label
+ * column (job->read is used with label_optional set).  Probabilities are float32 printed
  * shortest-round-trip.  Atomic write; out_csv "-" writes to standard
  * output instead.  Errors: as fr_evaluate_run, FR_EIO. */
 FR_EXPORT int fr_predict_run(const fr_score_job *job, const char *out_csv,

@@ -21,8 +21,9 @@ static void usage(FILE *f) {
           "(header = feature names), one line per input row in that replay order;\n"
           "an empty cell is a missing value.\n\n"
           "With --model the bundle's schema and fitted feature spec are used (the\n"
-          "exact features the model sees).  Without it, categorical encoders are\n"
-          "fitted on all rows of DATA.\n\n"
+          "exact features the model sees), and DATA may lack the label column (its\n"
+          "label cells are then empty).  Without it, categorical encoders are\n"
+          "fitted on all rows of DATA, which then needs the label.\n\n"
           "options:\n"
           "  --schema SCHEMA        shipped schema name or path\n"
           "  --spec SPEC            feature spec YAML (default: the schema's)\n"
@@ -91,6 +92,10 @@ int fr_cmd_features(int argc, char **argv) {
       goto done;
     f = own_f;
   }
+  /* A bundle's featurizer is fitted already, so new, unlabelled
+   * transactions can be featurized; fitting encoders here needs the label
+   * (target encodings count the positives). */
+  ro.label_optional = model != NULL;
   if (!(d = fr_dataset_read_csv(fr_featurizer_schema(f), data, &ro, &err)))
     goto done;
   if (own_f) {

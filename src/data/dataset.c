@@ -359,7 +359,8 @@ static int map_header(fr_dataset *d, const fr_read_options *opt, char **f,
   }
   for (size_t k = 0; k < d->ncols; k++) {
     const fr_column_info *ci = fr_schema_column(s, k);
-    if (!d->cols[k].present && ci->required)
+    if (!d->cols[k].present && ci->required &&
+        !(ci->role == FR_ROLE_LABEL && opt->label_optional))
       return fr_error_set(err, FR_ESCHEMA,
                           "%s:%zu: missing column '%s' required by schema '%s'",
                           d->path, line, ci->name, fr_schema_name(s));

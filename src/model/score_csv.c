@@ -515,7 +515,10 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
                         job->model);
       goto out;
     }
-    if (!(d = fr_dataset_read_csv(fr_bundle_schema(m.bundle), job->data, &job->read, err))) {
+    /* Explaining needs no label: a file of new transactions lacks it. */
+    fr_read_options ro = job->read;
+    ro.label_optional = 1;
+    if (!(d = fr_dataset_read_csv(fr_bundle_schema(m.bundle), job->data, &ro, err))) {
       rc = err ? err->code : FR_EIO;
       goto out;
     }

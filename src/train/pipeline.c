@@ -668,13 +668,16 @@ static void scored_free(scored *s) {
   fr_bundle_unref(s->b);
 }
 
-static int score_all(const fr_score_job *job, scored *s, fr_error *err) {
+/* ro: the read options (job->read, or a copy that lets predict read a file
+ * without the label column). */
+static int score_all(const fr_score_job *job, const fr_read_options *ro, scored *s,
+                     fr_error *err) {
   memset(s, 0, sizeof *s);
   if (!job || !job->model_dir || !job->data)
     return fr_error_set(err, FR_EINVAL, "model directory and data file are required");
   if (!(s->b = fr_bundle_open(job->model_dir, err)))
     return err ? err->code : FR_EIO;
-  if (!(s->d = fr_dataset_read_csv(fr_bundle_schema(s->b), job->data, &job->read, err)))
+  if (!(s->d = fr_dataset_read_csv(fr_bundle_schema(s->b), job->data, ro, err)))
     return err ? err->code : FR_EIO;
   if (!(s->t = fr_bundle_score_dataset(s->b, s->d, &s->p, err)))
     return err ? err->code : FR_ENOMEM;
@@ -709,7 +712,7 @@ int fr_evaluate_run(const fr_score_job *job, const fr_evaluate_options *o,
     return fr_error_set(err, FR_EINVAL,
                         "evaluate: choose the validation or the test slice, not both");
   scored s;
-  int rc = score_all(job, &s, err);
+  int rc = score_all(job, job ? &job->read : NULL, &s, err);
   float *y = NULL, *p = NULL;
   double *amount = NULL;
   if (rc)
@@ -882,7 +885,12 @@ char *fr_evaluation_json(const fr_evaluation *ev) {
 int fr_predict_run(const fr_score_job *job, const char *out_csv, size_t *rows,
                    fr_error *err) {
   scored s;
-  int rc = score_all(job, &s, err);
+  /* New transactions have no label: predict reads a file without it. */
+  fr_read_options ro = {0};
+  if (job)
+    ro = job->read;
+  ro.label_optional = 1;
+  int rc = score_all(job, &ro, &s, err);
   char *buf = NULL;
   float *by_row = NULL;
   if (rc)

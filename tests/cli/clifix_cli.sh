@@ -35,4 +35,44 @@ done
 [ "$(grep -v '^3,' clean.csv)" = "$(cat skip.csv)" ] && ok "skipped file scores = clean file minus row 3" ||
   bad "skip.csv differs from clean.csv minus row 3: $(diff clean.csv skip.csv)"
 
+# 2. Scoring needs no label: each shipped schema's sample, 200 lines, with
+# and without its label column, gives the same bytes from predict and
+# explain, and the same features (label column empty) from features --model; evaluate and train still require the label.
+for sc in sparkov:sparkov/sparkov_windows:is_fraud ulb:ulb/creditcard:Class paysim:paysim/paysim:isFraud; do
+  IFS=: read -r n f l <<<"$sc"
+  [ -d "$T/models/$n/1" ] || "$F" train --schema "$n" --n-estimators 10 --early-stopping 0 \
+    --nthread 1 --quiet --out "$T/models/$n/1" "$S/data/samples/$f.csv.gz" || bad "train $n"
+  zcat "$S/data/samples/$f.csv.gz" | head -200 >"$n.csv"
+  $PY -c "
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1], newline='')))
+i = rows[0].index(sys.argv[2])
+w = csv.writer(open(sys.argv[3], 'w', newline=''), lineterminator='\n')
+for r in rows:
+    w.writerow(r[:i] + r[i + 1:])" "$n.csv" "$l" "${n}_nolabel.csv"
+  head -1 "${n}_nolabel.csv" | grep -q "$l" && bad "$n: label column $l not removed"
+  for cmd in predict explain features; do
+    "$F" $cmd --model "$T/models/$n/1" "$n.csv" -o "with.csv" 2>/dev/null || bad "$cmd $n.csv"
+    out=$("$F" $cmd --model "$T/models/$n/1" "${n}_nolabel.csv" -o "without.csv" 2>&1) ||
+      bad "$cmd on $n without $l: $out"
+    if [ $cmd = features ]; then
+      # The last column, label, is empty (missing) without the label.
+      [ "$(tail -n +2 without.csv | sed 's/,[^,]*$//')" = "$(tail -n +2 with.csv | sed 's/,[^,]*$//')" ] &&
+        [ -z "$(tail -n +2 without.csv | sed 's/.*,//' | tr -d '\n')" ] && head -1 with.csv >with.h &&
+        head -1 without.csv | cmp -s - with.h &&
+        ok "features $n: same features without $l, label column empty" ||
+        bad "features $n: features differ without $l (or its label column is not empty)"
+      continue
+    fi
+    cmp -s with.csv without.csv && ok "$cmd $n: same output without the label column $l" ||
+      bad "$cmd $n: output differs without $l"
+  done
+  expect 1 "missing column '$l' required by schema '$n'" -- \
+    "$F" evaluate --model "$T/models/$n/1" "${n}_nolabel.csv"
+done
+expect 1 "missing column 'isFraud' required by schema 'paysim'" -- \
+  "$F" train --schema paysim --quiet --out "$T/nolabel" paysim_nolabel.csv
+expect 1 "missing column 'isFraud' required by schema 'paysim'" -- \
+  "$F" features --schema paysim paysim_nolabel.csv -o x.csv
+
 exit $fail
