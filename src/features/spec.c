@@ -161,6 +161,15 @@ static int column_of(compiler *c, const fr_yaml_node *item, const char *key,
                          "unknown column '%s' (schema '%s' has no such column)",
                          name, fr_schema_name(c->f->schema));
   const fr_column_info *ci = fr_schema_column(c->f->schema, (size_t)col);
+  /* Every column a feature reads comes through here: the label is the one
+   * input a model must never see (it is unknown when a new transaction is
+   * scored, and a model trained on it scores perfectly offline only). */
+  if (ci->role == FR_ROLE_LABEL)
+    return fr_yaml_error(c->doc, n, c->err, FR_ESCHEMA,
+                         "column '%s' is the schema's label: a feature must not "
+                         "read it (target leakage: the label is unknown when a "
+                         "transaction is scored)",
+                         name);
   if (want_number == 1 && ci->type != FR_COL_NUMBER)
     return fr_yaml_error(c->doc, n, c->err, FR_ESCHEMA,
                          "column '%s' is not numeric", name);
@@ -390,6 +399,12 @@ static int compile_feature(compiler *c, const fr_yaml_node *item, fr__op *op) {
     return fr_yaml_error(c->doc, nn, c->err, FR_ESCHEMA,
                          "feature name '%s' must be non-empty and contain no "
                          "comma, quote or newline", name);
+  /* `fraud features` writes the matrix as transaction_id, the features,
+   * label: a feature of either name would make a column appear twice. */
+  if (strcmp(name, "label") == 0 || strcmp(name, "transaction_id") == 0)
+    return fr_yaml_error(c->doc, nn, c->err, FR_ESCHEMA,
+                         "feature name '%s' is reserved (the feature matrix's "
+                         "transaction_id and label columns)", name);
 
   /* Keys that this kind does not take are errors too. */
   static const struct {

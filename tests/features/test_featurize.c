@@ -972,3 +972,21 @@ Test(featurize, distinct_count_over_long_windows) {
   assert_online_equals_offline(&fx);
   unload(&fx);
 }
+
+/* Newcomer review: the label as a feature input is target leakage (the
+ * label of a new transaction is unknown when it is scored), and the feature
+ * names 'label' and 'transaction_id' collide with the columns `fraud
+ * features` writes around the features.  Positions counted by hand: in
+ * "  - {name: leak, kind: numeric, column: label}" the value 'label' starts
+ * at column 41, and in "  - {name: label, ..." the name at column 12. */
+Test(featurize, spec_refuses_label_input_and_reserved_names) {
+  expect_spec_error("features:\n  - {name: leak, kind: numeric, column: label}\n",
+                    "bad.yaml:2:41: column 'label' is the schema's label");
+  expect_spec_error("features:\n  - {name: a, kind: numeric, column: amt}\n"
+                    "  - {name: r, kind: ratio, numerator: amt, denominator: label}\n",
+                    "bad.yaml:3:57: column 'label' is the schema's label");
+  expect_spec_error("features:\n  - {name: label, kind: numeric, column: amt}\n",
+                    "bad.yaml:2:12: feature name 'label' is reserved");
+  expect_spec_error("features:\n  - {name: transaction_id, kind: numeric, column: amt}\n",
+                    "bad.yaml:2:12: feature name 'transaction_id' is reserved");
+}
