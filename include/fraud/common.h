@@ -143,11 +143,15 @@ FR_EXPORT void fr_log(fr_log_level level, const char *event, const char *fields,
  * it has more than 19 digits, or 13 to 19 that pass the Luhn check
  * (ISO/IEC 7812-1 Annex B; every PAN does): "a4111111111111111" is masked,
  * most digests stay readable.  Chains of 12 digits or fewer are not
- * masked.  The rule errs toward masking: any 13-digit number (a
- * millisecond epoch), a chain longer than 19 digits (two card numbers one
- * space apart), or separator-joined short numbers of 13 digits in all
- * ("10 20 30 40 50 60 7", "12345678.12345") are masked too.  Returns the
- * number of chains masked. */
+ * masked.  A decimal number (a digit run, one '.', a digit run, not part of
+ * a dotted chain such as "4111.1111.1111.1111" or "1.2.3"; optionally an
+ * exponent: "0.004043023877", "12345678.12345", "3.4e+38") chains nothing
+ * through its point and its fraction and exponent are never masked; its
+ * integer part counts alone ("4111111111111111.0" is masked).  The rule
+ * errs toward masking: any 13-digit number (a millisecond epoch), a chain
+ * longer than 19 digits (two card numbers one space apart), or
+ * separator-joined short numbers of 13 digits in all ("10 20 30 40 50 60
+ * 7") are masked too.  Returns the number of chains masked. */
 FR_EXPORT size_t fr_mask_card_numbers(char *s);
 
 /* Writes to buf (cap bytes, NUL-terminated when cap > 0) the URL `url` with

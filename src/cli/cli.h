@@ -25,7 +25,10 @@ FR_CLI_COMMANDS(FR__CLI_DECL)
 #undef FR__CLI_DECL
 
 /* Prints "fraud <cmd>: message" to stderr and returns FR_EXIT_USAGE.  Card
- * numbers in the message are masked (fr_mask_card_numbers). */
+ * numbers in the text of the %s arguments (what the user typed, or an
+ * error message quoting it) are masked (fr_mask_card_numbers); the format's
+ * own text and numeric conversions (ranges, counts the program prints) are
+ * not. */
 int fr_cli_usage_error(const char *cmd, const char *fmt, ...) FR_PRINTF(2, 3);
 
 /* Prints "fraud <cmd>: <err->msg>" (or the code's description) to stderr and

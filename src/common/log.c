@@ -204,18 +204,64 @@ static int hex_token(const char *t, const char **end) {
   return letters && hex_only;
 }
 
+/* End of the digit run that starts at p. */
+static const char *digits_end(const char *p) {
+  while (is_digit(*p))
+    p++;
+  return p;
+}
+
+/* 1 when the '.' at dot (in string s) is the point of a decimal number such
+ * as a rate or a float the program prints ("0.004043027691", "3.4e+38"):
+ * digits on both sides, and neither run chained on by another point
+ * ("4111.1111.1111.1111", "1.2.3" are dotted groups, not decimals). */
+static int decimal_point(const char *s, const char *dot) {
+  if (*dot != '.' || dot == s || !is_digit(dot[-1]) || !is_digit(dot[1]))
+    return 0;
+  const char *b = dot - 1;
+  while (b > s && is_digit(b[-1]))
+    b--;
+  if (b - s >= 2 && b[-1] == '.' && is_digit(b[-2]))
+    return 0;
+  const char *f = digits_end(dot + 1);
+  return !(f[0] == '.' && is_digit(f[1]));
+}
+
+/* End of the fraction, and of the exponent if one follows ("5e+38"), after
+ * the decimal point at dot. */
+static const char *fraction_end(const char *dot) {
+  const char *f = digits_end(dot + 1);
+  if (*f == 'e' || *f == 'E') {
+    const char *x = f + 1;
+    if (*x == '+' || *x == '-')
+      x++;
+    if (is_digit(*x))
+      f = digits_end(x);
+  }
+  return f;
+}
+
 /* The rule (docs/server.md "log masking"): digit runs outside hexadecimal
  * tokens are chained while the next run follows after 1 or 2 separators
  * (group_sep_len), whatever the group sizes; a chain of 13 digits or more is
- * a card number.  Inside a hexadecimal token, see mask_in_hex_token.  Printed PANs come in many layouts (4-4-4-4, Amex 4-6-5,
- * pairs, dots, doubled spaces), so the rule errs toward masking: a
- * separator-joined run of short numbers of 13 digits in all is masked too. */
+ * a card number.  Inside a hexadecimal token, see mask_in_hex_token.
+ * Printed PANs come in many layouts (4-4-4-4, Amex 4-6-5, pairs, dots,
+ * doubled spaces), so the rule errs toward masking: a separator-joined run
+ * of short numbers of 13 digits in all is masked too.  A decimal number's
+ * point (decimal_point) joins nothing and its fraction and exponent are
+ * skipped: a rate such as 0.004043027691 is a number the program computed,
+ * and no PAN is written as the fraction of one; its integer part still
+ * counts alone (a card number exported as a float, "4111111111111111.0"). */
 size_t fr_mask_card_numbers(char *s) {
   size_t runs = 0;
   const char *p = s;
   while (*p) {
     if (!is_alnum(*p)) {
       p++;
+      continue;
+    }
+    if (p > s && decimal_point(s, p - 1)) {
+      p = fraction_end(p - 1);
       continue;
     }
     const char *e;
@@ -239,6 +285,8 @@ size_t fr_mask_card_numbers(char *s) {
       const char *end = r;
       if (r == e) {
         for (;;) {
+          if (decimal_point(s, end)) /* the integer part ends the chain */
+            break;
           const char *n = end;
           int k = 0;
           for (size_t l; k < 2 && (l = group_sep_len(n)) > 0; k++)

@@ -45,9 +45,10 @@ static void example(fr_check *c, size_t line) {
 }
 
 static void finish(fr_validation *v, fr_check *c, int passed) {
-  /* A detail may quote a cell ("first: '...'" of the allowed check), which
-   * may be a card number in the wrong column: never reported in full. */
-  fr_mask_card_numbers(c->detail);
+  /* The detail's numbers are the program's own (counts, rates, bounds; the
+   * data's extremes printed with 10 significant digits): not masked, or
+   * a rate's digits would be starred.  The one cell quoted from the data
+   * (the allowed check's "first: '...'") is masked where it is quoted. */
   c->passed = passed;
   if (!passed)
     v->passed = 0;
@@ -193,10 +194,15 @@ static int check_allowed(fr_validation *v, size_t col, const fr_column_info *ci)
     example(c, fr_dataset_line(d, r));
   }
   free(ok);
-  if (c->violations)
+  if (c->violations) {
+    /* The cell may be a card number in the wrong column. */
+    char cell[64];
+    snprintf(cell, sizeof cell, "%.60s", first);
+    fr_mask_card_numbers(cell);
     snprintf(c->detail, sizeof c->detail,
-             "%zu row%s with a value not in the allowed list (first: '%.60s')",
-             c->violations, c->violations == 1 ? "" : "s", first);
+             "%zu row%s with a value not in the allowed list (first: '%s')",
+             c->violations, c->violations == 1 ? "" : "s", cell);
+  }
   else
     snprintf(c->detail, sizeof c->detail, "every value is allowed");
   finish(v, c, c->violations == 0);

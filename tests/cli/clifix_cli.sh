@@ -75,4 +75,18 @@ expect 1 "missing column 'isFraud' required by schema 'paysim'" -- \
 expect 1 "missing column 'isFraud' required by schema 'paysim'" -- \
   "$F" features --schema paysim paysim_nolabel.csv -o x.csv
 
+# 4. Masking leaves the program's numbers alone: validate's rate of the
+# Sparkov windows sample (53 of 13109 = 0.004043023877 to 10 digits, and
+# 1 - 13109 / 13109 missing = 0), generate's range 1 .. 2^63 - 1; the
+# user's card-like value is still masked.
+W=$S/data/samples/sparkov/sparkov_windows.csv.gz
+expect 0 "53 positive of 13109 labelled rows: rate 0\.004043023877 \(allowed" -- \
+  "$F" validate --schema sparkov "$W"
+out=$("$F" validate --json --schema sparkov "$W" 2>&1)
+grep -q '"detail": "53 positive of 13109 labelled rows: rate 0.004043023877 (allowed 0.0001 .. 0.95)"' <<<"$out" &&
+  ok "validate --json: rate not masked" || bad "validate --json detail: $(grep -o '"detail": "[^"]*rate [^"]*"' <<<"$out" | head -2)"
+expect 2 "from 1 to 9223372036854775807, got '\*{19}1111'" -- \
+  "$F" generate --rows 41111111111111111111111 -o g.csv
+expect 2 "not '\*{12}1111'" -- "$F" predict --model "$P" p.csv -o - --on-bad-row 4111111111111111
+
 exit $fail
