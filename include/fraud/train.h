@@ -728,7 +728,9 @@ FR_EXPORT char *fr_evaluation_json(const fr_evaluation *ev);
  * a corrupt source is refused.  Written like fr_bundle_write: a temporary
  * sibling directory renamed into place.  Errors: FR_EEXIST (dst_dir
  * exists: versions are immutable), FR_EINVAL (thresholds not 0 <= review
- * <= decline <= 1, derived_json not an object), FR_EIO, and those of
+ * <= decline <= 1, derived_json not an object, or dst_dir in a model
+ * repository layout naming another model or version than the source's name
+ * and the new version: fr_train_bundle_identity), FR_EIO, and those of
  * fr_bundle_open. */
 FR_EXPORT int fr_bundle_derive_thresholds(const char *src_dir,
                                           const char *dst_dir,

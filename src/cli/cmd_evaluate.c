@@ -40,7 +40,9 @@ static void usage(FILE *f) {
           "  --quantile-bins        calibration bins at score quantiles (default: uniform)\n"
           "  --report FILE.html     write a self-contained HTML report with plots\n"
           "  --save-thresholds DIR  write a NEW model version DIR: a copy of the bundle\n"
-          "                         with the cost-optimal thresholds (needs an amount column)\n"
+          "                         with the cost-optimal thresholds (needs an amount column);\n"
+          "                         in a repository layout (models/NAME/N) NAME must be the\n"
+          "                         bundle's name and N the version, as for train --out\n"
           "  --version V            version name of that new bundle (default: DIR's name)\n"
           "  --on-bad-row fail|skip what to do with a malformed row (default fail)\n",
           FR_EVAL_MAX_BINS);
@@ -167,6 +169,20 @@ int fr_cmd_evaluate(int argc, char **argv) {
     return fr_cli_usage_error("evaluate", "--version names the bundle of --save-thresholds");
   job.data = argv[optind];
   fr_error err = {0};
+  if (save) {
+    /* The new version keeps the bundle's model name: a repository path
+     * (models/<name>/<version>) must agree with it and with --version, as
+     * train --out must, before any work. */
+    fr_bundle *src = fr_bundle_open(job.model_dir, &err);
+    if (!src)
+      return fr_cli_fail("evaluate", &err);
+    char n[128], v[128];
+    int bad = fr_train_bundle_identity(save, fr_bundle_name(src), version, n, sizeof n, v,
+                                       sizeof v, &err);
+    fr_bundle_unref(src);
+    if (bad)
+      return fr_cli_usage_error("evaluate", "--save-thresholds %s: %s", save, err.msg);
+  }
   fr_evaluation ev;
   if (fr_evaluate_run(&job, &o, &ev, &err))
     return fr_cli_fail("evaluate", &err);

@@ -70,6 +70,15 @@ int fr_bundle_derive_thresholds(const char *src_dir, const char *dst_dir,
     rc = fr_error_set(err, FR_EINVAL, "derive: no version name for %s", dst_dir);
     goto done;
   }
+  /* The new version keeps the source's model name: in a repository layout
+   * (models/<name>/<version>) the path must say the same name and version,
+   * or the server and `models list` refuse the version (as train --out). */
+  {
+    char idn[128], idv[128];
+    if ((rc = fr_train_bundle_identity(dst_dir, fr_bundle_name(b), ver, idn, sizeof idn, idv,
+                                       sizeof idv, err)))
+      goto done;
+  }
   man = json_loads(fr_bundle_manifest_json(b), 0, NULL);
   json_t *files = json_object_get(man, "files");
   if (!json_is_object(files)) {

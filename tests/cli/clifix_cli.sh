@@ -89,4 +89,17 @@ expect 2 "from 1 to 9223372036854775807, got '\*{19}1111'" -- \
   "$F" generate --rows 41111111111111111111111 -o g.csv
 expect 2 "not '\*{12}1111'" -- "$F" predict --model "$P" p.csv -o - --on-bad-row 4111111111111111
 
+# 5. evaluate --save-thresholds checks a repository path against the
+# bundle's name (paysim) and the version, as train --out does.
+expect 2 "name 'paysim' disagrees with .*models/other/5" -- \
+  "$F" evaluate --model "$P" --save-thresholds "$T/models/other/5" paysim.csv
+[ -e "$T/models/other/5" ] && bad "models/other/5 written"
+expect 2 "version '8' disagrees with .*models/paysim/7" -- \
+  "$F" evaluate --model "$P" --save-thresholds "$T/models/paysim/7" --version 8 paysim.csv
+[ -e "$T/models/paysim/7" ] && bad "models/paysim/7 written"
+expect 0 "" -- "$F" evaluate --model "$P" --save-thresholds "$T/models/paysim/2" paysim.csv
+[ "$($PY -c "import json,sys; m=json.load(open(sys.argv[1])); print(m['name'] + '/' + m['version'])" \
+  "$T/models/paysim/2/manifest.json")" = paysim/2 ] && ok "models/paysim/2 is paysim/2" ||
+  bad "models/paysim/2's manifest does not name paysim/2"
+
 exit $fail
