@@ -350,7 +350,9 @@ FR_EXPORT fr_decision fr_thresholds_decide(const fr_thresholds *t, double p);
 
 /* Opens a bundle directory: reads manifest.json, verifies the sha256 of every
  * listed file, loads schema, featurizer and forest, and checks that the
- * forest's feature count equals the featurizer's.  Errors: FR_EIO,
+ * forest's feature count equals the featurizer's and that its objective is
+ * binary:logistic (a bundle's scores are probabilities compared with its
+ * thresholds; another objective is FR_EFORMAT naming it).  Errors: FR_EIO,
  * FR_EFORMAT, FR_ECHECKSUM (naming the file), FR_ESCHEMA.  The bundle is
  * reference-counted: fr_bundle_open returns one reference. */
 FR_EXPORT fr_bundle *fr_bundle_open(const char *dir, fr_error *err);

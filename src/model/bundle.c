@@ -215,6 +215,18 @@ fr_bundle *fr_bundle_open(const char *dir, fr_error *err) {
     goto fail;
   if (!(b->forest = fr_forest_load(model_path, FR_FOREST_AUTO, err)))
     goto fail;
+  /* Every scoring path (predict, explain, evaluate, the server) reads a
+   * bundle's output as a fraud probability and compares it with the
+   * decision thresholds: only binary:logistic means that (train writes
+   * nothing else); a margin or a regression value would be decided on as
+   * if it were one. */
+  if (fr_forest_objective(b->forest) != FR_OBJ_BINARY_LOGISTIC) {
+    fr_error_set(err, FR_EFORMAT,
+                 "%s: the model's objective is %s, not binary:logistic: a bundle's "
+                 "scores are fraud probabilities compared with its thresholds",
+                 model_path, fr_objective_name(fr_forest_objective(b->forest)));
+    goto fail;
+  }
   size_t nf = fr_featurizer_nfeatures(b->featurizer);
   if (fr_forest_nfeatures(b->forest) != nf) {
     fr_error_set(err, FR_EFORMAT,

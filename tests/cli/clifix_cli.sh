@@ -102,4 +102,24 @@ expect 0 "" -- "$F" evaluate --model "$P" --save-thresholds "$T/models/paysim/2"
   "$T/models/paysim/2/manifest.json")" = paysim/2 ] && ok "models/paysim/2 is paysim/2" ||
   bad "models/paysim/2's manifest does not name paysim/2"
 
+# 6. A bundle whose objective is not binary:logistic (model.json edited to
+# reg:squarederror, its manifest checksum updated) is refused at load by
+# every scoring path.
+cp -r "$P" "$T/sqerr"
+$PY - "$T/sqerr" <<'PYEOF'
+import hashlib, json, os, sys
+d = sys.argv[1]
+m = json.load(open(os.path.join(d, "model.json")))
+m["learner"]["objective"]["name"] = "reg:squarederror"
+raw = json.dumps(m).encode()
+open(os.path.join(d, "model.json"), "wb").write(raw)
+man = json.load(open(os.path.join(d, "manifest.json")))
+man["files"]["model.json"] = {"sha256": hashlib.sha256(raw).hexdigest(), "bytes": len(raw)}
+json.dump(man, open(os.path.join(d, "manifest.json"), "w"))
+PYEOF
+for cmd in predict explain features; do
+  expect 1 "objective is reg:squarederror, not binary:logistic" -- "$F" $cmd --model "$T/sqerr" p.csv -o x.csv
+done
+expect 1 "objective is reg:squarederror, not binary:logistic" -- "$F" evaluate --model "$T/sqerr" p.csv
+
 exit $fail
