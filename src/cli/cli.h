@@ -71,6 +71,17 @@ int fr_cli_train_job_check(const char *cmd, const struct fr_train_job *job);
 /* 1 when an output path means standard output ("-"). */
 int fr_cli_is_stdout(const char *path);
 
+/* The usage checks of an output path `out` (-o) before any work: not empty;
+ * not the same file as one of inputs[0..ninputs) (NULL entries skipped;
+ * compared by st_dev/st_ino when both exist, so links and other spellings
+ * count); and not inside the directory of `model` (NULL: none): a bundle or
+ * version directory, or the directory of a model file that holds a
+ * manifest.json, nor the model file itself, as a model version is
+ * immutable.  "-" (standard output) and NULL pass.  0 or FR_EXIT_USAGE
+ * (message printed). */
+int fr_cli_output_check(const char *cmd, const char *out, const char *const *inputs,
+                        size_t ninputs, const char *model);
+
 /* Holds (hold = 1) or releases (0) SIGINT, SIGTERM and SIGHUP for this
  * process, around writing a model version: an interruption then takes
  * effect only once the version is complete, so no temporary directory is

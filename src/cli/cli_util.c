@@ -3,9 +3,14 @@
  * the same messages and exit codes.
  */
 #include <ctype.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "fraud/train.h"
@@ -80,3 +85,81 @@ int fr_cli_train_job_check(const char *cmd, const fr_train_job *job) {
 }
 
 int fr_cli_is_stdout(const char *path) { return path && strcmp(path, "-") == 0; }
+
+/* Canonical absolute path of `path`'s directory joined with its last
+ * component (the file itself need not exist); 0, or -1 when the directory
+ * does not resolve. */
+static int canonical_out(const char *path, char *buf, size_t cap) {
+  char *copy = strdup(path), *copy2 = strdup(path);
+  int rc = -1;
+  if (copy && copy2) {
+    char *dir = dirname(copy), *base = basename(copy2);
+    char *rd = realpath(dir, NULL);
+    if (rd) {
+      int n = snprintf(buf, cap, "%s/%s", strcmp(rd, "/") == 0 ? "" : rd, base);
+      rc = n > 0 && (size_t)n < cap ? 0 : -1;
+      free(rd);
+    }
+  }
+  free(copy);
+  free(copy2);
+  return rc;
+}
+
+/* 1 when the canonical path `p` is `dir` or lies under it. */
+static int path_under(const char *p, const char *dir) {
+  size_t n = strlen(dir);
+  return strncmp(p, dir, n) == 0 && (p[n] == '\0' || p[n] == '/' || strcmp(dir, "/") == 0);
+}
+
+int fr_cli_output_check(const char *cmd, const char *out, const char *const *inputs,
+                        size_t ninputs, const char *model) {
+  if (!out)
+    return 0;
+  if (!*out)
+    return fr_cli_usage_error(cmd, "-o: the output path is empty");
+  if (fr_cli_is_stdout(out))
+    return 0;
+  struct stat so;
+  int out_exists = stat(out, &so) == 0;
+  for (size_t i = 0; i < ninputs; i++) {
+    struct stat si;
+    if (inputs[i] && out_exists && stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev &&
+        si.st_ino == so.st_ino)
+      return fr_cli_usage_error(cmd, "-o %s is the input %s: it would be overwritten", out,
+                                inputs[i]);
+  }
+  if (!model)
+    return 0;
+  /* The model's directory: a bundle or version directory, or the directory
+   * of a model file when it is a version directory (holds manifest.json). */
+  char *mdir = NULL;
+  struct stat sm;
+  if (stat(model, &sm) == 0 && S_ISDIR(sm.st_mode)) {
+    mdir = realpath(model, NULL);
+  } else {
+    char *copy = strdup(model);
+    if (copy) {
+      char *d = dirname(copy);
+      char *manifest = fr_path_join(d, "manifest.json");
+      if (manifest && access(manifest, F_OK) == 0)
+        mdir = realpath(d, NULL);
+      free(manifest);
+    }
+    free(copy);
+    if (out_exists && stat(model, &sm) == 0 && sm.st_dev == so.st_dev && sm.st_ino == so.st_ino) {
+      free(mdir);
+      return fr_cli_usage_error(cmd, "-o %s is the model file %s: it would be overwritten",
+                                out, model);
+    }
+  }
+  char canon[PATH_MAX + 256];
+  int inside = mdir && canonical_out(out, canon, sizeof canon) == 0 && path_under(canon, mdir);
+  free(mdir);
+  if (inside)
+    return fr_cli_usage_error(cmd,
+                              "-o %s lies inside the model directory %s: a model version is "
+                              "immutable (write the output elsewhere)",
+                              out, model);
+  return 0;
+}

@@ -94,6 +94,9 @@ int fr_cmd_explain(int argc, char **argv) {
                                                           : "expected one DATA file");
     job.data = argv[optind];
   }
+  const char *in = job.features ? job.features : job.data;
+  if (fr_cli_output_check("explain", out, &in, 1, job.model))
+    return FR_EXIT_USAGE;
   fr_error err = {0};
   size_t rows = 0;
   if (fr_explain_run(&job, out, &rows, &err))

@@ -113,6 +113,8 @@ static int export_onnx(int argc, char **argv) {
     return fr_cli_usage_error("export", "-o OUT.onnx is required");
   if (optind != argc)
     return fr_cli_usage_error("export", "unexpected argument '%s'", argv[optind]);
+  if (fr_cli_output_check("export", out, NULL, 0, model))
+    return FR_EXIT_USAGE;
   fr_error err = {0};
   fr_model_source m;
   if (fr_model_source_open(model, &m, &err))

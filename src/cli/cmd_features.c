@@ -73,6 +73,8 @@ int fr_cmd_features(int argc, char **argv) {
     return fr_cli_usage_error("features", optind >= argc ? "missing DATA file"
                                                          : "expected one DATA file");
   const char *data = argv[optind];
+  if (fr_cli_output_check("features", out, &data, 1, model))
+    return FR_EXIT_USAGE;
   fr_error err = {0};
   int rc = FR_EXIT_FAIL;
   fr_bundle *b = NULL;

@@ -123,6 +123,8 @@ int fr_cmd_generate(int argc, char **argv) {
     if (rc)
       return rc;
   }
+  if (fr_cli_output_check("generate", out, NULL, 0, NULL))
+    return FR_EXIT_USAGE;
   fr_error err = {0};
   if (fr_generate_csv(&c, out, &err) != 0)
     return fr_cli_fail("generate", &err);

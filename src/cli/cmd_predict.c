@@ -93,12 +93,16 @@ int fr_cmd_predict(int argc, char **argv) {
   if (features) {
     if (optind != argc)
       return fr_cli_usage_error("predict", "give either DATA or --features, not both");
+    if (fr_cli_output_check("predict", out, &features, 1, job.model_dir))
+      return FR_EXIT_USAGE;
     return predict_features(job.model_dir, features, out);
   }
   if (optind != argc - 1)
     return fr_cli_usage_error("predict", optind >= argc ? "missing DATA file"
                                                         : "expected one DATA file");
   job.data = argv[optind];
+  if (fr_cli_output_check("predict", out, &job.data, 1, job.model_dir))
+    return FR_EXIT_USAGE;
   fr_error err = {0};
   size_t rows = 0;
   if (fr_predict_run(&job, out, &rows, &err))

@@ -122,4 +122,27 @@ for cmd in predict explain features; do
 done
 expect 1 "objective is reg:squarederror, not binary:logistic" -- "$F" evaluate --model "$T/sqerr" p.csv
 
+# 7. An output that is an input, inside the --model version directory, or
+# empty is a usage error, and nothing is written.
+cp -r "$P" "$T/v1"
+sum_before=$(cat "$T"/v1/* | sha256sum)
+expect 2 "lies inside the model directory" -- "$F" export onnx --model "$T/v1" -o "$T/v1/model.json"
+expect 2 "lies inside the model directory" -- "$F" export onnx --model "$T/v1/model.json" -o "$T/v1/new.onnx"
+expect 2 "is the model file" -- "$F" export onnx --model "$T/v1/model.json" -o "$T/v1/../v1/model.json"
+expect 2 "lies inside the model directory" -- "$F" predict --model "$T/v1" p.csv -o "$T/v1/out.csv"
+[ "$(cat "$T"/v1/* | sha256sum)" = "$sum_before" ] && [ ! -e "$T/v1/out.csv" ] && [ ! -e "$T/v1/new.onnx" ] &&
+  ok "the version directory is unchanged" || bad "the version directory changed"
+cp p.csv in.csv
+ln -s in.csv link.csv
+for cmd in predict explain features; do
+  expect 2 "is the input" -- "$F" $cmd --model "$P" in.csv -o in.csv
+  expect 2 "is the input" -- "$F" $cmd --model "$P" in.csv -o link.csv
+  expect 2 "output path is empty" -- "$F" $cmd --model "$P" in.csv -o ''
+done
+cmp -s in.csv p.csv && ok "the input is unchanged" || bad "the input was overwritten"
+"$F" features --model "$P" p.csv -o m.csv 2>/dev/null
+expect 2 "is the input" -- "$F" predict --model "$P/model.json" --features m.csv -o m.csv
+expect 2 "output path is empty" -- "$F" generate --rows 10 -o ''
+expect 2 "output path is empty" -- "$F" export onnx --model "$P" -o ''
+
 exit $fail
