@@ -394,8 +394,10 @@ typedef struct fr_yaml_doc {
   char *path;
 } fr_yaml_doc;
 
-/* Parses a YAML file (first document only; anchors/aliases resolved by copy
- * are not supported and are a parse error).  Returns a new document, or NULL
+/* Parses a YAML file of one document (a second one, "---" after the first,
+ * is FR_EPARSE "path:line:col: a second YAML document": it would otherwise
+ * be ignored; anchors/aliases resolved by copy are not supported and are a
+ * parse error).  Returns a new document, or NULL
  * with err naming "path:line:col: reason".  Free with fr_yaml_free. */
 FR_EXPORT fr_yaml_doc *fr_yaml_load_file(const char *path, fr_error *err);
 

@@ -210,13 +210,24 @@ fr_yaml_doc *fr_yaml_load_string(const char *text, size_t len, const char *name,
       break;
     }
     if (t == YAML_DOCUMENT_START_EVENT) {
+      /* One document a file: a second one ("---" after the first) would
+       * otherwise be ignored silently, a setting in it never applied. */
+      if (in_doc) {
+        rc = fr_error_set(err, FR_EPARSE,
+                          "%s:%zu:%zu: a second YAML document: a file holds one "
+                          "document (remove the '---' and merge the settings)",
+                          doc->path, (size_t)e.start_mark.line + 1,
+                          (size_t)e.start_mark.column + 1);
+        yaml_event_delete(&e);
+        break;
+      }
       in_doc++;
       yaml_event_delete(&e);
       continue;
     }
     if (t == YAML_DOCUMENT_END_EVENT) {
       yaml_event_delete(&e);
-      break; /* first document only */
+      continue; /* a later document is refused above */
     }
     if (t == YAML_STREAM_START_EVENT) {
       yaml_event_delete(&e);

@@ -145,4 +145,13 @@ expect 2 "is the input" -- "$F" predict --model "$P/model.json" --features m.csv
 expect 2 "output path is empty" -- "$F" generate --rows 10 -o ''
 expect 2 "output path is empty" -- "$F" export onnx --model "$P" -o ''
 
+# 8. A second YAML document is refused at its line, in every YAML file.
+printf 'eta: 0.1\n---\neta: 0.9\n' >params2.yaml
+expect 1 "params2.yaml:2:1: a second YAML document" -- \
+  "$F" train --schema paysim --params params2.yaml --quiet --out "$T/p2" p.csv
+printf 'server:\n  port: 8080\n---\nserver:\n  port: abc\n' >cfg2.yaml
+out=$("$F" serve --config cfg2.yaml --print-config 2>&1); rc=$?
+[ $rc -ne 0 ] && grep -q "cfg2.yaml:3:1: a second YAML document" <<<"$out" &&
+  ok "serve --config: second document refused (exit $rc)" || bad "serve --config cfg2.yaml: exit $rc: $out"
+
 exit $fail

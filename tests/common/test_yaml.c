@@ -61,3 +61,30 @@ Test(yaml, empty_document) {
   cr_assert_null(d->root);
   fr_yaml_free(d);
 }
+
+/* Newcomer review: a second document ("---" after the first) was ignored
+ * silently, its settings never applied.  It is refused at the line of its
+ * "---" (line 2 of "eta: 0.1\n---\neta: 0.9", column 1); a single document
+ * opened or closed by markers is still one document. */
+Test(yaml, second_document_refused) {
+  static const char *const bad[][2] = {
+      {"eta: 0.1\n---\neta: 0.9\n", "two.yaml:2:1: a second YAML document"},
+      {"---\na: 1\n---\nserver:\n  port: abc\n", "two.yaml:3:1: a second YAML document"},
+      {"a: 1\n...\n---\nb: 2\n", "two.yaml:3:1: a second YAML document"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    fr_error err = {0};
+    cr_assert_null(fr_yaml_load_string(bad[i][0], strlen(bad[i][0]), "two.yaml", &err),
+                   "%s", bad[i][0]);
+    cr_assert_eq(err.code, FR_EPARSE);
+    cr_assert(strstr(err.msg, bad[i][1]) != NULL, "%s", err.msg);
+  }
+  static const char *const good[] = {"---\na: 1\n", "a: 1\n...\n", "---\na: 1\n...\n"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+    fr_error err = {0};
+    fr_yaml_doc *d = fr_yaml_load_string(good[i], strlen(good[i]), "one.yaml", &err);
+    cr_assert_not_null(d, "%s: %s", good[i], err.msg);
+    cr_assert_not_null(fr_yaml_get(d->root, "a"));
+    fr_yaml_free(d);
+  }
+}
