@@ -354,14 +354,17 @@ typedef struct fr_gen fr_gen;
 /* Validates the configuration (FR_EINVAL naming the field: rows >= 1,
  * cards >= 10, merchants >= 20, days >= 1, 0 <= fraud_rate <= 0.5, noise
  * rates in [0, 0.5], weights >= 0 with a positive sum when fraud_rate > 0;
- * cards <= 9,999,999, merchants <= 999,999 as ids have 7 and 6 digits)
+ * cards <= 9,999,999, merchants <= 999,999 as ids have 7 and 6 digits;
+ * start_time >= FR_TIME_MIN_SECONDS and start_time + days * 86400 <=
+ * FR_TIME_MAX_SECONDS, the event-time range the reader accepts)
  * and builds the world (cards, merchants).  Free with fr_gen_free. */
 FR_EXPORT fr_gen *fr_gen_new(const fr_gen_config *c, fr_error *err);
 FR_EXPORT void fr_gen_free(fr_gen *g);
 
 /* Writes the next row as one CSV line (with '\n') into buf of cap bytes
  * (512 always suffices).  Returns the line length, 0 when all rows have been
- * written, or FR_ELIMIT when cap is too small. */
+ * written, FR_ELIMIT when cap is too small, or FR_ERANGE when the next event
+ * time would pass FR_TIME_MAX_SECONDS (rows running past start + days). */
 FR_EXPORT int fr_gen_next_line(fr_gen *g, char *buf, size_t cap);
 /* The CSV header line of schemas/synthetic.yaml's columns, with '\n'. */
 FR_EXPORT const char *fr_gen_header(void);

@@ -125,6 +125,16 @@ int fr_cmd_generate(int argc, char **argv) {
   }
   if (fr_cli_output_check("generate", out, NULL, 0, NULL))
     return FR_EXIT_USAGE;
+  /* The last day must end inside the event-time range the reader accepts
+   * (as a start before 1677-09-21 is refused by --start's parser). */
+  if (!(c.start_time + (double)c.days * 86400.0 <= FR_TIME_MAX_SECONDS)) {
+    char st[40];
+    fr_fmt_iso8601(st, sizeof st, c.start_time);
+    return fr_cli_usage_error("generate",
+                              "--start %s with --days %u ends after 2262-04-11T23:47:16Z, the "
+                              "last event time the reader accepts",
+                              st, (unsigned)c.days);
+  }
   fr_error err = {0};
   if (fr_generate_csv(&c, out, &err) != 0)
     return fr_cli_fail("generate", &err);

@@ -373,6 +373,14 @@ fr_gen *fr_gen_new(const fr_gen_config *cfg, fr_error *err) {
            NULL;
   if (c->days < 1)
     return fr_error_set(err, FR_EINVAL, "days must be at least 1"), NULL;
+  /* Every event time must be one the reader accepts (FR_TIME_MIN_SECONDS ..
+   * FR_TIME_MAX_SECONDS, common.h): the traffic spans start + days. */
+  if (!(c->start_time >= FR_TIME_MIN_SECONDS &&
+        c->start_time + (double)c->days * 86400.0 <= FR_TIME_MAX_SECONDS))
+    return fr_error_set(err, FR_EINVAL,
+                        "start time + days must lie inside the event-time range "
+                        "1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z"),
+           NULL;
   if (!(c->fraud_rate >= 0 && c->fraud_rate <= 0.5))
     return fr_error_set(err, FR_EINVAL, "fraud rate must be between 0 and 0.5"), NULL;
   if (!(c->noise_fraud_as_legit >= 0 && c->noise_fraud_as_legit <= 0.5) ||
@@ -898,6 +906,10 @@ int fr_gen_next_line(fr_gen *g, char *buf, size_t cap) {
     if (rc == 1)
       break;
   }
+  /* Rows are drawn at calibrated rates, so the last ones may pass start +
+   * days by a little: never an event time the reader would refuse. */
+  if (!(x.t <= FR_TIME_MAX_SECONDS))
+    return FR_ERANGE;
   int n = format_txn(g, &x, buf, cap);
   if (n > 0)
     g->written++;

@@ -154,4 +154,13 @@ out=$("$F" serve --config cfg2.yaml --print-config 2>&1); rc=$?
 [ $rc -ne 0 ] && grep -q "cfg2.yaml:3:1: a second YAML document" <<<"$out" &&
   ok "serve --config: second document refused (exit $rc)" || bad "serve --config cfg2.yaml: exit $rc: $out"
 
+# 9. generate refuses a start + days past 2262-04-11T23:47:16Z (the last
+# event time the reader accepts); 2262-04-10 + 1 day is inside and parses.
+expect 2 "ends after 2262-04-11T23:47:16Z" -- \
+  "$F" generate --start 2262-03-01T00:00:00Z --days 365 -o gen.csv
+[ -e gen.csv ] && bad "gen.csv written"
+expect 0 "" -- "$F" generate --start 2262-04-10T00:00:00Z --days 1 --rows 200 -o gen.csv
+# (the reader parses every row; the schema's own 1970 .. 2100 check fails)
+expect 1 "200 rows read, 0 bad" -- "$F" validate --schema synthetic gen.csv
+
 exit $fail
