@@ -68,6 +68,10 @@ struct fr_train_job;
  * (fr_train_bundle_identity).  0 or FR_EXIT_USAGE (message printed). */
 int fr_cli_train_job_check(const char *cmd, const struct fr_train_job *job);
 
+/* The errno of the first write to standard output that failed while the
+ * command ran, 0 if none (main.c keeps it: stdio does not). */
+int fr_cli_stdout_errno(void);
+
 /* 1 when an output path means standard output ("-"). */
 int fr_cli_is_stdout(const char *path);
 

@@ -75,7 +75,9 @@ int fr_cmd_drift(int argc, char **argv) {
   } else {
     int w = json ? fr_drift_write_json(d, stdout) : fr_drift_write_text(d, stdout);
     if (w) {
-      fr_error_set(&err, w, "cannot write the report");
+      int e = fr_cli_stdout_errno();
+      fr_error_set(&err, w, "standard output: cannot write the report: %s",
+                   e ? strerror(e) : fr_strerror(w));
       fr_cli_fail("drift", &err);
     } else {
       rc = d->significant ? FR_EXIT_FAIL : FR_EXIT_OK;

@@ -104,7 +104,9 @@ int fr_cmd_validate(int argc, char **argv) {
   fr_validation_free(v);
   fr_schema_free(s);
   if (rc) {
-    fr_error_set(&err, rc, "standard output: cannot write the report: %s", fr_strerror(rc));
+    int e = fr_cli_stdout_errno();
+    fr_error_set(&err, rc, "standard output: cannot write the report: %s",
+                 e ? strerror(e) : fr_strerror(rc));
     return fr_cli_fail("validate", &err);
   }
   return passed ? FR_EXIT_OK : FR_EXIT_FAIL;

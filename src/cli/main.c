@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #define FR__CLI_ENTRY(name, summary) {#name, fr_cmd_##name, summary},
 static const fr_cli_command commands[] = {FR_CLI_COMMANDS(FR__CLI_ENTRY)};
@@ -192,16 +193,55 @@ static void print_help(FILE *f) {
   fprintf(f, "\nRun 'fraud <command> --help' for the options of one command.\n");
 }
 
+/* Standard output goes through write_stdout (a stdio cookie stream in
+ * place of stdout) so that the errno of the first write that failed is
+ * kept: stdio reports a failed write only as the stream's error flag, and
+ * by the time a command checks it (or finish below flushes) errno holds
+ * whatever came later ("I/O error" instead of ENOSPC on a full disk). */
+static int stdout_errno;
+
+int fr_cli_stdout_errno(void) { return stdout_errno; }
+
+static ssize_t write_stdout(void *cookie, const char *buf, size_t n) {
+  (void)cookie;
+  size_t done = 0;
+  while (done < n) {
+    ssize_t w = write(STDOUT_FILENO, buf + done, n - done);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0) {
+      if (!stdout_errno)
+        stdout_errno = w < 0 ? errno : EIO;
+      errno = stdout_errno;
+      break; /* a short count is stdio's error signal */
+    }
+    done += (size_t)w;
+  }
+  return (ssize_t)done;
+}
+
+/* Swaps stdout for the cookie stream, buffered as stdio buffers fd 1 (by
+ * line on a terminal, fully otherwise).  On failure stdout stays as it is. */
+static void wrap_stdout(void) {
+  static const cookie_io_functions_t io = {.write = write_stdout};
+  FILE *f = fopencookie(NULL, "w", io);
+  if (!f)
+    return;
+  setvbuf(f, NULL, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, BUFSIZ);
+  fflush(stdout);
+  stdout = f;
+}
+
 /* What a command printed to standard output is still in stdio's buffer when
  * it returns: a write error (`fraud validate > /dev/full`, a closed pipe's
  * reader gone, a full disk) shows only on the flush, so it is checked here
- * once for every command, and turns a success into a failure (exit 1).  A
+ * once for every command, and turns a success into a failure (exit 1),
+ * naming the errno of the write that failed (fr_cli_stdout_errno).  A
  * command that failed has said why already (often this very error). */
 static int finish(const char *cmd, int rc) {
-  errno = 0;
   if ((fflush(stdout) != 0 || ferror(stdout)) && rc == FR_EXIT_OK) {
     fprintf(stderr, "fraud %s: standard output: write failed: %s\n", cmd,
-            errno ? strerror(errno) : "I/O error");
+            strerror(stdout_errno ? stdout_errno : EIO));
     return FR_EXIT_FAIL;
   }
   return rc;
@@ -227,8 +267,10 @@ int main(int argc, char **argv) {
   if (strcmp(name, "--version") == 0)
     return fr_cmd_version(1, argv + 1);
   for (size_t i = 0; i < ncommands; i++)
-    if (strcmp(commands[i].name, name) == 0)
+    if (strcmp(commands[i].name, name) == 0) {
+      wrap_stdout();
       return finish(name, commands[i].run(argc - 1, argv + 1));
+    }
   fprintf(stderr, "fraud: unknown command '%s'\n\n", name);
   print_help(stderr);
   return FR_EXIT_USAGE;

@@ -17,6 +17,7 @@
  * feature column or a wrong count is an error naming the column.
  */
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "model/forest_internal.h"
@@ -287,9 +288,13 @@ static int cb_write(cbuf *b, const char *path, fr_error *err) {
   if (b->oom)
     return fr_error_set(err, FR_ENOMEM, "out of memory");
   if (strcmp(path, "-") == 0) {
-    if (b->len && fwrite(b->p, 1, b->len, stdout) != b->len)
-      return fr_error_set(err, FR_EIO, "standard output: write failed");
-    return fflush(stdout) ? fr_error_set(err, FR_EIO, "standard output: write failed") : 0;
+    /* errno is the failing write's, read before any other call. */
+    errno = 0;
+    if ((b->len && fwrite(b->p, 1, b->len, stdout) != b->len) || fflush(stdout) != 0) {
+      int e = errno ? errno : EIO;
+      return fr_error_set(err, FR_EIO, "standard output: write failed: %s", strerror(e));
+    }
+    return 0;
   }
   return fr_file_write_atomic(path, b->p ? b->p : "", b->len, err);
 }

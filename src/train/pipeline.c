@@ -961,8 +961,12 @@ int fr_predict_run(const fr_score_job *job, const char *out_csv, size_t *rows,
     buf[len++] = '\n';
   }
   if (strcmp(out_csv, "-") == 0) {
-    if ((len && fwrite(buf, 1, len, stdout) != len) || fflush(stdout) != 0)
-      rc = fr_error_set(err, FR_EIO, "standard output: write failed");
+    /* errno is the failing write's, read before any other call. */
+    errno = 0;
+    if ((len && fwrite(buf, 1, len, stdout) != len) || fflush(stdout) != 0) {
+      int e = errno ? errno : EIO;
+      rc = fr_error_set(err, FR_EIO, "standard output: write failed: %s", strerror(e));
+    }
   } else {
     rc = fr_file_write_atomic(out_csv, buf, len, err);
   }

@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -247,8 +248,13 @@ static int open_log(tuner *tu, fr_error *err) {
                       path, strerror(errno));
     goto done;
   }
-  /* Drop a torn tail, then append after the good lines. */
-  if (ftruncate(tu->log_fd, (off_t)good) != 0 ||
+  /* Drop a torn tail, then append after the good lines.  Truncated only
+   * when there is a tail: a log that is not a regular file (a link to a
+   * device) cannot be truncated, and its first write then names the real
+   * error rather than ftruncate's EINVAL. */
+  struct stat st;
+  if (fstat(tu->log_fd, &st) != 0 ||
+      (st.st_size > (off_t)good && ftruncate(tu->log_fd, (off_t)good) != 0) ||
       lseek(tu->log_fd, 0, SEEK_END) < 0) {
     rc = fr_error_set(err, FR_EIO, "tune: %s: %s", path, strerror(errno));
     goto done;

@@ -163,4 +163,18 @@ expect 0 "" -- "$F" generate --start 2262-04-10T00:00:00Z --days 1 --rows 200 -o
 # (the reader parses every row; the schema's own 1970 .. 2100 check fails)
 expect 1 "200 rows read, 0 bad" -- "$F" validate --schema synthetic gen.csv
 
+# 10. Write errors name the errno of the write that failed: /dev/full
+# (through a link here) fails every write with ENOSPC, "No space left on
+# device" (strerror).
+ln -s /dev/full full
+ENOSPC_MSG="No space left on device"
+expect 1 "standard output: write failed: $ENOSPC_MSG" -- sh -c "'$F' train --schema paysim \
+  --n-estimators 5 --early-stopping 0 --nthread 1 --out '$T/tfull' '$PAYSIM' >full"
+expect 1 "standard output: .*$ENOSPC_MSG" -- sh -c "'$F' validate --json --schema sparkov '$W' >full"
+expect 1 "standard output: write failed: $ENOSPC_MSG" -- sh -c "'$F' predict --model '$P' paysim.csv -o - >full"
+expect 1 "standard output: write failed: $ENOSPC_MSG" -- sh -c "'$F' explain --model '$P' paysim.csv -o - >full"
+mkdir wt && ln -s /dev/full wt/full.csv
+expect 1 "wt/full.csv: write: $ENOSPC_MSG" -- "$F" tune --schema paysim \
+  --space "$S/tune-space.example.yaml" --out "$T/tufull" --log wt/full.csv --max-trials 1 "$PAYSIM"
+
 exit $fail
