@@ -538,6 +538,14 @@ typedef struct fr_triton_options {
 
 FR_EXPORT void fr_triton_options_default(fr_triton_options *o);
 
+/* The option checks fr_triton_write_fil and fr_triton_write_onnx make:
+ * name a model directory name (letters, digits, '_', '-', '.'; not
+ * starting with '.'), version a positive integer (Triton's version
+ * directories), batch sizes and instances in range.  0 or FR_EINVAL naming
+ * the field.  For callers (the CLI) that check user input before any
+ * work. */
+FR_EXPORT int fr_triton_options_check(const fr_triton_options *o, fr_error *err);
+
 /* Writes REPO/<name>/ for Triton's FIL backend from an XGBoost JSON model
  * file (binary:logistic or binary:logitraw only: the FIL classifier output
  * is for binary models here).  input__0 is FP32 [F] with F the model's

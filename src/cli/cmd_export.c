@@ -238,13 +238,23 @@ static int export_triton(int argc, char **argv) {
     return fr_cli_usage_error("export",
                               "--threshold and --predict-proba are FIL parameters; the ONNX "
                               "model always outputs the label and both probabilities");
-  /* The shared checks (name, version, batch sizes) are the library's; the
-   * defaults below need the model first. */
   for (size_t i = 0; i < 4 && o.preferred_batch_sizes[i]; i++)
     if (o.preferred_batch_sizes[i] > o.max_batch_size)
       return fr_cli_usage_error("export",
                                 "--preferred-batch-size %d exceeds --max-batch-size %d",
                                 o.preferred_batch_sizes[i], o.max_batch_size);
+  /* The shared checks (name, version, batch sizes) are the library's,
+   * made here on what the user gave (placeholders for the name and version
+   * that default from the model) so a bad value is a usage error before
+   * any work; the defaults below need the model first. */
+  {
+    fr_triton_options chk = o;
+    chk.name = name ? name : "fraud";
+    chk.version = version ? version : "1";
+    fr_error cerr = {0};
+    if (fr_triton_options_check(&chk, &cerr))
+      return fr_cli_usage_error("export", "%s", cerr.msg);
+  }
 
   fr_error err = {0};
   fr_model_source m;

@@ -448,6 +448,10 @@ static int cmd_release(const char *op, const opts *o) {
     return fr_cli_usage_error("models", "canary --off takes no --weight");
   if (o->stage && !promote)
     return fr_cli_usage_error("models", "--stage applies to promote only");
+  /* The stages fr_repository_promote and the server's admin API know. */
+  if (o->stage && strcmp(o->stage, "production") != 0 && strcmp(o->stage, "staging") != 0)
+    return fr_cli_usage_error("models", "--stage takes production or staging, not '%s'",
+                              o->stage);
   const char *name = o->pos[0], *version = o->npos > 1 ? o->pos[1] : NULL;
   if (o->server) {
     json_t *b = json_object();

@@ -249,6 +249,23 @@ int fr_cmd_tune(int argc, char **argv) {
     return fr_cli_fail("tune", &err);
   }
   job.space = space;
+  /* --min-rounds against the maximum the space sets (its n_estimators
+   * high) when --max-rounds does not: the same rule fr_tune_run applies,
+   * checked here as the usage error it is. */
+  if (to->min_rounds > 0 && to->max_rounds <= 0) {
+    int smin, smax;
+    fr_search_space_rounds(space, &smin, &smax);
+    int max = smax > 0 ? smax : tj->params.n_estimators;
+    if (to->min_rounds > max) {
+      fr_search_space_free(space);
+      free(log_default);
+      return fr_cli_usage_error("tune",
+                                "--min-rounds %d is more than the maximum rounds %d (%s)",
+                                to->min_rounds, max,
+                                smax > 0 ? "the space's n_estimators high; set --max-rounds"
+                                         : "n_estimators; set --max-rounds");
+    }
+  }
 
   tctx tc = {0};
   tc.show = show >= 0 ? show : isatty(STDERR_FILENO);

@@ -684,8 +684,9 @@ static int parse_entities(loader *L, const fr_yaml_node *cols) {
   return 0;
 }
 
+/* is_rate: both bounds must lie in [0, 1] (a fraction of rows). */
 static int parse_range(loader *L, const fr_yaml_node *n, const char *what,
-                       double *lo, double *hi) {
+                       double *lo, double *hi, int is_rate) {
   static const char *const keys[] = {"min", "max", NULL};
   int rc;
   if ((rc = fr_yaml_check_keys(L->doc, n, what, keys, L->err)))
@@ -694,9 +695,15 @@ static int parse_range(loader *L, const fr_yaml_node *n, const char *what,
   if ((x = fr_yaml_get(n, "min")) &&
       (rc = fr_yaml_as_double(L->doc, x, "min", lo, L->err)))
     return rc;
+  if (x && is_rate && !(*lo >= 0 && *lo <= 1))
+    return fr_yaml_error(L->doc, x, L->err, FR_ESCHEMA,
+                         "%s: min is a rate, between 0 and 1", what);
   if ((x = fr_yaml_get(n, "max")) &&
       (rc = fr_yaml_as_double(L->doc, x, "max", hi, L->err)))
     return rc;
+  if (x && is_rate && !(*hi >= 0 && *hi <= 1))
+    return fr_yaml_error(L->doc, x, L->err, FR_ESCHEMA,
+                         "%s: max is a rate, between 0 and 1", what);
   if (!isnan(*lo) && !isnan(*hi) && *lo > *hi)
     return fr_yaml_error(L->doc, n, L->err, FR_ESCHEMA,
                          "%s: min is greater than max", what);
@@ -786,11 +793,11 @@ static int build(loader *L, const char *origin) {
     const fr_yaml_node *r;
     if ((r = fr_yaml_get(x, "rows")) &&
         (rc = parse_range(L, r, "checks.rows", &s->checks.rows_min,
-                          &s->checks.rows_max)))
+                          &s->checks.rows_max, 0)))
       return rc;
     if ((r = fr_yaml_get(x, "label_rate")) &&
         (rc = parse_range(L, r, "checks.label_rate", &s->checks.label_rate_min,
-                          &s->checks.label_rate_max)))
+                          &s->checks.label_rate_max, 1)))
       return rc;
   }
   if ((x = fr_yaml_get(doc->root, "extra_columns"))) {

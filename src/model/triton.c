@@ -99,7 +99,7 @@ static int valid_version(const char *s) {
   return strspn(s, "0") != strlen(s);
 }
 
-static int check_options(const fr_triton_options *o, fr_error *err) {
+int fr_triton_options_check(const fr_triton_options *o, fr_error *err) {
   if (!o) return fr_error_set(err, FR_EINVAL, "triton: options are NULL");
   if (!valid_name(o->name))
     return fr_error_set(err, FR_EINVAL,
@@ -274,7 +274,7 @@ int fr_triton_write_fil(const char *model_json_path,
   if (!model_json_path || !repo)
     return fr_error_set(err, FR_EINVAL,
                         "triton: model path and repository are required");
-  int rc = check_options(o, err);
+  int rc = fr_triton_options_check(o, err);
   if (rc) return rc;
   size_t nfeatures = 0;
   char objective[64];
@@ -337,7 +337,7 @@ int fr_triton_write_onnx(const char *onnx_path, size_t nfeatures,
   if (!onnx_path || !repo)
     return fr_error_set(err, FR_EINVAL,
                         "triton: model path and repository are required");
-  int rc = check_options(o, err);
+  int rc = fr_triton_options_check(o, err);
   if (rc) return rc;
   if (nfeatures == 0)
     return fr_error_set(err, FR_EINVAL, "triton: nfeatures must be >= 1");

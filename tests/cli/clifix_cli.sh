@@ -177,4 +177,19 @@ mkdir wt && ln -s /dev/full wt/full.csv
 expect 1 "wt/full.csv: write: $ENOSPC_MSG" -- "$F" tune --schema paysim \
   --space "$S/tune-space.example.yaml" --out "$T/tufull" --log wt/full.csv --max-trials 1 "$PAYSIM"
 
+# 11. Usage errors exit 2: --min-rounds above the space's maximum (30 in
+# this space), an unknown stage, a Triton version 0 or a name that is not a
+# directory name.
+printf 'eta: {low: 0.05, high: 0.3}\nn_estimators: {low: 10, high: 30}\n' >space30.yaml
+expect 2 "min-rounds 50 is more than the maximum rounds 30" -- "$F" tune --schema paysim \
+  --space space30.yaml --out "$T/tu30" --min-rounds 50 "$PAYSIM"
+[ -e "$T/tu30" ] && bad "tune wrote $T/tu30"
+expect 2 "--stage takes production or staging, not 'prod'" -- \
+  "$F" models promote --repository "$T/models" paysim 1 --stage prod
+expect 2 "field 'version': '0' is not a positive integer" -- \
+  "$F" export triton --model "$P" --out "$T/triton" --version 0
+expect 2 "field 'name': '../escape' is not a model directory name" -- \
+  "$F" export triton --model "$P" --out "$T/triton" --name ../escape
+[ -e "$T/triton" ] && bad "export triton wrote $T/triton"
+
 exit $fail

@@ -235,3 +235,22 @@ Test(schema, parse_cell) {
   cr_assert_eq(memcmp(f.str, "c 1", 3), 0);
   fr_schema_free(s);
 }
+
+/* Newcomer review: label_rate bounds outside [0, 1] were accepted; they
+ * are rates.  Columns counted by hand in "checks: {label_rate: {min: -1"
+ * (the value at 28) and "checks: {label_rate: {min: 0.5, max: 2}}" (38). */
+Test(schema, label_rate_bounds_are_rates) {
+  const char *head = "name: x\ncolumns:\n  - {name: a, role: amount}\n";
+  char y[256];
+  snprintf(y, sizeof y, "%schecks: {label_rate: {min: -1, max: 2}}\n", head);
+  expect_error(y, "t.yaml:4:28: checks.label_rate: min is a rate, between 0 and 1");
+  snprintf(y, sizeof y, "%schecks: {label_rate: {min: 0.5, max: 2}}\n", head);
+  expect_error(y, "t.yaml:4:38: checks.label_rate: max is a rate, between 0 and 1");
+  snprintf(y, sizeof y, "%schecks: {label_rate: {min: 0.5, max: 0.1}}\n", head);
+  expect_error(y, "t.yaml:4:22: checks.label_rate: min is greater than max");
+  fr_error err = {0};
+  snprintf(y, sizeof y, "%schecks: {label_rate: {min: 0, max: 1}}\n", head);
+  fr_schema *s = load_text(y, &err);
+  cr_assert_not_null(s, "%s", err.msg);
+  fr_schema_free(s);
+}

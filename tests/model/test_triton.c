@@ -531,10 +531,11 @@ Test(triton_cli, usage_errors_and_failures) {
   /* Failures (exit 1) name what is wrong. */
   cr_expect_eq(fraud(tmp, "export triton --model '%s/none.json' --out '%s'", tmp, repo), 1);
   cr_expect(strstr(fraud_stderr(tmp), "none.json"), "%s", fraud_stderr(tmp));
+  /* A bad name or version is a usage error (exit 2), before any work. */
   cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --name '../up'", model, repo),
-               1);
+               2);
   cr_expect(strstr(fraud_stderr(tmp), "'name'"), "%s", fraud_stderr(tmp));
-  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --version 0", model, repo), 1);
+  cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s' --version 0", model, repo), 2);
   cr_expect(strstr(fraud_stderr(tmp), "'version'"), "%s", fraud_stderr(tmp));
   cr_assert_eq(fraud(tmp, "export triton --model '%s' --out '%s'", model, repo), 0);
   cr_expect_eq(fraud(tmp, "export triton --model '%s' --out '%s'", model, repo), 1);
