@@ -192,4 +192,13 @@ expect 2 "field 'name': '../escape' is not a model directory name" -- \
   "$F" export triton --model "$P" --out "$T/triton" --name ../escape
 [ -e "$T/triton" ] && bad "export triton wrote $T/triton"
 
+# 12. Every repository path the docs name exists (a shipped sample is
+# .csv.gz, not .csv).  Paths are those under the source tree's top folders;
+# SCHEMA and other capitals are placeholders; deploy/fraud-* are kubectl's
+# resource names (deploy/fraud-server), not paths.
+missing=$(cd "$S" && grep -ohE "(^|[^A-Za-z0-9_./-])(data/samples|schemas|tests/fixtures|deploy|bench|scripts)/[A-Za-z0-9_./-]*[A-Za-z0-9]" \
+  docs/*.md README.md | sed -E 's/^[^a-z]//' | grep -v '[A-Z]' | grep -v '^deploy/fraud-' | sort -u | while read -r p; do
+    [ -e "$p" ] || echo "$p"; done)
+[ -z "$missing" ] && ok "every path the docs name exists" || bad "docs name missing paths: $missing"
+
 exit $fail
