@@ -410,9 +410,11 @@ typedef struct fr_bundle_spec {
 } fr_bundle_spec;
 
 /* Writes a bundle to `dir` atomically: everything goes to a temporary
- * sibling directory, then rename(2); an existing `dir` is an error
- * (FR_EEXIST) because versions are immutable.  Errors: FR_EIO, FR_EEXIST,
- * FR_EINVAL (an extra file with a bad or reserved name). */
+ * sibling directory ("<dir>.tmp-PID-N"), then rename(2); an existing `dir`
+ * is an error (FR_EEXIST) because versions are immutable.  First removes
+ * the temporary siblings ("*.tmp-PID-N" directories next to `dir`) whose
+ * process no longer runs, left by a writer killed outright.  Errors:
+ * FR_EIO, FR_EEXIST, FR_EINVAL (an extra file with a bad or reserved name). */
 FR_EXPORT int fr_bundle_write(const fr_bundle_spec *spec, const char *dir,
                               fr_error *err);
 

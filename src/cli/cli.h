@@ -93,4 +93,37 @@ int fr_cli_output_check(const char *cmd, const char *out, const char *const *inp
  * release. */
 void fr_cli_hold_signals(int hold);
 
+/* Interruptions of a command that writes a model version while other
+ * threads run (XGBoost's OpenMP workers).  A mask set with
+ * fr_cli_hold_signals on the main thread does not reach threads created
+ * before it, and a process-directed signal goes to any thread that does
+ * not block it; so this blocks SIGINT, SIGTERM and SIGHUP in the calling
+ * thread before any other thread exists (every thread created afterwards
+ * inherits the mask) and starts one thread that takes them with sigwait:
+ *   - before fr_cli_interrupts_defer, a signal prints
+ *     "fraud CMD: interrupted by SIGxxx; IDLE_MSG" and ends the process
+ *     by that signal (status 128 + signal number in a shell);
+ *   - after it, the signal is recorded and acts in fr_cli_interrupts_finish.
+ * A signal the process inherited as ignored (nohup) stays ignored.
+ * Call fr_cli_interrupts_start first thing after the arguments are
+ * checked, from the only thread; 0, or -1 when the thread cannot start
+ * (then signals keep their default action).  idle_msg must outlive the
+ * process (a string literal). */
+int fr_cli_interrupts_start(const char *cmd, const char *idle_msg);
+
+/* Tells the watcher whether a progress line without its newline is on
+ * stderr (1) or not (0), so that its message starts on a line of its own. */
+void fr_cli_interrupts_line_open(int open);
+
+/* From here on, a signal waits for fr_cli_interrupts_finish (one-way: the
+ * version being written is only final once the command reports it). */
+void fr_cli_interrupts_defer(void);
+
+/* When a signal arrived while deferred: prints "fraud CMD: interrupted by
+ * SIGxxx while writing; " and the printf-style message (what was or was
+ * not written), flushes stdio and ends the process by that signal; does
+ * not return then.  Otherwise returns at once. */
+void fr_cli_interrupts_finish(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -5,7 +5,9 @@
 #include <ctype.h>
 #include <libgen.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +58,123 @@ void fr_cli_hold_signals(int hold) {
   sigaddset(&s, SIGTERM);
   sigaddset(&s, SIGHUP);
   sigprocmask(hold ? SIG_BLOCK : SIG_UNBLOCK, &s, NULL);
+}
+
+/* ---- interruptions while a version is written ------------------------------
+ * One watcher thread owns SIGINT, SIGTERM and SIGHUP (blocked everywhere
+ * else); the mutex orders its check of `deferring` against the main
+ * thread's switch, so a signal is either acted on before the write starts
+ * or recorded for the end, never lost in between. */
+static pthread_mutex_t intr_mu = PTHREAD_MUTEX_INITIALIZER;
+static sigset_t intr_set;
+static int intr_deferring, intr_pending;
+static int intr_line_open; /* __atomic: written by the main thread */
+static const char *intr_cmd = "", *intr_idle_msg = "";
+
+static const char *sig_name(int sig) {
+  switch (sig) {
+  case SIGINT:
+    return "SIGINT";
+  case SIGTERM:
+    return "SIGTERM";
+  case SIGHUP:
+    return "SIGHUP";
+  default:
+    return "a signal";
+  }
+}
+
+/* Ends the process by sig with its default action, so the parent sees a
+ * death by that signal (what a shell expects of an interrupted command). */
+static void die_by(int sig) {
+  fflush(NULL);
+  signal(sig, SIG_DFL);
+  sigset_t one;
+  sigemptyset(&one);
+  sigaddset(&one, sig);
+  pthread_sigmask(SIG_UNBLOCK, &one, NULL);
+  raise(sig);
+  _exit(128 + sig); /* not reached: the default action of all three ends it */
+}
+
+static void *intr_watch(void *arg) {
+  (void)arg;
+  for (;;) {
+    int sig;
+    if (sigwait(&intr_set, &sig) != 0)
+      continue;
+    pthread_mutex_lock(&intr_mu);
+    int deferring = intr_deferring;
+    if (deferring && !intr_pending)
+      intr_pending = sig;
+    pthread_mutex_unlock(&intr_mu);
+    if (deferring)
+      continue;
+    fprintf(stderr, "%sfraud %s: interrupted by %s; %s\n",
+            __atomic_load_n(&intr_line_open, __ATOMIC_RELAXED) ? "\n" : "", intr_cmd,
+            sig_name(sig), intr_idle_msg);
+    die_by(sig);
+  }
+  return NULL;
+}
+
+int fr_cli_interrupts_start(const char *cmd, const char *idle_msg) {
+  intr_cmd = cmd;
+  intr_idle_msg = idle_msg;
+  /* A signal the process was started with ignored (nohup's SIGHUP, SIGINT
+   * of a background job in a shell without job control) stays ignored. */
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+  sigemptyset(&intr_set);
+  for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+    struct sigaction cur;
+    if (sigaction(sigs[i], NULL, &cur) == 0 && cur.sa_handler == SIG_IGN)
+      continue;
+    sigaddset(&intr_set, sigs[i]);
+  }
+  if (sigisemptyset(&intr_set))
+    return 0; /* nothing to watch */
+  sigset_t old;
+  if (pthread_sigmask(SIG_BLOCK, &intr_set, &old) != 0)
+    return -1;
+  pthread_t t;
+  pthread_attr_t a;
+  int rc = pthread_attr_init(&a);
+  if (rc == 0) {
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&t, &a, intr_watch, NULL);
+    pthread_attr_destroy(&a);
+  }
+  if (rc != 0) {
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return -1;
+  }
+  return 0;
+}
+
+void fr_cli_interrupts_line_open(int open) {
+  __atomic_store_n(&intr_line_open, open, __ATOMIC_RELAXED);
+}
+
+void fr_cli_interrupts_defer(void) {
+  pthread_mutex_lock(&intr_mu);
+  intr_deferring = 1;
+  pthread_mutex_unlock(&intr_mu);
+}
+
+void fr_cli_interrupts_finish(const char *fmt, ...) {
+  pthread_mutex_lock(&intr_mu);
+  int sig = intr_pending;
+  pthread_mutex_unlock(&intr_mu);
+  if (!sig)
+    return;
+  fflush(stdout);
+  fprintf(stderr, "fraud %s: interrupted by %s while writing; ", intr_cmd, sig_name(sig));
+  va_list ap;
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  die_by(sig);
 }
 
 int fr_cli_train_job_check(const char *cmd, const fr_train_job *job) {

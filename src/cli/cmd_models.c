@@ -40,7 +40,11 @@ static void usage(FILE *f) {
           "            bare model file next to bundles never is); exits 1 (after\n"
           "            listing) when a stages.json does not parse, naming the file,\n"
           "            line and column\n"
-          "  show      a version's manifest (default: the production one) and stages\n"
+          "  show      JSON: a version (default: the production one, as list gives\n"
+          "            it) with its \"stage\" as list shows it (\"problem\" when\n"
+          "            invalid), \"stages\": the model's stages.json as fraud writes\n"
+          "            it (\"\" for an unset stage; all unset without one), and its\n"
+          "            \"manifest\"\n"
           "  diff      parameters, thresholds and metrics that differ between versions\n"
           "  promote   make VERSION production (or staging with --stage staging)\n"
 
@@ -159,6 +163,20 @@ static const char *stage_of(const fr_stages *st, const char *v, char *buf, size_
   return n ? buf : "-";
 }
 
+/* The release state in the form fr_stages_write gives stages.json
+ * (docs/server.md, "Releases"): "" for an unset stage, canary null when
+ * there is none.  What the file says, not what serves. */
+static json_t *stages_json(const fr_stages *st) {
+  json_t *hist = json_array();
+  for (size_t i = 0; i < st->nhistory; i++)
+    json_array_append_new(hist, json_string(st->history[i]));
+  json_t *canary = st->canary[0] ? json_pack("{s:s, s:f}", "version", st->canary, "weight",
+                                             st->canary_weight)
+                                 : json_null();
+  return json_pack("{s:s, s:s, s:o, s:s, s:o}", "production", st->production, "staging",
+                   st->staging, "canary", canary, "shadow", st->shadow, "history", hist);
+}
+
 static int cmd_list(const opts *o) {
   fr_error err;
   char **names = fr_repository_models(o->repo, &err);
@@ -272,9 +290,24 @@ static int cmd_show(const opts *o) {
   json_t *m = manifest(o->repo, o->pos[0], version, &err);
   if (!m)
     return fr_cli_fail("models", &err);
-  char stage[64];
-  json_t *out = json_pack("{s:s, s:s, s:s, s:O}", "model", o->pos[0], "version", version, "stage",
-                          stage_of(&st, version, stage, sizeof stage), "manifest", m);
+  /* The stage as `list` gives it: stages.json's, with the implicit
+   * production when nothing is promoted, and "invalid" (with the reason)
+   * for a version the server refuses. */
+  json_t *stages = stages_json(&st);
+  fr_stages eff = st;
+  if (!eff.production[0])
+    fr_repository_implicit_production(o->repo, o->pos[0], eff.production,
+                                      sizeof eff.production, NULL);
+  char stage[64], buf[64], problem[256] = "";
+  snprintf(stage, sizeof stage, "%s", stage_of(&eff, version, buf, sizeof buf));
+  fr_error perr;
+  if (fr_repository_manifest_check(o->repo, o->pos[0], version, &perr)) {
+    snprintf(problem, sizeof problem, "%s", perr.msg);
+    snprintf(stage, sizeof stage, "invalid");
+  }
+  json_t *out = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:O}", "model", o->pos[0], "version",
+                          version, "stage", stage, "problem", problem[0] ? problem : NULL,
+                          "stages", stages, "manifest", m);
   char *t = json_dumps(out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
   if (t)
     puts(t);

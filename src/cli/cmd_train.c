@@ -4,8 +4,13 @@
  * the defaults, then a YAML file (--params), then the flags, each overriding
  * the one before.  On a terminal, stderr shows the stages and a live line per
  * boosting round; otherwise nothing is drawn (logs and CI stay clean).
- * Interrupting signals are held while the bundle is written, so a Ctrl-C
- * never leaves a temporary directory in the model repository.
+ * Interrupting signals (SIGINT, SIGTERM, SIGHUP) are taken by one watcher
+ * thread, blocked in every other thread from before XGBoost starts its
+ * workers (fr_cli_interrupts_start): before the bundle is written one ends
+ * the command at once ("no bundle was written"); from the write stage on it
+ * waits until the bundle is complete or has failed, so an interruption never
+ * leaves a temporary directory, and the message says whether the bundle was
+ * written.
  */
 #include <getopt.h>
 #include <math.h>
@@ -75,7 +80,7 @@ typedef struct progress {
 static void on_stage(const char *stage, void *ctx) {
   progress *pg = ctx;
   if (strcmp(stage, "write") == 0)
-    fr_cli_hold_signals(1); /* released once the bundle is complete */
+    fr_cli_interrupts_defer(); /* acted on once the bundle is complete */
   if (!pg->on)
     return;
   static const struct {
@@ -93,6 +98,7 @@ static void on_stage(const char *stage, void *ctx) {
   if (pg->drew)
     fputc('\n', stderr);
   pg->drew = 0;
+  fr_cli_interrupts_line_open(0);
   fprintf(stderr, "[%6.1fs] %s\n", fr_now() - pg->t0, text);
 }
 
@@ -138,6 +144,7 @@ static int on_round(const fr_train_progress *pr, void *ctx) {
   fprintf(stderr, "\r\033[K%s", line);
   fflush(stderr);
   pg->drew = 1;
+  fr_cli_interrupts_line_open(1); /* a message then starts a new line */
   return 0;
 }
 
@@ -289,6 +296,12 @@ int fr_cmd_train(int argc, char **argv) {
   if (fr_train_params_check(&job.params, &err))
     return fr_cli_usage_error("train", "%s", err.msg);
 
+  /* Before fr_train_run creates any thread, so that every thread inherits
+   * the blocked signals. */
+  if (fr_cli_interrupts_start("train", "no bundle was written"))
+    fprintf(stderr, "fraud train: warning: cannot start the signal watcher; an "
+                    "interruption while the bundle is written may leave a "
+                    "temporary directory\n");
   progress pg = {0};
   pg.on = show >= 0 ? show : isatty(STDERR_FILENO);
   pg.early_stopping = job.params.early_stopping_rounds;
@@ -308,8 +321,9 @@ int fr_cmd_train(int argc, char **argv) {
   if (pg.drew)
     fputc('\n', stderr);
   if (rc) {
-    fr_cli_hold_signals(0);
-    return fr_cli_fail("train", &err);
+    int code = fr_cli_fail("train", &err);
+    fr_cli_interrupts_finish("no bundle was written");
+    return code;
   }
   if (!quiet) {
     const fr_metrics *m = &rep.test;
@@ -338,6 +352,7 @@ int fr_cmd_train(int argc, char **argv) {
            rep.read_seconds, rep.featurize_seconds, rep.train_seconds, rep.total_seconds);
   }
   fflush(stdout);
-  fr_cli_hold_signals(0); /* a signal held during the write acts now */
+  /* A signal that came during the write acts now, on a complete bundle. */
+  fr_cli_interrupts_finish("the bundle %s is complete", job.out_dir);
   return FR_EXIT_OK;
 }

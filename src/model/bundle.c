@@ -8,7 +8,10 @@
  * Opened bundles are reference-counted so a hot reload can swap versions
  * while requests still hold the old one.
  */
+#include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,6 +316,48 @@ static json_t *parse_object(const char *text, const char *what, fr_error *err) {
   return o;
 }
 
+/* The process id of a temporary bundle directory's name, "<v>.tmp-PID-N"
+ * (what fr_bundle_write and the threshold derivation create), else 0. */
+static long temp_owner(const char *name) {
+  const char *t = strstr(name, ".tmp-");
+  if (!t || t == name)
+    return 0;
+  const char *p = t + 5, *q = p;
+  long pid = 0;
+  while (*q >= '0' && *q <= '9' && pid < 100000000)
+    pid = pid * 10 + (*q++ - '0');
+  if (q == p || *q != '-' || !q[1])
+    return 0;
+  for (q++; *q; q++)
+    if (*q < '0' || *q > '9')
+      return 0;
+  return pid;
+}
+
+/* Removes the temporary bundle directories in `parent` of processes that
+ * no longer run: a writer killed outright (SIGKILL, power loss) cannot
+ * clean up after itself.  A live owner (kill(pid, 0) succeeds or answers
+ * EPERM), this process's own, and anything not named like one are left
+ * alone; failures are ignored (the write goes on regardless). */
+static void remove_stale_temporaries(const char *parent) {
+  DIR *d = opendir(parent);
+  if (!d)
+    return;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    long pid = temp_owner(e->d_name);
+    if (pid <= 0 || pid == (long)getpid())
+      continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+      continue;
+    char *path = fr_path_join(parent, e->d_name);
+    if (path && fr_is_dir(path))
+      fr_rm_rf(path, NULL);
+    free(path);
+  }
+  closedir(d);
+}
+
 int fr_bundle_write(const fr_bundle_spec *spec, const char *dir, fr_error *err) {
   if (!spec || !dir || !spec->name || !spec->version || !spec->schema ||
       !spec->featurizer || !spec->model_json)
@@ -331,6 +376,14 @@ int fr_bundle_write(const fr_bundle_spec *spec, const char *dir, fr_error *err) 
     return fr_error_set(err, FR_ENOMEM, "out of memory");
   snprintf(tmp, dl + 64, "%.*s.tmp-%ld-%ld", (int)dl, dir, (long)getpid(),
            (long)(fr_monotonic_ns() % 1000000));
+  {
+    const char *slash = memrchr(dir, '/', dl);
+    char *parent = slash ? strndup(dir, slash == dir ? 1 : (size_t)(slash - dir))
+                         : strdup(".");
+    if (parent)
+      remove_stale_temporaries(parent);
+    free(parent);
+  }
   json_t *man = NULL, *files = json_object();
   char *spec_text = NULL;
   int rc = fr_mkdir_p(tmp, err);

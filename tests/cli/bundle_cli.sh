@@ -96,7 +96,47 @@ r = {(x['model'], x['version']): x for x in json.load(sys.stdin)}
 sys.exit(0 if r[('sparkov', '5')]['stage'] == 'invalid' and 'sparkov/3' in r[('sparkov', '5')]['problem']
          and r[('sparkov', '3')]['problem'] is None else 1)" &&
   ok "models list --json: stage invalid with the problem" || bad "models list --json invalid"
-rm -rf "$R/sparkov/5"
+# models show agrees with models list on every version's stage (implicit
+# production, invalid with its problem), and its "stages" is stages.json as
+# written (read here with Python's json; all unset while there is none):
+# without a stages.json, then with a canary.
+show_agrees() { # show_agrees WHEN
+  "$F" models list --repository "$R" --json >"$T/l.json"
+  for v in 2 3 5 default; do
+    if [ $v = default ]; then "$F" models show --repository "$R" sparkov >"$T/s-$v.json"
+    else "$F" models show --repository "$R" sparkov $v >"$T/s-$v.json"; fi || bad "models show sparkov $v ($1) failed"
+  done
+  $PY - "$T/l.json" "$R/sparkov/stages.json" "$T"/s-{2,3,5,default}.json <<'EOF' && ok "models show = models list, stages as written ($1)" || bad "models show vs list ($1)"
+import json, os, sys
+rows = {r["version"]: r for r in json.load(open(sys.argv[1])) if r["model"] == "sparkov"}
+f = sys.argv[2]
+want = {"production": "", "staging": "", "canary": None, "shadow": "", "history": []}
+if os.path.exists(f):
+    want.update(json.load(open(f)))
+bad = []
+for path in sys.argv[3:]:
+    try:
+        s = json.load(open(path))
+        r = rows[s["version"]]
+        if s["stage"] != r["stage"] or s.get("problem") != r.get("problem"):
+            bad.append(f"{path}: show {s['version']} stage {s['stage']!r}/{s.get('problem')!r}, "
+                       f"list {r['stage']!r}/{r.get('problem')!r}")
+        if s.get("stages") != want:
+            bad.append(f"{path}: stages {s.get('stages')} != stages.json {want}")
+    except (ValueError, KeyError) as e:
+        bad.append(f"{path}: {e!r}")
+d = json.load(open(sys.argv[-1]))
+if rows[d["version"]]["stage"] != "production":
+    bad.append(f"show without VERSION gave {d['version']}, list's production is another")
+for b in bad:
+    print(b)
+sys.exit(1 if bad else 0)
+EOF
+}
+show_agrees "no stages.json"
+"$F" models canary --repository "$R" sparkov 2 --weight 0.25 || bad "models canary sparkov 2 failed"
+show_agrees "canary 2"
+rm -rf "$R/sparkov/5" "$R/sparkov/stages.json"
 
 # 4. -o - is standard output, the same bytes as a file.
 B=$R/sparkov/2

@@ -57,3 +57,12 @@ add_test(NAME cli_clifix
          WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
 set_tests_properties(cli_clifix PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
                      TIMEOUT 300)
+
+# `fraud train` interrupted (SIGINT, SIGTERM) at 20 points, half of them at
+# the write stage: never a temporary directory left, and the exit status
+# and message match the bundle that exists.
+add_test(NAME cli_train_interrupt
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/train_interrupt.sh $<TARGET_FILE:fraud_cli>
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(cli_train_interrupt PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
+                     TIMEOUT 300)

@@ -144,3 +144,70 @@ Test(generate, config_errors_and_streaming_api) {
   fr_gen_free(g);
   fr_gen_free(NULL);
 }
+
+/* Fraud and scenario shares of the rows the streaming API yields (the
+ * line's last field is fraud_scenario), summed over `nseeds` seeds. */
+static void shares_of(fr_gen_config c, int nseeds, double *fraud_share,
+                      double per[FR_GEN_NSCENARIOS]) {
+  static char line[1024];
+  uint64_t rows = 0, fraud = 0, n[FR_GEN_NSCENARIOS] = {0};
+  for (int s = 0; s < nseeds; s++) {
+    c.seed = 11 + (uint64_t)s;
+    fr_error err = {0};
+    fr_gen *g = fr_gen_new(&c, &err);
+    cr_assert_not_null(g, "%s", err.msg);
+    int len;
+    while ((len = fr_gen_next_line(g, line, sizeof line)) > 0) {
+      rows++;
+      line[len - 1] = '\0';
+      const char *sc = strrchr(line, ',') + 1;
+      if (strcmp(sc, "none") == 0)
+        continue;
+      fraud++;
+      for (int k = 0; k < FR_GEN_NSCENARIOS; k++)
+        n[k] += strcmp(sc, fr_gen_scenario_name((fr_gen_scenario)k)) == 0;
+    }
+    cr_assert_eq(len, 0, "generator error %d", len);
+    fr_gen_free(g);
+  }
+  *fraud_share = (double)fraud / (double)rows;
+  for (int k = 0; k < FR_GEN_NSCENARIOS; k++)
+    per[k] = (double)n[k] / (double)fraud;
+}
+
+/* The calibration holds whatever the span: --fraud-rate is the share of
+ * rows made by fraud scenarios, and the scenario weights (25/30/25/20 %,
+ * docs/data.md) their split, for --days 30 (the default), 90 and 7 (5
+ * million rows each, two seeds), and for the default configuration (24
+ * seeds of 100,000 rows: one seed has about 5 merchant-compromise episodes,
+ * so its fraud share alone varies by +-10 %).  Tolerances: 8 % of the fraud
+ * rate, 4 points of a scenario share (about 240 merchant-compromise
+ * episodes per case: the share's standard deviation is about 1.4 points).
+ * Before the fix, --days 90 gave 0.83-0.85 % fraud and 2.5-10 % merchant
+ * compromise, and --days 7 with many rows 1.9 % merchant compromise. */
+Test(generate, shares_hold_for_any_span, .timeout = 600) {
+  struct {
+    uint64_t rows;
+    uint32_t days;
+    int seeds;
+  } cases[] = {{0, 0, 24}, {2500000, 30, 2}, {2500000, 90, 2}, {2500000, 7, 2}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    fr_gen_config c;
+    fr_gen_config_default(&c);
+    if (cases[i].rows) {
+      c.rows = cases[i].rows;
+      c.days = cases[i].days;
+    }
+    double fs, per[FR_GEN_NSCENARIOS];
+    shares_of(c, cases[i].seeds, &fs, per);
+    cr_log_info("rows %llu days %u: fraud %.4f%%, shares %.3f %.3f %.3f %.3f",
+                (unsigned long long)c.rows, c.days, 100 * fs, per[0], per[1], per[2], per[3]);
+    cr_expect(fabs(fs - c.fraud_rate) < 0.08 * c.fraud_rate,
+              "rows %llu, days %u: fraud share %.4f%% vs %.4f%%", (unsigned long long)c.rows,
+              c.days, 100 * fs, 100 * c.fraud_rate);
+    for (int k = 0; k < FR_GEN_NSCENARIOS; k++)
+      cr_expect(fabs(per[k] - c.scenario_weight[k]) < 0.04,
+                "rows %llu, days %u: %s share %.3f vs %.2f", (unsigned long long)c.rows, c.days,
+                fr_gen_scenario_name((fr_gen_scenario)k), per[k], c.scenario_weight[k]);
+  }
+}

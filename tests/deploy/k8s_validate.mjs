@@ -261,6 +261,21 @@ for (const i of find("InferenceService")) {
   const env = Object.fromEntries((c.env || []).map((e) => [e.name, e.value]));
   need(env.PROTOCOL === "v2", i.where, "env PROTOCOL=v2 declares the V2 protocol to KServe");
   need(/^s3:\/\//.test(env.STORAGE_URI || ""), i.where, "env STORAGE_URI must be an s3:// model location");
+  // Each revision downloads the whole repository: only a pinned version
+  // keeps an older revision's pods on the old model (docs/deploy.md).
+  need(/^specific:\d+$/.test(env.FRAUD_MODEL_DEFAULTS_VERSION_POLICY || ""), i.where,
+       "env FRAUD_MODEL_DEFAULTS_VERSION_POLICY must pin one version (specific:N) per revision");
+  // Knative: requests arrive on the queue-proxy's port 8012 from the
+  // activator (knative-serving) or the ingress gateway; the overlay's own
+  // NetworkPolicies must admit them, the common ones admit only 8080.
+  const podLabels = p.labels || {};
+  const admits = (pol, ns, port) => matches(at(pol.doc, "spec.podSelector.matchLabels"), podLabels) &&
+    (pol.doc.spec.ingress || []).some((r) =>
+      (r.from || []).some((f) => at(f, "namespaceSelector.matchLabels")?.["kubernetes.io/metadata.name"] === ns) &&
+      (r.ports || []).some((q) => q.port === port));
+  const kservePolicies = find("NetworkPolicy").filter((n) => n.file.startsWith(path.join(k8sDir, "kserve") + path.sep));
+  need(kservePolicies.some((n) => admits(n, "knative-serving", 8012)), i.where,
+       "no NetworkPolicy of deploy/k8s/kserve admits namespace knative-serving (activator) to the queue-proxy port 8012");
   need(/--model-repository \/mnt\/models/.test((c.args || []).join(" ")), i.where,
        "the server must read /mnt/models, where KServe's storage initializer puts STORAGE_URI");
   checkServerContainer(c, i.where, "http1");

@@ -5,7 +5,7 @@
 # the `npm` check, the fixture every other check requires).  No check uses
 # the network.
 set -euo pipefail
-check=${1:?usage: run.sh npm|docker|k8s|terraform|prometheus|dashboards}
+check=${1:?usage: run.sh npm|docker|k8s|terraform|prometheus|dashboards|docs}
 src=${FRAUD_SOURCE_DIR:?}
 build=${FRAUD_BUILD_DIR:?}
 node_dir="$build/deploy-node"
@@ -81,6 +81,11 @@ dashboards)
   /usr/bin/python3 "$tmp/grafana/make_dashboards.py"
   diff -r "$src/deploy/monitoring/grafana/dashboards" "$tmp/grafana/dashboards"
   echo "dashboards: committed JSON matches make_dashboards.py"
+  ;;
+docs)
+  # docs/deploy.md's publish and rollout commands, run against stand-ins
+  # for S3, terraform and kubectl, give repositories the manifests serve.
+  /usr/bin/python3 "$here/docs_steps.py" "$src" "${FRAUD_BIN:?}" "$tmp/docs"
   ;;
 *)
   echo "run.sh: unknown check '$check'" >&2

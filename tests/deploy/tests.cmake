@@ -16,6 +16,13 @@ foreach(check docker k8s terraform prometheus dashboards)
     LABELS "deploy;no-sanitize" ENVIRONMENT "${FRAUD_TEST_ENV}" TIMEOUT 300)
 endforeach()
 
+# docs/deploy.md's publish and rollout steps (train, upload, release) on
+# stand-ins for S3, terraform and kubectl; runs `fraud train` and `fraud
+# models`, so it stays in the sanitizer run.
+add_test(NAME deploy_docs COMMAND ${FR_DEPLOY_RUN} docs)
+set_tests_properties(deploy_docs PROPERTIES
+  LABELS "deploy" ENVIRONMENT "${FRAUD_TEST_ENV}" TIMEOUT 300)
+
 # Scrapes a running `fraud serve`: every metric a rule or dashboard uses must
 # be exported.  Exit code 77 = skipped, and only while `fraud serve` does
 # not exist (see the script).

@@ -15,7 +15,7 @@
  * - fr_tune_job_run: the best trial retrained is the bundle's model (same
  *   validation PR-AUC), trials.jsonl stored with its checksum, a time box
  *   resumes to the same table;
- * - fr_bundle_write's extra files;
+ * - fr_bundle_write's extra files, and its removal of stale temporaries;
  * - the drift reference in the manifest, against the server's own binning
  *   of the same rows; every tree kept with early stopping off.
  */
@@ -23,6 +23,8 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "fraud/train.h"
 #include "fr_test.h"
@@ -559,5 +561,50 @@ Test(pipeline, bundle_extra_file_names, .init = setup, .fini = teardown) {
   fr_sha256_hex("hello\n", 6, hex);
   cr_expect_str_eq(jstr(json_object_get(m, "files"), "notes.txt", "sha256"), hex);
   json_decref(m);
+  fr_bundle_unref(b);
+}
+
+/* A writer killed outright (SIGKILL) leaves its "<v>.tmp-PID-N": the next
+ * fr_bundle_write next to it removes those of dead processes only. */
+Test(pipeline, bundle_write_removes_stale_temporaries, .init = setup, .fini = teardown) {
+  fr_train_job job;
+  job_for(&job, g_data, path_in("repo/x/1"));
+  fr_train_report rep;
+  fr_error err = {0};
+  cr_assert_eq(fr_train_run(&job, &rep, &err), 0, "%s", err.msg);
+  fr_bundle *b = fr_bundle_open(path_in("repo/x/1"), &err);
+  cr_assert(b, "%s", err.msg);
+  /* A pid that certainly ran and no longer does: a reaped child's. */
+  pid_t dead = fork();
+  cr_assert(dead >= 0);
+  if (dead == 0)
+    _exit(0);
+  cr_assert_eq(waitpid(dead, NULL, 0), dead);
+  char stale[64], stale3[64], live[64], own[64];
+  snprintf(stale, sizeof stale, "repo/x/2.tmp-%ld-77", (long)dead);
+  snprintf(stale3, sizeof stale3, "repo/x/3.tmp-%ld-5", (long)dead);
+  snprintf(live, sizeof live, "repo/x/2.tmp-%ld-8", (long)getppid());
+  snprintf(own, sizeof own, "repo/x/2.tmp-%ld-9", (long)getpid());
+  const char *made[] = {stale, stale3, live, own, "repo/x/notes.tmp-x-1"};
+  for (int i = 0; i < 5; i++) {
+    cr_assert_eq(fr_mkdir_p(path_in(made[i]), &err), 0, "%s", err.msg);
+    char f[700];
+    snprintf(f, sizeof f, "%s/model.json", path_in(made[i]));
+    cr_assert_eq(fr_file_write_atomic(f, "{", 1, &err), 0, "%s", err.msg);
+  }
+  fr_bundle_spec bs = {.name = "x",
+                       .version = "2",
+                       .schema = fr_bundle_schema(b),
+                       .featurizer = fr_bundle_featurizer(b),
+                       .model_json = "{}",
+                       .model_json_len = 2};
+  cr_assert_eq(fr_bundle_write(&bs, path_in("repo/x/2"), &err), 0, "%s", err.msg);
+  cr_expect_eq(fr_is_dir(path_in(stale)), 0, "%s of a dead process is left", stale);
+  cr_expect_eq(fr_is_dir(path_in(stale3)), 0, "%s of a dead process is left", stale3);
+  cr_expect_eq(fr_is_dir(path_in(live)), 1, "%s of a running process was removed", live);
+  cr_expect_eq(fr_is_dir(path_in(own)), 1, "this process's own %s was removed", own);
+  cr_expect_eq(fr_is_dir(path_in("repo/x/notes.tmp-x-1")), 1, "a non-temporary name was removed");
+  /* 1, 2, the live, own and other directories */
+  cr_expect_eq(entries(path_in("repo/x")), 5);
   fr_bundle_unref(b);
 }
