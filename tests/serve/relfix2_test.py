@@ -140,6 +140,28 @@ check(failures(port) <= f0 + 2, f"counted, not at every poll: {f0} -> {failures(
 check(srv.stop() == 0, "exit")
 shutil.rmtree(repo, ignore_errors=True)
 
+# The same rewrite seen at once (no poll in between: an explicit load):
+# the reloaded production is compared with what the model serves.
+repo = make_repo({"sparkov": [("1", b1), ("2", b2)]})
+mdir = os.path.join(repo, "sparkov")
+write_stages(mdir, {"production": "2"})
+srv = Server(repo, "--poll-interval", "1h")
+port, admin = srv.port, srv.admin_port
+check(score(port) == (200, "2"), f"2 serves: {score(port)}")
+for fn in os.listdir(os.path.join(mdir, "2")):
+    os.remove(os.path.join(mdir, "2", fn))
+for fn in os.listdir(p2):
+    shutil.copy(os.path.join(p2, fn), os.path.join(mdir, "2", fn))
+st, ans, _ = admin_post(admin, "/v2/repository/models/sparkov/load")
+check(st == 200, f"load: {st} {ans}")
+check(serving(admin).get("production") == "1" and score(port) == (200, "1"),
+      f"the reloaded 2 of another schema does not serve; 1 does: {serving(admin)} {score(port)}")
+ev = srv.events("release_refused")
+check(ev and "cannot serve what production version '2' serves" in ev[-1]["msg"],
+      f"refused as not serving what 2 served: {ev[-1:]}")
+check(srv.stop() == 0, "exit")
+shutil.rmtree(repo, ignore_errors=True)
+
 # ---- 2. a failed version is not reloaded by release calls; 3. index ----
 repo = make_repo({"sparkov": [("1", b1), ("2", b2)]})
 mdir = os.path.join(repo, "sparkov")
