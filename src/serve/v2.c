@@ -92,15 +92,28 @@ static int nesting_matches(const json_t *node, const int64_t *shape, int rank,
   return 1;
 }
 
+/* The smallest double that IEEE 754 round-to-nearest-even takes to a
+ * float32 infinity: FLT_MAX plus half its ulp, (2 - 2^-24) * 2^127 =
+ * 3.4028235677973366e38.  Everything below it rounds to a finite float;
+ * "3.4028235e38", the shortest text of FLT_MAX, is below it. */
+#define FLOAT_OVERFLOW_LIMIT 0x1.ffffffp+127
+
 /* A floating-point element as the forest's float32: -2 when it is an
- * infinity or a finite value beyond the float range (|x| > FLT_MAX: 1e39
- * in an FP32 tensor, or an FP64 one), which would become an infinity (the
- * double-to-float conversion of such a value is even undefined in C17
- * 6.3.1.5); NaN stays NaN, the missing value. */
+ * infinity or a finite value that rounds to a float infinity (|x| >=
+ * FLOAT_OVERFLOW_LIMIT: 1e39 in an FP32 tensor, or an FP64 one); NaN stays
+ * NaN, the missing value.  Values between FLT_MAX and the limit become
+ * +-FLT_MAX, as IEEE 754 rounding gives (set explicitly, because C17
+ * 6.3.1.5 leaves the conversion of a value outside the float range
+ * undefined). */
 static int to_float(double d, float *out) {
-  if (isinf(d) || (isfinite(d) && fabs(d) > FLT_MAX))
+  if (isnan(d)) {
+    *out = NAN;
+    return 0;
+  }
+  double a = fabs(d);
+  if (a >= FLOAT_OVERFLOW_LIMIT)
     return -2;
-  *out = (float)d;
+  *out = a > FLT_MAX ? copysignf(FLT_MAX, (float)(d > 0 ? 1 : -1)) : (float)d;
   return 0;
 }
 
@@ -176,7 +189,7 @@ static int convert_data(const json_t *node, fr__dtype dt, float *out,
   if (cv == -2)
     FAIL(FR_ERANGE, FR__REASON_OUT_OF_RANGE,
          "inputs[%zu].data[%zu]: %s tensor element outside the float32 range the model "
-         "reads (|x| <= 3.4028235e38, finite)",
+         "reads (finite, |x| < 3.4028235677973366e38)",
          idx, *pos, fr__dtype_name(dt));
   if (cv)
     FAIL(FR_ESCHEMA, FR__REASON_BAD_TYPE,
@@ -487,7 +500,7 @@ int fr__v2_request_parse(fr__v2_request *r, const char *body, size_t len,
         if (bv == -2)
           FAIL(FR_ERANGE, FR__REASON_OUT_OF_RANGE,
                "inputs[%zu]: binary %s element %zu outside the float32 range the model "
-               "reads (|x| <= 3.4028235e38, finite)",
+               "reads (finite, |x| < 3.4028235677973366e38)",
                i, fr__dtype_name(t->dtype), k);
         if (bv)
           FAIL(FR_ESCHEMA, FR__REASON_BAD_TYPE,

@@ -154,6 +154,33 @@ Test(v2, every_bad_request_is_named) {
   fr__v2_request_close(&r);
 }
 
+/* The float32 range edge (IEEE 754 binary32, round to nearest even):
+ * "3.4028235e38", FLT_MAX's shortest text, and 3.4028235677973362e38, the
+ * last double below FLT_MAX + ulp/2, round to FLT_MAX; the next double,
+ * 3.4028235677973366e38 = FLT_MAX + ulp/2, rounds to infinity: refused. */
+Test(v2, float32_range_edge) {
+  fr__v2_request r = {0};
+  const char *why = NULL;
+  fr_error err = {0};
+  cr_assert_eq(parse(&r,
+                     "{\"inputs\":[{\"name\":\"x\",\"shape\":[3],\"datatype\":\"FP32\","
+                     "\"data\":[3.4028235e38,-3.4028235e38,3.4028235677973362e38]}]}",
+                     &why, &err),
+               0, "%s", err.msg);
+  cr_assert_eq(r.inputs[0].values[0], FLT_MAX);
+  cr_assert_eq(r.inputs[0].values[1], -FLT_MAX);
+  cr_assert_eq(r.inputs[0].values[2], FLT_MAX);
+  cr_assert_eq(parse(&r,
+                     "{\"inputs\":[{\"name\":\"x\",\"shape\":[2],\"datatype\":\"FP64\","
+                     "\"data\":[0,-3.4028235677973366e38]}]}",
+                     &why, &err),
+               FR_ERANGE);
+  cr_assert_str_eq(why, "out_of_range");
+  cr_assert_not_null(strstr(err.msg, "inputs[0].data[1]: FP64 tensor element outside"), "%s",
+                     err.msg);
+  fr__v2_request_close(&r);
+}
+
 Test(v2, datatypes) {
   fr__v2_request r = {0};
   const char *why;
@@ -210,7 +237,7 @@ Test(v2, binary_input) {
 
 /* Binary FP64 elements too: 1e39 (0x48078287f49c4a1d, the IEEE 754
  * binary64 of 1e39, little-endian on the wire) is refused; FLT_MAX itself
- * (0x47efffffe0000000) is the largest value that passes. */
+ * (0x47efffffe0000000) passes. */
 Test(v2, binary_fp64_beyond_float_range) {
   const char *json = "{\"inputs\":[{\"name\":\"x\",\"shape\":[1,2],\"datatype\":\"FP64\","
                      "\"parameters\":{\"binary_data_size\":16}}]}";
