@@ -167,8 +167,13 @@ FR_EXPORT size_t fr_mask_card_numbers(char *s);
 FR_EXPORT size_t fr_url_redact(char *buf, size_t cap, const char *url);
 
 /* Appends `s` (length n) JSON-escaped (RFC 8259 section 7) to buf, which has
- * cap bytes, and NUL-terminates.  Returns the length the full escaped text
- * would need (excluding NUL), like snprintf. */
+ * cap bytes, and NUL-terminates.  The result is always valid UTF-8 (RFC 8259
+ * section 8.1): each maximal ill-formed subpart of s (invalid byte,
+ * truncated sequence, overlong form, surrogate, code point above U+10FFFF)
+ * becomes U+FFFD, as the Unicode Standard section 3.9 recommends; well-formed
+ * UTF-8 is copied as is.  The output is at most 6 bytes per input byte.
+ * Returns the length the full escaped text would need (excluding NUL),
+ * like snprintf (a truncated result may end inside a sequence or escape). */
 FR_EXPORT size_t fr_json_escape(char *buf, size_t cap, const char *s, size_t n);
 
 /* ------------------------------------------------------------------------
@@ -309,6 +314,11 @@ FR_EXPORT int64_t fr_days_from_civil(int64_t y, unsigned m, unsigned d);
  * date is meaningful) as its number of seconds, "1e+300s".  Returns length
  * like snprintf. */
 FR_EXPORT int fr_fmt_iso8601(char *buf, size_t cap, double epoch_seconds);
+
+/* As fr_fmt_iso8601, but always with three fraction digits,
+ * "2026-11-29T15:44:28.000Z": a fixed width for log timestamps, which
+ * tools (and people) compare as text. */
+FR_EXPORT int fr_fmt_iso8601_ms(char *buf, size_t cap, double epoch_seconds);
 
 /* Parses a duration such as "90s", "10m", "1h", "24h", "7d", "500ms", "1.5h"
  * into seconds.  Units: ms, s, m, h, d, w.  Returns 0, or FR_EPARSE naming

@@ -181,9 +181,12 @@ FR_EXPORT int fr_server_config_copy(fr_server_config *dst,
 FR_EXPORT int fr_server_config_set(fr_server_config *c, const char *key,
                                    const char *value, fr_error *err);
 
-/* Reads a config.yaml over c (keys it does not mention keep their value).
- * Errors: FR_EIO, FR_EPARSE, FR_ESCHEMA naming "config.yaml:12:5: unknown key
- * 'prot' in server (expected one of: ...)" or the bad value. */
+/* Reads a config.yaml over c (keys it does not mention keep their value;
+ * `{}` sets none) and records path in c->config_path.  An empty file, or
+ * one holding only comments, is refused (most likely a file caught
+ * mid-write), c untouched.  Errors: FR_EIO, FR_EPARSE, FR_ESCHEMA naming
+ * "config.yaml:12:5: unknown key 'prot' in server (expected one of: ...)",
+ * the bad value, or "config.yaml: the configuration file is empty ...". */
 FR_EXPORT int fr_server_config_load(fr_server_config *c, const char *path,
                                     fr_error *err);
 

@@ -80,6 +80,42 @@ size_t fr_url_redact(char *buf, size_t cap, const char *url) {
   return put(buf, cap, o, at, n - (size_t)(at - url));
 }
 
+/* Length of the well-formed UTF-8 sequence at s[0..n) (2 to 4 bytes, the
+ * lead byte s[0] >= 0x80), or minus the length of its maximal ill-formed
+ * subpart (1 to 3 bytes) that one U+FFFD replaces.  The byte ranges are
+ * the Unicode Standard's Table 3-7 (Well-Formed UTF-8 Byte Sequences),
+ * which excludes overlong forms, surrogates (ED A0..BF) and code points
+ * above U+10FFFF; the replacement is its section 3.9 "U+FFFD Substitution
+ * of Maximal Subparts" (as WHATWG's and Python's decoders do). */
+static int utf8_seq(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  int len;
+  unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2;
+  else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0)
+      lo = 0xA0;
+    else if (c == 0xED)
+      hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0)
+      lo = 0x90;
+    else if (c == 0xF4)
+      hi = 0x8F;
+  } else
+    return -1; /* 80..C1 (continuation, overlong lead) or F5..FF */
+  for (int k = 1; k < len; k++) {
+    if ((size_t)k >= n || s[k] < lo || s[k] > hi)
+      return -k;
+    lo = 0x80;
+    hi = 0xBF;
+  }
+  return len;
+}
+
 size_t fr_json_escape(char *buf, size_t cap, const char *s, size_t n) {
   size_t o = 0;
 #define PUT(c)                  \
@@ -90,6 +126,18 @@ size_t fr_json_escape(char *buf, size_t cap, const char *s, size_t n) {
   } while (0)
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
+    if (c >= 0x80) {
+      int k = utf8_seq((const unsigned char *)s + i, n - i);
+      if (k > 0) {
+        for (int j = 0; j < k; j++)
+          PUT(s[i + j]);
+      } else {
+        PUT(0xEF); PUT(0xBF); PUT(0xBD); /* U+FFFD */
+        k = -k;
+      }
+      i += (size_t)k - 1;
+      continue;
+    }
     switch (c) {
     case '"':
       PUT('\\'); PUT('"'); break;
@@ -284,7 +332,7 @@ void fr_log(fr_log_level level, const char *event, const char *fields,
 
   char line[8192];
   char ts[40];
-  fr_fmt_iso8601(ts, sizeof ts, fr_now());
+  fr_fmt_iso8601_ms(ts, sizeof ts, fr_now());
   size_t o = (size_t)snprintf(line, sizeof line,
                               "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":\"", ts,
                               names[level]);

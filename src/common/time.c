@@ -244,7 +244,7 @@ static int parse_any(const fr_time_format *fmt, const char *s, size_t len,
   return FR_EINVAL;
 }
 
-int fr_fmt_iso8601(char *buf, size_t cap, double t) {
+static int fmt_iso8601(char *buf, size_t cap, double t, int always_ms) {
   /* Outside +-1e15 s the day arithmetic below would still fit int64, but
    * the cast of floor(t) to int64 and the negation of INT64_MIN would not
    * (undefined behaviour), and a date of year 31,690,000 means nothing. */
@@ -270,12 +270,16 @@ int fr_fmt_iso8601(char *buf, size_t cap, double t) {
   unsigned m, d;
   civil_from_days(days, &y, &m, &d);
   int hh = (int)(rem / 3600), mm = (int)(rem % 3600 / 60), ss = (int)(rem % 60);
-  if (ms)
+  if (ms || always_ms)
     return snprintf(buf, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ",
                     (long long)y, m, d, hh, mm, ss, ms);
   return snprintf(buf, cap, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, m,
                   d, hh, mm, ss);
 }
+
+int fr_fmt_iso8601(char *buf, size_t cap, double t) { return fmt_iso8601(buf, cap, t, 0); }
+
+int fr_fmt_iso8601_ms(char *buf, size_t cap, double t) { return fmt_iso8601(buf, cap, t, 1); }
 
 int fr_parse_duration(const char *s, double *seconds) {
   if (!s)

@@ -752,8 +752,18 @@ int fr_server_config_load(fr_server_config *c, const char *path, fr_error *err) 
   int rc = 0;
   fr__buf tmp = {0};
   const fr_yaml_node *root = doc->root;
-  if (!root)
-    goto done; /* empty file: nothing to change */
+  if (!root) {
+    /* An empty file (or only comments) is far more often a file caught
+     * mid-write (an editor's truncate-then-write, a half-done copy) than
+     * a wish for the defaults, which `{}` states: refused, so that a
+     * SIGHUP at the wrong moment leaves the running configuration as it
+     * is (docs/server.md). */
+    rc = fr_error_set(err, FR_ESCHEMA,
+                      "%s: the configuration file is empty (or holds only comments); write "
+                      "{} for the built-in defaults",
+                      path);
+    goto done;
+  }
   if (root->type != FR_YAML_MAP) {
     rc = fr_yaml_error(doc, root, err, FR_ESCHEMA, "the configuration must be a map");
     goto done;
@@ -811,8 +821,10 @@ int fr_server_config_load(fr_server_config *c, const char *path, fr_error *err) 
     if ((rc = walk(doc, v, server_keys, NSERVER_KEYS, prefix, prefix, c, &tmp, err)))
       goto done;
   }
+  /* path may be c->config_path itself (a reload): copy before freeing. */
+  char *keep = strdup(path);
   free(c->config_path);
-  c->config_path = strdup(path);
+  c->config_path = keep;
 done:
   fr__buf_close(&tmp);
   fr_yaml_free(doc);

@@ -52,6 +52,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -79,6 +80,8 @@ typedef struct fr__conn {
   _Atomic int dl_phase;         /* DL_*; dl_since is stored first */
   _Atomic uint64_t dl_since;    /* monotonic ns the phase began */
   _Atomic int swept;            /* the DL_* phase the sweeper shut it in */
+  const char *nul_text;         /* unescaped text of this request that
+                                   decoded a %00 (the lowest), or NULL */
 } fr__conn;
 
 struct fr__http {
@@ -126,6 +129,28 @@ static void set_phase(fr__conn *cc, int phase, uint64_t since) {
 }
 
 static void gen_request_id(fr__http *h, fr__req *r);
+
+/* libmicrohttpd's unescaper for the URL path and the query arguments
+ * (MHD_OPTION_UNESCAPE_CALLBACK): the default one (MHD_http_unescape) plus
+ * a note of a text that decoded a NUL byte.  libmicrohttpd hands the
+ * access handler the path as a C string, so "/v1/score%00/../x" would be
+ * routed as "/v1/score"; begin() refuses the request when the path is the
+ * noted text.  The path precedes the query in the request line (and in
+ * libmicrohttpd's read buffer), so the lowest noted address is the path's
+ * when both decode a NUL.  A query argument keeps its decoded length,
+ * which its handler checks. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *text) {
+  (void)cls;
+  size_t n = MHD_http_unescape(text);
+  if (memchr(text, '\0', n)) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    fr__conn *cc = ci ? ci->socket_context : NULL;
+    if (cc && (!cc->nul_text || text < cc->nul_text))
+      cc->nul_text = text;
+  }
+  return n;
+}
 
 /* Counts and logs a request the sweeper closed: a 408 (the client gets no
  * answer: its socket is shut).  Runs on the MHD thread. */
@@ -263,44 +288,49 @@ const char *fr__req_query(fr__req *r, const char *name) {
   return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-int fr__req_query_n(fr__req *r, const char *name, const char **value, size_t *len) {
-  *value = NULL;
-  *len = 0;
-  /* libmicrohttpd 0.9.75 stores a bare "?name" with a NULL value, which
-   * MHD_lookup_connection_value cannot tell from an absent one. */
-  if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), value,
-                                    len) != MHD_YES)
-    return 0;
-  if (!*value)
-    *len = 0;
-  return 1;
-}
+typedef struct query_scan {
+  fr__qparam *p;
+  size_t n;
+  const char *bad;
+  int rc;
+} query_scan;
 
-typedef struct repeat_scan {
-  const char *seen[16];
-  int n;
-  const char *repeated;
-} repeat_scan;
-
-static enum MHD_Result repeat_visit(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value) {
-  repeat_scan *sc = cls;
+/* One query argument against the names asked for: byte-exact names (RFC
+ * 3986 section 6.2.2.1: only the scheme and host are case-insensitive;
+ * libmicrohttpd's own lookup ignores case, hence this scan). */
+static enum MHD_Result query_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size) {
+  query_scan *sc = cls;
   (void)kind;
-  (void)value;
-  for (int i = 0; i < sc->n; i++)
-    if (strcmp(sc->seen[i], key) == 0) {
-      sc->repeated = key;
+  for (size_t i = 0; i < sc->n; i++) {
+    fr__qparam *q = &sc->p[i];
+    if (strlen(q->name) != key_size || memcmp(q->name, key, key_size) != 0)
+      continue;
+    if (q->present) {
+      sc->rc = FR__QUERY_REPEATED;
+      sc->bad = key;
       return MHD_NO;
     }
-  if (sc->n < 16)
-    sc->seen[sc->n++] = key;
-  return MHD_YES;
+    q->present = 1;
+    q->value = value; /* NULL for a bare "?name" (libmicrohttpd 0.9.75) */
+    q->len = value ? value_size : 0;
+    return MHD_YES;
+  }
+  sc->rc = FR__QUERY_UNKNOWN;
+  sc->bad = key;
+  return MHD_NO;
 }
 
-const char *fr__req_query_repeated(fr__req *r) {
-  repeat_scan sc = {{0}, 0, NULL};
-  MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, repeat_visit, &sc);
-  return sc.repeated;
+int fr__req_query_read(fr__req *r, fr__qparam *p, size_t n, const char **bad) {
+  for (size_t i = 0; i < n; i++) {
+    p[i].value = NULL;
+    p[i].len = 0;
+    p[i].present = 0;
+  }
+  query_scan sc = {p, n, NULL, 0};
+  MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, query_visit, &sc);
+  *bad = sc.bad;
+  return sc.rc;
 }
 
 void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, ...) {
@@ -343,8 +373,7 @@ static int id_char_ok(char c) {
          c == '-' || c == '_' || c == '.' || c == ':';
 }
 
-static void set_request_id(fr__http *h, fr__req *r) {
-  const char *given = fr__req_header(r, "X-Request-Id");
+static void set_request_id(fr__http *h, fr__req *r, const char *given) {
   if (given && given[0] && strlen(given) < sizeof r->request_id) {
     int ok = 1;
     for (const char *p = given; *p && ok; p++)
@@ -411,8 +440,78 @@ static enum MHD_Result send_response(fr__http *h, fr__req *r) {
   return ret;
 }
 
+/* What the request's headers say about its framing, host and id, read in
+ * one pass over them (libmicrohttpd's lookups walk the list once per
+ * name, and tell nothing of a repeated header). */
+typedef struct head_scan {
+  const char *content_length; /* the first one */
+  int n_content_length;
+  int transfer_encoding;
+  int n_host;
+  const char *request_id;
+} head_scan;
+
+static enum MHD_Result head_visit(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  size_t key_size, const char *value, size_t value_size) {
+  head_scan *hs = cls;
+  (void)kind;
+  (void)value_size;
+  switch (key_size) {
+  case 4:
+    hs->n_host += strcasecmp(key, "Host") == 0;
+    break;
+  case 12:
+    if (!hs->request_id && strcasecmp(key, "X-Request-Id") == 0)
+      hs->request_id = value;
+    break;
+  case 14:
+    if (strcasecmp(key, "Content-Length") == 0 && !hs->n_content_length++)
+      hs->content_length = value;
+    break;
+  case 17:
+    hs->transfer_encoding |= strcasecmp(key, "Transfer-Encoding") == 0;
+    break;
+  }
+  return MHD_YES;
+}
+
+/* A request libmicrohttpd parsed but HTTP refuses, before routing; 0 when
+ * none.  Conflicting framing also sets body_error: its answer goes out at
+ * once and closes the connection, since where its body ends is unknown. */
+static int refuse_malformed(fr__req *r, const head_scan *hs, const char *url,
+                            const char *version) {
+  /* RFC 9112 section 6.3: a message with both Transfer-Encoding and
+   * Content-Length, or with Content-Length values that disagree, may be
+   * a request smuggling attempt; the server answers 400 and closes.  Two
+   * equal values may be merged (RFC 9110 section 8.6) or refused: refused,
+   * as one rule is simpler to state. */
+  if (hs->n_content_length > 1 || (hs->n_content_length && hs->transfer_encoding)) {
+    r->body_error = 1;
+    fr__req_error(r, 400, "bad_request",
+                  hs->transfer_encoding
+                      ? "conflicting framing: Content-Length with Transfer-Encoding (RFC 9112 "
+                        "section 6.3)"
+                      : "conflicting framing: more than one Content-Length header (RFC 9112 "
+                        "section 6.3)");
+    return 1;
+  }
+  if (r->owner->nul_text == url) {
+    fr__req_error(r, 400, "bad_request", "the request path holds a NUL byte (%%00)");
+    return 1;
+  }
+  /* RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any
+   * request with more than one, is a 400. */
+  if (hs->n_host > 1 || (!hs->n_host && version && strcmp(version, "HTTP/1.0") != 0)) {
+    fr__req_error(r, 400, "bad_request",
+                  hs->n_host ? "more than one Host header (RFC 9112 section 3.2)"
+                             : "an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)");
+    return 1;
+  }
+  return 0;
+}
+
 static void begin(fr__http *h, fr__req *r, struct MHD_Connection *c, const char *url,
-                  const char *method) {
+                  const char *method, const char *version, head_scan *hs) {
   void *scratch = r->scratch;
   fr__conn *owner = r->owner;
   fr__buf body = r->body, out = r->out;
@@ -438,7 +537,14 @@ static void begin(fr__http *h, fr__req *r, struct MHD_Connection *c, const char 
   r->t0_ns = fr_monotonic_ns();
   atomic_store_explicit(&h->last_start, r->t0_ns, memory_order_relaxed);
   r->method = strcmp(method, "HEAD") == 0 ? "GET" : method;
-  set_request_id(h, r);
+  MHD_get_connection_values_n(c, MHD_HEADER_KIND, head_visit, hs);
+  set_request_id(h, r, hs->request_id);
+  int malformed = refuse_malformed(r, hs, url, version);
+  owner->nul_text = NULL; /* noted for this request only */
+  if (malformed) {
+    r->endpoint = "unmatched";
+    return;
+  }
   fr__route_result rr = fr__route_find(h->cfg.routes, h->cfg.nroutes, r->method, url, &r->match);
   r->endpoint = rr == FR__ROUTE_FOUND ? r->match.route->pattern : "unmatched";
   switch (rr) {
@@ -466,7 +572,6 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
                                  const char *method, const char *version,
                                  const char *upload, size_t *upload_size, void **req_cls) {
   fr__http *h = cls;
-  (void)version;
   fr__req *r = *req_cls;
   if (!r) {
     const union MHD_ConnectionInfo *ci =
@@ -477,11 +582,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
     r = &cc->req;
     *req_cls = r;
     atomic_fetch_add(&h->in_flight, 1);
-    begin(h, r, c, url, method);
+    head_scan hs = {0};
+    begin(h, r, c, url, method, version, &hs);
     set_phase(cc, DL_BODY, r->t0_ns); /* the body is due from the headers */
+    if (r->status && r->body_error) /* conflicting framing: answer and close */
+      return send_response(h, r);
     if (r->status) /* routing error: answered after the body is drained */
       return MHD_YES;
-    const char *cl = fr__req_header(r, "Content-Length");
+    const char *cl = hs.content_length;
     size_t max = atomic_load_explicit(&h->max_body, memory_order_relaxed);
     if (cl) {
       int64_t n;
@@ -654,6 +762,7 @@ fr__http *fr__http_start(const fr__http_config *c, fr_error *err) {
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 16 * 1024, NULL};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h};
   opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h};
+  opts[n++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)unescape, h};
   if (h->tls_cert) {
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->tls_cert};
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->tls_key};

@@ -107,18 +107,29 @@ void fr__http_stop(fr__http *h);
 
 /* Request helpers (valid on the MHD thread while the handler runs). */
 const char *fr__req_header(fr__req *r, const char *name);
+/* The first value of query parameter `name`, its name matched ignoring
+ * case (libmicrohttpd's lookup), or NULL. */
 const char *fr__req_query(fr__req *r, const char *name);
-/* Query parameter `name` with its decoded length: 0 when absent; 1 when
- * present, *value NULL for a bare "?name" (no '='), else the decoded value
- * and in *len its length, which counts any NUL byte a "%00" decoded to
- * (strlen would stop there). */
-int fr__req_query_n(fr__req *r, const char *name, const char **value, size_t *len);
-/* The name of the first query parameter given more than once
- * ("?reasons=3&reasons=5"), or NULL.  fr__req_query returns the first value
- * only, so a handler that reads query parameters refuses a repeated one
- * rather than silently ignoring the later values.  Scans the first 16
- * distinct names. */
-const char *fr__req_query_repeated(fr__req *r);
+/* A query parameter a handler reads (see fr__req_query_read). */
+typedef struct fr__qparam {
+  const char *name;  /* in: the exact name */
+  const char *value; /* out: the decoded value; NULL when absent or bare */
+  size_t len;        /* out: its decoded length, which counts any NUL byte
+                        a "%00" decoded to (strlen would stop there) */
+  int present;       /* out: 1 when given, a bare "?name" included */
+} fr__qparam;
+
+enum { FR__QUERY_REPEATED = 1, FR__QUERY_UNKNOWN = 2 };
+
+/* Reads the query string in one pass against the parameters p[0..n) a
+ * handler knows.  Names match byte for byte (case-sensitive: RFC 3986
+ * section 6.2.2.1 makes only the scheme and host case-insensitive, and
+ * libmicrohttpd's fr__req_query lookup ignores case).  Returns 0; or
+ * FR__QUERY_REPEATED (a name given twice: "?reasons=3&reasons=5") or
+ * FR__QUERY_UNKNOWN (a name not in p: "?Model=x") with *bad that name
+ * (valid while the handler runs), so that a handler refuses what it would
+ * otherwise silently ignore.  No allocation, no lock. */
+int fr__req_query_read(fr__req *r, fr__qparam *p, size_t n, const char **bad);
 
 /* Fills a {"error": "..."} response with status and metrics reason. */
 void fr__req_error(fr__req *r, int status, const char *reason, const char *fmt, ...)

@@ -267,8 +267,14 @@ void fr__h_infer(fr__req *r) {
   const char *hl = fr__req_header(r, "Inference-Header-Content-Length");
   size_t json_len = (size_t)-1;
   if (hl) {
-    int64_t v;
-    if (fr_parse_int64(hl, strlen(hl), &v) || v < 0) {
+    /* ASCII digits only, like any length (RFC 9110 section 8.6's
+     * Content-Length = 1*DIGIT): fr_parse_int64 would take a sign or
+     * blanks around the number.  libmicrohttpd strips the header's
+     * optional whitespace (RFC 9110 section 5.5) before we see it. */
+    size_t hn = strlen(hl);
+    int64_t v = -1;
+    if (hn == 0 || hn > 18 || strspn(hl, "0123456789") != hn ||
+        fr_parse_int64(hl, hn, &v) || v < 0) {
       fr__req_error(r, 400, FR__REASON_BAD_JSON, "Inference-Header-Content-Length: not a length: '%s'", hl);
       goto fail;
     }

@@ -661,21 +661,20 @@ static void predict_inline(fr__mv *mv, const float *x, size_t n, float *out, int
   fr__series_observe(mv->m_inference, (double)(fr_monotonic_ns() - t0) * 1e-9);
 }
 
-/* Query parameter `name` of /v1/score, read strictly: absent gives 0 and
- * *out NULL; a bare "?name" (no value) or a value holding a NUL byte
- * ("%00") answers a 400 naming the parameter and gives -1. */
-static int query_param(fr__req *r, const char *name, const char **out) {
-  size_t len;
-  *out = NULL;
-  if (!fr__req_query_n(r, name, out, &len))
+/* The value of a query parameter of /v1/score, read strictly: absent
+ * gives 0 and *out NULL; a bare "?name" (no value) or a value holding a
+ * NUL byte ("%00") answers a 400 naming the parameter and gives -1. */
+static int query_value(fr__req *r, const fr__qparam *q, const char **out) {
+  *out = q->value;
+  if (!q->present)
     return 0;
-  if (!*out) {
+  if (!q->value) {
     fr__req_error(r, 400, FR__REASON_BAD_TYPE, "query parameter '%s' has no value: give %s=VALUE",
-                  name, name);
+                  q->name, q->name);
     return -1;
   }
-  if (strlen(*out) != len) {
-    fr__req_error(r, 400, FR__REASON_BAD_TYPE, "query parameter '%s' holds a NUL byte", name);
+  if (memchr(q->value, '\0', q->len)) {
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE, "query parameter '%s' holds a NUL byte", q->name);
     return -1;
   }
   return 0;
@@ -733,16 +732,27 @@ void fr__h_score(fr__req *r) {
     return;
   }
   fr__score_ctx *c = sc->score;
-  const char *dup = fr__req_query_repeated(r);
-  if (dup) {
+  /* One pass over the query string: exact names, each at most once. */
+  fr__qparam qp[4] = {{.name = "model"}, {.name = "version"}, {.name = "reasons"},
+                      {.name = "explain"}};
+  const char *bad;
+  int qrc = fr__req_query_read(r, qp, 4, &bad);
+  if (qrc == FR__QUERY_REPEATED) {
     fr__req_error(r, 400, FR__REASON_BAD_TYPE,
-                  "query parameter '%s' is given more than once: give it once", dup);
+                  "query parameter '%s' is given more than once: give it once", bad);
+    return;
+  }
+  if (qrc == FR__QUERY_UNKNOWN) {
+    fr__req_error(r, 400, FR__REASON_BAD_TYPE,
+                  "unknown query parameter '%s' (expected model, version, reasons or explain; "
+                  "names are case-sensitive)",
+                  bad);
     return;
   }
   /* Model. */
   const char *name, *pin, *ex, *rq;
-  if (query_param(r, "model", &name) || query_param(r, "version", &pin) ||
-      query_param(r, "explain", &ex) || query_param(r, "reasons", &rq))
+  if (query_value(r, &qp[0], &name) || query_value(r, &qp[1], &pin) ||
+      query_value(r, &qp[3], &ex) || query_value(r, &qp[2], &rq))
     return;
   char def[128];
   char only[1][128];

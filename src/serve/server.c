@@ -718,8 +718,10 @@ int fr_server_reload(fr_server *s, const char *const *overrides, fr_error *err) 
   pthread_mutex_lock(&s->cfg_mu);
   char *cfg_path = s->cfg.config_path ? strdup(s->cfg.config_path) : NULL;
   pthread_mutex_unlock(&s->cfg_mu);
+  /* The file stays the one the server started with, whatever the load
+   * below makes of it: the next reload reads it again. */
+  nc.config_path = cfg_path;
   rc = cfg_path ? fr_server_config_load(&nc, cfg_path, err) : 0;
-  free(cfg_path);
   if (rc)
     goto out;
   if ((rc = fr_server_config_apply_env(&nc, err)))

@@ -180,3 +180,67 @@ Test(log, url_redact) {
   cr_assert_str_eq(small, "");
   cr_assert_eq(fr_url_redact(NULL, 0, "redis://:pw@h"), 14);
 }
+
+/* Every JSON text the server writes must be valid UTF-8 (RFC 8259 section
+ * 8.1): ill-formed input is replaced by U+FFFD (EF BF BD), one per maximal
+ * ill-formed subpart.  The expected outputs are the Unicode Standard's
+ * example of section 3.9 (Table 3-8: 61 F1 80 80 E1 80 C2 62 80 63 80 BF 64
+ * gives a, 3 x FFFD, b, FFFD, c, 2 x FFFD, d) and, for the rest, what
+ * Python 3's bytes.decode("utf-8", "replace") gives for the same bytes. */
+#define R "\xef\xbf\xbd"
+Test(log, json_escape_replaces_invalid_utf8) {
+  static const struct {
+    const char *in, *out;
+  } cases[] = {
+      {"\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64", "a" R R R "b" R "c" R R "d"},
+      {"\xff\xfe", R R},
+      {"a\xc3(b", "a" R "(b"},
+      {"\xed\xa0\x80x", R R R "x"},            /* a surrogate, U+D800 */
+      {"\xc0\x80", R R},                       /* overlong NUL */
+      {"\xe0\x80\x80", R R R},                 /* overlong */
+      {"\xf0\x80\x80\x80", R R R R},           /* overlong */
+      {"\xf4\x90\x80\x80", R R R R},           /* above U+10FFFF */
+      {"\xf5", R},
+      {"/nowhere\xe2\x82", "/nowhere" R},      /* truncated at the end */
+      {"\xe2\x82\"", R "\\\""},                /* truncated before a quote */
+      /* Well-formed text is copied as is: the bounds of Table 3-7. */
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+      {"\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80\xc2\x80", "\xf4\x8f\xbf\xbf\xed\x9f\xbf\xee\x80\x80\xc2\x80"},
+      {R, R},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char buf[256];
+    size_t n = strlen(cases[i].in);
+    size_t w = fr_json_escape(buf, sizeof buf, cases[i].in, n);
+    cr_assert_str_eq(buf, cases[i].out, "case %zu", i);
+    cr_assert_eq(w, strlen(cases[i].out), "case %zu", i);
+    cr_assert_leq(w, 6 * n, "case %zu: more than 6 bytes per input byte", i);
+    /* The length query (cap 0) agrees. */
+    cr_assert_eq(fr_json_escape(NULL, 0, cases[i].in, n), w, "case %zu", i);
+  }
+}
+
+/* A log line whose message holds invalid UTF-8 is valid UTF-8 JSON, and
+ * its timestamp always has three fraction digits (fixed width). */
+Test(log, line_is_utf8_with_millisecond_timestamp) {
+  FILE *f = tmpfile();
+  cr_assert_not_null(f);
+  fr_log_set_level(FR_LOG_DEBUG);
+  fr_log_set_stream(f);
+  fr_log(FR_LOG_INFO, "request\xff", NULL, "unknown model '%s'", "\xff\xfe");
+  fr_log_set_stream(NULL);
+  rewind(f);
+  char line[4096] = "";
+  cr_assert_not_null(fgets(line, sizeof line, f));
+  fclose(f);
+  cr_assert_not_null(strstr(line, "\"event\":\"request" R "\""), "%s", line);
+  cr_assert_not_null(strstr(line, "\"msg\":\"unknown model '" R R "'\""), "%s", line);
+  /* {"ts":"YYYY-MM-DDTHH:MM:SS.mmmZ", */
+  const char *ts = line + strlen("{\"ts\":\"");
+  cr_assert_eq(strncmp(line, "{\"ts\":\"", 7), 0, "%s", line);
+  cr_assert_eq(strcspn(ts, "\""), 24, "timestamp of 24 characters: %s", line);
+  cr_assert_eq(ts[19], '.', "%s", line);
+  cr_assert_eq(strspn(ts + 20, "0123456789"), 3, "%s", line);
+  cr_assert_eq(ts[23], 'Z', "%s", line);
+}
+#undef R

@@ -138,3 +138,19 @@ Test(time, iso8601_any_double) {
   fr_fmt_iso8601(buf, sizeof buf, 1e15); /* the first value written as a number */
   cr_assert_str_eq(buf, "1e+15s");
 }
+
+/* Log timestamps: always three fraction digits, ".000" included (a whole
+ * second lost them with fr_fmt_iso8601, one log line in a thousand). */
+Test(time, iso8601_ms) {
+  char buf[40];
+  cr_assert_eq(fr_fmt_iso8601_ms(buf, sizeof buf, 1546300818.0), 24);
+  cr_assert_str_eq(buf, "2019-01-01T00:00:18.000Z");
+  fr_fmt_iso8601_ms(buf, sizeof buf, 1.5);
+  cr_assert_str_eq(buf, "1970-01-01T00:00:01.500Z");
+  fr_fmt_iso8601_ms(buf, sizeof buf, 1.0006); /* rounds to the nearest ms */
+  cr_assert_str_eq(buf, "1970-01-01T00:00:01.001Z");
+  fr_fmt_iso8601_ms(buf, sizeof buf, 59.9996); /* carries into the minute */
+  cr_assert_str_eq(buf, "1970-01-01T00:01:00.000Z");
+  fr_fmt_iso8601_ms(buf, sizeof buf, NAN);
+  cr_assert_str_eq(buf, "NaN");
+}

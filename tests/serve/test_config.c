@@ -328,3 +328,35 @@ Test(config, listen_address_named) {
     fr_server_config_close(&c);
   }
 }
+
+/* An empty file, or one holding only comments or a bare document marker,
+ * is a bad file (docs/server.md: most likely truncated by an editor or a
+ * half-done copy), refused with the file's name; the configuration it was
+ * read over is untouched.  `{}` is a file that sets nothing: the built-in
+ * defaults, accepted, and it records the file for later reloads. */
+Test(config, empty_file_refused) {
+  static const char *const empty[] = {"", "\n\n", "# only a comment\n", "---\n",
+                                      "# a\n---\n# b\n"};
+  const char *dir = fr_test_tmpdir();
+  for (size_t i = 0; i < sizeof empty / sizeof empty[0]; i++) {
+    const char *path = fr_test_write(dir, "config.yaml", empty[i]);
+    fr_server_config c;
+    fr_server_config_default(&c);
+    c.port = 9001;
+    fr_error err = {0};
+    cr_assert_lt(fr_server_config_load(&c, path, &err), 0, "case %zu accepted", i);
+    cr_assert_not_null(strstr(err.msg, path), "case %zu: '%s' does not name the file", i,
+                       err.msg);
+    cr_assert_not_null(strstr(err.msg, "empty"), "case %zu: '%s'", i, err.msg);
+    cr_assert_eq(c.port, 9001, "case %zu changed the configuration", i);
+    fr_server_config_close(&c);
+  }
+  const char *path = fr_test_write(dir, "config.yaml", "{}\n");
+  fr_server_config c;
+  fr_server_config_default(&c);
+  fr_error err = {0};
+  cr_assert_eq(fr_server_config_load(&c, path, &err), 0, "%s", err.msg);
+  cr_assert_eq(c.port, 8080);
+  cr_assert_str_eq(c.config_path, path);
+  fr_server_config_close(&c);
+}
