@@ -370,9 +370,9 @@ FR_EXPORT int fr_repository_name_ok(const char *s);
  * same transaction schema (column names, roles, types) and the same model
  * input (feature names in order; width for bare models).  A canary or
  * shadow must not be the production version.  Nothing is written on error.
- * Errors: FR_ENOTFOUND (model or version), FR_EINVAL (a version directory
- * not named by a number, naming the directory; weight outside (0, 1]; an
- * unknown stage), FR_ESTATE (nothing to roll back to; a version that does
+ * Errors: FR_ENOTFOUND (model or version), FR_EINVAL (a version name that
+ * is not a name (empty, "..", a '/'); a version directory not named by a
+ * number, naming the directory; weight outside (0, 1]; an unknown stage), FR_ESTATE (nothing to roll back to; a version that does
  * not load, or cannot serve what production serves, with the reason; canary
  * or shadow = the production version), FR_EPARSE/FR_ESCHEMA (stages.json),
  * FR_EIO.  Messages may name files (the admin API strips paths before

@@ -226,12 +226,27 @@ static void release_op(fr__req *r, int op) {
   const char *name = fr__route_capture(&r->match, "m");
   const char *repo = s->cfg.model_repository;
   if (!fr_repository_name_ok(name)) {
-    fr__req_error(r, 404, "unknown_model", "invalid model name '%s'", name);
+    /* A malformed name is a bad request (400, as for the repository load
+     * and for a malformed version name), not an unknown model. */
+    fr__req_error(r, 400, "bad_request", "invalid model name '%s'", name);
     return;
   }
   json_t *b = body_json(r, op != 1);
   if (!b)
     return;
+  if (fr__registry_is_unloaded(s->registry, name)) {
+    /* docs/api.md: an unloaded model stays unloaded until it is loaded
+     * again; a release would load it as a side effect (and write a
+     * stages.json the operator may not mean for a model taken out). */
+    char msg[600];
+    snprintf(msg, sizeof msg,
+             "model %s was unloaded through the repository API: load it first "
+             "(POST /v2/repository/models/%s/load)",
+             name, name);
+    refuse(r, op, name, NULL, 409, "conflict", msg);
+    json_decref(b);
+    return;
+  }
   fr_stages before, after;
   fr_error err;
   int rc = fr_stages_read(repo, name, &before, &err);
@@ -306,7 +321,13 @@ static void release_op(fr__req *r, int op) {
   }
   snprintf(r->model, sizeof r->model, "%s", name);
   fr_error serr;
-  rc = fr__registry_sync(s->registry, name, 1, &serr);
+  /* Not forced: a version that failed to load is retried only when its
+   * directory changes (docs/server.md), so a release call does not load an
+   * unchanged broken version again (a new model_load_failed and a failure
+   * counted for the FraudModelLoadFailed alert at every call).  A release
+   * naming such a version is answered 409 with its load error
+   * (why_not_serving). */
+  rc = fr__registry_sync(s->registry, name, 0, &serr);
   fr__snapshot *snap = fr__registry_acquire(s->registry, name);
   const char *want = op == 0 && strcmp(after.production, version ? version : "") == 0
                          ? after.production

@@ -55,7 +55,7 @@ typedef struct model_entry {
   char checked_msg[600];
   /* Why the stages.json routing is refused ("" when accepted): logged and
    * counted once per distinct reason. */
-  char refused[600];
+  char refused[1400];
   /* The bundle of the last production that served (a reference) and its
    * version, for the life of the process: when the promoted production is
    * gone, or none is promoted (the implicit production), only a version
@@ -868,9 +868,11 @@ static void note_refused(fr_server *s, model_entry *e, const char *name, const f
  * and 0.  Logged at error level (release_refused) and counted as a failed
  * load once per distinct reason. */
 static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_stages *st,
-                         fr_error *err) {
+                         int *prod_out, fr_error *err) {
   fr_server *s = r->s;
+  *prod_out = 0;
   fr__snapshot *now = fr__registry_acquire(r, name);
+  int serves = now != NULL; /* the model serves (whatever its production is now) */
   if (now && (primary_gone(r, now) || primary_kind_changed(r, now))) {
     /* The serving production's directory is gone: it is going (a version
      * whose directory is gone never keeps serving), so it is not what the
@@ -884,28 +886,52 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
     now = NULL;
   }
   const char *serving = now ? now->primary->version : "";
-  if (!now && e->served_bundle && st->production[0]) {
-    /* Nothing serves (after an unload, or once the production's bundles
-     * are gone), but a bundle did: the rule that a bundle is never replaced
-     * by a bare model file holds here too (its /v1/score clients need a
-     * schema and a feature spec), so a bare production named by the file
-     * leaves the model unserved. */
+  /* A bundle served this model and stages.json names a bare model file as
+   * production (a hand edit, or the production's manifest.json removed or
+   * not copied yet by a file-by-file copy: cp, kubectl cp, rsync): a bundle
+   * is never replaced by a bare model file, since its /v1/score clients
+   * need a schema and a feature spec.  One message for every case, so it is
+   * logged and counted once however the situation then evolves. */
+  char bare_msg[600] = "";
+  if (e->served_bundle && st->production[0] && strcmp(serving, st->production) != 0) {
     char mf[1300], dir[1200];
     snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, st->production);
     snprintf(mf, sizeof mf, "%s/manifest.json", dir);
-    if (fr_is_dir(dir) && !fr_is_file(mf)) {
-      char msg[600];
-      snprintf(msg, sizeof msg,
+    if (fr_is_dir(dir) && !fr_is_file(mf))
+      snprintf(bare_msg, sizeof bare_msg,
                "production: version '%s' of model '%s' is a bare model file (V2 tensors only, "
-               "no feature spec for /v1/score) and a bundle (version %s) served this model: a "
-               "bare model file never replaces a bundle",
-               st->production, name, e->ref_version);
-      note_refused(s, e, name, st, msg, "the model is not served");
-      e->checked = 0; /* the cached answer was for another situation */
-      return fr_error_set(err, FR_ESTATE, "model %s: stages.json refused: %s", name, msg);
-    }
+               "no feature spec for /v1/score) and a bundle served this model: a bare model "
+               "file never replaces a bundle",
+               st->production, name);
   }
-  const char *named[3] = {st->production, st->canary, st->shadow};
+  if (bare_msg[0] && !serves) {
+    /* Nothing serves (after an unload, or once every bundle is gone): the
+     * model stays unserved, with the reason. */
+    note_refused(s, e, name, st, bare_msg, "the model is not served");
+    e->checked = 0; /* the cached answer was for another situation */
+    return fr_error_set(err, FR_ESTATE, "model %s: stages.json refused: %s", name, bare_msg);
+  }
+  if (bare_msg[0] && now) {
+    /* Another production serves (a hand edit, or the fallback below at an
+     * earlier poll): it keeps serving, like any refused routing. */
+    char tail[80];
+    snprintf(tail, sizeof tail, "keeping the last good routing (production %s)", serving);
+    note_refused(s, e, name, st, bare_msg, tail);
+    fr__snapshot_release(now);
+    return fr_error_set(err, FR_ESTATE, "model %s: stages.json refused: %s", name, bare_msg);
+  }
+  /* The model serves, but the production it serves is the one that turned
+   * into a bare model file under it: that production is unavailable, as if
+   * its directory were removed, and the fallback of sync_locked serves a
+   * version that serves what it served (*prod_out); the model is never
+   * taken down for it.  The canary and shadow are checked as with no
+   * production named (against that fallback), not against the bare file. */
+  fr_stages chk = *st;
+  if (bare_msg[0]) {
+    *prod_out = 1;
+    chk.production[0] = '\0';
+  }
+  const char *named[3] = {chk.production, chk.canary, chk.shadow};
   int64_t stamps[3] = {0, 0, 0};
   for (int k = 0; k < 3; k++) {
     if (!named[k][0])
@@ -914,29 +940,35 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
     snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, name, named[k]);
     stamps[k] = dir_stamp(dir);
   }
-  if (!e->checked || memcmp(&e->checked_st, st, sizeof *st) != 0 ||
+  if (!e->checked || memcmp(&e->checked_st, &chk, sizeof chk) != 0 ||
       strcmp(e->checked_serving, serving) != 0 ||
       memcmp(e->checked_stamp, stamps, sizeof stamps) != 0) {
     fr_error cerr;
     int pr = 0;
     e->checked_rc = fr__repository_routing_check(
-        s->cfg.model_repository, name, st, serving, now ? now->primary->bundle : NULL,
+        s->cfg.model_repository, name, &chk, serving, now ? now->primary->bundle : NULL,
         now ? now->primary->forest : NULL, &pr, &cerr);
     if (e->checked_rc && pr && e->base_bundle) {
       /* A release back: the production serves what the model served before
        * an incompatible production got in (e->base_bundle). */
       fr_error berr;
       int bpr = 0;
-      if (fr__repository_routing_check(s->cfg.model_repository, name, st, e->base_version,
+      if (fr__repository_routing_check(s->cfg.model_repository, name, &chk, e->base_version,
                                        e->base_bundle, NULL, &bpr, &berr) == 0)
         e->checked_rc = pr = 0;
     }
     e->checked_prod_refused = pr;
     snprintf(e->checked_msg, sizeof e->checked_msg, "%s", e->checked_rc ? cerr.msg : "");
-    e->checked_st = *st;
+    e->checked_st = chk;
     snprintf(e->checked_serving, sizeof e->checked_serving, "%s", serving);
     memcpy(e->checked_stamp, stamps, sizeof stamps);
     e->checked = 1;
+  }
+  if (!e->checked_rc && bare_msg[0]) {
+    note_refused(s, e, name, st, bare_msg,
+                 "production falls back to a version serving what it served");
+    fr__snapshot_release(now);
+    return 0;
   }
   if (!e->checked_rc) {
     if (e->refused[0])
@@ -951,6 +983,11 @@ static int check_routing(fr__registry *r, model_entry *e, const char *name, fr_s
     char tail[80];
     snprintf(tail, sizeof tail, "keeping the last good routing (production %s)", serving);
     note_refused(s, e, name, st, e->checked_msg, tail);
+  } else if (bare_msg[0]) {
+    char both[1300];
+    snprintf(both, sizeof both, "%s; %s", bare_msg, e->checked_msg);
+    note_refused(s, e, name, st, both,
+                 "production falls back to a version serving what it served, alone");
   } else {
     note_refused(s, e, name, st, e->checked_msg, "serving production alone");
   }
@@ -1029,7 +1066,8 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
     fr_log(FR_LOG_INFO, "stages_valid", NULL, "model %s: stages.json parses again", name);
     e->stages_error[0] = '\0';
   }
-  if (check_routing(r, e, name, &st, &lerr)) {
+  int prod_out = 0;
+  if (check_routing(r, e, name, &st, &prod_out, &lerr)) {
     fr__snapshot *gone = fr__registry_acquire(r, name);
     int changed = gone && !primary_gone(r, gone) && primary_kind_changed(r, gone);
     if (gone && (changed || primary_gone(r, gone))) {
@@ -1113,6 +1151,16 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   int kind_bundle = st.production[0] && cur && cur->primary ? cur->primary->bundle != NULL
                                                             : has_bundles || e->served_bundle;
+  /* The promoted production left out: a bare model file where a bundle
+   * serves (check_routing), or a bundle that was refused, at this directory
+   * stamp, as not serving what the model serves (below).  It is then
+   * unavailable, like a removed directory, and the fallback applies. */
+  int prod_vet = kind_bundle && e->ref_bundle && cur && st.production[0];
+  int prod_excluded = 0;
+  for (size_t i = 0; i < n && st.production[0]; i++)
+    if (strcmp(vs[i], st.production) == 0 &&
+        (prod_out || (prod_vet && is_bundle[i] && unlike_cached(e, vs[i], vstamp[i]))))
+      failed[i] = prod_excluded = 1;
   /* Nothing of that kind on disk and the promoted production is not there
    * either: nothing can serve, so nothing is loaded (not a bare version
    * loaded and dropped again at every poll). */
@@ -1244,6 +1292,33 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
       forget_failure(e, vs[i]);
       pool[i] = v;
     }
+    /* The promoted production itself, loaded while the model serves (its
+     * directory rewritten in place, file by file, with another schema, or
+     * a release): it must serve what the model serves, or what it served
+     * before an incompatible production got in (the release checks
+     * compared with the disk; this compares with what is loaded).  One
+     * that does not is left out, like a bare model file, and the fallback
+     * serves; never the model taken down for it. */
+    for (size_t i = 0; prod_vet && i < n; i++) {
+      if (!pool[i] || vetted[i] || !pool[i]->bundle || strcmp(vs[i], st.production) != 0 ||
+          (cur && pool[i] == cur->primary))
+        continue;
+      vetted[i] = 1;
+      fr_error cerr;
+      if (!fr__repository_serves_like(name, vs[i], pool[i]->bundle, NULL, e->ref_version,
+                                      e->ref_bundle, NULL, &cerr) ||
+          (e->base_bundle &&
+           !fr__repository_serves_like(name, vs[i], pool[i]->bundle, NULL, e->base_version,
+                                       e->base_bundle, NULL, NULL)))
+        continue;
+      unlike_note(e, vs[i], vstamp[i], cerr.msg);
+      char msg[700];
+      snprintf(msg, sizeof msg, "production: %s", cerr.msg);
+      note_refused(s, e, name, &st, msg,
+                   "production falls back to a version serving what it served");
+      failed[i] = prod_excluded = 1;
+      new_failure = 1;
+    }
     /* A fallback must serve what the last production served. */
     for (size_t i = 0; fb && i < n; i++) {
       if (!pool[i] || !pool[i]->bundle || unlike[i] || vetted[i])
@@ -1321,7 +1396,13 @@ static int sync_locked(fr__registry *r, const char *name, int force, fr_error *e
   }
   int rc = 0;
   fr_error perr;
-  if (!nw->primary && implicit_guard && unlike_why) {
+  if (!nw->primary && prod_excluded && e->refused[0]) {
+    /* The answers (503) give why: the production refused, nothing else. */
+    rc = fr_error_set(&perr, FR_ENOTFOUND,
+                      "model %s: stages.json: %s; and no version serves what it served", name,
+                      e->refused);
+    snprintf(e->last_error, sizeof e->last_error, "%s", perr.msg);
+  } else if (!nw->primary && implicit_guard && unlike_why) {
     rc = fr_error_set(&perr, FR_ENOTFOUND,
                       "model %s: version %s is not available, and no version serves what it "
                       "served (%s)",
@@ -1407,7 +1488,18 @@ int fr__registry_sync(fr__registry *r, const char *name, int force, fr_error *er
   if (!fr_repository_name_ok(name))
     return fr_error_set(err, FR_ENOTFOUND, "invalid model name '%s'", name);
   pthread_mutex_lock(&r->sync_mu);
-  int rc = sync_locked(r, name, force, err);
+  pthread_rwlock_rdlock(&r->lock);
+  model_entry *e = find_entry(r, name);
+  int unloaded = e && e->unloaded;
+  pthread_rwlock_unlock(&r->lock);
+  /* Only an explicit load brings back a model unloaded through the
+   * repository API (docs/api.md), not a release's sync. */
+  int rc = !force && unloaded
+               ? fr_error_set(err, FR_ESTATE,
+                              "model %s was unloaded through the repository API: load it "
+                              "first (POST /v2/repository/models/%s/load)",
+                              name, name)
+               : sync_locked(r, name, force, err);
   pthread_mutex_unlock(&r->sync_mu);
   return rc;
 }
@@ -1616,13 +1708,30 @@ void fr__registry_index(fr__registry *r, int ready_only, fr__buf *out) {
           fr__public_reason(s, e->stages_error, pub, sizeof pub);
           snprintf(msg, sizeof msg, "not loaded: stages.json does not parse: %s", pub);
         }
+        int failed = 0;
+        int64_t fstamp = 0;
         for (size_t f = 0; e && f < e->nfails; f++)
           if (strcmp(e->fails[f].version, vs[k]) == 0) {
             /* The reason as the admin API's 409 gives it: without paths. */
             fr__public_reason(s, e->fails[f].msg, pub, sizeof pub);
-            snprintf(msg, sizeof msg, "failed to load: %s", pub);
+            failed = 1;
+            fstamp = e->fails[f].stamp;
           }
         pthread_rwlock_unlock(&r->lock);
+        if (failed) {
+          /* The index describes the directory as it is now: a load error
+           * recorded for other contents (the directory was restored or
+           * rewritten since) no longer applies. */
+          char dir[1200];
+          snprintf(dir, sizeof dir, "%s/%s/%s", s->cfg.model_repository, names[i], vs[k]);
+          if (dir_stamp(dir) == fstamp)
+            snprintf(msg, sizeof msg, "failed to load: %s", pub);
+          else
+            snprintf(msg, sizeof msg,
+                     "not loaded: its directory changed since it failed to load, so that "
+                     "error no longer applies; it is loaded again when the version policy or "
+                     "stages.json wants it (at the next repository poll)");
+        }
         fr__buf_puts(out, ",\"reason\":");
         fr__buf_json_str(out, msg, strlen(msg));
       } else if (snap) {

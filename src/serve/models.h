@@ -105,7 +105,10 @@ size_t fr__registry_loaded(fr__registry *r, char (*names)[128], size_t max);
  * policy and stages.json want (verifying and warming each in the caller's
  * thread), then swaps the snapshot; versions no longer wanted drain.  A
  * version that failed to load is retried when its directory or a file in it
- * changes, or at once with `force`.  A model whose directory vanished is unloaded.
+ * changes, or at once with `force` (an explicit repository load, which also
+ * loads a model unloaded through the repository API; without `force` such a
+ * model is left unloaded: FR_ESTATE).  A model whose directory vanished is
+ * unloaded.
  * Production is the promoted version when it loads; else (none promoted,
  * or the promoted one is gone or fails) the newest loaded version the
  * policy selects, else the newest loaded, of one kind: a bundle when the
@@ -120,7 +123,11 @@ size_t fr__registry_loaded(fr__registry *r, char (*names)[128], size_t max);
  * A serving production whose directory is gone is not kept: stages.json is
  * then checked as with nothing serving.  Once a bundle served, a stages.json naming a bare production
  * while nothing serves (after an unload) is refused (FR_ESTATE,
- * release_refused): the model stays unserved.  A stages.json
+ * release_refused): the model stays unserved; while the model serves, the
+ * routing in force stays, and when the serving production is the one that
+ * turned into a bare model file (or was loaded again as a bundle that does
+ * not serve what the model serves) it is unavailable and the fallback above
+ * serves (release_refused, counted once).  A stages.json
  * that does not parse changes nothing: the routing in force stays (none at
  * startup: the model is not served), logged and counted in
  * fraud_model_loads_total{result="failure"} once per distinct error.

@@ -278,8 +278,10 @@ static int version_exists(const char *repo, const char *name, const char *versio
                           fr_error *err) {
   if (!fr_repository_name_ok(name))
     return fr_error_set(err, FR_ENOTFOUND, "invalid model name '%s'", name);
+  /* A malformed name is the request's fault (the admin API's 400, like a
+   * malformed weight), not a version that is missing (404). */
   if (!version || !fr_repository_name_ok(version))
-    return fr_error_set(err, FR_ENOTFOUND, "invalid version name '%s'", version ? version : "");
+    return fr_error_set(err, FR_EINVAL, "invalid version name '%s'", version ? version : "");
   char *d1 = fr_path_join(repo, name);
   char *d2 = d1 ? fr_path_join(d1, version) : NULL;
   int ok = d2 && fr_is_dir(d2);

@@ -320,8 +320,18 @@ def check_limit(key, limit, what):
     """With `key` at `limit`, `limit` open connections make the next one
     go unserved; closing them lets a request through again."""
     srv = Server(repo, "--set", f"{key}={limit}")
-    socks = [socket.create_connection(("127.0.0.1", srv.port)) for _ in range(limit)]
-    time.sleep(0.2)
+    # Each held connection is served once (and kept alive), so the server
+    # has certainly accepted it before the next one is tried: a fixed
+    # sleep was not always enough under load (the ASan suite).
+    socks = []
+    for _ in range(limit):
+        h = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+        h.request("GET", "/v2/health/live")
+        resp = h.getresponse()
+        resp.read()
+        check(resp.status == 200 and not resp.will_close,
+              f"a connection under {what} is served and kept alive")
+        socks.append(h)
     try:
         c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=2)
         c.request("GET", "/v2/health/live")

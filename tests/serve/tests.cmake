@@ -9,7 +9,7 @@ pkg_check_modules(FR_TEST_CURL REQUIRED IMPORTED_TARGET libcurl)
 target_link_libraries(serve_test_http PRIVATE PkgConfig::FR_TEST_CURL)
 
 foreach(t server releases lifecycle repository burst release_checks routing servefix routingfix deadline scorecheck redactquery
-          inplace httpfix)
+          inplace httpfix relfix2)
   add_test(NAME serve_${t}_py
            COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/serve/${t}_test.py
            WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
