@@ -25,11 +25,16 @@ FR_CLI_COMMANDS(FR__CLI_DECL)
 #undef FR__CLI_DECL
 
 /* Prints "fraud <cmd>: message" to stderr and returns FR_EXIT_USAGE.  Card
- * numbers in the text of the %s arguments (what the user typed, or an
- * error message quoting it) are masked (fr_mask_card_numbers); the format's
- * own text and numeric conversions (ranges, counts the program prints) are
- * not. */
+ * numbers in the message (a flag's value it quotes) are masked
+ * (fr_mask_card_numbers; decimal numbers are left alone). */
 int fr_cli_usage_error(const char *cmd, const char *fmt, ...) FR_PRINTF(2, 3);
+
+/* The usage error of a number flag out of its range: "<what> from <lo> to
+ * <hi>, not '<value>'", with card numbers masked in value only, so that a
+ * bound as long as a card number (2^63 - 1) is printed as it is.  Returns
+ * FR_EXIT_USAGE. */
+int fr_cli_usage_error_range(const char *cmd, const char *what, long long lo, long long hi,
+                             const char *value);
 
 /* Prints "fraud <cmd>: <err->msg>" (or the code's description) to stderr and
  * returns FR_EXIT_FAIL.  Card numbers in the message (a cell quoted by a

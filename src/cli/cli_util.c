@@ -44,9 +44,11 @@ int fr_cli_int(const char *cmd, const char *opt, const char *value, long lo,
                long hi, long *out) {
   int64_t v;
   if (!fr_cli_number_text_ok(value) || fr_parse_int64(value, strlen(value), &v) || v < lo ||
-      v > hi)
-    return fr_cli_usage_error(cmd, "%s takes an integer from %ld to %ld, not '%s'",
-                              opt, lo, hi, value);
+      v > hi) {
+    char what[160];
+    snprintf(what, sizeof what, "%s takes an integer", opt);
+    return fr_cli_usage_error_range(cmd, what, lo, hi, value);
+  }
   *out = (long)v;
   return 0;
 }

@@ -45,8 +45,11 @@ static int parse_count(const char *opt, const char *v, uint64_t max, uint64_t *o
   if (want_value(opt, v))
     return FR_EXIT_USAGE;
   if (fr_parse_int64(v, strlen(v), &x) != 0 || x < 1 || (uint64_t)x > max)
-    return fr_cli_usage_error("generate", "%s: expected a whole number from 1 to %llu, "
-                              "got '%s'", opt, (unsigned long long)max, v);
+  {
+    char what[160];
+    snprintf(what, sizeof what, "%s: expected a whole number", opt);
+    return fr_cli_usage_error_range("generate", what, 1, (long long)max, v);
+  }
   *out = (uint64_t)x;
   return 0;
 }

@@ -5,8 +5,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -17,147 +15,31 @@ static const fr_cli_command commands[] = {FR_CLI_COMMANDS(FR__CLI_ENTRY)};
 #undef FR__CLI_ENTRY
 static const size_t ncommands = sizeof commands / sizeof commands[0];
 
-/* Formats fmt like vsnprintf into out[cap], masking card numbers
- * (fr_mask_card_numbers) in the text of each %s conversion only: a usage
- * message's strings are what the user typed (a flag's value, an error
- * message quoting one), while its numeric conversions are the program's own
- * (a range such as "from 1 to 9223372036854775807"), never a card number.
- * Conversions are those of C17 7.21.6.1 (flags, width and precision with
- * '*', length modifiers hh h l ll j z t L). */
-static void format_masked(char *out, size_t cap, const char *fmt, va_list ap) {
-  size_t o = 0;
-  char spec[32], piece[1024];
-#define ADD(text)                                                        \
-  do {                                                                   \
-    int w_ = snprintf(out + o, cap - o, "%s", text);                     \
-    o += w_ > 0 ? ((size_t)w_ < cap - o ? (size_t)w_ : cap - o - 1) : 0; \
-  } while (0)
-  out[0] = '\0';
-  for (const char *p = fmt; *p && o + 1 < cap;) {
-    if (*p != '%') {
-      out[o++] = *p++;
-      out[o] = '\0';
-      continue;
-    }
-    if (p[1] == '%') {
-      ADD("%");
-      p += 2;
-      continue;
-    }
-    /* Collect one conversion specification into spec. */
-    const char *q = p + 1;
-    int stars[2], nstars = 0;
-    while (*q && strchr("-+ #0'", *q))
-      q++;
-    if (*q == '*') {
-      stars[nstars++] = va_arg(ap, int);
-      q++;
-    } else {
-      while (*q >= '0' && *q <= '9')
-        q++;
-    }
-    if (*q == '.') {
-      q++;
-      if (*q == '*') {
-        stars[nstars++] = va_arg(ap, int);
-        q++;
-      } else {
-        while (*q >= '0' && *q <= '9')
-          q++;
-      }
-    }
-    const char *len = q;
-    while (*q && strchr("hljztL", *q))
-      q++;
-    size_t lenlen = (size_t)(q - len);
-    char conv = *q;
-    if (!conv || (size_t)(q + 1 - p) >= sizeof spec) {
-      ADD(p); /* malformed: copied as it is (the compiler checks formats) */
-      break;
-    }
-    memcpy(spec, p, (size_t)(q + 1 - p));
-    spec[q + 1 - p] = '\0';
-    p = q + 1;
-#define PIECE(value)                                                   \
-  do {                                                                 \
-    if (nstars == 2)                                                   \
-      snprintf(piece, sizeof piece, spec, stars[0], stars[1], value);  \
-    else if (nstars == 1)                                              \
-      snprintf(piece, sizeof piece, spec, stars[0], value);            \
-    else                                                               \
-      snprintf(piece, sizeof piece, spec, value);                      \
-  } while (0)
-    int is_long = lenlen == 1 && len[0] == 'l', is_llong = lenlen == 2 && len[0] == 'l';
-    switch (conv) {
-    case 'd':
-    case 'i':
-      if (is_llong)
-        PIECE(va_arg(ap, long long));
-      else if (is_long)
-        PIECE(va_arg(ap, long));
-      else if (lenlen && len[0] == 'j')
-        PIECE(va_arg(ap, intmax_t));
-      else if (lenlen && len[0] == 'z')
-        PIECE(va_arg(ap, ssize_t));
-      else if (lenlen && len[0] == 't')
-        PIECE(va_arg(ap, ptrdiff_t));
-      else
-        PIECE(va_arg(ap, int));
-      break;
-    case 'u':
-    case 'x':
-    case 'X':
-    case 'o':
-      if (is_llong)
-        PIECE(va_arg(ap, unsigned long long));
-      else if (is_long)
-        PIECE(va_arg(ap, unsigned long));
-      else if (lenlen && len[0] == 'j')
-        PIECE(va_arg(ap, uintmax_t));
-      else if (lenlen && len[0] == 'z')
-        PIECE(va_arg(ap, size_t));
-      else if (lenlen && len[0] == 't')
-        PIECE(va_arg(ap, ptrdiff_t));
-      else
-        PIECE(va_arg(ap, unsigned));
-      break;
-    case 'c':
-      PIECE(va_arg(ap, int));
-      break;
-    case 'p':
-      PIECE(va_arg(ap, void *));
-      break;
-    case 'f': case 'F': case 'e': case 'E': case 'g': case 'G': case 'a': case 'A':
-      if (lenlen && len[0] == 'L')
-        PIECE(va_arg(ap, long double));
-      else
-        PIECE(va_arg(ap, double));
-      break;
-    case 's':
-      PIECE(va_arg(ap, const char *));
-      fr_mask_card_numbers(piece);
-      break;
-    default: /* %n and unknown conversions are never used in messages */
-      snprintf(piece, sizeof piece, "%s", spec);
-      break;
-    }
-#undef PIECE
-    ADD(piece);
-  }
-#undef ADD
+static int usage_print(const char *cmd, char *msg) {
+  fprintf(stderr, "fraud %s: %s\n(see 'fraud %s --help')\n", cmd, msg, cmd);
+  return FR_EXIT_USAGE;
 }
 
 /* Usage messages often quote input text (a flag's value): card numbers in
- * it are masked (format_masked) so that no command prints a full one,
- * whatever flag it came in; the numbers the message itself prints stay. */
+ * them are masked (fr_mask_card_numbers) so that no command prints a full
+ * one, whatever flag it came in. */
 int fr_cli_usage_error(const char *cmd, const char *fmt, ...) {
   char msg[2048];
   va_list ap;
   va_start(ap, fmt);
-  format_masked(msg, sizeof msg, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "fraud %s: %s\n(see 'fraud %s --help')\n", cmd, msg, cmd);
-  return FR_EXIT_USAGE;
+  fr_mask_card_numbers(msg);
+  return usage_print(cmd, msg);
+}
+
+int fr_cli_usage_error_range(const char *cmd, const char *what, long long lo, long long hi,
+                             const char *value) {
+  char shown[256], msg[2048];
+  snprintf(shown, sizeof shown, "%s", value);
+  fr_mask_card_numbers(shown);
+  snprintf(msg, sizeof msg, "%s from %lld to %lld, not '%s'", what, lo, hi, shown);
+  return usage_print(cmd, msg);
 }
 
 /* A library error message is formatted already, so its own numbers cannot

@@ -85,7 +85,7 @@ expect 0 "53 positive of 13109 labelled rows: rate 0\.004043023877 \(allowed" --
 out=$("$F" validate --json --schema sparkov "$W" 2>&1)
 grep -q '"detail": "53 positive of 13109 labelled rows: rate 0.004043023877 (allowed 0.0001 .. 0.95)"' <<<"$out" &&
   ok "validate --json: rate not masked" || bad "validate --json detail: $(grep -o '"detail": "[^"]*rate [^"]*"' <<<"$out" | head -2)"
-expect 2 "from 1 to 9223372036854775807, got '\*{19}1111'" -- \
+expect 2 "from 1 to 9223372036854775807, not '\*{19}1111'" -- \
   "$F" generate --rows 41111111111111111111111 -o g.csv
 expect 2 "not '\*{12}1111'" -- "$F" predict --model "$P" p.csv -o - --on-bad-row 4111111111111111
 
