@@ -169,10 +169,13 @@ typedef struct fr_read_options {
   size_t max_rows;       /* 0 = no limit */
   int allow_extra_columns; /* 1: header columns not in the schema are ignored */
   int label_optional;      /* 1: the label column may be absent from the header
-                              (every row's label is then -1): for scoring new,
-                              unlabelled transactions (predict, explain,
-                              features --model); training, evaluation and
-                              validation leave it 0 */
+                              (every row's label is then -1), and a label cell
+                              that does not parse ('abc', 7) is a missing
+                              label (-1), not a bad row, as /v1/score ignores
+                              it: for scoring new, unlabelled transactions
+                              (predict, explain, features --model); training,
+                              evaluation and validation leave it 0 and refuse
+                              such a cell */
 } fr_read_options;
 
 /* A streaming CSV reader (RFC 4180 as real exports write it; libcsv): quoted
@@ -225,6 +228,29 @@ FR_EXPORT const fr_schema *fr_dataset_schema(const fr_dataset *d);
 FR_EXPORT size_t fr_dataset_rows(const fr_dataset *d);
 /* Rows skipped as bad under FR_BAD_ROW_SKIP. */
 FR_EXPORT size_t fr_dataset_skipped(const fr_dataset *d);
+/* Why the first skipped row was skipped: the bad-row message
+ * "path:line:column: column 'amt': cannot parse 'abc' as a number" (card
+ * numbers in it masked, fr_mask_card_numbers), owned by d; *line (when
+ * line is not NULL) gets its 1-based source line.  NULL (and *line 0) when
+ * no row was skipped, d is NULL, or the message could not be stored (out
+ * of memory).  Thread-safe (reads only). */
+FR_EXPORT const char *fr_dataset_first_skipped(const fr_dataset *d,
+                                               size_t *line);
+
+/* What a read skipped under FR_BAD_ROW_SKIP, for a command's summary line
+ * ("wrote N rows (M skipped, the first at line L: REASON)"), so a caller
+ * that does not hold the data set (fr_predict_run, fr_explain_run) can
+ * still report it. */
+typedef struct fr_read_summary {
+  size_t skipped;          /* rows skipped as bad (fr_dataset_skipped) */
+  size_t first_line;       /* 1-based source line of the first, 0: none */
+  char first_reason[512];  /* its message (fr_dataset_first_skipped,
+                              truncated to fit), "" when none */
+} fr_read_summary;
+
+/* Fills *out from d (all zero / "" when d is NULL).  Thread-safe. */
+FR_EXPORT void fr_dataset_read_summary(const fr_dataset *d,
+                                       fr_read_summary *out);
 FR_EXPORT const char *fr_dataset_path(const fr_dataset *d);
 
 /* Cell accessors, row in file order (0-based).  IGNORE columns are not

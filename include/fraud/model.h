@@ -483,6 +483,10 @@ typedef struct fr_explain_job {
   fr_reason_order order;
   fr_read_options read; /* for data (label_optional is implied: the
                            label column may be absent) */
+  fr_read_summary *summary; /* optional out (NULL: not wanted): with data,
+                               what its read skipped under read.on_bad_row
+                               SKIP (zeroed first; a feature matrix skips
+                               nothing) */
 } fr_explain_job;
 
 /* Writes out_csv atomically ("-": standard output): transaction_id (with

@@ -662,6 +662,10 @@ typedef struct fr_score_job {
                                 test_start_time) */
   int with_event_time;       /* fr_predict_run: add an event_time column
                                 (epoch seconds) */
+  fr_read_summary *summary;  /* optional out (NULL: not wanted): what the
+                                read skipped under read.on_bad_row SKIP,
+                                zeroed, then filled once the data is read,
+                                by fr_predict_run and fr_evaluate_run */
 } fr_score_job;
 
 /* What `fraud evaluate` computes besides the metrics. */

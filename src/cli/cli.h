@@ -51,6 +51,13 @@ int fr_cli_wants_help(int argc, char **argv);
  * or prints a usage error for `cmd` and returns FR_EXIT_USAGE. */
 int fr_cli_bad_row(const char *cmd, const char *value, fr_read_options *ro);
 
+/* The skip note of a "wrote N rows" line, as `train` gives its count:
+ * " (M skipped)" under --on-bad-row skip, with ", the first: REASON" (the
+ * reader's message, which names path:line:column) when a row was skipped;
+ * "" under fail.  Writes into buf (cap bytes) and returns it. */
+const char *fr_cli_skip_note(const fr_read_options *ro, const fr_read_summary *s, char *buf,
+                             size_t cap);
+
 /* 1 when an option's number text has no blank at either end (and is not
  * empty): fr_parse_double and fr_parse_int64 allow surrounding blanks (a CSV
  * cell " 12.5" is a number), but on a command line ' 0.5' is a quoting

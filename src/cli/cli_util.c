@@ -28,6 +28,20 @@ int fr_cli_bad_row(const char *cmd, const char *value, fr_read_options *ro) {
   return 0;
 }
 
+const char *fr_cli_skip_note(const fr_read_options *ro, const fr_read_summary *s, char *buf,
+                             size_t cap) {
+  if (!cap)
+    return buf;
+  buf[0] = '\0';
+  if (ro->on_bad_row != FR_BAD_ROW_SKIP)
+    return buf;
+  if (s->skipped && s->first_reason[0])
+    snprintf(buf, cap, " (%zu skipped, the first: %s)", s->skipped, s->first_reason);
+  else
+    snprintf(buf, cap, " (%zu skipped)", s->skipped);
+  return buf;
+}
+
 int fr_cli_number_text_ok(const char *value) {
   size_t n = strlen(value);
   return n && !isspace((unsigned char)value[0]) && !isspace((unsigned char)value[n - 1]);

@@ -99,9 +99,16 @@ int fr_cmd_explain(int argc, char **argv) {
     return FR_EXIT_USAGE;
   fr_error err = {0};
   size_t rows = 0;
+  fr_read_summary sum;
+  job.summary = &sum;
   if (fr_explain_run(&job, out, &rows, &err))
     return fr_cli_fail("explain", &err);
-  if (!fr_cli_is_stdout(out))
-    fprintf(stderr, "fraud explain: wrote %zu rows to %s\n", rows, out);
+  /* On standard output the line is left out (the rows are the output),
+   * unless rows were skipped: that is said on standard error. */
+  char note[640];
+  if (!fr_cli_is_stdout(out) || sum.skipped)
+    fprintf(stderr, "fraud explain: wrote %zu rows to %s%s\n", rows,
+            fr_cli_is_stdout(out) ? "standard output" : out,
+            fr_cli_skip_note(&job.read, &sum, note, sizeof note));
   return FR_EXIT_OK;
 }

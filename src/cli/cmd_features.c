@@ -127,8 +127,12 @@ int fr_cmd_features(int argc, char **argv) {
   }
   if (fr_table_write_csv(t, out, "transaction_id", (const char *const *)ids, &err))
     goto done;
-  fprintf(stderr, "fraud features: wrote %zu rows x %zu features to %s\n", t->rows,
-          t->cols, fr_cli_is_stdout(out) ? "standard output" : out);
+  fr_read_summary sum;
+  fr_dataset_read_summary(d, &sum);
+  char note[640];
+  fprintf(stderr, "fraud features: wrote %zu rows x %zu features to %s%s\n", t->rows,
+          t->cols, fr_cli_is_stdout(out) ? "standard output" : out,
+          fr_cli_skip_note(&ro, &sum, note, sizeof note));
   rc = FR_EXIT_OK;
 done:
   if (rc != FR_EXIT_OK)

@@ -105,9 +105,13 @@ int fr_cmd_predict(int argc, char **argv) {
     return FR_EXIT_USAGE;
   fr_error err = {0};
   size_t rows = 0;
+  fr_read_summary sum;
+  job.summary = &sum;
   if (fr_predict_run(&job, out, &rows, &err))
     return fr_cli_fail("predict", &err);
-  fprintf(stderr, "fraud predict: wrote %zu rows to %s\n", rows,
-          fr_cli_is_stdout(out) ? "standard output" : out);
+  char note[640];
+  fprintf(stderr, "fraud predict: wrote %zu rows to %s%s\n", rows,
+          fr_cli_is_stdout(out) ? "standard output" : out,
+          fr_cli_skip_note(&job.read, &sum, note, sizeof note));
   return FR_EXIT_OK;
 }

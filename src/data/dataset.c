@@ -445,6 +445,13 @@ fr_dataset *fr_dataset_read_csv(const fr_schema *s, const char *path,
       if (fr_schema_parse_cell_hint(s, k, f[c->field], lens[c->field],
                                     (int)k == et_col ? prev_time : NAN,
                                     &cells[k], &e) != 0) {
+        if ((int)k == label_col && opt->label_optional) {
+          /* Scoring does not use the label: a cell that is no label
+           * ('abc', 7) is a missing one, as the server's /v1/score
+           * ignores it, not a bad row. */
+          cells[k] = (fr_field){.num = NAN};
+          continue;
+        }
         snprintf(msg, sizeof msg, "%s:%zu:%zu: %s", path, line, c->field + 1,
                  e.msg);
         bad = 1;
@@ -693,6 +700,22 @@ int fr__dataset_has_column(const fr_dataset *d, size_t col) {
 size_t fr__dataset_field_of(const fr_dataset *d, size_t col) {
   return col < d->ncols && d->cols[col].present ? d->cols[col].field + 1 : 0;
 }
+const char *fr_dataset_first_skipped(const fr_dataset *d, size_t *line) {
+  if (line)
+    *line = d && d->nbad ? d->bad_lines[0] : 0;
+  return d && d->nbad ? d->bad_msgs[0] : NULL;
+}
+
+void fr_dataset_read_summary(const fr_dataset *d, fr_read_summary *out) {
+  memset(out, 0, sizeof *out);
+  if (!d)
+    return;
+  out->skipped = d->skipped;
+  const char *why = fr_dataset_first_skipped(d, &out->first_line);
+  if (why)
+    snprintf(out->first_reason, sizeof out->first_reason, "%s", why);
+}
+
 size_t fr__dataset_bad_examples(const fr_dataset *d, const char *const **msgs,
                                 const size_t **lines) {
   *msgs = (const char *const *)d->bad_msgs;

@@ -453,6 +453,8 @@ static int explain_row(const fr_model_source *m, const float *x, const char *id,
 int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows, fr_error *err) {
   if (rows)
     *rows = 0;
+  if (job && job->summary)
+    memset(job->summary, 0, sizeof *job->summary);
   if (!job || !job->model || !out_csv || (!job->data == !job->features))
     return fr_error_set(err, FR_EINVAL,
                         "a model, an output and exactly one of a data file or a feature matrix "
@@ -527,6 +529,8 @@ int fr_explain_run(const fr_explain_job *job, const char *out_csv, size_t *rows,
       rc = err ? err->code : FR_EIO;
       goto out;
     }
+    if (job->summary)
+      fr_dataset_read_summary(d, job->summary);
     if (!(t = fr_bundle_score_dataset(m.bundle, d, &prob, err))) {
       rc = err ? err->code : FR_ENOMEM;
       goto out;

@@ -673,12 +673,16 @@ static void scored_free(scored *s) {
 static int score_all(const fr_score_job *job, const fr_read_options *ro, scored *s,
                      fr_error *err) {
   memset(s, 0, sizeof *s);
+  if (job && job->summary)
+    memset(job->summary, 0, sizeof *job->summary);
   if (!job || !job->model_dir || !job->data)
     return fr_error_set(err, FR_EINVAL, "model directory and data file are required");
   if (!(s->b = fr_bundle_open(job->model_dir, err)))
     return err ? err->code : FR_EIO;
   if (!(s->d = fr_dataset_read_csv(fr_bundle_schema(s->b), job->data, ro, err)))
     return err ? err->code : FR_EIO;
+  if (job->summary)
+    fr_dataset_read_summary(s->d, job->summary);
   if (!(s->t = fr_bundle_score_dataset(s->b, s->d, &s->p, err)))
     return err ? err->code : FR_ENOMEM;
   return 0;

@@ -295,3 +295,61 @@ Test(dataset, interning_distinct_texts) {
   remove(path);
   rmdir(dir);
 }
+
+/* With label_optional (predict, explain, features --model) a label cell
+ * that does not parse is a missing label, not a bad row; without it (train,
+ * evaluate, validate) it fails the row, naming the column at its line.  Also
+ * fr_dataset_first_skipped: the first skipped row's line and message. */
+Test(dataset, unparseable_label_is_missing_when_label_optional) {
+  const char *dir = fr_test_tmpdir();
+  cr_assert_not_null(dir);
+  char path[512];
+  snprintf(path, sizeof path, "%s/badlabel.csv", dir);
+  FILE *f = fopen(path, "w");
+  cr_assert_not_null(f);
+  /* Lines 2..6: labels 0, 'abc', 7 (a label is 0 or 1), 1, 1; line 5
+   * has a bad amount. */
+  fprintf(f, "id,t,card,cat,amt,label\nr1,100,c1,a,1.5,0\nr2,101,c2,b,2,abc\n"
+             "r3,102,c1,a,4,7\nr4,103,c2,b,x,1\nr5,104,c1,a,3,1\n");
+  fclose(f);
+  fr_schema *s = mini_schema();
+  fr_error err = {0};
+  fr_read_options opt = {.label_optional = 1, .on_bad_row = FR_BAD_ROW_SKIP};
+  fr_dataset *d = fr_dataset_read_csv(s, path, &opt, &err);
+  cr_assert_not_null(d, "%s", err.msg);
+  /* Only r4 is skipped, for its amount. */
+  cr_assert_eq(fr_dataset_rows(d), 4, "%zu rows", fr_dataset_rows(d));
+  cr_assert_eq(fr_dataset_skipped(d), 1);
+  cr_assert_eq(fr_dataset_label(d, 0), 0);
+  cr_assert_eq(fr_dataset_label(d, 1), -1, "'abc' is a missing label");
+  cr_assert_eq(fr_dataset_label(d, 2), -1, "7 is a missing label");
+  cr_assert_eq(fr_dataset_label(d, 3), 1);
+  cr_assert(isnan(fr_dataset_number(d, 5, 1)));
+  size_t line = 0;
+  const char *why = fr_dataset_first_skipped(d, &line);
+  cr_assert_eq(line, 5);
+  cr_assert(why && strstr(why, "badlabel.csv:5:5: column 'amt'"), "%s", why ? why : "(null)");
+  fr_dataset_free(d);
+
+  /* Without label_optional: 'abc' (line 3) fails the file. */
+  fr_read_options strict = {0};
+  cr_assert_null(fr_dataset_read_csv(s, path, &strict, &err));
+  cr_assert(strstr(err.msg, "badlabel.csv:3:6: column 'label'"), "%s", err.msg);
+  /* Skipping: lines 3 (label 'abc'), 4 (label 7) and 5 (amount 'x'). */
+  strict.on_bad_row = FR_BAD_ROW_SKIP;
+  d = fr_dataset_read_csv(s, path, &strict, &err);
+  cr_assert_not_null(d, "%s", err.msg);
+  cr_assert_eq(fr_dataset_rows(d), 2);
+  cr_assert_eq(fr_dataset_skipped(d), 3, "%zu skipped", fr_dataset_skipped(d));
+  why = fr_dataset_first_skipped(d, &line);
+  cr_assert_eq(line, 3);
+  cr_assert(why && strstr(why, "column 'label'"), "%s", why ? why : "(null)");
+  fr_dataset_free(d);
+  d = mini_read(s, "plain.csv", FR_BAD_ROW_SKIP);
+  cr_assert_null(fr_dataset_first_skipped(d, &line));
+  cr_assert_eq(line, 0);
+  fr_dataset_free(d);
+  fr_schema_free(s);
+  remove(path);
+  rmdir(dir);
+}
