@@ -29,7 +29,9 @@ static const char usage[] =
     "  --seed S          random seed (default 1)\n"
     "  --noise-fraud R   share of fraud rows labelled 0 (default 0.02)\n"
     "  --noise-legit R   share of legitimate rows labelled 1 (default 0.0002)\n"
-    "  --start TIME      first day, ISO 8601 UTC (default 2024-01-01T00:00:00Z)\n"
+    "  --start TIME      first day, ISO 8601 UTC (default 2024-01-01T00:00:00Z);\n"
+    "                    the days must lie in 1677-09-21T00:12:44Z ..\n"
+    "                    2262-04-11T23:47:16Z, the event times the reader accepts\n"
     "  -o FILE           output file, gzip-compressed when it ends in .gz\n"
     "                    (default: standard output)\n"
     "  -h, --help        show this help\n";
@@ -112,9 +114,16 @@ int fr_cmd_generate(int argc, char **argv) {
       rc = parse_rate(a, v, &c.noise_legit_as_fraud);
     } else if (!strcmp(a, "--start")) {
       fr_time_format tf = {.kind = FR_TIME_STRFTIME, .format = "%Y-%m-%dT%H:%M:%S%z"};
-      if (!(rc = want_value(a, v)) && fr_time_parse(&tf, v, strlen(v), &c.start_time) != 0)
-        rc = fr_cli_usage_error("generate", "--start: expected an ISO 8601 time such as "
-                                "2024-01-01T00:00:00Z, got '%s'", v);
+      int prc = 0;
+      if (!(rc = want_value(a, v)) && (prc = fr_time_parse(&tf, v, strlen(v), &c.start_time)))
+        /* FR_ERANGE: the text is a time, outside what an event time can
+         * be (FR_TIME_MIN_SECONDS .. FR_TIME_MAX_SECONDS). */
+        rc = prc == FR_ERANGE
+                 ? fr_cli_usage_error("generate", "--start '%s' is outside the supported "
+                                      "range of event times, 1677-09-21T00:12:44Z .. "
+                                      "2262-04-11T23:47:16Z", v)
+                 : fr_cli_usage_error("generate", "--start: expected an ISO 8601 time such "
+                                      "as 2024-01-01T00:00:00Z, got '%s'", v);
     } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
       if (!(rc = want_value(a, v)))
         out = v;
@@ -129,7 +138,8 @@ int fr_cmd_generate(int argc, char **argv) {
   if (fr_cli_output_check("generate", out, NULL, 0, NULL))
     return FR_EXIT_USAGE;
   /* The last day must end inside the event-time range the reader accepts
-   * (as a start before 1677-09-21 is refused by --start's parser). */
+   * (a start before 1677-09-21T00:12:44Z is refused above as out of
+   * range). */
   if (!(c.start_time + (double)c.days * 86400.0 <= FR_TIME_MAX_SECONDS)) {
     char st[40];
     fr_fmt_iso8601(st, sizeof st, c.start_time);
