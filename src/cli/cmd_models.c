@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "fraud/model.h"
 #include "fraud/serve.h"
 
 static void usage(FILE *f) {
@@ -32,9 +33,11 @@ static void usage(FILE *f) {
           "traffic for metrics and logs only) and the history rollback uses.\n"
           "\n"
           "  list      every model and version with its stage, creation time and test\n"
-          "            PR-AUC; a version whose manifest names another model or\n"
-          "            version than its directory (the server refuses it) has the\n"
-          "            stage 'invalid' and the reason at the end of its line (--json:\n"
+          "            PR-AUC; a version the server refuses (its manifest names\n"
+          "            another model or version than its directory, or the bundle\n"
+          "            fails its load: a file's sha256 against the manifest, a model\n"
+          "            whose objective is not binary:logistic...) has the stage\n"
+          "            'invalid' and the reason at the end of its line (--json:\n"
           "            \"problem\"); without a promotion production is the newest\n"
           "            version the server loads, a bundle when the model has any (a\n"
           "            bare model file next to bundles never is); exits 1 (after\n"
@@ -146,6 +149,32 @@ static json_t *manifest(const char *repo, const char *name, const char *version,
   return m;
 }
 
+/* Why the server would refuse version `version` of `name`, "" when it
+ * would load it: the manifest rule (fr_repository_manifest_check: the
+ * manifest names this model and version), then, for a bundle, the bundle
+ * loader's own verification, fr_bundle_open (every file's sha256 against
+ * the manifest, schema, feature spec, the model and its binary:logistic
+ * objective), which is what the server's load runs.  A bare model file (no
+ * manifest.json) is judged by the manifest rule only. */
+static void version_problem(const char *repo, const char *name, const char *version,
+                            char *out, size_t cap) {
+  out[0] = '\0';
+  fr_error e;
+  if (fr_repository_manifest_check(repo, name, version, &e)) {
+    snprintf(out, cap, "%s", e.msg);
+    return;
+  }
+  char dir[4096], mp[4200];
+  snprintf(dir, sizeof dir, "%s/%s/%s", repo, name, version);
+  snprintf(mp, sizeof mp, "%s/manifest.json", dir);
+  if (!fr_is_file(mp))
+    return;
+  fr_bundle *b = fr_bundle_open(dir, &e);
+  if (!b)
+    snprintf(out, cap, "%s", e.msg);
+  fr_bundle_unref(b);
+}
+
 static const char *stage_of(const fr_stages *st, const char *v, char *buf, size_t cap) {
   buf[0] = '\0';
   const char *parts[4];
@@ -202,7 +231,7 @@ static int cmd_list(const opts *o) {
     while (vs && vs[nv])
       nv++;
     json_t **ms = calloc(nv ? nv : 1, sizeof *ms);
-    char(*problem)[256] = calloc(nv ? nv : 1, sizeof *problem);
+    char(*problem)[512] = calloc(nv ? nv : 1, sizeof *problem);
     if (!ms || !problem) {
       free(ms);
       free(problem);
@@ -211,10 +240,8 @@ static int cmd_list(const opts *o) {
     }
     for (size_t k = 0; k < nv; k++) {
       ms[k] = manifest(o->repo, names[i], vs[k], NULL);
-      /* The server's rule (fr_repository_manifest_check): "" when servable. */
-      fr_error perr;
-      if (fr_repository_manifest_check(o->repo, names[i], vs[k], &perr))
-        snprintf(problem[k], sizeof problem[k], "%s", perr.msg);
+      /* The server's checks: "" when servable. */
+      version_problem(o->repo, names[i], vs[k], problem[k], sizeof problem[k]);
     }
     /* Without a promotion, the implicit production serves: the newest
      * version the server loads, a bundle when the model has any (the
@@ -298,13 +325,11 @@ static int cmd_show(const opts *o) {
   if (!eff.production[0])
     fr_repository_implicit_production(o->repo, o->pos[0], eff.production,
                                       sizeof eff.production, NULL);
-  char stage[64], buf[64], problem[256] = "";
+  char stage[64], buf[64], problem[512];
   snprintf(stage, sizeof stage, "%s", stage_of(&eff, version, buf, sizeof buf));
-  fr_error perr;
-  if (fr_repository_manifest_check(o->repo, o->pos[0], version, &perr)) {
-    snprintf(problem, sizeof problem, "%s", perr.msg);
+  version_problem(o->repo, o->pos[0], version, problem, sizeof problem);
+  if (problem[0])
     snprintf(stage, sizeof stage, "invalid");
-  }
   json_t *out = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:O}", "model", o->pos[0], "version",
                           version, "stage", stage, "problem", problem[0] ? problem : NULL,
                           "stages", stages, "manifest", m);
