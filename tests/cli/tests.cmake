@@ -66,3 +66,12 @@ add_test(NAME cli_train_interrupt
          WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
 set_tests_properties(cli_train_interrupt PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
                      TIMEOUT 300)
+
+# A re-check review's four offline fixes: unparseable labels in scoring
+# input, the skip note of predict / explain / features, generate's --start
+# range and `models list` / `show` of a bundle its loader refuses.
+add_test(NAME cli_off3
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/cli/off3_cli.sh $<TARGET_FILE:fraud_cli>
+         WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+set_tests_properties(cli_off3 PROPERTIES LABELS cli ENVIRONMENT "${FRAUD_TEST_ENV}"
+                     TIMEOUT 300)
