@@ -517,8 +517,10 @@ static enum MHD_Result head_visit(void *cls, enum MHD_ValueKind kind, const char
 }
 
 /* A request libmicrohttpd parsed but HTTP refuses, before routing; 0 when
- * none.  Conflicting framing also sets body_error: its answer goes out at
- * once and closes the connection, since where its body ends is unknown. */
+ * none.  Conflicting or unknown framing (and a header name that is not a
+ * token, which may hide the framing) also sets body_error: its answer goes
+ * out at once and closes the connection, since where its body ends is
+ * unknown. */
 /* Transfer-Encoding's value against what libmicrohttpd decodes: 0 when it
  * is exactly "chunked" (coding names are case-insensitive, RFC 9112
  * section 7; libmicrohttpd 0.9.75 decodes the body only then, and reads
