@@ -302,6 +302,11 @@ static enum MHD_Result query_visit(void *cls, enum MHD_ValueKind kind, const cha
                                    size_t key_size, const char *value, size_t value_size) {
   query_scan *sc = cls;
   (void)kind;
+  /* An empty segment ("?&model=x", "?a=1&&b=2", a trailing "&"), which URL
+   * builders produce, names nothing: skipped.  "?=1" has a value, so its
+   * empty name is unknown like any other. */
+  if (key_size == 0 && !value)
+    return MHD_YES;
   for (size_t i = 0; i < sc->n; i++) {
     fr__qparam *q = &sc->p[i];
     if (strlen(q->name) != key_size || memcmp(q->name, key, key_size) != 0)
@@ -446,16 +451,49 @@ static enum MHD_Result send_response(fr__http *h, fr__req *r) {
 typedef struct head_scan {
   const char *content_length; /* the first one */
   int n_content_length;
-  int transfer_encoding;
+  int transfer_encoding;      /* how many Transfer-Encoding headers */
+  const char *te;             /* the first one's value */
+  size_t te_len;
   int n_host;
   const char *request_id;
+  const char *bad_name;       /* the first name that is not a token */
+  size_t bad_name_len;
 } head_scan;
+
+/* RFC 9110 section 5.6.2: token = 1*tchar, tchar = "!" / "#" / "$" / "%" /
+ * "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT /
+ * ALPHA.  A field name is a token (RFC 9110 section 5.1). */
+static const unsigned char tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
 
 static enum MHD_Result head_visit(void *cls, enum MHD_ValueKind kind, const char *key,
                                   size_t key_size, const char *value, size_t value_size) {
   head_scan *hs = cls;
   (void)kind;
-  (void)value_size;
+  /* libmicrohttpd 0.9.75 keeps whatever precedes the colon as the name:
+   * "Content-Length : 45" is a header named "Content-Length ", not a
+   * Content-Length, so its body would be read as the next request. */
+  if (!hs->bad_name) {
+    int ok = key_size > 0;
+    for (size_t i = 0; i < key_size && ok; i++)
+      ok = tchar[(unsigned char)key[i]];
+    if (!ok) {
+      hs->bad_name = key;
+      hs->bad_name_len = key_size;
+    }
+  }
   switch (key_size) {
   case 4:
     hs->n_host += strcasecmp(key, "Host") == 0;
@@ -469,17 +507,100 @@ static enum MHD_Result head_visit(void *cls, enum MHD_ValueKind kind, const char
       hs->content_length = value;
     break;
   case 17:
-    hs->transfer_encoding |= strcasecmp(key, "Transfer-Encoding") == 0;
+    if (strcasecmp(key, "Transfer-Encoding") == 0 && !hs->transfer_encoding++) {
+      hs->te = value;
+      hs->te_len = value_size;
+    }
     break;
   }
   return MHD_YES;
 }
 
 /* A request libmicrohttpd parsed but HTTP refuses, before routing; 0 when
- * none.  Conflicting framing also sets body_error: its answer goes out at
- * once and closes the connection, since where its body ends is unknown. */
+ * none.  Conflicting or unknown framing (and a header name that is not a
+ * token, which may hide the framing) also sets body_error: its answer goes
+ * out at once and closes the connection, since where its body ends is
+ * unknown. */
+/* Transfer-Encoding's value against what libmicrohttpd decodes: 0 when it
+ * is exactly "chunked" (coding names are case-insensitive, RFC 9112
+ * section 7; libmicrohttpd 0.9.75 decodes the body only then, and reads
+ * any other value's body until the connection closes); 501 when chunked is
+ * the final coding after others (RFC 9112 section 6.1: a coding the server
+ * does not implement); 400 when chunked is not the final coding, or the
+ * list is otherwise malformed (RFC 9112 section 6.3 item 4: the body
+ * length cannot be determined, the server MUST answer 400 and close). */
+static int te_status(const char *v, size_t n) {
+  if (n == 7 && strncasecmp(v, "chunked", 7) == 0)
+    return 0;
+  /* The last list element (RFC 9110 section 5.6.1: OWS around commas). */
+  size_t end = n;
+  while (end && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+    end--;
+  if (end < n) /* chunked with trailing blanks: libmicrohttpd would not decode it */
+    return 400;
+  size_t start = end;
+  while (start && v[start - 1] != ',')
+    start--;
+  size_t k = start;
+  while (k < end && (v[k] == ' ' || v[k] == '\t'))
+    k++;
+  if (end - k != 7 || strncasecmp(v + k, "chunked", 7) != 0 || start == 0)
+    return 400;
+  /* chunked is last and something precedes it: chunked twice is a 400
+   * (RFC 9112 section 6.1: a sender MUST NOT apply it more than once). */
+  for (size_t i = 0; i < start;) {
+    size_t a = i, b;
+    while (a < start && (v[a] == ' ' || v[a] == '\t'))
+      a++;
+    for (b = a; b < start && v[b] != ',' && v[b] != ' ' && v[b] != '\t';)
+      b++;
+    if (b - a == 7 && strncasecmp(v + a, "chunked", 7) == 0)
+      return 400;
+    while (b < start && v[b] != ',')
+      b++;
+    i = b + 1;
+  }
+  return 501;
+}
+
 static int refuse_malformed(fr__req *r, const head_scan *hs, const char *url,
                             const char *version) {
+  /* RFC 9112 section 5.1: whitespace between a field name and the colon
+   * MUST be refused with 400; any other non-token byte in a name is
+   * refused likewise.  The connection is closed: a mistaken name can hide
+   * the framing (see head_visit). */
+  if (hs->bad_name) {
+    r->body_error = 1;
+    fr__req_error(r, 400, "bad_request",
+                  "header name '%.*s' is not a token (no whitespace before the colon, RFC "
+                  "9112 section 5.1; token characters only, RFC 9110 section 5.6.2)",
+                  (int)(hs->bad_name_len > 64 ? 64 : hs->bad_name_len), hs->bad_name);
+    return 1;
+  }
+  if (hs->transfer_encoding) {
+    int st = hs->transfer_encoding > 1 ? 400
+             : version && strcmp(version, "HTTP/1.0") == 0 ? 400
+                                                           : te_status(hs->te, hs->te_len);
+    if (st) {
+      r->body_error = 1;
+      if (hs->transfer_encoding > 1)
+        fr__req_error(r, 400, "bad_request", "more than one Transfer-Encoding header");
+      else if (st == 400 && version && strcmp(version, "HTTP/1.0") == 0)
+        fr__req_error(r, 400, "bad_request",
+                      "Transfer-Encoding on an HTTP/1.0 request (RFC 9112 section 6.1)");
+      else if (st == 501)
+        fr__req_error(r, 501, "not_implemented",
+                      "Transfer-Encoding '%.*s': only 'chunked' alone is implemented (RFC 9112 "
+                      "section 6.1)",
+                      (int)(hs->te_len > 64 ? 64 : hs->te_len), hs->te);
+      else
+        fr__req_error(r, 400, "bad_request",
+                      "Transfer-Encoding '%.*s': chunked must be the final coding, given once, "
+                      "and only 'chunked' alone is implemented (RFC 9112 sections 6.1, 6.3)",
+                      (int)(hs->te_len > 64 ? 64 : hs->te_len), hs->te);
+      return 1;
+    }
+  }
   /* RFC 9112 section 6.3: a message with both Transfer-Encoding and
    * Content-Length, or with Content-Length values that disagree, may be
    * a request smuggling attempt; the server answers 400 and closes.  Two
@@ -508,6 +629,26 @@ static int refuse_malformed(fr__req *r, const head_scan *hs, const char *url,
     return 1;
   }
   return 0;
+}
+
+/* The path of an absolute-form request target ("http://host:port/v1/score";
+ * libmicrohttpd 0.9.75 hands it over whole, the query already split off):
+ * RFC 9112 section 3.2.2 says a server MUST accept that form, and routes
+ * it on its path; the scheme is case-insensitive (RFC 3986 section 3.1)
+ * and an empty path is "/" (RFC 9112 section 3.2.1).  An origin-form
+ * target ("/v1/score") is returned as is, after one byte compare. */
+static const char *target_path(const char *url) {
+  if (url[0] == '/')
+    return url;
+  size_t s;
+  if (strncasecmp(url, "http://", 7) == 0)
+    s = 7;
+  else if (strncasecmp(url, "https://", 8) == 0)
+    s = 8;
+  else
+    return url;
+  const char *p = strchr(url + s, '/');
+  return p ? p : "/";
 }
 
 static void begin(fr__http *h, fr__req *r, struct MHD_Connection *c, const char *url,
@@ -545,6 +686,7 @@ static void begin(fr__http *h, fr__req *r, struct MHD_Connection *c, const char 
     r->endpoint = "unmatched";
     return;
   }
+  url = target_path(url);
   fr__route_result rr = fr__route_find(h->cfg.routes, h->cfg.nroutes, r->method, url, &r->match);
   r->endpoint = rr == FR__ROUTE_FOUND ? r->match.route->pattern : "unmatched";
   switch (rr) {

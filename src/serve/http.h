@@ -128,7 +128,9 @@ enum { FR__QUERY_REPEATED = 1, FR__QUERY_UNKNOWN = 2 };
  * FR__QUERY_REPEATED (a name given twice: "?reasons=3&reasons=5") or
  * FR__QUERY_UNKNOWN (a name not in p: "?Model=x") with *bad that name
  * (valid while the handler runs), so that a handler refuses what it would
- * otherwise silently ignore.  No allocation, no lock. */
+ * otherwise silently ignore.  Empty segments ("?&a=1", "?a=1&&b=2", a
+ * trailing "&") are skipped; an empty name with a value ("?=1") is
+ * FR__QUERY_UNKNOWN with *bad "".  No allocation, no lock. */
 int fr__req_query_read(fr__req *r, fr__qparam *p, size_t n, const char **bad);
 
 /* Fills a {"error": "..."} response with status and metrics reason. */

@@ -16,6 +16,12 @@
    Transfer-Encoding) is a 400 and the connection is closed (RFC 9112
    section 6.3); an HTTP/1.1 request without Host is a 400 (RFC 9112
    section 3.2); Inference-Header-Content-Length is ASCII digits only;
+6. (re-check) a header name holding a non-token character (`Content-Length
+   : 45`) is a 400 and closes (RFC 9112 section 5.1); Transfer-Encoding
+   with a coding other than chunked is a 501 (chunked last) or a 400 (RFC
+   9112 sections 6.1, 6.3), given twice or on HTTP/1.0 a 400, all closing;
+   empty query segments are ignored; an absolute-form target is routed on
+   its path (RFC 9112 section 3.2.2);
 7. every key `fraud serve --print-config` prints is in config.example.yaml.
 """
 import json
@@ -260,6 +266,87 @@ for hl, want in ((b"%d" % len(v2), 200), (b"+%d" % len(v2), 400), (b" %d" % len(
     check(len(ans) == 1 and ans[0][0] == want,
           f"Inference-Header-Content-Length:{hl!r}: {[(a[0], a[2][:120]) for a in ans]}, "
           f"expected {want}")
+
+# 6. Re-check review (issue 5).
+def shown(ans):
+    return [(a[0], a[2][:100]) for a in ans]
+
+
+GET_LIVE = b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+# 6a. A header name with whitespace or another non-token character (RFC
+# 9112 section 5.1, RFC 9110 section 5.6.2): 400 and close, so the bytes
+# after it (the body libmicrohttpd would not have read, then a pipelined
+# GET) are never taken as a request.
+for name in (b"Content-Length ", b"Content-Length\t", b" Content-Length"):
+    ans, closed = raw(port, b"POST /v1/score HTTP/1.1\r\nHost: x\r\n%s: %d\r\n\r\n" %
+                      (name, n) + body + GET_LIVE)
+    check(len(ans) == 1 and ans[0][0] == 400 and closed and "x-request-id" in ans[0][1] and
+          b"header name" in ans[0][2],
+          f"header name {name!r}: one JSON 400, connection closed, the pipelined GET not "
+          f"answered: {shown(ans)} closed={closed}")
+for name in (b"X-Fo(o", b"X@y", b"X\"q", b"X/y", b"X{y}", b"X=y", b"X\x80y"):
+    ans, closed = raw(port, b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n%s: 1\r\n\r\n" %
+                      name + GET_LIVE)
+    check(len(ans) == 1 and ans[0][0] == 400 and closed,
+          f"header name {name!r}: 400 and close: {shown(ans)} closed={closed}")
+ans, closed = raw(port, b"GET /v2/health/live HTTP/1.1\r\nHost: x\r\n"
+                  b"X-A!#$%&'*+.^_`|~09z: a value (with) \"anything\"\r\n\r\n" + GET_LIVE)
+check(len(ans) == 2 and ans[0][0] == 200 and ans[1][0] == 200 and not closed,
+      f"every tchar in a name is fine, and the next request is served: {shown(ans)}")
+# 6b. Transfer-Encoding (RFC 9112 sections 6.1 and 6.3).
+for te, want in ((b"gzip, chunked", 501), (b"deflate,chunked", 501), (b"identity", 400),
+                 (b"gzip", 400), (b"chunked, gzip", 400), (b"chunked, chunked", 400),
+                 (b"", 400), (b"chunked ", 400), (b"chunked ,chunked", 400)):
+    ans, closed = raw(port, b"POST /v1/score HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n"
+                      b"\r\n" % te + chunked + GET_LIVE)
+    check(len(ans) == 1 and ans[0][0] == want and closed and "x-request-id" in ans[0][1],
+          f"Transfer-Encoding: {te!r}: {want} at once and close: {shown(ans)} closed={closed}")
+for te in (b"Chunked", b"CHUNKED"):
+    ans, closed = raw(port, b"POST /v1/score HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: %s\r\n"
+                      b"\r\n" % te + chunked + GET_LIVE)
+    check(len(ans) == 2 and ans[0][0] == 200 and ans[1][0] == 200 and not closed,
+          f"Transfer-Encoding: {te!r} is chunked (coding names are case-insensitive): "
+          f"{shown(ans)} closed={closed}")
+ans, closed = raw(port, b"POST /v1/score HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n" + chunked + GET_LIVE)
+check(len(ans) == 1 and ans[0][0] == 400 and closed,
+      f"Transfer-Encoding twice: 400 and close: {shown(ans)} closed={closed}")
+ans, closed = raw(port, b"POST /v1/score HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                  chunked)
+check(len(ans) == 1 and ans[0][0] == 400 and closed,
+      f"Transfer-Encoding on HTTP/1.0: 400 and close: {shown(ans)} closed={closed}")
+# 6c. Empty query segments are ignored; an empty name with a value is not.
+for q, nreasons in (("model=sparkov&", 0), ("&model=sparkov", 0), ("model=sparkov&&reasons=1", 1),
+                    ("&", 0), ("&&reasons=2&&", 2), ("", 0)):
+    st, ans, _ = request(port, "POST", "/v1/score?" + q, txn)
+    check(st == 200 and len(ans.get("reasons", [])) == nreasons, f"?{q}: {st} {ans}")
+for q in ("=1", "model=sparkov&=1", "="):
+    st, ans, _ = request(port, "POST", "/v1/score?" + q, txn)
+    check(st == 400 and "unknown query parameter ''" in str(ans), f"?{q}: {st} {ans}")
+# 6d. An absolute-form request target (RFC 9112 section 3.2.2), on both
+# listeners: routed on its path and query.
+ans, closed = raw(port, b"POST http://127.0.0.1:%d/v1/score?reasons=2 HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: %d\r\n\r\n" % (port, n) + body)
+got = json.loads(ans[0][2]) if ans and ans[0][0] == 200 else None
+check(got is not None and len(got.get("reasons", [])) == 2,
+      f"absolute-form POST /v1/score?reasons=2: {shown(ans)}")
+ans, closed = raw(port, b"GET HTTPS://example.com/v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET http://example.com HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET http://example.com?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+check(len(ans) == 3 and ans[0][0] == 200 and ans[1][0] == 404 and b"GET /\"" in ans[1][2] and
+      ans[2][0] == 404 and b"GET /\"" in ans[2][2],
+      f"absolute-form: scheme case-insensitive, an empty path is '/': {shown(ans)}")
+ans, closed = raw(port, b"POST http://x/v1/score%%00 HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: %d\r\n\r\n" % n + body)
+check(len(ans) == 1 and ans[0][0] == 400 and b"NUL" in ans[0][2],
+      f"absolute-form with %00 in the path: {shown(ans)}")
+ans, closed = raw(admin, b"POST http://127.0.0.1:%d/v2/repository/index HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer test-token\r\nContent-Length: 0\r\n\r\n" % admin)
+got = json.loads(ans[0][2]) if ans and ans[0][0] == 200 else None
+check(isinstance(got, list) and any(m.get("name") == "sparkov" for m in got),
+      f"absolute-form on the admin listener: {shown(ans)}")
+ans, closed = raw(port, b"GET ftp://x/v2/health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+check(len(ans) == 1 and ans[0][0] == 404, f"another scheme is not an absolute-form: {shown(ans)}")
 check(srv.stop() == 0, "exit after the HTTP checks")
 shutil.rmtree(repo, ignore_errors=True)
 
