@@ -671,7 +671,7 @@ def section_cpu(s, sec):
         f"{s.reps} runs of {secs} s after a 1 s warm-up, medians; CPU time per completed "
         "request in µs: the server's user and kernel time (/proc/PID/stat), the load "
         "client's (its rusage), the time the machine's cores sat idle (/proc/stat) and the "
-        "rest of cores / throughput (other processes; near 0 on a quiet machine). Targets and bodies as in the "
+        "rest of cores / throughput (other processes, and the rounding of clock ticks: near 0 on a quiet machine). Targets and bodies as in the "
         "server section (`fraud serve`: threads = cores, batching off).")
     sec.tables.append(md_table(
         ["target", "req/s", "server user µs", "server kernel µs", "client user µs",
