@@ -16,11 +16,7 @@ set -u
 F=$(realpath "$1")
 S=${FRAUD_SOURCE_DIR:?}
 PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-fail=0
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
+. "$(dirname "$0")/lib.sh"
 DATA=$S/data/samples/sparkov/sparkov_windows.csv.gz
 R=$T/models
 train() { "$F" train --schema sparkov --n-estimators 20 --early-stopping 0 --nthread 1 --quiet "$@" "$DATA"; }

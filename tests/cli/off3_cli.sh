@@ -12,12 +12,9 @@ F=$(realpath "$1")
 S=${FRAUD_SOURCE_DIR:?}
 PY=/usr/bin/python3
 . "$(dirname "$0")/lib.sh"
-ok() { echo "ok: $*"; }
-bad() { echo "FAIL: $*"; fail=1; }
 cd "$T" || exit 1
 PAYSIM=$S/data/samples/paysim/paysim.csv.gz
-"$F" train --schema paysim --n-estimators 10 --early-stopping 0 --nthread 1 --quiet \
-  --out "$T/models/paysim/1" "$PAYSIM" || { echo "FAIL: train paysim"; exit 1; }
+train_paysim "$F" "$T/models/paysim/1" || { echo "FAIL: train paysim"; exit 1; }
 P=$T/models/paysim/1
 zcat "$PAYSIM" | head -7 >p.csv
 
