@@ -453,20 +453,31 @@ FR_EXPORT int fr_yaml_error(const fr_yaml_doc *doc, const fr_yaml_node *n,
  * Returns NULL and err naming the path on failure. */
 FR_EXPORT char *fr_file_read_all(const char *path, size_t *len, fr_error *err);
 
-/* Writes data to `path` atomically: a temporary file in the same directory,
- * fsync, rename(2).  A crash leaves either the old file or the new one.
- * An existing path that is neither a regular file nor a directory (a
- * device such as /dev/null or /dev/full, a FIFO; symbolic links followed)
- * is written in place instead, since a rename would replace the node.
- * Returns 0, or FR_EIO naming the path (a write error such as ENOSPC
- * included). */
+/* Writes data to the output `path` (fr_file_output_target says where):
+ * atomically for a file (a temporary file in the same directory, fsync,
+ * rename(2): a crash leaves either the old file or the new one), in place
+ * for a device such as /dev/null or /dev/full or a FIFO (a rename would
+ * replace the node), to file descriptor 1 for standard output.  Returns 0,
+ * or FR_EIO naming the path (a write error such as ENOSPC included). */
 FR_EXPORT int fr_file_write_atomic(const char *path, const void *data,
                                    size_t len, fr_error *err);
 
-/* 1 when `path` exists (symbolic links followed) and is neither a regular
- * file nor a directory: a device or a FIFO, which output writers write in
- * place rather than replace by a rename.  0 otherwise (also when absent). */
-FR_EXPORT int fr_file_is_special(const char *path);
+/* How an output path is written by the output writers. */
+typedef enum fr_output_kind {
+  FR_OUTPUT_STDOUT = 0, /* "-", /dev/stdout, /dev/fd/1, /proc/self/fd/1 */
+  FR_OUTPUT_IN_PLACE,   /* an existing device or FIFO: opened and written */
+  FR_OUTPUT_ATOMIC      /* a file: written to a temporary, renamed over `target` */
+} fr_output_kind;
+
+/* Where an output path is written.  A symbolic link is followed (its final
+ * target is written; the link itself stays): `target` (cap bytes) receives
+ * the path to write, the resolved one for a link that names an existing
+ * file, else `path` itself.  Standard output's names are standard output
+ * even when fd 1 is a regular file (reopening it through /proc would write
+ * from offset 0, and a rename would replace the link /dev/stdout itself).
+ * A dangling link or one resolving to a device or FIFO is written in place
+ * through the link. */
+FR_EXPORT fr_output_kind fr_file_output_target(const char *path, char *target, size_t cap);
 
 /* mkdir -p. Returns 0 or FR_EIO naming the path. */
 FR_EXPORT int fr_mkdir_p(const char *path, fr_error *err);

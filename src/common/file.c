@@ -62,39 +62,75 @@ char *fr_file_read_all(const char *path, size_t *len, fr_error *err) {
   return buf;
 }
 
-int fr_file_is_special(const char *path) {
-  struct stat st;
-  return path && stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
+fr_output_kind fr_file_output_target(const char *path, char *target, size_t cap) {
+  snprintf(target, cap, "%s", path);
+  if (!strcmp(path, "-") || !strcmp(path, "/dev/stdout") || !strcmp(path, "/dev/fd/1") ||
+      !strcmp(path, "/proc/self/fd/1"))
+    return FR_OUTPUT_STDOUT;
+  struct stat st, lst;
+  if (stat(path, &st) != 0) /* absent, or a dangling link: created through it */
+    return lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) ? FR_OUTPUT_IN_PLACE
+                                                          : FR_OUTPUT_ATOMIC;
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+    return FR_OUTPUT_IN_PLACE;
+  if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+    char link[PATH_MAX];
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    if (n > 0) {
+      link[n] = '\0';
+      if (!strcmp(link, "/proc/self/fd/1") || !strcmp(link, "/dev/fd/1") ||
+          !strcmp(link, "/dev/stdout"))
+        return FR_OUTPUT_STDOUT;
+    }
+    char real[PATH_MAX];
+    if (realpath(path, real) && strlen(real) < cap)
+      snprintf(target, cap, "%s", real);
+    else
+      return FR_OUTPUT_IN_PLACE;
+  }
+  return FR_OUTPUT_ATOMIC;
+}
+
+static int write_all(int fd, const char *p, size_t left) {
+  while (left > 0) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w <= 0)
+      return -1;
+    p += w;
+    left -= (size_t)w;
+  }
+  return 0;
 }
 
 /* A device or FIFO: written in place (a rename would replace the node
  * itself with a regular file, which for /dev/null run as root breaks the
  * system), every error reported against the path. */
 static int write_in_place(const char *path, const char *p, size_t left, fr_error *err) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return fr_error_set(err, FR_EIO, "%s: cannot open: %s", path, strerror(errno));
-  while (left > 0) {
-    ssize_t w = write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      int rc = fr_error_set(err, FR_EIO, "%s: write failed: %s", path, strerror(errno));
-      close(fd);
-      return rc;
-    }
-    p += w;
-    left -= (size_t)w;
+  if (write_all(fd, p, left) != 0) {
+    int rc = fr_error_set(err, FR_EIO, "%s: write failed: %s", path, strerror(errno));
+    close(fd);
+    return rc;
   }
   if (close(fd) != 0)
     return fr_error_set(err, FR_EIO, "%s: write failed: %s", path, strerror(errno));
   return 0;
 }
 
-int fr_file_write_atomic(const char *path, const void *data, size_t len,
+int fr_file_write_atomic(const char *out, const void *data, size_t len,
                          fr_error *err) {
-  if (fr_file_is_special(path))
-    return write_in_place(path, data, len, err);
+  char path[PATH_MAX];
+  fr_output_kind kind = fr_file_output_target(out, path, sizeof path);
+  if (kind == FR_OUTPUT_STDOUT)
+    return write_all(STDOUT_FILENO, data, len) != 0
+               ? fr_error_set(err, FR_EIO, "%s: write failed: %s", out, strerror(errno))
+               : 0;
+  if (kind == FR_OUTPUT_IN_PLACE)
+    return write_in_place(out, data, len, err);
   size_t pl = strlen(path);
   char *tmp = malloc(pl + 32);
   if (!tmp)
@@ -106,21 +142,12 @@ int fr_file_write_atomic(const char *path, const void *data, size_t len,
     free(tmp);
     return rc;
   }
-  const char *p = data;
-  size_t left = len;
-  while (left > 0) {
-    ssize_t w = write(fd, p, left);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      int rc = fr_error_set(err, FR_EIO, "%s: write failed: %s", tmp, strerror(errno));
-      close(fd);
-      unlink(tmp);
-      free(tmp);
-      return rc;
-    }
-    p += w;
-    left -= (size_t)w;
+  if (write_all(fd, data, len) != 0) {
+    int rc = fr_error_set(err, FR_EIO, "%s: write failed: %s", tmp, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    free(tmp);
+    return rc;
   }
   if (fsync(fd) != 0 || close(fd) != 0) {
     int rc = fr_error_set(err, FR_EIO, "%s: fsync/close failed: %s", tmp, strerror(errno));

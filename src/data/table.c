@@ -7,6 +7,7 @@
 #include "fraud/data.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,12 +81,14 @@ static void put_cell(FILE *f, const char *s) {
 int fr_table_write_csv(const fr_table *t, const char *path,
                        const char *id_column, const char *const *ids,
                        fr_error *err) {
-  /* "-" is standard output (the Unix convention for `-o -`): written in
-   * place, there is nothing to rename. */
-  int to_stdout = strcmp(path, "-") == 0;
-  /* A device or FIFO (-o /dev/stdout, /dev/full) is written in place too:
-   * a rename would replace the node itself. */
-  int in_place = !to_stdout && fr_file_is_special(path);
+  /* "-" and standard output's other names are standard output; a device or
+   * FIFO (/dev/full) is written in place (a rename would replace the node
+   * itself); a symbolic link is followed to the file it names. */
+  const char *out = path;
+  char resolved[PATH_MAX];
+  fr_output_kind kind = fr_file_output_target(out, resolved, sizeof resolved);
+  int to_stdout = kind == FR_OUTPUT_STDOUT, in_place = kind == FR_OUTPUT_IN_PLACE;
+  path = resolved;
   size_t pl = strlen(path);
   char *tmp = malloc(pl + 32);
   if (!tmp)

@@ -124,4 +124,28 @@ import json, sys; s = json.load(open(sys.argv[1]))
 assert s['version'] == '1' and s['stage'] == 'production' and s['problem'] is None, s" show.json &&
   ok "show: production is 1" || bad "show: $(cat show.json)"
 
+# 5. -o through symbolic links: a link to standard output's /proc name
+# writes to fd 1 (here a file) and stays a link; a link to a regular file
+# replaces that file and stays a link; -o /dev/fd/1 (one of standard
+# output's names, like /dev/stdout, which a broken writer would replace for
+# the whole system, so not used here) appended twice gives the 4 lines
+# (header + 3 rows) twice, for predict, explain and features.
+head -4 p.csv >p3.csv
+for cmd in predict explain features; do
+  rm -f lnk real cap.txt app.txt
+  ln -s /proc/self/fd/1 lnk
+  "$F" $cmd --model "$P" p3.csv -o lnk >cap.txt 2>/dev/null
+  [ -L lnk ] && [ "$(wc -l <cap.txt)" -eq 4 ] && ok "$cmd -o link to fd 1: written to stdout" ||
+    bad "$cmd -o link to fd 1: link $( [ -L lnk ] && echo kept || echo replaced), $(wc -l <cap.txt) lines captured"
+  echo old >real
+  ln -sf real lnk
+  "$F" $cmd --model "$P" p3.csv -o lnk 2>/dev/null
+  [ -L lnk ] && [ "$(wc -l <real)" -eq 4 ] && ok "$cmd -o link to a file: the file replaced" ||
+    bad "$cmd -o link to a file: link $( [ -L lnk ] && echo kept || echo replaced), real has $(wc -l <real) lines"
+  "$F" $cmd --model "$P" p3.csv -o /dev/fd/1 >>app.txt 2>/dev/null
+  "$F" $cmd --model "$P" p3.csv -o /dev/fd/1 >>app.txt 2>/dev/null
+  [ "$(wc -l <app.txt)" -eq 8 ] && ok "$cmd -o /dev/fd/1 appended twice" ||
+    bad "$cmd -o /dev/fd/1 >> twice: $(wc -l <app.txt) lines, want 8"
+done
+
 exit $fail
