@@ -244,7 +244,7 @@ static int export_triton(int argc, char **argv) {
                                 "--preferred-batch-size %d exceeds --max-batch-size %d",
                                 o.preferred_batch_sizes[i], o.max_batch_size);
   /* The shared checks (name, version, batch sizes) are the library's,
-   * made here on what the user gave (placeholders for the name and version
+   * made here on what the user gave (stand-in values for the name and version
    * that default from the model) so a bad value is a usage error before
    * any work; the defaults below need the model first. */
   {
