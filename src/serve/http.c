@@ -516,11 +516,6 @@ static enum MHD_Result head_visit(void *cls, enum MHD_ValueKind kind, const char
   return MHD_YES;
 }
 
-/* A request libmicrohttpd parsed but HTTP refuses, before routing; 0 when
- * none.  Conflicting or unknown framing (and a header name that is not a
- * token, which may hide the framing) also sets body_error: its answer goes
- * out at once and closes the connection, since where its body ends is
- * unknown. */
 /* Transfer-Encoding's value against what libmicrohttpd decodes: 0 when it
  * is exactly "chunked" (coding names are case-insensitive, RFC 9112
  * section 7; libmicrohttpd 0.9.75 decodes the body only then, and reads
@@ -563,8 +558,14 @@ static int te_status(const char *v, size_t n) {
   return 501;
 }
 
+/* A request libmicrohttpd parsed but HTTP refuses, before routing; 0 when
+ * none.  Conflicting or unknown framing (and a header name that is not a
+ * token, which may hide the framing) also sets body_error: its answer goes
+ * out at once and closes the connection, since where its body ends is
+ * unknown. */
 static int refuse_malformed(fr__req *r, const head_scan *hs, const char *url,
                             const char *version) {
+  int http10 = version && strcmp(version, "HTTP/1.0") == 0;
   /* RFC 9112 section 5.1: whitespace between a field name and the colon
    * MUST be refused with 400; any other non-token byte in a name is
    * refused likewise.  The connection is closed: a mistaken name can hide
@@ -578,14 +579,12 @@ static int refuse_malformed(fr__req *r, const head_scan *hs, const char *url,
     return 1;
   }
   if (hs->transfer_encoding) {
-    int st = hs->transfer_encoding > 1 ? 400
-             : version && strcmp(version, "HTTP/1.0") == 0 ? 400
-                                                           : te_status(hs->te, hs->te_len);
+    int st = hs->transfer_encoding > 1 || http10 ? 400 : te_status(hs->te, hs->te_len);
     if (st) {
       r->body_error = 1;
       if (hs->transfer_encoding > 1)
         fr__req_error(r, 400, "bad_request", "more than one Transfer-Encoding header");
-      else if (st == 400 && version && strcmp(version, "HTTP/1.0") == 0)
+      else if (http10)
         fr__req_error(r, 400, "bad_request",
                       "Transfer-Encoding on an HTTP/1.0 request (RFC 9112 section 6.1)");
       else if (st == 501)
@@ -622,7 +621,7 @@ static int refuse_malformed(fr__req *r, const head_scan *hs, const char *url,
   }
   /* RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any
    * request with more than one, is a 400. */
-  if (hs->n_host > 1 || (!hs->n_host && version && strcmp(version, "HTTP/1.0") != 0)) {
+  if (hs->n_host > 1 || (!hs->n_host && version && !http10)) {
     fr__req_error(r, 400, "bad_request",
                   hs->n_host ? "more than one Host header (RFC 9112 section 3.2)"
                              : "an HTTP/1.1 request needs a Host header (RFC 9112 section 3.2)");
